@@ -1,0 +1,47 @@
+import Foundation
+
+/// The outcome of a finished child process.
+public struct ChildProcessResult: Sendable {
+    public let status: Int32
+    public let stdout: Data
+    public let stderr: String
+
+    public var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
+}
+
+/// Runs programs the tests drive as black boxes (kubectl, the aws CLI, db-operator).
+public enum ChildProcess {
+    /// Runs `executable` with `arguments` to completion; `environment` is added to this
+    /// process's environment. Output is collected while the child runs, so a child that
+    /// writes more than a pipe holds does not block.
+    public static func run(
+        _ executable: String, _ arguments: [String], environment: [String: String] = [:], stdin: Data? = nil
+    ) throws -> ChildProcessResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        let out = Pipe(), err = Pipe(), input = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = stdin == nil ? FileHandle.nullDevice : input
+        try process.run()
+        if let stdin {
+            try input.fileHandleForWriting.write(contentsOf: stdin)
+            try input.fileHandleForWriting.close()
+        }
+        // Read both pipes concurrently: either may fill while we wait on the other.
+        let group = DispatchGroup()
+        nonisolated(unsafe) var errData = Data()
+        group.enter()
+        DispatchQueue.global().async {
+            errData = err.fileHandleForReading.readDataToEndOfFile()
+            group.leave()
+        }
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        process.waitUntilExit()
+        return ChildProcessResult(
+            status: process.terminationStatus, stdout: outData, stderr: String(decoding: errData, as: UTF8.self))
+    }
+}

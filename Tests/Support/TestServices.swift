@@ -1,0 +1,183 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A service an integration test needs, with the variables that locate it.
+public enum TestService: String, Sendable, CaseIterable {
+    case postgresql
+    case mysql
+    case s3
+    case kubectl
+    /// The aws CLI, the reference S3 client of the tests and benchmarks.
+    case awsCLI
+
+    /// The variables that must be set for this service.
+    public var requiredVariables: [String] {
+        switch self {
+        case .postgresql: ["DBOP_PG_HOST", "DBOP_PG_PORT", "DBOP_PG_USER", "DBOP_PG_PASSWORD"]
+        case .mysql: ["DBOP_MYSQL_HOST", "DBOP_MYSQL_PORT", "DBOP_MYSQL_USER", "DBOP_MYSQL_PASSWORD"]
+        case .s3: ["DBOP_S3_ENDPOINT", "DBOP_S3_REGION", "DBOP_S3_BUCKET", "DBOP_S3_ACCESS_KEY_ID", "DBOP_S3_SECRET_ACCESS_KEY"]
+        case .kubectl: ["DBOP_KUBECTL"]
+        case .awsCLI: ["DBOP_AWS"]
+        }
+    }
+}
+
+/// Why a service cannot be used: names the missing variable or the unreachable server,
+/// and says how to start the services.
+public struct ServiceUnavailable: Error, CustomStringConvertible, Equatable {
+    public let service: TestService
+    public let reason: String
+
+    public init(service: TestService, reason: String) {
+        self.service = service
+        self.reason = reason
+    }
+
+    public var description: String {
+        "\(service.rawValue) is not available: \(reason). Start the local services with `ci/services.sh start` "
+            + "(or point the DBOP_* variables at your own; see README.md, \"The env contract\")."
+    }
+}
+
+/// Connection settings of the PostgreSQL or MySQL admin login the tests use.
+public struct DatabaseServerLogin: Sendable {
+    public let host: String
+    public let port: Int
+    public let user: String
+    public let password: String
+}
+
+/// Connection settings of the S3 store the tests use.
+public struct S3Settings: Sendable {
+    public let endpoint: String
+    public let region: String
+    public let bucket: String
+    public let accessKeyID: String
+    public let secretAccessKey: String
+}
+
+/// Finds the services of the env contract, and decides whether a test needing one runs.
+///
+/// Outside CI a test whose service is unavailable is skipped (its trait says why);
+/// with `CI=true` it runs, and fails with the `ServiceUnavailable` message.
+public struct TestServices: Sendable {
+    public let environment: ServiceEnvironment
+
+    public init(environment: ServiceEnvironment = .current) {
+        self.environment = environment
+    }
+
+    /// Whether a test needing `service` should run: always in CI, else only if available.
+    public func shouldRun(_ service: TestService) -> Bool {
+        environment.isCI || check(service) == nil
+    }
+
+    /// Nil when the service is configured and reachable, else why not.
+    public func check(_ service: TestService) -> ServiceUnavailable? {
+        if let missing = service.requiredVariables.first(where: { environment[$0] == nil }) {
+            return ServiceUnavailable(service: service, reason: "\(missing) is not set")
+        }
+        switch service {
+        case .postgresql, .mysql:
+            let prefix = service == .postgresql ? "DBOP_PG" : "DBOP_MYSQL"
+            let host = environment["\(prefix)_HOST"]!
+            guard let port = Int(environment["\(prefix)_PORT"]!) else {
+                return ServiceUnavailable(service: service, reason: "\(prefix)_PORT is not a port number")
+            }
+            return Self.probe(service, host: host, port: port)
+        case .s3:
+            let endpoint = environment["DBOP_S3_ENDPOINT"]!
+            guard let url = URL(string: endpoint), let host = url.host else {
+                return ServiceUnavailable(service: service, reason: "DBOP_S3_ENDPOINT (\(endpoint)) is not a URL")
+            }
+            return Self.probe(service, host: host, port: url.port ?? (url.scheme == "https" ? 443 : 80))
+        case .kubectl, .awsCLI:
+            let variable = service.requiredVariables[0]
+            let path = environment[variable]!
+            return FileManager.default.isExecutableFile(atPath: path)
+                ? nil : ServiceUnavailable(service: service, reason: "\(variable) (\(path)) is not an executable")
+        }
+    }
+
+    /// The admin login of the PostgreSQL server, or the reason it cannot be used.
+    public func postgresql() throws -> DatabaseServerLogin {
+        try login(.postgresql, prefix: "DBOP_PG")
+    }
+
+    /// The admin login of the MySQL/MariaDB server, or the reason it cannot be used.
+    public func mysql() throws -> DatabaseServerLogin {
+        try login(.mysql, prefix: "DBOP_MYSQL")
+    }
+
+    /// The S3 store, or the reason it cannot be used.
+    public func s3() throws -> S3Settings {
+        if let problem = check(.s3) { throw problem }
+        return S3Settings(
+            endpoint: environment["DBOP_S3_ENDPOINT"]!, region: environment["DBOP_S3_REGION"]!,
+            bucket: environment["DBOP_S3_BUCKET"]!, accessKeyID: environment["DBOP_S3_ACCESS_KEY_ID"]!,
+            secretAccessKey: environment["DBOP_S3_SECRET_ACCESS_KEY"]!
+        )
+    }
+
+    /// The path of a real `kubectl`, or the reason there is none.
+    public func kubectl() throws -> String {
+        try executable(.kubectl)
+    }
+
+    /// The path of the aws CLI, or the reason there is none.
+    public func awsCLI() throws -> String {
+        try executable(.awsCLI)
+    }
+
+    private func executable(_ service: TestService) throws -> String {
+        if let problem = check(service) { throw problem }
+        return environment[service.requiredVariables[0]]!
+    }
+
+    private func login(_ service: TestService, prefix: String) throws -> DatabaseServerLogin {
+        if let problem = check(service) { throw problem }
+        return DatabaseServerLogin(
+            host: environment["\(prefix)_HOST"]!, port: Int(environment["\(prefix)_PORT"]!)!,
+            user: environment["\(prefix)_USER"]!, password: environment["\(prefix)_PASSWORD"]!
+        )
+    }
+
+    /// Opens (and closes) a TCP connection to tell whether a server listens there.
+    static func probe(_ service: TestService, host: String, port: Int) -> ServiceUnavailable? {
+        var hints = addrinfo()
+        #if canImport(Glibc)
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        #else
+        hints.ai_socktype = SOCK_STREAM
+        #endif
+        var list: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, String(port), &hints, &list) == 0, let first = list else {
+            return ServiceUnavailable(service: service, reason: "cannot resolve host \(host)")
+        }
+        defer { freeaddrinfo(list) }
+        var node: UnsafeMutablePointer<addrinfo>? = first
+        var lastError: Int32 = 0
+        while let info = node {
+            let fd = socket(info.pointee.ai_family, info.pointee.ai_socktype, info.pointee.ai_protocol)
+            if fd >= 0 {
+                let connected = connect(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0
+                lastError = errno
+                close(fd)
+                if connected { return nil }
+            }
+            node = info.pointee.ai_next
+        }
+        return ServiceUnavailable(
+            service: service, reason: "no server at \(host):\(port) (\(String(cString: strerror(lastError))))")
+    }
+}
+
+extension TestServices {
+    /// The services of this test process.
+    public static let current = TestServices()
+}

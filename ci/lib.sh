@@ -1,0 +1,68 @@
+# Shared settings of the ci/ scripts: the fixed ports, logins and paths of the
+# local services. Sourced, never run. Every value can be overridden from the
+# environment before sourcing.
+
+DBOP_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# Service state lives outside the checkout: the database servers run as their own
+# unprivileged users, who must be able to reach their data directories.
+DBOP_STATE_DIR="${DBOP_STATE_DIR:-/tmp/db-operator-services}"
+DBOP_ENV_FILE="${DBOP_ENV_FILE:-$DBOP_STATE_DIR/env}"
+
+DBOP_PG_PORT="${DBOP_PG_PORT:-45432}"
+DBOP_PG_USER="${DBOP_PG_USER:-dbop_admin}"
+DBOP_PG_PASSWORD="${DBOP_PG_PASSWORD:-dbop-admin-pw}"
+
+DBOP_MYSQL_PORT="${DBOP_MYSQL_PORT:-43306}"
+DBOP_MYSQL_USER="${DBOP_MYSQL_USER:-dbop_admin}"
+DBOP_MYSQL_PASSWORD="${DBOP_MYSQL_PASSWORD:-dbop-admin-pw}"
+
+# SeaweedFS: its gRPC ports are the HTTP ports + 10000, so all stay below 55535.
+DBOP_S3_PORT="${DBOP_S3_PORT:-41833}"
+DBOP_WEED_MASTER_PORT="${DBOP_WEED_MASTER_PORT:-41333}"
+DBOP_WEED_VOLUME_PORT="${DBOP_WEED_VOLUME_PORT:-41080}"
+DBOP_WEED_FILER_PORT="${DBOP_WEED_FILER_PORT:-41888}"
+DBOP_S3_REGION="${DBOP_S3_REGION:-us-east-1}"
+DBOP_S3_BUCKET="${DBOP_S3_BUCKET:-dbop-test}"
+DBOP_S3_ACCESS_KEY_ID="${DBOP_S3_ACCESS_KEY_ID:-dbopaccesskey}"
+DBOP_S3_SECRET_ACCESS_KEY="${DBOP_S3_SECRET_ACCESS_KEY:-dbop-secret-key-0123456789}"
+
+log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# The directory pip installs console scripts into (weed, kubectl, aws). It is put
+# first on PATH so that pip's kubectl wins over any other kubectl on the machine.
+pip_scripts_dir() { python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'; }
+use_pip_scripts() {
+  local dir; dir="$(pip_scripts_dir)"
+  case ":$PATH:" in *":$dir:"*) ;; *) PATH="$dir:$PATH" ;; esac
+  export PATH
+}
+
+# PostgreSQL's server binaries are not on PATH in Debian: find the newest.
+pg_bindir() {
+  local d
+  for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5 -n -r); do
+    [ -x "$d/postgres" ] && { echo "$d"; return 0; }
+  done
+  command -v postgres >/dev/null && { dirname "$(command -v postgres)"; return 0; }
+  return 1
+}
+
+# Waits until a command succeeds, up to $1 seconds, polling every 0.1 s.
+wait_until() {
+  local timeout="$1"; shift
+  local deadline=$((SECONDS + timeout))
+  until "$@" >/dev/null 2>&1; do
+    [ "$SECONDS" -ge "$deadline" ] && return 1
+    sleep 0.1
+  done
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Runs a command as an unprivileged service user when we are root; as ourselves
+# otherwise (a developer's laptop without root).
+as_user() {
+  local user="$1"; shift
+  if [ "$(id -u)" = 0 ]; then runuser -u "$user" -- "$@"; else "$@"; fi
+}

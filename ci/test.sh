@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: installs what is missing, starts the local services,
+# builds, runs the unit tests, then the integration tests against real servers.
+#
+#   ci/test.sh                      everything, with the native services of ci/services.sh
+#   DBOP_SERVICES=external DBOP_ENV_FILE=ci/compose.env ci/test.sh
+#                                   against services you started yourself (docker compose)
+#
+# With CI=true a missing service fails its tests instead of skipping them, and the
+# services this script started are stopped at the end.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$DBOP_ROOT"
+
+services="${DBOP_SERVICES:-local}"
+case "$services" in
+  local)
+    bash ci/install.sh
+    bash ci/services.sh start
+    if [ "${CI:-}" = true ]; then trap 'bash ci/services.sh stop' EXIT; fi
+    ;;
+  external)
+    [ -f "$DBOP_ENV_FILE" ] || die "DBOP_SERVICES=external needs DBOP_ENV_FILE pointing at an env file (see README.md)"
+    ;;
+  *) die "DBOP_SERVICES must be local or external, not '$services'" ;;
+esac
+use_pip_scripts
+set -a
+# shellcheck disable=SC1090
+source "$DBOP_ENV_FILE"
+set +a
+export DBOP_ENV_FILE
+export DBOP_KUBECTL="${DBOP_KUBECTL:-$(command -v kubectl || true)}"
+export DBOP_AWS="${DBOP_AWS:-$(command -v aws || true)}"
+
+log "building"
+swift build --build-tests
+log "unit tests"
+swift test --skip-build --filter UnitTests
+log "integration tests"
+swift test --skip-build --filter IntegrationTests
