@@ -5,12 +5,22 @@ import PackageDescription
 
 let package = Package(
     name: "db-operator",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "db-operator", targets: ["CLI"]),
+        .executable(name: "fake-apiserver", targets: ["fake-apiserver"]),
+        .library(name: "FakeAPIServer", targets: ["FakeAPIServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.25.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.29.0"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.1.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         // The engines' own C client libraries.
@@ -27,6 +37,39 @@ let package = Package(
             providers: [.apt(["libmariadb-dev"]), .brew(["mariadb-connector-c"])]
         ),
 
+        // Codable Kubernetes API types, and the JSON value they keep unknown fields in.
+        .target(name: "KubeModel", path: "Sources/KubeModel"),
+
+        // The fake kube-apiserver: a library (for tests and `db-operator dev`) and its executable.
+        .target(
+            name: "FakeAPIServer",
+            dependencies: [
+                "KubeModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "FakeAPIServer/Sources/FakeAPIServer"
+        ),
+        .executableTarget(
+            name: "fake-apiserver",
+            dependencies: [
+                "FakeAPIServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            path: "FakeAPIServer/Sources/fake-apiserver"
+        ),
+
         // db-operator subcommands: parse flags, build, run. Nothing else.
         .executableTarget(
             name: "CLI",
@@ -41,7 +84,7 @@ let package = Package(
         .testTarget(
             name: "UnitTests",
             dependencies: [
-                "CLI", "TestSupport",
+                "CLI", "KubeModel", "TestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tests/Unit"
@@ -50,6 +93,17 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: ["CLibPQ", "CMySQL", "TestSupport"],
             path: "Tests/Integration"
+        ),
+        // The fake API server's rules, each a test over HTTP, and real kubectl and
+        // the official Python client against it.
+        .testTarget(
+            name: "FakeAPIServerTests",
+            dependencies: [
+                "FakeAPIServer", "KubeModel", "TestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            path: "FakeAPIServer/Tests/FakeAPIServerTests"
         ),
     ],
     swiftLanguageModes: [.v6]

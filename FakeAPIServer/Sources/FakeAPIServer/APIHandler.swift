@@ -1,0 +1,321 @@
+import Foundation
+import KubeModel
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// Maps HTTP requests onto the storage: authentication, fault injection, discovery,
+/// OpenAPI, and the verbs of every resource, with Table and watch responses.
+struct APIHandler: Sendable {
+    let storage: Storage
+    let faults: FaultInjector
+    /// Bearer token to user name.
+    let tokens: [String: String]
+    let bookmarkInterval: Duration
+    let serverAddress: @Sendable () -> String
+    let logger: Logger
+
+    func handle(_ request: HTTPRequest) async -> HTTPResponse {
+        let components = URLComponents(string: request.uri)
+        let path = components?.percentEncodedPath.removingPercentEncoding ?? request.uri
+        var query: [String: String] = [:]
+        for item in components?.queryItems ?? [] { query[item.name] = item.value ?? "" }
+        do {
+            let user = try authenticate(request, path: path)
+            logger.trace("request", metadata: ["http.method": "\(request.method)", "http.path": "\(path)", "k8s.user": "\(user)"])
+            return try await route(request, path: path, query: query, user: user)
+        } catch let error as APIError {
+            return Self.error(error)
+        } catch {
+            return Self.error(APIError(code: 500, reason: "InternalError", message: "an error on the server (\"\(error)\") has prevented the request from succeeding"))
+        }
+    }
+
+    private func authenticate(_ request: HTTPRequest, path: String) throws(APIError) -> String {
+        if let header = request.headers.first(name: "Authorization") {
+            guard header.hasPrefix("Bearer "), let user = tokens[String(header.dropFirst(7))] else { throw .unauthorized }
+            return user
+        }
+        if ["/healthz", "/readyz", "/livez", "/version"].contains(path) { return "system:anonymous" }
+        throw .unauthorized
+    }
+
+    private func route(_ request: HTTPRequest, path: String, query: [String: String], user: String) async throws -> HTTPResponse {
+        let segments = path.split(separator: "/").map(String.init)
+        switch segments.first {
+        case nil:
+            return Self.json(["paths": ["/api", "/api/v1", "/apis", "/healthz", "/openapi/v3", "/version"]])
+        case "healthz", "readyz", "livez":
+            return HTTPResponse(status: .ok, headers: ["Content-Type": "text/plain"], body: .bytes(ByteBuffer(string: "ok")))
+        case "version":
+            return Self.json(Discovery.serverVersion)
+        case "openapi":
+            return try openAPI(Array(segments.dropFirst()))
+        case "fake":
+            return try await admin(request, Array(segments.dropFirst()), query: query)
+        case "api":
+            if segments.count == 1 { return Self.json(Discovery.coreVersions(serverAddress: serverAddress())) }
+            return try await resourceRequest(request, group: "", version: segments[1], rest: Array(segments.dropFirst(2)), query: query, user: user)
+        case "apis":
+            if segments.count == 1 { return Self.json(Discovery.groupList(storage.allTypes())) }
+            if segments.count == 2 {
+                guard let group = Discovery.group(segments[1], storage.allTypes()) else { throw APIError.pathNotFound(path) }
+                return Self.json(group.merging(kind: "APIGroup"))
+            }
+            return try await resourceRequest(request, group: segments[1], version: segments[2], rest: Array(segments.dropFirst(3)), query: query, user: user)
+        default:
+            throw APIError.pathNotFound(path)
+        }
+    }
+
+    // MARK: OpenAPI
+
+    private func openAPI(_ segments: [String]) throws -> HTTPResponse {
+        let types = storage.allTypes()
+        guard segments.first == "v3" else {
+            throw APIError.pathNotFound("/openapi/\(segments.joined(separator: "/")): only OpenAPI v3 is served")
+        }
+        let rest = Array(segments.dropFirst())
+        if rest.isEmpty { return Self.json(Discovery.openAPIRoot(types, revision: storage.currentRevision)) }
+        let document: JSONValue?
+        switch (rest.first, rest.count) {
+        case ("api", 2): document = Discovery.openAPIDocument(group: "", version: rest[1], types)
+        case ("apis", 3): document = Discovery.openAPIDocument(group: rest[1], version: rest[2], types)
+        default: document = nil
+        }
+        guard let document else { throw APIError.pathNotFound("/openapi/v3/\(rest.joined(separator: "/"))") }
+        return Self.json(document)
+    }
+
+    // MARK: Fault injection and test controls
+
+    private func admin(_ request: HTTPRequest, _ segments: [String], query: [String: String]) async throws -> HTTPResponse {
+        switch (request.method, segments.first) {
+        case (.GET, "faults"?):
+            return Self.json(try JSONValue(encoding: faults.active))
+        case (.POST, "faults"?):
+            let rule = try JSONDecoder().decode(FaultRule.self, from: Data(request.body.readableBytesView))
+            faults.add(rule)
+            return Self.json(try JSONValue(encoding: rule), status: .created)
+        case (.DELETE, "faults"?):
+            faults.clear()
+            return Self.json(["cleared": true])
+        case (.POST, "drop-watches"?):
+            return Self.json(["dropped": .int(Int64(storage.dropWatches(plural: query["resource"])))])
+        case (.POST, "compact"?):
+            storage.compact()
+            return Self.json(["compactedRevision": .string(String(storage.currentRevision))])
+        default:
+            throw APIError.pathNotFound("/fake/\(segments.joined(separator: "/"))")
+        }
+    }
+
+    // MARK: Resources
+
+    private func resourceRequest(
+        _ request: HTTPRequest, group: String, version: String, rest: [String], query: [String: String], user: String
+    ) async throws -> HTTPResponse {
+        if rest.isEmpty {
+            guard let list = Discovery.resourceList(group: group, version: version, storage.allTypes()) else {
+                throw APIError.pathNotFound(request.uri)
+            }
+            return Self.json(list)
+        }
+        var namespace: String?
+        var parts = rest
+        if parts.count >= 3, parts[0] == "namespaces",
+            storage.resourceType(group: group, version: version, plural: parts[2])?.namespaced == true
+        {
+            namespace = parts[1]
+            parts = Array(parts.dropFirst(2))
+        }
+        guard let type = storage.resourceType(group: group, version: version, plural: parts[0]) else {
+            throw APIError.pathNotFound(request.uri)
+        }
+        let name = parts.count > 1 ? parts[1] : nil
+        let subresource = parts.count > 2 ? parts[2] : nil
+        if parts.count > 3 || (subresource != nil && (subresource != "status" || !type.hasStatusSubresource)) {
+            throw APIError.pathNotFound(request.uri)
+        }
+        if !type.namespaced && namespace != nil { throw APIError.pathNotFound(request.uri) }
+        if type.namespaced && namespace == nil && name != nil { throw APIError.pathNotFound(request.uri) }
+
+        let verb: String
+        switch (request.method, name) {
+        case (.GET, nil): verb = ["true", "1"].contains(query["watch"] ?? "") ? "watch" : "list"
+        case (.GET, _): verb = "get"
+        case (.POST, nil): verb = "create"
+        case (.PUT, _?): verb = "update"
+        case (.PATCH, _?): verb = "patch"
+        case (.DELETE, nil): verb = "deletecollection"
+        case (.DELETE, _?): verb = "delete"
+        default: throw APIError.methodNotAllowed()
+        }
+        if type.readOnly && !["get", "list", "watch"].contains(verb) { throw APIError.methodNotAllowed() }
+        if let rule = faults.match(verb: verb, resource: type.plural, subresource: subresource, namespace: namespace, name: name, user: user) {
+            if let delay = rule.delayMilliseconds { try? await Task.sleep(for: .milliseconds(delay)) }
+            if let error = FaultInjector.error(for: rule) { throw error }
+        }
+
+        let dryRun = query["dryRun"] == "All"
+        let wantsTable = (request.headers.first(name: "Accept") ?? "").contains("as=Table")
+        var unknownFields = UnknownFields(directive: UnknownFields.Directive(rawValue: query["fieldValidation"] ?? "Warn") ?? .warn)
+        switch verb {
+        case "get":
+            let object = try storage.get(type, namespace: namespace, name: name!)
+            if wantsTable {
+                return Self.table(TableRenderer.table([object], type: type, includeObject: query["includeObject"] ?? "Metadata", revision: storage.currentRevision, continueToken: nil))
+            }
+            return Self.json(object)
+        case "list":
+            let labels = try LabelSelector(parsing: query["labelSelector"] ?? "")
+            let fields = try FieldSelector(parsing: query["fieldSelector"] ?? "", for: type)
+            let result = try storage.list(
+                type, namespace: namespace, labels: labels, fields: fields, limit: query["limit"].flatMap { Int($0) },
+                continueToken: query["continue"])
+            if wantsTable {
+                return Self.table(TableRenderer.table(result.items, type: type, includeObject: query["includeObject"] ?? "Metadata", revision: result.revision, continueToken: result.continueToken))
+            }
+            var metadata: JSONValue = ["resourceVersion": .string(String(result.revision))]
+            if let token = result.continueToken { metadata["continue"] = .string(token) }
+            if let remaining = result.remaining { metadata["remainingItemCount"] = .int(Int64(remaining)) }
+            return Self.json(["kind": .string(type.listKind), "apiVersion": .string(type.groupVersion), "metadata": metadata, "items": .array(result.items)])
+        case "watch":
+            return try watch(request, type: type, namespace: namespace, query: query, table: wantsTable)
+        case "create":
+            let object = try Self.decodeBody(request)
+            let created = try storage.create(type, namespace: namespace, object: object, dryRun: dryRun, unknownFields: &unknownFields)
+            return Self.withFieldValidation(Self.json(created, status: .created), unknownFields)
+        case "update":
+            let object = try Self.decodeBody(request)
+            let updated = try storage.update(type, namespace: namespace, name: name!, object: object, subresource: subresource, dryRun: dryRun, unknownFields: &unknownFields)
+            return Self.withFieldValidation(Self.json(updated), unknownFields)
+        case "patch":
+            let patchType = try PatchType(contentType: request.headers.first(name: "Content-Type") ?? "")
+            let patch = try Self.decodeBody(request)
+            let patched = try storage.patch(type, namespace: namespace, name: name!, patchType: patchType, patch: patch, subresource: subresource, dryRun: dryRun, unknownFields: &unknownFields)
+            return Self.withFieldValidation(Self.json(patched), unknownFields)
+        case "delete":
+            let deleted = try storage.delete(type, namespace: namespace, name: name!, options: try Self.deleteOptions(request, query: query))
+            return Self.json(deleted)
+        default:
+            let labels = try LabelSelector(parsing: query["labelSelector"] ?? "")
+            let fields = try FieldSelector(parsing: query["fieldSelector"] ?? "", for: type)
+            let result = try storage.deleteCollection(type, namespace: namespace, labels: labels, fields: fields, options: try Self.deleteOptions(request, query: query))
+            return Self.json(["kind": .string(type.listKind), "apiVersion": .string(type.groupVersion), "metadata": ["resourceVersion": .string(String(result.revision))], "items": .array(result.items)])
+        }
+    }
+
+    private func watch(_ request: HTTPRequest, type: ResourceType, namespace: String?, query: [String: String], table: Bool) throws -> HTTPResponse {
+        let filter = WatchFilter(
+            storeKey: type.storeKey, namespace: namespace, labels: try LabelSelector(parsing: query["labelSelector"] ?? ""),
+            fields: try FieldSelector(parsing: query["fieldSelector"] ?? "", for: type))
+        let watcher = try storage.watch(type, filter: filter, resourceVersion: query["resourceVersion"])
+        let storage = self.storage
+        request.connectionClosed.whenComplete { _ in storage.stopWatching(watcher) }
+        let bookmarks = ["true", "1"].contains(query["allowWatchBookmarks"] ?? "")
+        let timeout = query["timeoutSeconds"].flatMap { Int($0) }.map { Duration.seconds($0) }
+        let interval = bookmarkInterval
+        let includeObject = query["includeObject"] ?? "Metadata"
+        let contentType = table ? "application/json;as=Table;v=v1;g=meta.k8s.io" : "application/json"
+        return HTTPResponse(status: .ok, headers: ["Content-Type": contentType], body: .stream { write in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                if bookmarks {
+                    group.addTask {
+                        while !Task.isCancelled {
+                            try await Task.sleep(for: interval)
+                            storage.sendBookmark(watcher)
+                        }
+                    }
+                }
+                if let timeout {
+                    group.addTask {
+                        try await Task.sleep(for: timeout)
+                        storage.stopWatching(watcher)
+                    }
+                }
+                defer { storage.stopWatching(watcher) }
+                for await event in watcher.stream {
+                    var object = storage.served(event.object, as: type)
+                    if table && (event.kind == .added || event.kind == .modified || event.kind == .deleted) {
+                        object = TableRenderer.table([object], type: type, includeObject: includeObject, revision: event.revision, continueToken: nil)
+                    }
+                    if event.kind == .error { object = event.object }
+                    var line = JSONValue.object(["type": .string(event.kind.rawValue), "object": object]).encoded()
+                    line.append(UInt8(ascii: "\n"))
+                    try await write(ByteBuffer(bytes: line))
+                }
+                group.cancelAll()
+            }
+        })
+    }
+
+    // MARK: Encoding
+
+    private static func decodeBody(_ request: HTTPRequest) throws(APIError) -> JSONValue {
+        let data = Data(request.body.readableBytesView)
+        if data.isEmpty { throw .badRequest("the request body is empty") }
+        let contentType = (request.headers.first(name: "Content-Type") ?? "application/json").lowercased()
+        if contentType.contains("yaml") || contentType.contains("protobuf") {
+            throw .unsupportedMediaType(contentType)
+        }
+        do {
+            return try JSONValue.decode(data)
+        } catch {
+            throw .badRequest("the body of the request could not be decoded as JSON: \(error)")
+        }
+    }
+
+    private static func deleteOptions(_ request: HTTPRequest, query: [String: String]) throws(APIError) -> DeleteOptions {
+        var options = DeleteOptions()
+        var body: JSONValue = [:]
+        if request.body.readableBytes > 0 {
+            do { body = try JSONValue.decode(Data(request.body.readableBytesView)) } catch { throw .badRequest("invalid DeleteOptions: \(error)") }
+        }
+        let policy = body["propagationPolicy"]?.stringValue ?? query["propagationPolicy"]
+        if let policy {
+            guard let parsed = PropagationPolicy(rawValue: policy) else {
+                throw .badRequest("propagationPolicy: Unsupported value: \"\(policy)\": supported values: \"Foreground\", \"Background\", \"Orphan\"")
+            }
+            options.propagationPolicy = parsed
+        } else if body["orphanDependents"]?.boolValue == true || query["orphanDependents"] == "true" {
+            options.propagationPolicy = .orphan
+        }
+        options.preconditionUID = body[path: ["preconditions", "uid"]]?.stringValue
+        options.preconditionResourceVersion = body[path: ["preconditions", "resourceVersion"]]?.stringValue
+        options.dryRun = query["dryRun"] == "All" || (body["dryRun"]?.arrayValue?.contains("All") ?? false)
+        return options
+    }
+
+    /// `fieldValidation=Warn` (the default) reports pruned unknown fields in Warning
+    /// headers; Strict already failed the request, Ignore stays silent.
+    private static func withFieldValidation(_ response: HTTPResponse, _ unknownFields: UnknownFields) -> HTTPResponse {
+        guard unknownFields.directive == .warn else { return response }
+        var copy = response
+        for field in unknownFields.paths { copy.headers.add(name: "Warning", value: "299 - \"unknown field \\\"\(field)\\\"\"") }
+        return copy
+    }
+
+    static func json(_ value: JSONValue, status: HTTPResponseStatus = .ok) -> HTTPResponse {
+        HTTPResponse(status: status, headers: ["Content-Type": "application/json"], body: .bytes(ByteBuffer(bytes: value.encoded())))
+    }
+
+    static func table(_ value: JSONValue) -> HTTPResponse {
+        HTTPResponse(status: .ok, headers: ["Content-Type": "application/json;as=Table;v=v1;g=meta.k8s.io"], body: .bytes(ByteBuffer(bytes: value.encoded())))
+    }
+
+    static func error(_ error: APIError) -> HTTPResponse {
+        var response = json(error.status, status: HTTPResponseStatus(statusCode: error.code))
+        for (name, value) in error.headers { response.headers.add(name: name, value: value) }
+        return response
+    }
+}
+
+extension JSONValue {
+    fileprivate func merging(kind: String) -> JSONValue {
+        var copy = self
+        copy["kind"] = .string(kind)
+        copy["apiVersion"] = "v1"
+        return copy
+    }
+}

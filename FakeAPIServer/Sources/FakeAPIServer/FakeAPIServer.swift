@@ -1,0 +1,187 @@
+// The fake Kubernetes API server (SPEC section 7): an honest stand-in for
+// kube-apiserver in tests and in `db-operator dev`.
+//
+// It does: discovery (/version, /api, /api/v1, /apis, /apis/<group>[/<version>]),
+// OpenAPI v3 documents (/openapi/v3), Table responses; namespaces, secrets,
+// configmaps, events, serviceaccounts, pods (read-only), batch/v1 jobs,
+// coordination.k8s.io/v1 leases and CustomResourceDefinitions, whose resources are
+// then served and pruned, defaulted and validated by their OpenAPI v3 schema;
+// uid, creationTimestamp, generateName, one global resourceVersion counter,
+// generation bumped by spec changes, 409 on a stale resourceVersion, the status
+// subresource, finalizers and deletionTimestamp, ownerReference garbage collection
+// (Background, Foreground, Orphan), namespace and CRD deletion that cleans up what
+// they contain; get, list (label and field selectors, limit/continue), watch
+// (resourceVersion, allowWatchBookmarks, timeoutSeconds, 410 Expired for a
+// compacted version), create, update, patch (merge, JSON, strategic merge for
+// built-ins), delete and deletecollection; Status errors with the real reasons and
+// codes; bearer tokens with per-token users; fault injection.
+//
+// It does not do (yet), so tests must not rely on these:
+// - TLS, client certificates, RBAC authorization (every authenticated user may do anything),
+//   admission webhooks, audit, API priority and fairness.
+// - Server-side apply (application/apply-patch+yaml) and managedFields; YAML or protobuf
+//   request bodies (JSON only; kubectl sends JSON).
+// - OpenAPI v2 (/openapi/v2 answers 404; kubectl uses v3) and aggregated discovery
+//   (the legacy discovery documents are served, which every client falls back to).
+// - CRD conversion between versions (every served version shows the same stored object),
+//   CEL validation rules (x-kubernetes-validations), list-type/map-type merge semantics,
+//   scale subresources; `format` of strings is not checked.
+// - Built-in types are not decoded into typed structs: unknown fields of a Secret or Job
+//   are kept instead of dropped, and only the validations listed in Strategies.swift run.
+// - A `continue` token lists the current objects after its key, not a snapshot at the
+//   list's resourceVersion; resourceVersionMatch is ignored.
+// - The garbage collector works synchronously and does not delete dependents whose
+//   owner never existed; pods are never created (the job runner does not make pods).
+// - No kubelet, scheduler or controllers: a Job's status is written by whoever runs it
+//   (`db-operator job-runner`).
+
+import Foundation
+import KubeModel
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+
+/// The fake kube-apiserver: create one, `run()` it in a task, talk to it over HTTP
+/// with any Kubernetes client (its kubeconfig comes from `kubeconfig(user:)`).
+public final class FakeAPIServer: Service, Sendable {
+    /// How the server is set up; every field has a usable default.
+    public struct Configuration: Sendable {
+        /// Address to listen on; loopback by default.
+        public var host = "127.0.0.1"
+        /// Port; 0 picks a free one (see `port` once running).
+        public var port = 0
+        /// Bearer tokens and the user each one authenticates. By default one random
+        /// token for the user "admin".
+        public var tokens: [String: String] = [FakeAPIServer.randomToken(): "admin"]
+        /// Changes kept for watches that resume from a resourceVersion.
+        public var historyLimit = 100_000
+        /// How often a watch that allows bookmarks gets one.
+        public var bookmarkInterval: Duration = .seconds(5)
+        /// Serve HTTPS with a CA made at startup (kubectl sends tokens only over TLS).
+        /// Off only for debugging with plain HTTP tools.
+        public var tls = true
+        /// Namespaces that exist from the start.
+        public var initialNamespaces = ["default", "kube-system", "kube-public", "kube-node-lease"]
+
+        public init() {}
+    }
+
+    public let configuration: Configuration
+    /// The CA and certificate it serves with, when TLS is on.
+    public let tlsIdentity: TLSIdentity?
+    let storage: Storage
+    let faults = FaultInjector()
+    private let logger: Logger
+    private let boundPort = Mutex<Int?>(nil)
+    private let bound = AsyncStream<Int>.makeStream()
+
+    public init(configuration: Configuration = Configuration(), logger: Logger = Logger(label: "fake-apiserver")) throws {
+        self.configuration = configuration
+        tlsIdentity = configuration.tls ? try TLSIdentity.generate() : nil
+        self.logger = logger
+        storage = Storage(configuration: .init(historyLimit: configuration.historyLimit))
+        let namespaces = storage.resourceType(group: "", version: "v1", plural: "namespaces")!
+        for name in configuration.initialNamespaces {
+            var unknownFields = UnknownFields(directive: .ignore)
+            _ = try? storage.create(namespaces, namespace: nil, object: ["metadata": ["name": .string(name)]], dryRun: false, unknownFields: &unknownFields)
+        }
+    }
+
+    /// Serves until the calling task is cancelled or, in a ServiceGroup, until
+    /// graceful shutdown.
+    public func run() async throws {
+        try await cancelWhenGracefulShutdown { try await self.serve() }
+    }
+
+    private func serve() async throws {
+        let handler = APIHandler(
+            storage: storage, faults: faults, tokens: configuration.tokens, bookmarkInterval: configuration.bookmarkInterval,
+            serverAddress: { [self] in "\(configuration.host):\(port ?? configuration.port)" }, logger: logger)
+        try await HTTPServer.run(
+            host: configuration.host, port: configuration.port, tls: try tlsIdentity?.serverConfiguration(), group: MultiThreadedEventLoopGroup.singleton, logger: logger,
+            onBound: { [self] port in
+                boundPort.withLock { $0 = port }
+                bound.continuation.yield(port)
+                bound.continuation.finish()
+                logger.info("fake API server listening", metadata: ["http.address": "\(configuration.host):\(port)"])
+            },
+            handler: { request in await handler.handle(request) })
+    }
+
+    /// The port it listens on, once `run()` has bound it.
+    public var port: Int? { boundPort.withLock { $0 } }
+
+    /// Waits until `run()` has bound its port, and returns it.
+    public func waitUntilListening() async -> Int {
+        if let port { return port }
+        for await port in bound.stream { return port }
+        return port ?? configuration.port
+    }
+
+    /// `http://host:port` of the running server.
+    public var url: String { "\(tlsIdentity == nil ? "http" : "https")://\(configuration.host):\(port ?? configuration.port)" }
+
+    /// A kubeconfig for one of the configured users, usable by kubectl and client libraries.
+    public func kubeconfig(user: String = "admin", namespace: String = "default") -> String {
+        let caLine = tlsIdentity.map { "\n    certificate-authority-data: \(Data($0.caPEM.utf8).base64EncodedString())" } ?? ""
+        let token = configuration.tokens.first { $0.value == user }?.key ?? configuration.tokens.keys.first ?? ""
+        return """
+            apiVersion: v1
+            kind: Config
+            clusters:
+            - name: fake
+              cluster:
+                server: \(url)\(caLine)
+            users:
+            - name: \(user)
+              user:
+                token: \(token)
+            contexts:
+            - name: fake
+              context:
+                cluster: fake
+                user: \(user)
+                namespace: \(namespace)
+            current-context: fake
+            preferences: {}
+
+            """
+    }
+
+    /// Writes `kubeconfig(user:)` to a file readable only by its owner (it holds a token).
+    public func writeKubeconfig(to path: String, user: String = "admin") throws {
+        let url = URL(fileURLWithPath: path)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(kubeconfig(user: user).utf8).write(to: url, options: .atomic)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
+    }
+
+    // MARK: Test controls (also served over HTTP under /fake/)
+
+    /// Makes matching requests fail or wait until `clearFaults()` (or `count` uses).
+    public func injectFault(_ rule: FaultRule) { faults.add(rule) }
+
+    public func clearFaults() { faults.clear() }
+
+    /// Ends open watches (of one resource plural when given); returns how many.
+    @discardableResult
+    public func dropWatches(resource: String? = nil) -> Int { storage.dropWatches(plural: resource) }
+
+    /// Forgets the watch history: a watch from an earlier resourceVersion gets 410 Gone.
+    public func compactHistory() { storage.compact() }
+
+    /// Watches open right now.
+    public var openWatches: Int { storage.openWatchCount }
+
+    /// The global resourceVersion now.
+    public var resourceVersion: UInt64 { storage.currentRevision }
+
+    /// A random 32-character token.
+    public static func randomToken() -> String {
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789")
+        var generator = SystemRandomNumberGenerator()
+        return String((0..<32).map { _ in alphabet.randomElement(using: &generator)! })
+    }
+}

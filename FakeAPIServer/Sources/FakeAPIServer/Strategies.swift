@@ -1,0 +1,457 @@
+import Foundation
+import KubeModel
+
+/// What differs per resource, as the real server's registry strategies hold it:
+/// defaults, validation, server-set fields, and what a deletion must clean up.
+enum Strategies {
+    static let namespacesKey = StoreKey(group: "", plural: "namespaces")
+    static let crdsKey = StoreKey(group: "apiextensions.k8s.io", plural: "customresourcedefinitions")
+
+    // MARK: Create and update
+
+    static func prepareForCreate(
+        _ type: ResourceType, _ object: inout JSONValue, unknownFields: inout UnknownFields, state: borrowing Storage.State
+    ) throws(APIError) {
+        try prepareCommon(type, &object, unknownFields: &unknownFields)
+        switch (type.group, type.plural) {
+        case ("", "namespaces"):
+            if object[path: ["spec", "finalizers"]] == nil { object[path: ["spec", "finalizers"]] = ["kubernetes"] }
+            object["status"] = ["phase": "Active"]
+        case ("batch", "jobs"):
+            applyJobDefaults(&object)
+            object["status"] = [:]
+        case ("apiextensions.k8s.io", "customresourcedefinitions"):
+            object["status"] = crdStatus(object)
+        default:
+            break
+        }
+    }
+
+    static func prepareForUpdate(
+        _ type: ResourceType, _ object: inout JSONValue, old: JSONValue, unknownFields: inout UnknownFields, state: borrowing Storage.State
+    ) throws(APIError) {
+        try prepareCommon(type, &object, unknownFields: &unknownFields)
+        switch (type.group, type.plural) {
+        case ("batch", "jobs"):
+            applyJobDefaults(&object)
+        case ("apiextensions.k8s.io", "customresourcedefinitions"):
+            object["status"] = crdStatus(object)
+        default:
+            break
+        }
+    }
+
+    static func prepareForStatusUpdate(
+        _ type: ResourceType, _ object: inout JSONValue, old: JSONValue, state: borrowing Storage.State
+    ) throws(APIError) {
+        if let schema = type.schema {
+            var ignored: [String] = []
+            object = SchemaValidator.prune(object, schema: schema, pruned: &ignored)
+            object = SchemaValidator.applyDefaults(object, schema: schema)
+        }
+    }
+
+    private static func prepareCommon(_ type: ResourceType, _ object: inout JSONValue, unknownFields: inout UnknownFields) throws(APIError) {
+        if let schema = type.schema {
+            object = SchemaValidator.prune(object, schema: schema, pruned: &unknownFields.paths)
+            if unknownFields.directive == .strict && !unknownFields.paths.isEmpty {
+                let list = unknownFields.paths.map { "unknown field \"\($0)\"" }.joined(separator: ", ")
+                throw .badRequest("\(type.kind) in version \"\(type.version)\" cannot be handled as a \(type.kind): strict decoding error: \(list)")
+            }
+            object = SchemaValidator.applyDefaults(object, schema: schema)
+        }
+        if type.group.isEmpty && type.plural == "secrets" {
+            try prepareSecret(&object)
+        }
+    }
+
+    /// Sets what depends on the UID (a Job's controller-uid selector).
+    static func afterIdentity(_ type: ResourceType, _ object: inout JSONValue) {
+        guard type.group == "batch", type.plural == "jobs",
+            let uid = object[path: ["metadata", "uid"]]?.stringValue,
+            let name = object[path: ["metadata", "name"]]?.stringValue
+        else { return }
+        let labels: [String: JSONValue] = [
+            "batch.kubernetes.io/controller-uid": .string(uid), "batch.kubernetes.io/job-name": .string(name),
+            "controller-uid": .string(uid), "job-name": .string(name),
+        ]
+        if object[path: ["spec", "selector"]] == nil {
+            object[path: ["spec", "selector"]] = ["matchLabels": ["batch.kubernetes.io/controller-uid": .string(uid)]]
+        }
+        var templateLabels = object[path: ["spec", "template", "metadata", "labels"]]?.objectValue ?? [:]
+        templateLabels.merge(labels) { _, new in new }
+        object[path: ["spec", "template", "metadata", "labels"]] = .object(templateLabels)
+        var jobLabels = object[path: ["metadata", "labels"]]?.objectValue ?? [:]
+        for (k, v) in labels where k.hasPrefix("batch.kubernetes.io/") && jobLabels[k] == nil { jobLabels[k] = v }
+        object[path: ["metadata", "labels"]] = .object(jobLabels)
+    }
+
+    /// After an object was stored: CRDs (re)register the resources they define.
+    static func afterWrite(_ type: ResourceType, _ object: JSONValue, old: JSONValue?, state: inout Storage.State) {
+        guard type.storeKey == crdsKey else { return }
+        if let old { unregister(crd: old, state: &state) }
+        for resource in resourceTypes(ofCRD: object) {
+            state.types[Storage.State.typeKey(resource.group, resource.version, resource.plural)] = resource
+        }
+    }
+
+    static func afterRemoval(_ storeKey: StoreKey, _ object: JSONValue, state: inout Storage.State) {
+        if storeKey == crdsKey { unregister(crd: object, state: &state) }
+    }
+
+    private static func unregister(crd: JSONValue, state: inout Storage.State) {
+        for resource in resourceTypes(ofCRD: crd) {
+            state.types.removeValue(forKey: Storage.State.typeKey(resource.group, resource.version, resource.plural))
+        }
+    }
+
+    // MARK: Deletion of containers (namespaces, CRDs)
+
+    static func markDeleting(_ storeKey: StoreKey, _ object: inout JSONValue) {
+        if storeKey == namespacesKey { object[path: ["status", "phase"]] = "Terminating" }
+    }
+
+    /// A namespace stays until it is empty; a CRD until its resources are gone.
+    static func needsCleanupBeforeRemoval(_ storeKey: StoreKey, _ object: JSONValue, state: borrowing Storage.State) -> Bool {
+        if storeKey == namespacesKey, let name = object[path: ["metadata", "name"]]?.stringValue {
+            let prefix = name + "/"
+            for (_, objectsOfType) in state.objects where objectsOfType.keys.contains(where: { $0.hasPrefix(prefix) }) {
+                return true
+            }
+            return false
+        }
+        if storeKey == crdsKey, let key = crdStoreKey(object) {
+            return !(state.objects[key]?.isEmpty ?? true)
+        }
+        return false
+    }
+
+    static func cleanUpContents(_ storeKey: StoreKey, _ object: JSONValue, state: inout Storage.State) {
+        var targets: [(StoreKey, String)] = []
+        if storeKey == namespacesKey, let name = object[path: ["metadata", "name"]]?.stringValue {
+            let prefix = name + "/"
+            for (key, objectsOfType) in state.objects {
+                for objectKey in objectsOfType.keys where objectKey.hasPrefix(prefix) { targets.append((key, objectKey)) }
+            }
+        } else if storeKey == crdsKey, let key = crdStoreKey(object) {
+            targets = (state.objects[key] ?? [:]).keys.map { (key, $0) }
+        }
+        for (key, objectKey) in targets.sorted(by: { $0.1 < $1.1 }) {
+            if let target = state.objects[key]?[objectKey], target[path: ["metadata", "deletionTimestamp"]] == nil {
+                _ = state.delete(key, objectKey, policy: .background)
+            }
+        }
+    }
+
+    /// The CRD that defines a custom resource's store key, if it exists.
+    static func crdName(of storeKey: StoreKey, state: borrowing Storage.State) -> String? {
+        guard !storeKey.group.isEmpty else { return nil }
+        let name = "\(storeKey.plural).\(storeKey.group)"
+        return state.objects[crdsKey]?[Storage.objectKey(nil, name)] == nil ? nil : name
+    }
+
+    private static func crdStoreKey(_ crd: JSONValue) -> StoreKey? {
+        guard let group = crd[path: ["spec", "group"]]?.stringValue,
+            let plural = crd[path: ["spec", "names", "plural"]]?.stringValue
+        else { return nil }
+        return StoreKey(group: group, plural: plural)
+    }
+
+    // MARK: Validation
+
+    static func validateMetadata(_ type: ResourceType, _ object: JSONValue) -> [FieldError] {
+        var errors: [FieldError] = []
+        let name = object[path: ["metadata", "name"]]?.stringValue ?? ""
+        if name.isEmpty {
+            errors.append(.required("metadata.name", "name or generateName is required"))
+        } else if type.plural == "namespaces" {
+            if let problem = Names.dnsLabelProblem(name) { errors.append(.invalid("metadata.name", .string(name), problem)) }
+        } else if let problem = Names.dnsSubdomainProblem(name) {
+            errors.append(.invalid("metadata.name", .string(name), problem))
+        }
+        for (key, value) in object[path: ["metadata", "labels"]]?.objectValue ?? [:] {
+            if let problem = Names.qualifiedNameProblem(key) {
+                errors.append(.invalid("metadata.labels", .string(key), problem))
+            }
+            guard let text = value.stringValue else {
+                errors.append(.typeInvalid("metadata.labels", value, "string"))
+                continue
+            }
+            if let problem = Names.labelValueProblem(text) {
+                errors.append(.invalid("metadata.labels", .string(text), problem))
+            }
+        }
+        for (index, owner) in (object[path: ["metadata", "ownerReferences"]]?.arrayValue ?? []).enumerated() {
+            for field in ["apiVersion", "kind", "name", "uid"] where (owner[field]?.stringValue ?? "").isEmpty {
+                errors.append(.required("metadata.ownerReferences[\(index)].\(field)"))
+            }
+        }
+        return errors
+    }
+
+    static func validate(_ type: ResourceType, _ object: JSONValue, old: JSONValue?, state: borrowing Storage.State) -> [FieldError] {
+        if let schema = type.schema {
+            return SchemaValidator.validate(object, schema: schema)
+        }
+        switch (type.group, type.plural) {
+        case ("", "secrets"): return validateSecret(object, old: old)
+        case ("", "configmaps"): return validateDataKeys(object["data"], field: "data")
+        case ("batch", "jobs"): return validateJob(object, old: old)
+        case ("apiextensions.k8s.io", "customresourcedefinitions"): return validateCRD(object, old: old)
+        case ("", "events"):
+            return object["involvedObject"] == nil ? [.required("involvedObject")] : []
+        case ("coordination.k8s.io", "leases"):
+            if let duration = object[path: ["spec", "leaseDurationSeconds"]]?.intValue, duration <= 0 {
+                return [.invalid("spec.leaseDurationSeconds", .int(duration), "must be greater than 0")]
+            }
+            return []
+        default: return []
+        }
+    }
+
+    // MARK: Secrets
+
+    private static func prepareSecret(_ object: inout JSONValue) throws(APIError) {
+        var data = object["data"]?.objectValue ?? [:]
+        for (key, value) in data {
+            guard let text = value.stringValue, Data(base64Encoded: text) != nil else {
+                throw .badRequest("Secret in version \"v1\" cannot be handled as a Secret: illegal base64 data at input byte 0 (key \(key))")
+            }
+        }
+        for (key, value) in object["stringData"]?.objectValue ?? [:] {
+            data[key] = .string(Data((value.stringValue ?? "").utf8).base64EncodedString())
+        }
+        object.removeValue(forKey: "stringData")
+        object["data"] = data.isEmpty ? nil : .object(data)
+        if object["data"] == nil { object.removeValue(forKey: "data") }
+        if (object["type"]?.stringValue ?? "").isEmpty { object["type"] = "Opaque" }
+    }
+
+    private static func validateSecret(_ object: JSONValue, old: JSONValue?) -> [FieldError] {
+        var errors = validateDataKeys(object["data"], field: "data")
+        if let old, old["type"] != object["type"] {
+            errors.append(.invalid("type", object["type"], "field is immutable"))
+        }
+        if let old, old["immutable"]?.boolValue == true, old["data"] != object["data"] {
+            errors.append(.forbidden("data", "field is immutable when `immutable` is set"))
+        }
+        return errors
+    }
+
+    private static func validateDataKeys(_ data: JSONValue?, field: String) -> [FieldError] {
+        (data?.objectValue ?? [:]).keys.sorted().compactMap { key in
+            let valid = !key.isEmpty && key.count <= 253 && key.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-._".contains($0)) }
+            return valid ? nil : .invalid(
+                "\(field)[\(key)]", .string(key),
+                "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')")
+        }
+    }
+
+    // MARK: Jobs
+
+    private static func applyJobDefaults(_ object: inout JSONValue) {
+        let defaults: [(String, JSONValue)] = [
+            ("backoffLimit", 6), ("completions", 1), ("parallelism", 1), ("completionMode", "NonIndexed"),
+            ("suspend", false), ("manualSelector", nil), ("podReplacementPolicy", "TerminatingOrFailed"),
+        ]
+        for (field, value) in defaults where object[path: ["spec", field]] == nil && value != .null {
+            object[path: ["spec", field]] = value
+        }
+    }
+
+    private static func validateJob(_ object: JSONValue, old: JSONValue?) -> [FieldError] {
+        var errors: [FieldError] = []
+        guard let podSpec = object[path: ["spec", "template", "spec"]] else {
+            return [.required("spec.template.spec.containers")]
+        }
+        let containers = podSpec["containers"]?.arrayValue ?? []
+        if containers.isEmpty { errors.append(.required("spec.template.spec.containers")) }
+        for (index, container) in containers.enumerated() {
+            if (container["name"]?.stringValue ?? "").isEmpty { errors.append(.required("spec.template.spec.containers[\(index)].name")) }
+            if (container["image"]?.stringValue ?? "").isEmpty { errors.append(.required("spec.template.spec.containers[\(index)].image")) }
+        }
+        switch podSpec["restartPolicy"]?.stringValue {
+        case nil: errors.append(.required("spec.template.spec.restartPolicy", "valid values: \"OnFailure\", \"Never\""))
+        case "Never"?, "OnFailure"?: break
+        case let other?: errors.append(.notSupported("spec.template.spec.restartPolicy", .string(other), ["OnFailure", "Never"]))
+        }
+        if let limit = object[path: ["spec", "backoffLimit"]]?.intValue, limit < 0 {
+            errors.append(.invalid("spec.backoffLimit", .int(limit), "must be greater than or equal to 0"))
+        }
+        if let deadline = object[path: ["spec", "activeDeadlineSeconds"]]?.intValue, deadline <= 0 {
+            errors.append(.invalid("spec.activeDeadlineSeconds", .int(deadline), "must be greater than 0"))
+        }
+        if let old, old[path: ["spec", "suspend"]]?.boolValue != true,
+            old[path: ["spec", "template"]] != object[path: ["spec", "template"]]
+        {
+            errors.append(.invalid("spec.template", object[path: ["spec", "template"]], "field is immutable"))
+        }
+        if let old, old[path: ["spec", "selector"]] != object[path: ["spec", "selector"]] {
+            errors.append(.invalid("spec.selector", object[path: ["spec", "selector"]], "field is immutable"))
+        }
+        return errors
+    }
+
+    // MARK: CustomResourceDefinitions
+
+    private static func validateCRD(_ crd: JSONValue, old: JSONValue?) -> [FieldError] {
+        var errors: [FieldError] = []
+        let group = crd[path: ["spec", "group"]]?.stringValue ?? ""
+        let plural = crd[path: ["spec", "names", "plural"]]?.stringValue ?? ""
+        let kind = crd[path: ["spec", "names", "kind"]]?.stringValue ?? ""
+        if group.isEmpty { errors.append(.required("spec.group")) }
+        if plural.isEmpty { errors.append(.required("spec.names.plural")) }
+        if kind.isEmpty { errors.append(.required("spec.names.kind")) }
+        let name = crd[path: ["metadata", "name"]]?.stringValue ?? ""
+        if !group.isEmpty && !plural.isEmpty && name != "\(plural).\(group)" {
+            errors.append(.invalid("metadata.name", .string(name), "must be spec.names.plural+\".\"+spec.group"))
+        }
+        switch crd[path: ["spec", "scope"]]?.stringValue {
+        case "Namespaced"?, "Cluster"?: break
+        case nil: errors.append(.required("spec.scope"))
+        case let other?: errors.append(.notSupported("spec.scope", .string(other), ["Cluster", "Namespaced"]))
+        }
+        let versions = crd[path: ["spec", "versions"]]?.arrayValue ?? []
+        if versions.isEmpty { errors.append(.required("spec.versions", "must have exactly one version marked as storage version")) }
+        if versions.filter({ $0["storage"]?.boolValue == true }).count != 1 && !versions.isEmpty {
+            errors.append(.invalid("spec.versions", .array(versions.map { $0["name"] ?? .null }), "must have exactly one version marked as storage version"))
+        }
+        for (index, version) in versions.enumerated() {
+            guard let schema = version[path: ["schema", "openAPIV3Schema"]] else {
+                errors.append(.required("spec.versions[\(index)].schema.openAPIV3Schema", "schemas are required"))
+                continue
+            }
+            errors += invalidPatterns(schema, field: "spec.versions[\(index)].schema.openAPIV3Schema")
+        }
+        if let old {
+            for field in ["group", "scope"] where old[path: ["spec", field]] != crd[path: ["spec", field]] {
+                errors.append(.invalid("spec.\(field)", crd[path: ["spec", field]], "field is immutable"))
+            }
+        }
+        return errors
+    }
+
+    private static func invalidPatterns(_ schema: JSONValue, field: String) -> [FieldError] {
+        var errors: [FieldError] = []
+        if let pattern = schema["pattern"]?.stringValue, (try? NSRegularExpression(pattern: pattern)) == nil {
+            errors.append(.invalid("\(field).pattern", .string(pattern), "must be a valid regular expression"))
+        }
+        for (key, child) in schema["properties"]?.objectValue ?? [:] {
+            errors += invalidPatterns(child, field: "\(field).properties[\(key)]")
+        }
+        if let items = schema["items"] { errors += invalidPatterns(items, field: "\(field).items") }
+        if let additional = schema["additionalProperties"], case .object = additional {
+            errors += invalidPatterns(additional, field: "\(field).additionalProperties")
+        }
+        return errors
+    }
+
+    private static func crdStatus(_ crd: JSONValue) -> JSONValue {
+        var names = crd[path: ["spec", "names"]] ?? [:]
+        if names["singular"] == nil, let kind = names["kind"]?.stringValue { names["singular"] = .string(kind.lowercased()) }
+        if names["listKind"] == nil, let kind = names["kind"]?.stringValue { names["listKind"] = .string(kind + "List") }
+        let now = JSONValue.string(Timestamp.now())
+        let storage = (crd[path: ["spec", "versions"]]?.arrayValue ?? []).first { $0["storage"]?.boolValue == true }?["name"]
+        return [
+            "acceptedNames": names,
+            "conditions": [
+                ["type": "NamesAccepted", "status": "True", "reason": "NoConflicts", "message": "no conflicts found", "lastTransitionTime": now],
+                ["type": "Established", "status": "True", "reason": "InitialNamesAccepted", "message": "the initial names have been accepted", "lastTransitionTime": now],
+            ],
+            "storedVersions": storage.map { [$0] } ?? [],
+        ]
+    }
+
+    /// The resources a CRD serves, one per served version.
+    static func resourceTypes(ofCRD crd: JSONValue) -> [ResourceType] {
+        guard let group = crd[path: ["spec", "group"]]?.stringValue,
+            let plural = crd[path: ["spec", "names", "plural"]]?.stringValue,
+            let kind = crd[path: ["spec", "names", "kind"]]?.stringValue
+        else { return [] }
+        let names = crd[path: ["spec", "names"]]!
+        return (crd[path: ["spec", "versions"]]?.arrayValue ?? []).compactMap { version in
+            guard version["served"]?.boolValue != false, let versionName = version["name"]?.stringValue else { return nil }
+            let columns = (version["additionalPrinterColumns"]?.arrayValue ?? []).compactMap { column -> PrinterColumn? in
+                guard let name = column["name"]?.stringValue, let path = column["jsonPath"]?.stringValue else { return nil }
+                return PrinterColumn(
+                    name: name, type: column["type"]?.stringValue ?? "string", format: column["format"]?.stringValue,
+                    description: column["description"]?.stringValue ?? "", priority: Int(column["priority"]?.intValue ?? 0),
+                    jsonPath: path)
+            }
+            var fieldSelectors: [String: [String]] = [:]
+            for selectable in version["selectableFields"]?.arrayValue ?? [] {
+                if let path = selectable["jsonPath"]?.stringValue {
+                    let parts = path.split(separator: ".").map(String.init)
+                    fieldSelectors[parts.joined(separator: ".")] = parts
+                }
+            }
+            return ResourceType(
+                group: group, version: versionName, plural: plural,
+                singular: names["singular"]?.stringValue ?? kind.lowercased(), kind: kind,
+                namespaced: crd[path: ["spec", "scope"]]?.stringValue != "Cluster",
+                shortNames: names["shortNames"]?.arrayValue?.compactMap(\.stringValue) ?? [],
+                categories: names["categories"]?.arrayValue?.compactMap(\.stringValue) ?? [],
+                hasStatusSubresource: version[path: ["subresources", "status"]] != nil, hasGeneration: true,
+                schema: version[path: ["schema", "openAPIV3Schema"]], printerColumns: columns,
+                fieldSelectors: fieldSelectors, crdName: crd[path: ["metadata", "name"]]?.stringValue)
+        }
+    }
+}
+
+/// The name rules of `k8s.io/apimachinery/pkg/util/validation`.
+enum Names {
+    static func dnsSubdomainProblem(_ name: String) -> String? {
+        let labels = name.split(separator: ".", omittingEmptySubsequences: false)
+        if name.count <= 253, labels.allSatisfy({ isDNSLabel(String($0)) }) { return nil }
+        return name.count > 253 ? "must be no more than 253 characters"
+            : "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+    }
+
+    static func dnsLabelProblem(_ name: String) -> String? {
+        if isDNSLabel(name) { return nil }
+        return name.count > 63 ? "must be no more than 63 characters"
+            : "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+    }
+
+    static func labelValueProblem(_ value: String) -> String? {
+        if value.isEmpty { return nil }
+        if value.count > 63 { return "must be no more than 63 characters" }
+        if isQualifiedNamePart(value) { return nil }
+        return "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
+    }
+
+    static func qualifiedNameProblem(_ key: String) -> String? {
+        let parts = key.split(separator: "/", omittingEmptySubsequences: false)
+        let name = String(parts.last ?? "")
+        if parts.count > 2 { return "a qualified name must consist of alphanumeric characters, '-', '_' or '.'" }
+        if parts.count == 2, dnsSubdomainProblem(String(parts[0])) != nil { return "prefix part \(dnsSubdomainProblem(String(parts[0]))!)" }
+        if name.isEmpty || name.count > 63 || !isQualifiedNamePart(name) {
+            return "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
+        }
+        return nil
+    }
+
+    private static func isDNSLabel(_ s: String) -> Bool {
+        guard !s.isEmpty, s.count <= 63, let first = s.first, let last = s.last else { return false }
+        func alnum(_ c: Character) -> Bool { c.isASCII && (c.isLowercase || c.isNumber) }
+        return alnum(first) && alnum(last) && s.allSatisfy { alnum($0) || $0 == "-" }
+    }
+
+    private static func isQualifiedNamePart(_ s: String) -> Bool {
+        guard let first = s.first, let last = s.last else { return false }
+        func alnum(_ c: Character) -> Bool { c.isASCII && (c.isLetter || c.isNumber) }
+        return alnum(first) && alnum(last) && s.allSatisfy { alnum($0) || "-_.".contains($0) }
+    }
+}
+
+/// The `fieldValidation` directive of a write and the unknown fields it met.
+struct UnknownFields: Sendable {
+    enum Directive: String, Sendable {
+        case strict = "Strict"
+        case warn = "Warn"
+        case ignore = "Ignore"
+    }
+
+    var directive: Directive
+    var paths: [String] = []
+}

@@ -1,0 +1,226 @@
+import Foundation
+
+/// Any JSON value. Kubernetes objects are kept in this form wherever fields the
+/// project does not model must survive a read-modify-write.
+public enum JSONValue: Sendable, Hashable {
+    case null
+    case bool(Bool)
+    case int(Int64)
+    case double(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([String: JSONValue])
+}
+
+extension JSONValue: Codable {
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            self = .null
+        } else if let value = try? container.decode(Bool.self) {
+            self = .bool(value)
+        } else if let value = try? container.decode(Int64.self) {
+            self = .int(value)
+        } else if let value = try? container.decode(Double.self) {
+            self = .double(value)
+        } else if let value = try? container.decode(String.self) {
+            self = .string(value)
+        } else if let value = try? container.decode([JSONValue].self) {
+            self = .array(value)
+        } else {
+            self = .object(try container.decode([String: JSONValue].self))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .null: try container.encodeNil()
+        case .bool(let value): try container.encode(value)
+        case .int(let value): try container.encode(value)
+        case .double(let value): try container.encode(value)
+        case .string(let value): try container.encode(value)
+        case .array(let value): try container.encode(value)
+        case .object(let value): try container.encode(value)
+        }
+    }
+}
+
+extension JSONValue: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral,
+    ExpressibleByFloatLiteral, ExpressibleByStringLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral
+{
+    public init(nilLiteral: ()) { self = .null }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+    public init(integerLiteral value: Int64) { self = .int(value) }
+    public init(floatLiteral value: Double) { self = .double(value) }
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    public init(dictionaryLiteral elements: (String, JSONValue)...) {
+        self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
+    }
+}
+
+extension JSONValue {
+    /// The member `key` of an object; nil for a missing member or a non-object.
+    public subscript(key: String) -> JSONValue? {
+        get {
+            guard case .object(let members) = self else { return nil }
+            return members[key]
+        }
+        set {
+            guard case .object(var members) = self else {
+                if let newValue { self = .object([key: newValue]) }
+                return
+            }
+            members[key] = newValue
+            self = .object(members)
+        }
+    }
+
+    /// The value at a path of object members, e.g. `["metadata", "name"]`.
+    public subscript(path path: [String]) -> JSONValue? {
+        get {
+            var current: JSONValue? = self
+            for key in path { current = current?[key] }
+            return current
+        }
+        set {
+            guard let first = path.first else {
+                self = newValue ?? .null
+                return
+            }
+            if path.count == 1 {
+                self[first] = newValue
+                return
+            }
+            var child = self[first] ?? .object([:])
+            if case .object = child {} else { child = .object([:]) }
+            child[path: Array(path.dropFirst())] = newValue
+            self[first] = child
+        }
+    }
+
+    /// Removes an object member; returns the removed value.
+    @discardableResult
+    public mutating func removeValue(forKey key: String) -> JSONValue? {
+        guard case .object(var members) = self, let removed = members.removeValue(forKey: key) else { return nil }
+        self = .object(members)
+        return removed
+    }
+
+    public var stringValue: String? {
+        if case .string(let value) = self { return value }
+        return nil
+    }
+
+    public var intValue: Int64? {
+        switch self {
+        case .int(let value): return value
+        case .double(let value) where value.rounded() == value && abs(value) < 9.0e15: return Int64(value)
+        default: return nil
+        }
+    }
+
+    public var doubleValue: Double? {
+        switch self {
+        case .int(let value): return Double(value)
+        case .double(let value): return value
+        default: return nil
+        }
+    }
+
+    public var boolValue: Bool? {
+        if case .bool(let value) = self { return value }
+        return nil
+    }
+
+    public var arrayValue: [JSONValue]? {
+        if case .array(let value) = self { return value }
+        return nil
+    }
+
+    public var objectValue: [String: JSONValue]? {
+        if case .object(let value) = self { return value }
+        return nil
+    }
+
+    public var isNull: Bool { self == .null }
+
+    /// The JSON type name used in error messages: object, array, string, integer, number, boolean, null.
+    public var typeName: String {
+        switch self {
+        case .null: "null"
+        case .bool: "boolean"
+        case .int: "integer"
+        case .double: "number"
+        case .string: "string"
+        case .array: "array"
+        case .object: "object"
+        }
+    }
+}
+
+extension JSONValue {
+    /// Decodes JSON text.
+    public static func decode(_ data: Data) throws -> JSONValue {
+        try JSONDecoder().decode(JSONValue.self, from: data)
+    }
+
+    /// Encodes as compact JSON with sorted keys (stable output for tests and diffs).
+    public func encoded() -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Encoding a JSONValue cannot fail: every case maps to a JSON value.
+        return (try? encoder.encode(self)) ?? Data("null".utf8)
+    }
+
+    /// The value converted to a Codable type through its JSON form.
+    public func decode<T: Decodable>(as type: T.Type) throws -> T {
+        try JSONDecoder().decode(T.self, from: encoded())
+    }
+
+    /// Any Encodable value as a JSONValue, through its JSON form.
+    public init<T: Encodable>(encoding value: T) throws {
+        self = try JSONValue.decode(JSONEncoder().encode(value))
+    }
+}
+
+extension JSONValue {
+    /// This value with an RFC 7386 JSON merge patch applied: objects merge member by
+    /// member, `null` removes a member, anything else replaces.
+    public func applyingMergePatch(_ patch: JSONValue) -> JSONValue {
+        guard case .object(let patchMembers) = patch else { return patch }
+        var members = objectValue ?? [:]
+        for (key, patchValue) in patchMembers {
+            if patchValue == .null {
+                members.removeValue(forKey: key)
+            } else {
+                members[key] = (members[key] ?? .null).applyingMergePatch(patchValue)
+            }
+        }
+        return .object(members)
+    }
+
+    /// The RFC 7386 merge patch that turns `original` into `modified`.
+    public static func mergePatch(from original: JSONValue, to modified: JSONValue) -> JSONValue {
+        guard case .object(let old) = original, case .object(let new) = modified else { return modified }
+        var patch: [String: JSONValue] = [:]
+        for (key, oldValue) in old where new[key] == nil {
+            _ = oldValue
+            patch[key] = .null
+        }
+        for (key, newValue) in new {
+            guard let oldValue = old[key] else {
+                patch[key] = newValue
+                continue
+            }
+            if oldValue == newValue { continue }
+            if case .object = oldValue, case .object = newValue {
+                patch[key] = mergePatch(from: oldValue, to: newValue)
+            } else {
+                patch[key] = newValue
+            }
+        }
+        return .object(patch)
+    }
+}
