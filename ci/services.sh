@@ -178,6 +178,7 @@ DBOP_S3_ACCESS_KEY_ID=$DBOP_S3_ACCESS_KEY_ID
 DBOP_S3_SECRET_ACCESS_KEY=$DBOP_S3_SECRET_ACCESS_KEY
 DBOP_KUBECTL=$(command -v kubectl)
 DBOP_AWS=$(command -v aws || true)
+DBOP_PYTHON=$(python3 -c 'import kubernetes, sys; print(sys.executable)' 2>/dev/null || true)
 ENV
   chmod 644 "$tmp"
   mv "$tmp" "$DBOP_ENV_FILE"

@@ -32,10 +32,13 @@ set +a
 export DBOP_ENV_FILE
 export DBOP_KUBECTL="${DBOP_KUBECTL:-$(command -v kubectl || true)}"
 export DBOP_AWS="${DBOP_AWS:-$(command -v aws || true)}"
+export DBOP_PYTHON="${DBOP_PYTHON:-$(python3 -c 'import kubernetes, sys; print(sys.executable)' 2>/dev/null || true)}"
 
 log "building"
 swift build --build-tests
 log "unit tests"
 swift test --skip-build --filter UnitTests
+log "fake API server: spec tests, kubectl and the Python client"
+swift test --skip-build --filter FakeAPIServerTests
 log "integration tests"
 swift test --skip-build --filter IntegrationTests

@@ -12,9 +12,9 @@ import TestSupport
 )
 struct S3RoundTripTests {
     private func aws(_ s3: S3Settings, _ arguments: [String], accessKey: String? = nil, secretKey: String? = nil)
-        throws -> ChildProcessResult
+        async throws -> ChildProcessResult
     {
-        try ChildProcess.run(
+        try await ChildProcess.run(
             try TestServices.current.awsCLI(),
             ["--endpoint-url", s3.endpoint, "--region", s3.region] + arguments,
             environment: [
@@ -25,7 +25,7 @@ struct S3RoundTripTests {
     }
 
     @Test("an object put with valid SigV4 credentials comes back byte for byte, and is deleted")
-    func roundTrip() throws {
+    func roundTrip() async throws {
         let s3 = try TestServices.current.s3()
         let key = "harness/roundtrip-\(UUID().uuidString)"
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent(UUID().uuidString)
@@ -36,31 +36,31 @@ struct S3RoundTripTests {
         let source = dir.appendingPathComponent("in"), target = dir.appendingPathComponent("out")
         try payload.write(to: source)
 
-        let put = try aws(s3, ["s3", "cp", "--only-show-errors", source.path, "s3://\(s3.bucket)/\(key)"])
+        let put = try await aws(s3, ["s3", "cp", "--only-show-errors", source.path, "s3://\(s3.bucket)/\(key)"])
         try #require(put.status == 0, "\(put.stderr)")
-        let get = try aws(s3, ["s3", "cp", "--only-show-errors", "s3://\(s3.bucket)/\(key)", target.path])
+        let get = try await aws(s3, ["s3", "cp", "--only-show-errors", "s3://\(s3.bucket)/\(key)", target.path])
         try #require(get.status == 0, "\(get.stderr)")
         #expect(try Data(contentsOf: target) == payload)
 
-        let delete = try aws(s3, ["s3", "rm", "--only-show-errors", "s3://\(s3.bucket)/\(key)"])
+        let delete = try await aws(s3, ["s3", "rm", "--only-show-errors", "s3://\(s3.bucket)/\(key)"])
         #expect(delete.status == 0, "\(delete.stderr)")
-        let head = try aws(s3, ["s3api", "head-object", "--bucket", s3.bucket, "--key", key])
+        let head = try await aws(s3, ["s3api", "head-object", "--bucket", s3.bucket, "--key", key])
         #expect(head.status != 0)
         #expect(head.stderr.contains("404") || head.stderr.contains("Not Found"))
     }
 
     @Test("an unknown access key is refused with InvalidAccessKeyId")
-    func unknownAccessKey() throws {
+    func unknownAccessKey() async throws {
         let s3 = try TestServices.current.s3()
-        let result = try aws(s3, ["s3api", "list-objects-v2", "--bucket", s3.bucket], accessKey: "NOSUCHKEY")
+        let result = try await aws(s3, ["s3api", "list-objects-v2", "--bucket", s3.bucket], accessKey: "NOSUCHKEY")
         #expect(result.status != 0)
         #expect(result.stderr.contains("InvalidAccessKeyId"))
     }
 
     @Test("a wrong secret key is refused with SignatureDoesNotMatch")
-    func wrongSecret() throws {
+    func wrongSecret() async throws {
         let s3 = try TestServices.current.s3()
-        let result = try aws(s3, ["s3api", "list-objects-v2", "--bucket", s3.bucket], secretKey: "wrong-secret")
+        let result = try await aws(s3, ["s3api", "list-objects-v2", "--bucket", s3.bucket], secretKey: "wrong-secret")
         #expect(result.status != 0)
         #expect(result.stderr.contains("SignatureDoesNotMatch"))
     }

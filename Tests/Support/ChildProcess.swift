@@ -12,10 +12,24 @@ public struct ChildProcessResult: Sendable {
 /// Runs programs the tests drive as black boxes (kubectl, the aws CLI, db-operator).
 public enum ChildProcess {
     /// Runs `executable` with `arguments` to completion; `environment` is added to this
-    /// process's environment. Output is collected while the child runs, so a child that
-    /// writes more than a pipe holds does not block.
+    /// process's environment. The wait happens on a Dispatch thread, never on Swift's
+    /// cooperative pool, so servers running in the test process keep serving the child.
     public static func run(
         _ executable: String, _ arguments: [String], environment: [String: String] = [:], stdin: Data? = nil
+    ) async throws -> ChildProcessResult {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result {
+                    try runBlocking(executable, arguments, environment: environment, stdin: stdin)
+                })
+            }
+        }
+    }
+
+    /// Output is collected while the child runs, so a child that writes more than a
+    /// pipe holds does not block.
+    private static func runBlocking(
+        _ executable: String, _ arguments: [String], environment: [String: String], stdin: Data?
     ) throws -> ChildProcessResult {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)

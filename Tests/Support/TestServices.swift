@@ -14,6 +14,8 @@ public enum TestService: String, Sendable, CaseIterable {
     case kubectl
     /// The aws CLI, the reference S3 client of the tests and benchmarks.
     case awsCLI
+    /// A python3 that imports the official `kubernetes` client.
+    case pythonKubernetes
 
     /// The variables that must be set for this service.
     public var requiredVariables: [String] {
@@ -23,6 +25,7 @@ public enum TestService: String, Sendable, CaseIterable {
         case .s3: ["DBOP_S3_ENDPOINT", "DBOP_S3_REGION", "DBOP_S3_BUCKET", "DBOP_S3_ACCESS_KEY_ID", "DBOP_S3_SECRET_ACCESS_KEY"]
         case .kubectl: ["DBOP_KUBECTL"]
         case .awsCLI: ["DBOP_AWS"]
+        case .pythonKubernetes: ["DBOP_PYTHON"]
         }
     }
 }
@@ -96,7 +99,7 @@ public struct TestServices: Sendable {
                 return ServiceUnavailable(service: service, reason: "DBOP_S3_ENDPOINT (\(endpoint)) is not a URL")
             }
             return Self.probe(service, host: host, port: url.port ?? (url.scheme == "https" ? 443 : 80))
-        case .kubectl, .awsCLI:
+        case .kubectl, .awsCLI, .pythonKubernetes:
             let variable = service.requiredVariables[0]
             let path = environment[variable]!
             return FileManager.default.isExecutableFile(atPath: path)
@@ -132,6 +135,11 @@ public struct TestServices: Sendable {
     /// The path of the aws CLI, or the reason there is none.
     public func awsCLI() throws -> String {
         try executable(.awsCLI)
+    }
+
+    /// The path of a python3 with the official Kubernetes client, or the reason there is none.
+    public func pythonKubernetes() throws -> String {
+        try executable(.pythonKubernetes)
     }
 
     private func executable(_ service: TestService) throws -> String {
