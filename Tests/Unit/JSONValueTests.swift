@@ -14,6 +14,14 @@ struct JSONValueTests {
         #expect(String(decoding: value.encoded(), as: UTF8.self) == text)
     }
 
+    @Test("strings are escaped so that the output parses back to the same value")
+    func escaping() throws {
+        let value: JSONValue = ["quote\"back\\slash": "line\nbreak\ttab\u{01}ctl/slash é 🎉", "t": true, "f": false, "z": 0, "one": 1, "d": 1.0]
+        let text = String(decoding: value.encoded(), as: UTF8.self)
+        #expect(text.contains(#"\u0001"#))
+        #expect(try JSONValue.decode(value.encoded()) == value)
+    }
+
     @Test("a merge patch merges objects, removes members set to null and replaces arrays")
     func mergePatch() {
         let original: JSONValue = ["a": ["b": 1, "c": 2], "list": [1, 2], "keep": "x"]
