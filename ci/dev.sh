@@ -13,9 +13,11 @@ set -a
 # shellcheck disable=SC1090
 source "$DBOP_ENV_FILE"
 set +a
-log "building db-operator"
+log "building db-operator and fake-apiserver"
 swift build --product db-operator
+swift build --product fake-apiserver
 bin="$(swift build --show-bin-path)/db-operator"
+kubeconfig="$DBOP_STATE_DIR/fake-apiserver.kubeconfig"
 
 cat <<TXT
 
@@ -26,5 +28,9 @@ Local services (stop them with ci/services.sh stop; the env file is $DBOP_ENV_FI
   MariaDB     mariadb -h $DBOP_MYSQL_HOST -P $DBOP_MYSQL_PORT -u $DBOP_MYSQL_USER -p$DBOP_MYSQL_PASSWORD
   S3          AWS_ACCESS_KEY_ID=$DBOP_S3_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY=$DBOP_S3_SECRET_ACCESS_KEY \\
                 aws --endpoint-url $DBOP_S3_ENDPOINT --region $DBOP_S3_REGION s3 ls s3://$DBOP_S3_BUCKET
-  kubectl     $DBOP_KUBECTL
+  kubectl     $DBOP_KUBECTL --kubeconfig $kubeconfig get namespaces
+
+Serving the fake Kubernetes API on https://127.0.0.1:${DBOP_FAKE_APISERVER_PORT:-46443} until Ctrl-C
+(kubeconfig: $kubeconfig).
 TXT
+exec "$(swift build --show-bin-path)/fake-apiserver" --port "${DBOP_FAKE_APISERVER_PORT:-46443}" --kubeconfig-out "$kubeconfig"
