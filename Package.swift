@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // The engines' own C client libraries.
@@ -39,6 +40,42 @@ let package = Package(
 
         // Codable Kubernetes API types, and the JSON value they keep unknown fields in.
         .target(name: "KubeModel", path: "Sources/KubeModel"),
+
+        // The Kubernetes client: kubeconfig and in-cluster configuration, HTTP, typed errors, watches.
+        .target(
+            name: "KubeClient",
+            dependencies: [
+                "KubeModel",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            path: "Sources/KubeClient"
+        ),
+        // Controller machinery: watcher, cache, work queue, controller, leader election, events.
+        .target(
+            name: "KubeRuntime",
+            dependencies: [
+                "KubeModel", "KubeClient",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/KubeRuntime"
+        ),
+
+        // `db-operator job-runner`: Jobs as local processes, status as the job controller writes it.
+        .target(
+            name: "JobRunner",
+            dependencies: [
+                "KubeModel", "KubeClient", "KubeRuntime",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/JobRunner"
+        ),
 
         // The fake kube-apiserver: a library (for tests and `db-operator dev`) and its executable.
         .target(
@@ -74,7 +111,10 @@ let package = Package(
         .executableTarget(
             name: "CLI",
             dependencies: [
+                "KubeClient", "JobRunner",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Sources/CLI"
         ),
@@ -84,14 +124,18 @@ let package = Package(
         .testTarget(
             name: "UnitTests",
             dependencies: [
-                "CLI", "KubeModel", "TestSupport",
+                "CLI", "KubeModel", "KubeClient", "KubeRuntime", "TestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Tests/Unit"
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["CLibPQ", "CMySQL", "TestSupport"],
+            dependencies: [
+                "CLibPQ", "CMySQL", "TestSupport", "KubeModel", "KubeClient", "KubeRuntime", "JobRunner", "FakeAPIServer",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Tests/Integration"
         ),
         // The fake API server's rules, each a test over HTTP, and real kubectl and

@@ -8,7 +8,8 @@ struct DBOperatorCommand: AsyncParsableCommand {
         commandName: "db-operator",
         abstract: "Creates and deletes databases inside existing PostgreSQL and MySQL instances, "
             + "publishes their connection Secrets, and streams backups to S3-compatible storage.",
-        version: DBOperatorVersion.current
+        version: DBOperatorVersion.current,
+        subcommands: [JobRunnerCommand.self]
     )
 
     func run() async throws {

@@ -54,6 +54,14 @@ public final class RunningProcess: @unchecked Sendable {
         }
     }
 
+    /// Sends a signal (SIGTERM to test graceful shutdown, say).
+    public func signal(_ signal: Int32) {
+        if process.isRunning { kill(process.processIdentifier, signal) }
+    }
+
+    /// The exit status once it has ended.
+    public var exitStatus: Int32? { process.isRunning ? nil : process.terminationStatus }
+
     /// Stops the process (SIGTERM) and waits for it.
     public func terminate() {
         if process.isRunning { process.terminate() }

@@ -1,0 +1,32 @@
+import ArgumentParser
+import KubeClient
+import Logging
+
+/// How a subcommand reaches the Kubernetes API: a kubeconfig, else in-cluster.
+struct ClientOptions: ParsableArguments {
+    @Option(help: "Path of a kubeconfig; without it the in-cluster service account is used.")
+    var kubeconfig: String?
+
+    @Option(help: "Context of the kubeconfig to use (default: its current-context).")
+    var context: String?
+
+    func makeClient(logger: Logger) throws -> HTTPKubernetesClient {
+        let configuration = try kubeconfig.map { try KubeClientConfiguration.kubeconfig(path: $0, context: context) }
+            ?? KubeClientConfiguration.inCluster()
+        return try HTTPKubernetesClient(configuration: configuration, logger: logger)
+    }
+}
+
+/// Log level and format of a long-running subcommand.
+struct LoggingOptions: ParsableArguments {
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.")
+    var logLevel: Logger.Level = .info
+
+    func makeLogger(label: String) -> Logger {
+        var logger = Logger(label: label)
+        logger.logLevel = logLevel
+        return logger
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}

@@ -1,0 +1,55 @@
+import ArgumentParser
+import Foundation
+import JobRunner
+import KubeClient
+import Logging
+import ServiceLifecycle
+
+/// `db-operator job-runner`: runs Jobs as local processes (development and tests).
+struct JobRunnerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "job-runner",
+        abstract: "Run Kubernetes Jobs as local processes and write their status as the job controller would.")
+
+    @OptionGroup var client: ClientOptions
+    @OptionGroup var logging: LoggingOptions
+
+    @Option(help: "Namespace whose Jobs to run (default: all).")
+    var namespace: String?
+
+    @Option(help: "Directory for the pods' log files.")
+    var logDir = "/tmp/db-operator-jobs"
+
+    @Option(help: "Image repository whose containers run this db-operator binary.")
+    var operatorImage = "ghcr.io/db-operator/db-operator"
+
+    @Option(help: "Kubeconfig given to the processes (as KUBECONFIG), e.g. one with the Jobs' own user.")
+    var jobKubeconfig: String?
+
+    @Option(help: "Seconds before the first retry of a failed pod (doubling per failure, as the job controller does).")
+    var retryBackoff: Double = 10
+
+    func run() async throws {
+        let logger = logging.makeLogger(label: "job-runner")
+        let api = try client.makeClient(logger: logger)
+        var configuration = JobRunner.Configuration(logDirectory: logDir, operatorExecutable: Self.currentExecutable())
+        configuration.namespace = namespace
+        configuration.operatorImage = operatorImage
+        configuration.retryBackoff = .milliseconds(Int64(retryBackoff * 1000))
+        if let jobKubeconfig { configuration.environment["KUBECONFIG"] = jobKubeconfig }
+        let runner = JobRunner(api: api, configuration: configuration, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [runner], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            try await api.shutdown()
+            throw error
+        }
+        try await api.shutdown()
+    }
+
+    /// This binary's path, for containers of the operator's image.
+    static func currentExecutable() -> String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+}

@@ -1,0 +1,338 @@
+import Foundation
+import KubeClient
+import KubeModel
+import KubeRuntime
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Runs Jobs as local processes, for development and tests where no kubelet exists:
+/// each pod's container becomes a process with the container's command, args and env
+/// (a container of the operator's image runs the local `db-operator`), its output goes
+/// to a log file, and the Job's status is written as the Kubernetes job controller
+/// writes it: active, succeeded, failed, startTime, completionTime, conditions
+/// Complete/Failed (reasons BackoffLimitExceeded, DeadlineExceeded), retries up to
+/// `backoffLimit` with the controller's exponential backoff, `activeDeadlineSeconds`,
+/// `ttlSecondsAfterFinished`. Deleting a Job kills its process.
+public final class JobRunner: Service {
+    public struct Configuration: Sendable {
+        /// Namespace to run Jobs of; nil for all.
+        public var namespace: String?
+        public var logDirectory: String
+        /// Image repository (without tag) whose containers run `operatorExecutable`.
+        public var operatorImage = "ghcr.io/db-operator/db-operator"
+        public var operatorExecutable: String
+        /// Variables given to every process besides its container's (KUBECONFIG, say).
+        public var environment: [String: String] = [:]
+        /// First retry delay after a failed pod; doubles per failure up to `maxRetryBackoff`.
+        public var retryBackoff: Duration = .seconds(10)
+        public var maxRetryBackoff: Duration = .seconds(360)
+        /// Between SIGTERM and SIGKILL when a Job is deleted or times out.
+        public var terminationGracePeriod: Duration = .seconds(5)
+        public var maxConcurrentReconciles = 4
+
+        public init(logDirectory: String, operatorExecutable: String) {
+            self.logDirectory = logDirectory
+            self.operatorExecutable = operatorExecutable
+        }
+    }
+
+    private let api: any KubernetesAPI
+    public let configuration: Configuration
+    private let logger: Logger
+    let processes = ProcessTable()
+    private let exits = AsyncStream<RunningPod>.makeStream()
+    private let kills = AsyncStream<RunningPod>.makeStream()
+    private let events: EventRecorder
+
+    public init(api: any KubernetesAPI, configuration: Configuration, logger: Logger) {
+        self.api = api
+        self.configuration = configuration
+        self.logger = logger
+        events = EventRecorder(api: api, component: "job-runner", logger: logger)
+    }
+
+    public func run() async throws {
+        try FileManager.default.createDirectory(atPath: configuration.logDirectory, withIntermediateDirectories: true)
+        var controllerConfiguration = Controller<Job>.Configuration(name: "job-runner", watcher: .init(namespace: configuration.namespace))
+        controllerConfiguration.maxConcurrent = configuration.maxConcurrentReconciles
+        controllerConfiguration.errorBaseDelay = .milliseconds(100)
+        controllerConfiguration.errorMaxDelay = .seconds(30)
+        let controller = Controller<Job>(api: api, configuration: controllerConfiguration, logger: logger) { key, _ in
+            try await self.reconcile(key)
+        }
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { try await controller.run() }
+            group.addTask {
+                await withDiscardingTaskGroup { waits in
+                    for await pod in self.exits.stream {
+                        waits.addTask {
+                            await self.awaitExit(pod)
+                            await controller.enqueue(pod.jobKey)
+                        }
+                    }
+                }
+            }
+            group.addTask {
+                await withDiscardingTaskGroup { timers in
+                    for await pod in self.kills.stream {
+                        timers.addTask {
+                            try? await Task.sleep(for: self.configuration.terminationGracePeriod)
+                            pod.signal(SIGKILL)
+                        }
+                    }
+                }
+            }
+            try? await gracefulShutdown()
+            for pod in self.processes.all { pod.signal(SIGKILL) }
+            self.exits.continuation.finish()
+            self.kills.continuation.finish()
+            group.cancelAll()
+        }
+    }
+
+    // MARK: Reconcile
+
+    func reconcile(_ key: ObjectKey) async throws -> ReconcileResult {
+        let resource: Resource<Job>
+        do {
+            resource = try await api.get(Job.self, namespace: key.namespace, name: key.name)
+        } catch let error as KubeError where error.code == .notFound {
+            stopAll(for: key, reason: "the Job was deleted")
+            return .done
+        }
+        let job = resource.object
+        let uid = job.metadata.uid ?? ""
+        if job.metadata.deletionTimestamp != nil {
+            stopAll(for: key, reason: "the Job is being deleted")
+            return .done
+        }
+        if job.isFinished {
+            stopAll(for: key, reason: "the Job finished")
+            return try await expireIfDue(resource)
+        }
+        let status = job.status ?? JobStatus()
+        if let deadline = job.spec?.activeDeadlineSeconds, let start = status.startTime.flatMap(Self.parse) {
+            let remaining = start.addingTimeInterval(TimeInterval(deadline)).timeIntervalSinceNow
+            if remaining <= 0 {
+                stopAll(for: key, reason: "the Job exceeded its deadline")
+                try await finish(key, uid: uid, reason: "DeadlineExceeded", message: "Job was active longer than specified deadline", failedPod: processes.pod(for: uid) != nil)
+                return .done
+            }
+            if processes.pod(for: uid) != nil { return .requeue(after: .milliseconds(Int64(remaining * 1000) + 50)) }
+        }
+        if processes.pod(for: uid) != nil { return .done }
+
+        let failures = status.failed ?? 0
+        let backoffLimit = job.spec?.backoffLimit ?? 6
+        if failures > backoffLimit {
+            try await finish(key, uid: uid, reason: "BackoffLimitExceeded", message: "Job has reached the specified backoff limit", failedPod: false)
+            return .done
+        }
+        if failures > 0, let lastFailure = processes.lastFailure(of: uid) {
+            let delay = Backoff.exponential(attempt: failures, base: configuration.retryBackoff, cap: configuration.maxRetryBackoff)
+            let elapsed = ContinuousClock.now - lastFailure
+            if elapsed < delay { return .requeue(after: delay - elapsed) }
+        }
+
+        let pod: RunningPod
+        do {
+            pod = try await start(job, attempt: failures + (status.succeeded ?? 0) + 1)
+        } catch let error as PodSetupError {
+            logger.warning("cannot start the Job's container", metadata: ["k8s.job": "\(key)", "error": "\(error)"])
+            await events.record(job, type: .warning, reason: "FailedCreatePodContainer", message: error.description)
+            return .requeue(after: .seconds(5))
+        }
+        processes.add(pod)
+        exits.continuation.yield(pod)
+        await events.record(job, type: .normal, reason: "SuccessfulCreate", message: "Created pod: \(pod.podName) (local process \(pod.pid))")
+        try await updateStatus(key) { status in
+            status.active = 1
+            if status.startTime == nil { status.startTime = Self.now() }
+        }
+        if let deadline = job.spec?.activeDeadlineSeconds {
+            return .requeue(after: .seconds(deadline))
+        }
+        return .done
+    }
+
+    /// Deletes a finished Job once `ttlSecondsAfterFinished` has passed.
+    private func expireIfDue(_ resource: Resource<Job>) async throws -> ReconcileResult {
+        guard let ttl = resource.object.spec?.ttlSecondsAfterFinished,
+            let finished = resource.object.status?.completionTime.flatMap(Self.parse)
+                ?? resource.object.status?.conditions?.compactMap({ $0.lastTransitionTime.flatMap(Self.parse) }).max()
+        else { return .done }
+        let remaining = finished.addingTimeInterval(TimeInterval(ttl)).timeIntervalSinceNow
+        if remaining > 0 { return .requeue(after: .milliseconds(Int64(remaining * 1000) + 50)) }
+        do {
+            try await api.delete(Job.resource, namespace: resource.namespace, name: resource.name, propagation: .background, preconditionUID: resource.metadata.uid)
+        } catch let error as KubeError where error.code == .notFound || error.code == .conflict {}
+        return .done
+    }
+
+    private func stopAll(for key: ObjectKey, reason: String) {
+        for pod in processes.pods(for: key) where !pod.stopRequested {
+            logger.info("stopping the Job's process", metadata: ["k8s.job": "\(key)", "process.pid": "\(pod.pid)", "reason": "\(reason)"])
+            pod.stop()
+            kills.continuation.yield(pod)
+        }
+    }
+
+    // MARK: Processes
+
+    private func start(_ job: Job, attempt: Int) async throws -> RunningPod {
+        guard let container = job.spec?.template.spec.containers.first else {
+            throw PodSetupError(description: "the Job's pod template has no container")
+        }
+        let namespace = job.metadata.namespace ?? "default"
+        let podName = "\(job.metadata.name ?? "job")-\(Self.suffix())"
+        var environment = ProcessInfo.processInfo.environment.filter { ["PATH", "HOME", "LANG", "TMPDIR"].contains($0.key) }
+        environment.merge(configuration.environment) { _, new in new }
+        environment["HOSTNAME"] = podName
+        for variable in container.env ?? [] {
+            environment[variable.name] = try await resolve(variable, namespace: namespace, podName: podName, job: job)
+        }
+        let (executable, arguments) = command(for: container)
+        let logPath = "\(configuration.logDirectory)/\(namespace)_\(podName).log"
+        return try RunningPod.launch(
+            jobKey: ObjectKey(job.metadata), jobUID: job.metadata.uid ?? "", podName: podName, attempt: attempt,
+            executable: executable, arguments: arguments, environment: environment, logPath: logPath)
+    }
+
+    /// The process a container becomes: the operator's image runs the local db-operator.
+    func command(for container: Container) -> (String, [String]) {
+        var argv = (container.command ?? []) + (container.args ?? [])
+        let repository = (container.image ?? "").split(separator: "@").first.map { String($0) } ?? ""
+        let withoutTag = repository.range(of: ":", options: .backwards).map { range -> String in
+            repository[range.upperBound...].contains("/") ? repository : String(repository[..<range.lowerBound])
+        } ?? repository
+        if withoutTag == configuration.operatorImage || withoutTag.hasSuffix("/db-operator") || withoutTag == "db-operator" {
+            if let first = argv.first, first == "db-operator" || first.hasSuffix("/db-operator") { argv.removeFirst() }
+            return (configuration.operatorExecutable, argv)
+        }
+        return ("/usr/bin/env", argv)
+    }
+
+    private func resolve(_ variable: EnvVar, namespace: String, podName: String, job: Job) async throws -> String {
+        if let value = variable.value { return value }
+        guard let source = variable.valueFrom else { return "" }
+        if let field = source.fieldRef {
+            switch field.fieldPath {
+            case "metadata.namespace": return namespace
+            case "metadata.name": return podName
+            default: throw PodSetupError(description: "env \(variable.name): fieldRef \(field.fieldPath) is not supported by the job runner")
+            }
+        }
+        if let ref = source.secretKeyRef {
+            do {
+                let secret = try await api.get(Secret.self, namespace: namespace, name: ref.name)
+                if let value = secret.object.value(ref.key) { return value }
+                if ref.optional == true { return "" }
+                throw PodSetupError(description: "env \(variable.name): couldn't find key \(ref.key) in Secret \(namespace)/\(ref.name)")
+            } catch let error as KubeError where error.code == .notFound {
+                if ref.optional == true { return "" }
+                throw PodSetupError(description: "env \(variable.name): secret \"\(ref.name)\" not found")
+            }
+        }
+        if let ref = source.configMapKeyRef {
+            do {
+                let map = try await api.get(ConfigMap.self, namespace: namespace, name: ref.name)
+                if let value = map.object.data?[ref.key] { return value }
+                if ref.optional == true { return "" }
+                throw PodSetupError(description: "env \(variable.name): couldn't find key \(ref.key) in ConfigMap \(namespace)/\(ref.name)")
+            } catch let error as KubeError where error.code == .notFound {
+                if ref.optional == true { return "" }
+                throw PodSetupError(description: "env \(variable.name): configmap \"\(ref.name)\" not found")
+            }
+        }
+        return ""
+    }
+
+    /// Waits for a process to end and records the outcome in the Job's status; the
+    /// caller queues the Job again (a retry, or nothing left to do).
+    private func awaitExit(_ pod: RunningPod) async {
+        let code = await pod.exitCode()
+        // The pod leaves the table only after its outcome is in the Job's status:
+        // a reconcile in between must not see "no process, not finished" and start another.
+        defer { processes.remove(pod) }
+        logger.info("job process ended", metadata: [
+            "k8s.job": "\(pod.jobKey)", "process.pid": "\(pod.pid)", "process.exit_code": "\(code)", "log.file": "\(pod.logPath)",
+        ])
+        if pod.stopRequested { return }
+        do {
+            if code == 0 {
+                try await updateStatus(pod.jobKey, uid: pod.jobUID) { status in
+                    let now = Self.now()
+                    status.active = 0
+                    status.succeeded = (status.succeeded ?? 0) + 1
+                    status.completionTime = now
+                    var conditions = status.conditions ?? []
+                    conditions.append(JobCondition(type: "SuccessCriteriaMet", status: "True", reason: "CompletionsReached", message: "Reached expected number of succeeded pods", lastTransitionTime: now))
+                    conditions.append(JobCondition(type: "Complete", status: "True", reason: "CompletionsReached", message: "Reached expected number of succeeded pods", lastTransitionTime: now))
+                    status.conditions = conditions
+                }
+            } else {
+                processes.recordFailure(of: pod.jobUID)
+                try await updateStatus(pod.jobKey, uid: pod.jobUID) { status in
+                    status.active = 0
+                    status.failed = (status.failed ?? 0) + 1
+                }
+            }
+        } catch {
+            logger.warning("could not record the Job's outcome", metadata: ["k8s.job": "\(pod.jobKey)", "error": "\(error)"])
+        }
+    }
+
+    /// Marks the Job Failed with the job controller's condition pair.
+    private func finish(_ key: ObjectKey, uid: String, reason: String, message: String, failedPod: Bool) async throws {
+        try await updateStatus(key, uid: uid) { status in
+            let now = Self.now()
+            status.active = 0
+            if failedPod { status.failed = (status.failed ?? 0) + 1 }
+            var conditions = status.conditions ?? []
+            conditions.append(JobCondition(type: "FailureTarget", status: "True", reason: reason, message: message, lastTransitionTime: now))
+            conditions.append(JobCondition(type: "Failed", status: "True", reason: reason, message: message, lastTransitionTime: now))
+            status.conditions = conditions
+        }
+    }
+
+    /// Read-modify-write of the status subresource, retried on conflict.
+    private func updateStatus(_ key: ObjectKey, uid: String? = nil, _ change: (inout JobStatus) -> Void) async throws {
+        for attempt in 1...10 {
+            let resource = try await api.get(Job.self, namespace: key.namespace, name: key.name)
+            if let uid, resource.metadata.uid != uid { return }
+            var job = resource.object
+            var status = job.status ?? JobStatus()
+            change(&status)
+            job.status = status
+            do {
+                _ = try await api.updateStatus(resource, to: job)
+                return
+            } catch let error as KubeError where error.code == .conflict && attempt < 10 {
+                continue
+            }
+        }
+    }
+
+    static func now() -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: Date())
+    }
+
+    static func parse(_ text: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.date(from: text)
+    }
+
+    private static func suffix() -> String {
+        String((0..<5).map { _ in Array("bcdfghjklmnpqrstvwxz2456789").randomElement()! })
+    }
+}
+
+/// A container that cannot be started (a missing Secret, say): the kubelet's
+/// CreateContainerConfigError. The Job stays active and is tried again.
+struct PodSetupError: Error, CustomStringConvertible {
+    let description: String
+}

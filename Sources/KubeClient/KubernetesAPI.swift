@@ -1,0 +1,144 @@
+import KubeModel
+
+/// What a list asks for.
+public struct ListOptions: Sendable, Hashable {
+    public var labelSelector: String?
+    public var fieldSelector: String?
+    public var limit: Int?
+    public var continueToken: String?
+    public var resourceVersion: String?
+
+    public init(labelSelector: String? = nil, fieldSelector: String? = nil, limit: Int? = nil, continueToken: String? = nil, resourceVersion: String? = nil) {
+        self.labelSelector = labelSelector
+        self.fieldSelector = fieldSelector
+        self.limit = limit
+        self.continueToken = continueToken
+        self.resourceVersion = resourceVersion
+    }
+}
+
+/// What a watch asks for.
+public struct WatchOptions: Sendable, Hashable {
+    public var resourceVersion: String?
+    public var labelSelector: String?
+    public var fieldSelector: String?
+    public var allowBookmarks = true
+    /// Asks the server to end the watch after this long (client-go picks 5 to 10 minutes).
+    public var timeoutSeconds: Int?
+
+    public init(resourceVersion: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil, allowBookmarks: Bool = true, timeoutSeconds: Int? = nil) {
+        self.resourceVersion = resourceVersion
+        self.labelSelector = labelSelector
+        self.fieldSelector = fieldSelector
+        self.allowBookmarks = allowBookmarks
+        self.timeoutSeconds = timeoutSeconds
+    }
+}
+
+/// One page of a list.
+public struct ObjectList: Sendable {
+    public var items: [JSONValue]
+    public var resourceVersion: String
+    public var continueToken: String?
+
+    public init(items: [JSONValue], resourceVersion: String, continueToken: String?) {
+        self.items = items
+        self.resourceVersion = resourceVersion
+        self.continueToken = continueToken
+    }
+}
+
+/// The patch formats of PATCH.
+public enum PatchType: String, Sendable {
+    case merge = "application/merge-patch+json"
+    case json = "application/json-patch+json"
+    case strategicMerge = "application/strategic-merge-patch+json"
+}
+
+/// How dependents go with a deleted object.
+public enum PropagationPolicy: String, Sendable {
+    case background = "Background"
+    case foreground = "Foreground"
+    case orphan = "Orphan"
+}
+
+/// The Kubernetes API as the operator, the driver runtime and the job runner use it.
+/// Objects travel as raw JSON here; the typed methods of the extension wrap them.
+public protocol KubernetesAPI: Sendable {
+    func get(_ resource: ResourceDescriptor, namespace: String?, name: String) async throws -> JSONValue
+    func list(_ resource: ResourceDescriptor, namespace: String?, options: ListOptions) async throws -> ObjectList
+    func create(_ resource: ResourceDescriptor, namespace: String?, object: JSONValue) async throws -> JSONValue
+    /// PUT: a compare-and-swap when the object carries `metadata.resourceVersion`.
+    func update(_ resource: ResourceDescriptor, namespace: String?, name: String, object: JSONValue, subresource: String?) async throws -> JSONValue
+    func patch(_ resource: ResourceDescriptor, namespace: String?, name: String, patch: JSONValue, type: PatchType, subresource: String?) async throws -> JSONValue
+    func delete(_ resource: ResourceDescriptor, namespace: String?, name: String, propagation: PropagationPolicy?, preconditionUID: String?) async throws
+    /// Opens a watch; the sequence ends when the server closes the stream.
+    func watch(_ resource: ResourceDescriptor, namespace: String?, options: WatchOptions) async throws -> WatchEventStream
+}
+
+/// The events of one watch request.
+public struct WatchEventStream: AsyncSequence, Sendable {
+    public typealias Element = WatchEvent
+    let makeIterator: @Sendable () -> AsyncIterator
+
+    public init(_ makeIterator: @escaping @Sendable () -> AsyncIterator) {
+        self.makeIterator = makeIterator
+    }
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let nextEvent: () async throws -> WatchEvent?
+
+        public init(_ next: @escaping () async throws -> WatchEvent?) { nextEvent = next }
+
+        public mutating func next() async throws -> WatchEvent? { try await nextEvent() }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator { makeIterator() }
+}
+
+extension KubernetesAPI {
+    public func get<T: KubernetesObject>(_ type: T.Type, namespace: String?, name: String) async throws -> Resource<T> {
+        try Resource(raw: try await get(T.resource, namespace: namespace, name: name))
+    }
+
+    /// Every object, following `continue` tokens.
+    public func list<T: KubernetesObject>(_ type: T.Type, namespace: String?, labelSelector: String? = nil, fieldSelector: String? = nil) async throws -> [Resource<T>] {
+        var result: [Resource<T>] = []
+        var options = ListOptions(labelSelector: labelSelector, fieldSelector: fieldSelector, limit: 500)
+        repeat {
+            let page = try await list(T.resource, namespace: namespace, options: options)
+            result += try page.items.map { try Resource<T>(raw: $0) }
+            options.continueToken = page.continueToken
+        } while options.continueToken != nil
+        return result
+    }
+
+    public func create<T: KubernetesObject>(_ object: T) async throws -> Resource<T> {
+        try Resource(raw: try await create(T.resource, namespace: object.metadata.namespace, object: try JSONValue(encoding: object)))
+    }
+
+    /// Compare-and-swap: writes `modified` over the object as read, or fails with Conflict
+    /// if it changed since. Fields the typed view does not know are kept.
+    public func update<T: KubernetesObject>(_ resource: Resource<T>, to modified: T) async throws -> Resource<T> {
+        var body = try resource.merging(modified)
+        body[path: ["metadata", "resourceVersion"]] = resource.raw[path: ["metadata", "resourceVersion"]]
+        return try Resource(raw: try await update(T.resource, namespace: resource.namespace, name: resource.name, object: body, subresource: nil))
+    }
+
+    /// Compare-and-swap on the status subresource.
+    public func updateStatus<T: KubernetesObject>(_ resource: Resource<T>, to modified: T) async throws -> Resource<T> {
+        var body = try resource.merging(modified)
+        body[path: ["metadata", "resourceVersion"]] = resource.raw[path: ["metadata", "resourceVersion"]]
+        return try Resource(raw: try await update(T.resource, namespace: resource.namespace, name: resource.name, object: body, subresource: "status"))
+    }
+
+    /// A JSON merge patch of the fields that differ between the object as read and `modified`.
+    public func patch<T: KubernetesObject>(_ resource: Resource<T>, to modified: T, subresource: String? = nil) async throws -> Resource<T> {
+        let patch = try resource.mergePatch(to: modified)
+        return try Resource(raw: try await self.patch(T.resource, namespace: resource.namespace, name: resource.name, patch: patch, type: .merge, subresource: subresource))
+    }
+
+    public func delete<T: KubernetesObject>(_ type: T.Type, namespace: String?, name: String, propagation: PropagationPolicy? = nil) async throws {
+        try await delete(T.resource, namespace: namespace, name: name, propagation: propagation, preconditionUID: nil)
+    }
+}

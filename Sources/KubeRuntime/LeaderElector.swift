@@ -1,0 +1,178 @@
+import Foundation
+import KubeClient
+import KubeModel
+import Logging
+import Synchronization
+
+/// Leader election on a `coordination.k8s.io/v1` Lease, as client-go does it: the
+/// holder renews the lease every `retryPeriod`; others take it over once it has gone
+/// unrenewed for `leaseDuration` (measured on their own clock, from when they last
+/// saw it change); a leader that cannot renew within `renewDeadline` stops leading.
+public final class LeaderElector: Sendable {
+    public struct Configuration: Sendable {
+        public var leaseName: String
+        public var namespace: String
+        /// This candidate's name in the lease (pod name, host:pid).
+        public var identity: String
+        public var leaseDuration: Duration = .seconds(15)
+        public var renewDeadline: Duration = .seconds(10)
+        public var retryPeriod: Duration = .seconds(2)
+
+        public init(leaseName: String, namespace: String, identity: String) {
+            self.leaseName = leaseName
+            self.namespace = namespace
+            self.identity = identity
+        }
+    }
+
+    /// Leadership was lost while leading (the lease could not be renewed in time).
+    public struct LostLeadership: Error, CustomStringConvertible {
+        public var description: String { "lost leadership: the lease could not be renewed within the renew deadline" }
+    }
+
+    private let api: any KubernetesAPI
+    public let configuration: Configuration
+    private let logger: Logger
+    private let leading = Atomic<Bool>(false)
+
+    public init(api: any KubernetesAPI, configuration: Configuration, logger: Logger) {
+        self.api = api
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    public var isLeader: Bool { leading.load(ordering: .relaxed) }
+
+    /// Waits to become leader, then runs `work` while renewing. Returns when `work`
+    /// returns (releasing the lease) or throws `LostLeadership`; cancellation releases
+    /// the lease so another candidate takes over at once.
+    public func run(_ work: @escaping @Sendable () async throws -> Void) async throws {
+        var observed = Observation()
+        while try await !tryAcquireOrRenew(&observed) {
+            try await Task.sleep(for: Backoff.jittered(configuration.retryPeriod))
+        }
+        leading.store(true, ordering: .relaxed)
+        logger.info("became leader", metadata: ["lease": "\(configuration.namespace)/\(configuration.leaseName)", "identity": "\(configuration.identity)"])
+        defer { leading.store(false, ordering: .relaxed) }
+        let acquired = observed
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await work() }
+                group.addTask { try await self.renewLoop(acquired) }
+                try await group.next()
+                group.cancelAll()
+            }
+        } catch {
+            await releaseShielded()
+            throw error
+        }
+        await releaseShielded()
+    }
+
+    /// Releases even when the calling task is cancelled (the usual way leading ends).
+    private func releaseShielded() async {
+        await Task.detached { await self.release() }.value
+    }
+
+    private func renewLoop(_ start: Observation) async throws {
+        var observed = start
+        var lastRenew = ContinuousClock.now
+        while true {
+            try await Task.sleep(for: configuration.retryPeriod)
+            do {
+                if try await tryAcquireOrRenew(&observed) {
+                    lastRenew = .now
+                    continue
+                }
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                logger.debug("lease renewal failed", metadata: ["error": "\(error)"])
+            }
+            if ContinuousClock.now - lastRenew > configuration.renewDeadline || observed.holder != configuration.identity {
+                logger.warning("lost leadership", metadata: ["lease": "\(configuration.leaseName)"])
+                throw LostLeadership()
+            }
+        }
+    }
+
+    /// What this candidate last saw of the lease, and when (on its own clock).
+    struct Observation {
+        var holder: String?
+        var renewTime: String?
+        var seenAt: ContinuousClock.Instant = .now
+    }
+
+    /// One round of client-go's `tryAcquireOrRenew`: create the lease, renew it if
+    /// ours, or take it if it expired; every write is a compare-and-swap.
+    private func tryAcquireOrRenew(_ observed: inout Observation) async throws -> Bool {
+        let now = Self.microTime()
+        let seconds = Int(configuration.leaseDuration.components.seconds)
+        let current: Resource<Lease>
+        do {
+            current = try await api.get(Lease.self, namespace: configuration.namespace, name: configuration.leaseName)
+        } catch let error as KubeError where error.code == .notFound {
+            let lease = Lease(
+                metadata: ObjectMeta(name: configuration.leaseName, namespace: configuration.namespace),
+                spec: LeaseSpec(holderIdentity: configuration.identity, leaseDurationSeconds: seconds, acquireTime: now, renewTime: now, leaseTransitions: 0))
+            do {
+                _ = try await api.create(lease)
+                observed = Observation(holder: configuration.identity, renewTime: now)
+                return true
+            } catch let error as KubeError where error.code == .alreadyExists || error.code == .conflict {
+                return false
+            }
+        }
+        let spec = current.object.spec ?? LeaseSpec()
+        if spec.holderIdentity != observed.holder || spec.renewTime != observed.renewTime {
+            observed = Observation(holder: spec.holderIdentity, renewTime: spec.renewTime)
+        }
+        let holder = spec.holderIdentity ?? ""
+        let duration = Duration.seconds(spec.leaseDurationSeconds ?? seconds)
+        let expired = ContinuousClock.now - observed.seenAt > duration
+        guard holder.isEmpty || holder == configuration.identity || expired else { return false }
+
+        var updated = current.object
+        var newSpec = spec
+        if holder != configuration.identity {
+            newSpec.acquireTime = now
+            newSpec.leaseTransitions = (spec.leaseTransitions ?? 0) + 1
+        }
+        newSpec.holderIdentity = configuration.identity
+        newSpec.leaseDurationSeconds = seconds
+        newSpec.renewTime = now
+        updated.spec = newSpec
+        do {
+            _ = try await api.update(current, to: updated)
+            observed = Observation(holder: configuration.identity, renewTime: now)
+            return true
+        } catch let error as KubeError where error.code == .conflict {
+            return false
+        }
+    }
+
+    /// Gives the lease up (holder cleared), so a successor need not wait for expiry.
+    private func release() async {
+        do {
+            let current = try await api.get(Lease.self, namespace: configuration.namespace, name: configuration.leaseName)
+            guard current.object.spec?.holderIdentity == configuration.identity else { return }
+            var updated = current.object
+            updated.spec?.holderIdentity = nil
+            updated.spec?.renewTime = Self.microTime()
+            updated.spec?.leaseDurationSeconds = 1
+            _ = try await api.update(current, to: updated)
+            logger.info("released leadership", metadata: ["lease": "\(configuration.leaseName)"])
+        } catch {
+            logger.debug("could not release the lease", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// `metav1.MicroTime`: RFC 3339 with microseconds.
+    static func microTime(_ date: Date = Date()) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let text = formatter.string(from: date)
+        // ISO8601DateFormatter gives milliseconds; MicroTime has six digits.
+        return text.replacingOccurrences(of: "Z", with: "000Z")
+    }
+}

@@ -1,0 +1,136 @@
+import KubeClient
+import KubeModel
+import Logging
+
+/// What a watcher reports: a full (re)list, or one object applied or deleted.
+public enum WatcherEvent<Object: KubernetesObject>: Sendable {
+    /// The complete current state after a (re)list; replaces whatever was known.
+    case restarted([Resource<Object>])
+    case applied(Resource<Object>)
+    case deleted(Resource<Object>)
+}
+
+/// The kube-rs watcher as an AsyncSequence: list, then watch from the list's
+/// resourceVersion; bookmarks move the version on; a 410 Gone (status or ERROR event)
+/// means relist; a stream that ends is re-opened from the last version; errors back
+/// off with jitter. It never ends on its own: cancel the task that iterates it.
+public struct Watcher<Object: KubernetesObject>: AsyncSequence, Sendable {
+    public typealias Element = WatcherEvent<Object>
+
+    public struct Configuration: Sendable {
+        public var namespace: String?
+        public var labelSelector: String?
+        public var fieldSelector: String?
+        /// Server-side timeout of each watch request (client-go: 5 to 10 minutes).
+        public var watchTimeoutSeconds = 300
+        public var initialBackoff: Duration = .milliseconds(100)
+        public var maxBackoff: Duration = .seconds(30)
+
+        public init(namespace: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil) {
+            self.namespace = namespace
+            self.labelSelector = labelSelector
+            self.fieldSelector = fieldSelector
+        }
+    }
+
+    let api: any KubernetesAPI
+    let configuration: Configuration
+    let logger: Logger
+
+    public init(api: any KubernetesAPI, configuration: Configuration = Configuration(), logger: Logger) {
+        self.api = api
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    public func makeAsyncIterator() -> Iterator {
+        Iterator(api: api, configuration: configuration, logger: logger)
+    }
+
+    /// The state machine: `resourceVersion == nil` means "list next".
+    public struct Iterator: AsyncIteratorProtocol {
+        let api: any KubernetesAPI
+        let configuration: Configuration
+        let logger: Logger
+        var resourceVersion: String?
+        var stream: WatchEventStream.AsyncIterator?
+        var failures = 0
+
+        init(api: any KubernetesAPI, configuration: Configuration, logger: Logger) {
+            self.api = api
+            self.configuration = configuration
+            self.logger = logger
+        }
+
+        public mutating func next() async throws -> WatcherEvent<Object>? {
+            while true {
+                try Task.checkCancellation()
+                do {
+                    if resourceVersion == nil {
+                        let (items, version) = try await listAll()
+                        resourceVersion = version
+                        stream = nil
+                        failures = 0
+                        return .restarted(items)
+                    }
+                    if stream == nil {
+                        let options = WatchOptions(
+                            resourceVersion: resourceVersion, labelSelector: configuration.labelSelector,
+                            fieldSelector: configuration.fieldSelector, allowBookmarks: true,
+                            timeoutSeconds: configuration.watchTimeoutSeconds)
+                        stream = try await api.watch(Object.resource, namespace: configuration.namespace, options: options).makeAsyncIterator()
+                    }
+                    guard let event = try await stream!.next() else {
+                        // The server closed the stream (timeout, dropped connection): watch again.
+                        stream = nil
+                        continue
+                    }
+                    failures = 0
+                    switch event.type {
+                    case .bookmark:
+                        if let version = event.resourceVersion { resourceVersion = version }
+                    case .error:
+                        let code = event.object["code"]?.intValue ?? 0
+                        stream = nil
+                        if code == 410 {
+                            logger.debug("watch expired, relisting", metadata: ["k8s.resource": "\(Object.resource.plural)"])
+                            resourceVersion = nil
+                        } else {
+                            throw KubeError.from(httpStatus: Int(code), body: event.object, retryAfter: nil, request: "WATCH \(Object.resource.plural)")
+                        }
+                    case .added, .modified, .deleted:
+                        let resource = try Resource<Object>(raw: event.object)
+                        if let version = event.resourceVersion { resourceVersion = version }
+                        return event.type == .deleted ? .deleted(resource) : .applied(resource)
+                    }
+                } catch let error as KubeError where error.code == .gone {
+                    resourceVersion = nil
+                    stream = nil
+                } catch is CancellationError {
+                    return nil
+                } catch {
+                    stream = nil
+                    failures += 1
+                    let delay = Backoff.jittered(Backoff.exponential(attempt: failures, base: configuration.initialBackoff, cap: configuration.maxBackoff))
+                    logger.debug("watch failed, backing off", metadata: [
+                        "k8s.resource": "\(Object.resource.plural)", "error": "\(error)", "retry.delay": "\(delay)",
+                    ])
+                    do { try await Task.sleep(for: delay) } catch { return nil }
+                }
+            }
+        }
+
+        private func listAll() async throws -> ([Resource<Object>], String) {
+            var items: [Resource<Object>] = []
+            var options = ListOptions(labelSelector: configuration.labelSelector, fieldSelector: configuration.fieldSelector, limit: 500)
+            var version = ""
+            repeat {
+                let page = try await api.list(Object.resource, namespace: configuration.namespace, options: options)
+                items += try page.items.map { try Resource<Object>(raw: $0) }
+                version = page.resourceVersion
+                options.continueToken = page.continueToken
+            } while options.continueToken != nil
+            return (items, version)
+        }
+    }
+}

@@ -1,0 +1,117 @@
+import FakeAPIServer
+import Foundation
+import KubeClient
+import KubeModel
+import KubeRuntime
+import Synchronization
+import Testing
+
+/// The runtime converges under the faults a real cluster produces.
+@Suite("Controller runtime under faults")
+struct ControllerConvergenceTests {
+    /// Reconciles a ConfigMap by copying data.target into the annotation "observed",
+    /// and records any moment two reconciles of one key overlapped.
+    final class Mirror: Sendable {
+        let inFlight = Mutex<Set<ObjectKey>>([])
+        let overlaps = Atomic<Int>(0)
+        let reconciles = Atomic<Int>(0)
+
+        func reconcile(_ key: ObjectKey, api: any KubernetesAPI) async throws -> ReconcileResult {
+            let entered = inFlight.withLock { $0.insert(key).inserted }
+            if !entered { overlaps.add(1, ordering: .relaxed) }
+            defer { if entered { _ = inFlight.withLock { $0.remove(key) } } }
+            reconciles.add(1, ordering: .relaxed)
+            let resource: Resource<ConfigMap>
+            do {
+                resource = try await api.get(ConfigMap.self, namespace: key.namespace, name: key.name)
+            } catch let error as KubeError where error.code == .notFound {
+                return .done
+            }
+            let target = resource.object.data?["target"]
+            guard resource.metadata.annotations?["observed"] != target else { return .done }
+            var changed = resource.object
+            changed.metadata.annotations = (changed.metadata.annotations ?? [:]).merging(["observed": target ?? ""]) { _, new in new }
+            _ = try await api.update(resource, to: changed)
+            return .done
+        }
+    }
+
+    @Test("1,000 keys changed while watches drop, history compacts and requests fail all reconcile to their final state, none twice at once")
+    func convergesUnderFaults() async throws {
+        try await FakeCluster.with { cluster in
+            let api = cluster.client
+            let namespace = "converge"
+            _ = try await api.create(Namespace(metadata: ObjectMeta(name: namespace)))
+            let count = 1_000
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for i in 0..<count {
+                    group.addTask {
+                        _ = try await api.create(ConfigMap(metadata: ObjectMeta(name: "cm-\(i)", namespace: namespace), data: ["target": "0"]))
+                    }
+                    if i % 32 == 31 { try await group.waitForAll() }
+                }
+                try await group.waitForAll()
+            }
+            let mirror = Mirror()
+            var configuration = Controller<ConfigMap>.Configuration(name: "mirror", watcher: .init(namespace: namespace))
+            configuration.maxConcurrent = 8
+            configuration.errorBaseDelay = .milliseconds(10)
+            configuration.errorMaxDelay = .milliseconds(500)
+            let controller = Controller<ConfigMap>(api: api, configuration: configuration, logger: FakeCluster.logger) { key, _ in
+                try await mirror.reconcile(key, api: api)
+            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await controller.run() }
+                for round in 1...2 {
+                    cluster.server.injectFault(FaultRule(verb: "get", resource: "configmaps", status: 500, count: 150))
+                    cluster.server.injectFault(FaultRule(verb: "update", resource: "configmaps", user: "operator", status: 409, count: 100))
+                    cluster.server.injectFault(FaultRule(verb: "update", resource: "configmaps", status: 429, retryAfterSeconds: 0, count: 50))
+                    for i in 0..<count {
+                        let key = "cm-\(i)"
+                        _ = try await api.patch(ConfigMap.resource, namespace: namespace, name: key, patch: ["data": ["target": .string(String(round))]], type: .merge, subresource: nil)
+                        if i == count / 3 { cluster.server.dropWatches(resource: "configmaps") }
+                        if i == 2 * count / 3 {
+                            cluster.server.compactHistory()
+                            cluster.server.dropWatches(resource: "configmaps")
+                        }
+                    }
+                }
+                try await eventually(timeout: .seconds(120), "every ConfigMap to be mirrored") {
+                    let items = try await api.list(ConfigMap.self, namespace: namespace)
+                    return items.count == count && items.allSatisfy { $0.metadata.annotations?["observed"] == "2" }
+                }
+                group.cancelAll()
+            }
+            #expect(mirror.overlaps.load(ordering: .relaxed) == 0)
+            #expect(mirror.reconciles.load(ordering: .relaxed) >= count)
+        }
+    }
+
+    @Test("the watcher relists after 410 Gone and resumes after a dropped watch, losing no change")
+    func watcherRecovers() async throws {
+        try await FakeCluster.with { cluster in
+            let api = cluster.client
+            let cache = ObjectCache<Secret>()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for try await event in Watcher<Secret>(api: api, configuration: .init(namespace: "default"), logger: FakeCluster.logger) {
+                        cache.apply(event)
+                    }
+                }
+                _ = try await api.create(Secret(metadata: ObjectMeta(name: "a", namespace: "default")))
+                try await eventually("a in the cache") { cache[ObjectKey(namespace: "default", name: "a")] != nil }
+                cluster.server.dropWatches()
+                _ = try await api.create(Secret(metadata: ObjectMeta(name: "b", namespace: "default")))
+                try await eventually("b in the cache after a dropped watch") { cache[ObjectKey(namespace: "default", name: "b")] != nil }
+                cluster.server.compactHistory()
+                cluster.server.dropWatches()
+                try await api.delete(Secret.self, namespace: "default", name: "a")
+                _ = try await api.create(Secret(metadata: ObjectMeta(name: "c", namespace: "default")))
+                try await eventually("the cache to match after 410 and a relist") {
+                    Set(cache.all.map(\.name)) == ["b", "c"]
+                }
+                group.cancelAll()
+            }
+        }
+    }
+}

@@ -1,0 +1,119 @@
+import FakeAPIServer
+import Foundation
+import KubeClient
+import KubeModel
+import Testing
+
+@Suite("KubeClient against the fake API server")
+struct KubeClientTests {
+    @Test("typed create, get, list, compare-and-swap update and delete of a Secret")
+    func secretLifecycle() async throws {
+        try await FakeCluster.with { cluster in
+            let api = cluster.client
+            var secret = Secret(metadata: ObjectMeta(name: "login", namespace: "default", labels: ["app": "db"]))
+            secret.setValue("hunter2", for: "password")
+            let created = try await api.create(secret)
+            #expect(created.object.value("password") == "hunter2")
+            #expect(created.metadata.uid != nil)
+            let listed = try await api.list(Secret.self, namespace: "default", labelSelector: "app=db")
+            #expect(listed.map(\.name) == ["login"])
+            var changed = created.object
+            changed.setValue("new", for: "password")
+            let updated = try await api.update(created, to: changed)
+            #expect(updated.object.value("password") == "new")
+            await #expect(throws: KubeError.self) { _ = try await api.update(created, to: changed) }
+            try await api.delete(Secret.self, namespace: "default", name: "login")
+            let error = await #expect(throws: KubeError.self) { _ = try await api.get(Secret.self, namespace: "default", name: "login") }
+            #expect(error?.code == .notFound)
+        }
+    }
+
+    @Test("fields the typed view does not model survive a read-modify-write, and nil is omitted, not null")
+    func unknownFieldsSurvive() async throws {
+        try await FakeCluster.with { cluster in
+            let api = cluster.client
+            _ = try await api.create(ConfigMap.resource, namespace: "default", object: [
+                "apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": "cm", "annotations": ["keep": "me"]],
+                "data": ["a": "1"], "binaryData": ["blob": "AAEC"], "immutable": false,
+            ])
+            let read = try await api.get(ConfigMap.self, namespace: "default", name: "cm")
+            var modified = read.object
+            modified.data = ["a": "2"]
+            let written = try await api.update(read, to: modified)
+            #expect(written.raw["binaryData"] == ["blob": "AAEC"])
+            #expect(written.raw["immutable"] == false)
+            #expect(written.raw[path: ["metadata", "annotations"]] == ["keep": "me"])
+            #expect(written.object.data == ["a": "2"])
+            let encoded = String(decoding: try JSONValue(encoding: ObjectMeta(name: "x")).encoded(), as: UTF8.self)
+            #expect(encoded == #"{"name":"x"}"#)
+        }
+    }
+
+    @Test("API errors arrive as typed errors: AlreadyExists, Conflict, Invalid, NotFound")
+    func typedErrors() async throws {
+        try await FakeCluster.with { cluster in
+            let api = cluster.client
+            let secret = Secret(metadata: ObjectMeta(name: "s", namespace: "default"))
+            _ = try await api.create(secret)
+            let exists = await #expect(throws: KubeError.self) { _ = try await api.create(secret) }
+            #expect(exists?.code == .alreadyExists)
+            let invalid = await #expect(throws: KubeError.self) {
+                _ = try await api.create(Secret(metadata: ObjectMeta(name: "Not Valid", namespace: "default")))
+            }
+            #expect(invalid?.code == .invalid)
+            #expect(invalid?.status?.details?.causes?.first?.field == "metadata.name")
+            let missing = await #expect(throws: KubeError.self) {
+                _ = try await api.create(Secret(metadata: ObjectMeta(name: "s", namespace: "nowhere")))
+            }
+            #expect(missing?.code == .notFound)
+        }
+    }
+
+    @Test("429 with Retry-After and 500 on a GET are retried until they succeed")
+    func retries() async throws {
+        try await FakeCluster.with { cluster in
+            let api = cluster.client
+            _ = try await api.create(Secret(metadata: ObjectMeta(name: "s", namespace: "default")))
+            cluster.server.injectFault(FaultRule(verb: "get", resource: "secrets", status: 429, retryAfterSeconds: 1, count: 1))
+            cluster.server.injectFault(FaultRule(verb: "get", resource: "secrets", status: 500, count: 2))
+            let start = ContinuousClock.now
+            #expect(try await api.get(Secret.self, namespace: "default", name: "s").name == "s")
+            #expect(ContinuousClock.now - start >= .seconds(1), "Retry-After was honoured")
+        }
+    }
+
+    @Test("a 500 on a create is not retried: the error reaches the caller")
+    func noRetryForNonIdempotent() async throws {
+        try await FakeCluster.with { cluster in
+            cluster.server.injectFault(FaultRule(verb: "create", resource: "secrets", status: 500, count: 1))
+            let error = await #expect(throws: KubeError.self) {
+                _ = try await cluster.client.create(Secret(metadata: ObjectMeta(name: "s", namespace: "default")))
+            }
+            #expect(error?.code == .serverError)
+            _ = try await cluster.client.create(Secret(metadata: ObjectMeta(name: "s", namespace: "default")))
+        }
+    }
+
+    @Test("a watch streams events as they happen, framed by lines")
+    func watch() async throws {
+        try await FakeCluster.with { cluster in
+            let api = cluster.client
+            let list = try await api.list(ConfigMap.resource, namespace: "default", options: ListOptions())
+            let stream = try await api.watch(ConfigMap.resource, namespace: "default", options: WatchOptions(resourceVersion: list.resourceVersion))
+            async let events: [WatchEvent] = {
+                var seen: [WatchEvent] = []
+                for try await event in stream where event.type != .bookmark {
+                    seen.append(event)
+                    if seen.count == 3 { break }
+                }
+                return seen
+            }()
+            for i in 0..<3 {
+                _ = try await api.create(ConfigMap(metadata: ObjectMeta(name: "cm-\(i)", namespace: "default"), data: ["k": String(repeating: "x", count: 70_000)]))
+            }
+            let received = try await events
+            #expect(received.map(\.type) == [.added, .added, .added])
+            #expect(received.compactMap { $0.object[path: ["metadata", "name"]]?.stringValue } == ["cm-0", "cm-1", "cm-2"])
+        }
+    }
+}
