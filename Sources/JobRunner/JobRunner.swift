@@ -135,21 +135,35 @@ public final class JobRunner: Service {
             if elapsed < delay { return .requeue(after: delay - elapsed) }
         }
 
-        let pod: RunningPod
+        let plan: PodPlan
         do {
-            pod = try await start(job, attempt: failures + (status.succeeded ?? 0) + 1)
+            plan = try await prepare(job, attempt: failures + (status.succeeded ?? 0) + 1)
         } catch let error as PodSetupError {
             logger.warning("cannot start the Job's container", metadata: ["k8s.job": "\(key)", "error": "\(error)"])
             await events.record(job, type: .warning, reason: "FailedCreatePodContainer", message: error.description)
             return .requeue(after: .seconds(5))
         }
-        processes.add(pod)
-        exits.continuation.yield(pod)
-        await events.record(job, type: .normal, reason: "SuccessfulCreate", message: "Created pod: \(pod.podName) (local process \(pod.pid))")
-        try await updateStatus(key) { status in
+        // As the job controller does: the Job is active before its pod runs, so a fast
+        // pod's outcome is always written after this.
+        try await updateStatus(key, uid: uid) { status in
             status.active = 1
             if status.startTime == nil { status.startTime = Self.now() }
         }
+        let pod: RunningPod
+        do {
+            pod = try plan.launch()
+        } catch {
+            processes.recordFailure(of: uid)
+            await events.record(job, type: .warning, reason: "FailedStart", message: "\(error)")
+            try await updateStatus(key, uid: uid) { status in
+                status.active = 0
+                status.failed = (status.failed ?? 0) + 1
+            }
+            return .requeue(after: .milliseconds(10))
+        }
+        processes.add(pod)
+        exits.continuation.yield(pod)
+        await events.record(job, type: .normal, reason: "SuccessfulCreate", message: "Created pod: \(pod.podName) (local process \(pod.pid))")
         if let deadline = job.spec?.activeDeadlineSeconds {
             return .requeue(after: .seconds(deadline))
         }
@@ -180,7 +194,25 @@ public final class JobRunner: Service {
 
     // MARK: Processes
 
-    private func start(_ job: Job, attempt: Int) async throws -> RunningPod {
+    /// Everything needed to start a pod: resolved command, environment, log file.
+    struct PodPlan {
+        var jobKey: ObjectKey
+        var jobUID: String
+        var podName: String
+        var attempt: Int
+        var executable: String
+        var arguments: [String]
+        var environment: [String: String]
+        var logPath: String
+
+        func launch() throws -> RunningPod {
+            try RunningPod.launch(
+                jobKey: jobKey, jobUID: jobUID, podName: podName, attempt: attempt, executable: executable,
+                arguments: arguments, environment: environment, logPath: logPath)
+        }
+    }
+
+    private func prepare(_ job: Job, attempt: Int) async throws -> PodPlan {
         guard let container = job.spec?.template.spec.containers.first else {
             throw PodSetupError(description: "the Job's pod template has no container")
         }
@@ -193,10 +225,10 @@ public final class JobRunner: Service {
             environment[variable.name] = try await resolve(variable, namespace: namespace, podName: podName, job: job)
         }
         let (executable, arguments) = command(for: container)
-        let logPath = "\(configuration.logDirectory)/\(namespace)_\(podName).log"
-        return try RunningPod.launch(
+        return PodPlan(
             jobKey: ObjectKey(job.metadata), jobUID: job.metadata.uid ?? "", podName: podName, attempt: attempt,
-            executable: executable, arguments: arguments, environment: environment, logPath: logPath)
+            executable: executable, arguments: arguments, environment: environment,
+            logPath: "\(configuration.logDirectory)/\(namespace)_\(podName).log")
     }
 
     /// The process a container becomes: the operator's image runs the local db-operator.
@@ -302,6 +334,7 @@ public final class JobRunner: Service {
             let resource = try await api.get(Job.self, namespace: key.namespace, name: key.name)
             if let uid, resource.metadata.uid != uid { return }
             var job = resource.object
+            if job.isFinished { return }
             var status = job.status ?? JobStatus()
             change(&status)
             job.status = status
