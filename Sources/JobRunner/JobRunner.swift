@@ -112,7 +112,7 @@ public final class JobRunner: Service {
             return try await expireIfDue(resource)
         }
         let status = job.status ?? JobStatus()
-        if let deadline = job.spec?.activeDeadlineSeconds, let start = status.startTime.flatMap(Self.parse) {
+        if let deadline = job.spec?.activeDeadlineSeconds, let start = status.startTime.flatMap(KubeTime.parse) {
             let remaining = start.addingTimeInterval(TimeInterval(deadline)).timeIntervalSinceNow
             if remaining <= 0 {
                 stopAll(for: key, reason: "the Job exceeded its deadline")
@@ -147,7 +147,7 @@ public final class JobRunner: Service {
         // pod's outcome is always written after this.
         try await updateStatus(key, uid: uid) { status in
             status.active = 1
-            if status.startTime == nil { status.startTime = Self.now() }
+            if status.startTime == nil { status.startTime = KubeTime.now() }
         }
         let pod: RunningPod
         do {
@@ -173,8 +173,8 @@ public final class JobRunner: Service {
     /// Deletes a finished Job once `ttlSecondsAfterFinished` has passed.
     private func expireIfDue(_ resource: Resource<Job>) async throws -> ReconcileResult {
         guard let ttl = resource.object.spec?.ttlSecondsAfterFinished,
-            let finished = resource.object.status?.completionTime.flatMap(Self.parse)
-                ?? resource.object.status?.conditions?.compactMap({ $0.lastTransitionTime.flatMap(Self.parse) }).max()
+            let finished = resource.object.status?.completionTime.flatMap(KubeTime.parse)
+                ?? resource.object.status?.conditions?.compactMap({ $0.lastTransitionTime.flatMap(KubeTime.parse) }).max()
         else { return .done }
         let remaining = finished.addingTimeInterval(TimeInterval(ttl)).timeIntervalSinceNow
         if remaining > 0 { return .requeue(after: .milliseconds(Int64(remaining * 1000) + 50)) }
@@ -294,7 +294,7 @@ public final class JobRunner: Service {
         do {
             if code == 0 {
                 try await updateStatus(pod.jobKey, uid: pod.jobUID) { status in
-                    let now = Self.now()
+                    let now = KubeTime.now()
                     status.active = 0
                     status.succeeded = (status.succeeded ?? 0) + 1
                     status.completionTime = now
@@ -318,7 +318,7 @@ public final class JobRunner: Service {
     /// Marks the Job Failed with the job controller's condition pair.
     private func finish(_ key: ObjectKey, uid: String, reason: String, message: String, failedPod: Bool) async throws {
         try await updateStatus(key, uid: uid) { status in
-            let now = Self.now()
+            let now = KubeTime.now()
             status.active = 0
             if failedPod { status.failed = (status.failed ?? 0) + 1 }
             var conditions = status.conditions ?? []
@@ -345,18 +345,6 @@ public final class JobRunner: Service {
                 continue
             }
         }
-    }
-
-    static func now() -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: Date())
-    }
-
-    static func parse(_ text: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.date(from: text)
     }
 
     private static func suffix() -> String {

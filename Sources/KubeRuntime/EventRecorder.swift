@@ -29,7 +29,7 @@ public final class EventRecorder: Sendable {
         let metadata = object.metadata
         guard let namespace = metadata.namespace ?? (T.resource.namespaced ? nil : "default"), let name = metadata.name else { return }
         let key = "\(metadata.uid ?? name)|\(type.rawValue)|\(reason)|\(message)"
-        let now = Self.timestamp()
+        let now = KubeTime.now()
         if let (eventName, count) = seen.withLock({ $0[key] }) {
             do {
                 _ = try await api.patch(
@@ -53,11 +53,5 @@ public final class EventRecorder: Sendable {
         } catch {
             logger.info("could not record event", metadata: ["k8s.object": "\(namespace)/\(name)", "event.reason": "\(reason)", "error": "\(error)"])
         }
-    }
-
-    static func timestamp() -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: Date())
     }
 }

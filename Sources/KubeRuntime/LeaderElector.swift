@@ -106,7 +106,7 @@ public final class LeaderElector: Sendable {
     /// One round of client-go's `tryAcquireOrRenew`: create the lease, renew it if
     /// ours, or take it if it expired; every write is a compare-and-swap.
     private func tryAcquireOrRenew(_ observed: inout Observation) async throws -> Bool {
-        let now = Self.microTime()
+        let now = KubeTime.microNow()
         let seconds = Int(configuration.leaseDuration.components.seconds)
         let current: Resource<Lease>
         do {
@@ -158,21 +158,12 @@ public final class LeaderElector: Sendable {
             guard current.object.spec?.holderIdentity == configuration.identity else { return }
             var updated = current.object
             updated.spec?.holderIdentity = nil
-            updated.spec?.renewTime = Self.microTime()
+            updated.spec?.renewTime = KubeTime.microNow()
             updated.spec?.leaseDurationSeconds = 1
             _ = try await api.update(current, to: updated)
             logger.info("released leadership", metadata: ["lease": "\(configuration.leaseName)"])
         } catch {
             logger.debug("could not release the lease", metadata: ["error": "\(error)"])
         }
-    }
-
-    /// `metav1.MicroTime`: RFC 3339 with microseconds.
-    static func microTime(_ date: Date = Date()) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        let text = formatter.string(from: date)
-        // ISO8601DateFormatter gives milliseconds; MicroTime has six digits.
-        return text.replacingOccurrences(of: "Z", with: "000Z")
     }
 }
