@@ -77,6 +77,20 @@ let package = Package(
             path: "Sources/JobRunner"
         ),
 
+        // S3-compatible object storage: SigV4, the S3 operations backups need, an in-memory store.
+        .target(
+            name: "ObjectStore",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/ObjectStore"
+        ),
+
         // The fake kube-apiserver: a library (for tests and `db-operator dev`) and its executable.
         .target(
             name: "FakeAPIServer",
@@ -124,7 +138,7 @@ let package = Package(
         .testTarget(
             name: "UnitTests",
             dependencies: [
-                "CLI", "KubeModel", "KubeClient", "KubeRuntime", "TestSupport",
+                "CLI", "KubeModel", "KubeClient", "KubeRuntime", "ObjectStore", "TestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
@@ -133,7 +147,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "CLibPQ", "CMySQL", "TestSupport", "KubeModel", "KubeClient", "KubeRuntime", "JobRunner", "FakeAPIServer",
+                "CLibPQ", "CMySQL", "TestSupport", "KubeModel", "KubeClient", "KubeRuntime", "JobRunner", "FakeAPIServer", "ObjectStore",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/Integration"
