@@ -1,0 +1,113 @@
+import Foundation
+import Logging
+import NIOCore
+import ObjectStore
+import Testing
+import TestSupport
+
+/// The S3 client against the SeaweedFS of the harness, with SigV4 checked.
+@Suite(
+    "S3ObjectStore against a real S3 server",
+    .enabled(if: TestServices.current.shouldRun(.s3), "needs S3: run ci/services.sh start")
+)
+struct S3ObjectStoreTests {
+    private func withStore<T>(
+        accessKey: String? = nil, secretKey: String? = nil, _ body: (S3ObjectStore, String) async throws -> T
+    ) async throws -> T {
+        let s3 = try TestServices.current.s3()
+        var configuration = S3ObjectStore.Configuration(
+            endpoint: s3.endpoint, region: s3.region, bucket: s3.bucket,
+            credentials: S3Credentials(accessKeyID: accessKey ?? s3.accessKeyID, secretAccessKey: secretKey ?? s3.secretAccessKey))
+        configuration.forcePathStyle = true
+        configuration.maxAttempts = 2
+        let store = try S3ObjectStore(configuration: configuration, logger: Logger(label: "test"))
+        let prefix = "tests/\(UUID().uuidString)/"
+        do {
+            let result = try await body(store, prefix)
+            try await store.shutdown()
+            return result
+        } catch {
+            try? await store.shutdown()
+            throw error
+        }
+    }
+
+    private func bytes(_ count: Int) -> ByteBuffer {
+        var generator = SystemRandomNumberGenerator()
+        return ByteBuffer(bytes: (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) })
+    }
+
+    @Test("objects of 0 and 1 bytes, and a key needing encoding, round-trip with their metadata")
+    func smallRoundTrips() async throws {
+        try await withStore { store, prefix in
+            for (name, size) in [("empty", 0), ("one", 1), ("a b+c=d&e$ü.txt", 17)] {
+                let key = prefix + name
+                let body = bytes(size)
+                _ = try await store.putObject(key: key, body: body, metadata: ["sha256": "abc", "namespace": "shop"])
+                let (info, stream) = try await store.getObject(key: key)
+                #expect(try await stream.collect(upTo: 1 << 20) == body)
+                #expect(info.size == Int64(size))
+                let head = try await store.headObject(key: key)
+                #expect(head?.metadata == ["sha256": "abc", "namespace": "shop"])
+            }
+            #expect(try await store.listObjects(prefix: prefix).map(\.key).sorted() == [prefix + "a b+c=d&e$ü.txt", prefix + "empty", prefix + "one"])
+            for object in try await store.listObjects(prefix: prefix) { try await store.deleteObject(key: object.key) }
+            #expect(try await store.headObject(key: prefix + "one") == nil)
+            let missing = await #expect(throws: ObjectStoreError.self) { _ = try await store.getObject(key: prefix + "one") }
+            #expect(missing?.code == .noSuchKey)
+        }
+    }
+
+    @Test("a multipart upload of one full part and one byte more assembles the exact bytes")
+    func multipart() async throws {
+        try await withStore { store, prefix in
+            let key = prefix + "multi"
+            let first = bytes(5 << 20), second = bytes(1)
+            let upload = try await store.createMultipartUpload(key: key, metadata: ["driver": "postgresql"])
+            let parts = [
+                try await store.uploadPart(key: key, uploadID: upload, partNumber: 1, body: first),
+                try await store.uploadPart(key: key, uploadID: upload, partNumber: 2, body: second),
+            ]
+            #expect(try await store.listMultipartUploads(prefix: prefix).map(\.uploadID) == [upload])
+            _ = try await store.completeMultipartUpload(key: key, uploadID: upload, parts: parts)
+            var expected = first
+            var tail = second
+            expected.writeBuffer(&tail)
+            let (info, stream) = try await store.getObject(key: key)
+            #expect(info.size == Int64(expected.readableBytes))
+            #expect(try await stream.collect(upTo: 16 << 20) == expected)
+            #expect(try await store.headObject(key: key)?.metadata["driver"] == "postgresql")
+            #expect(try await store.listMultipartUploads(prefix: prefix).isEmpty)
+            try await store.deleteObject(key: key)
+        }
+    }
+
+    @Test("an aborted multipart upload leaves no upload and no object behind")
+    func abort() async throws {
+        try await withStore { store, prefix in
+            let key = prefix + "aborted"
+            let upload = try await store.createMultipartUpload(key: key, metadata: [:])
+            _ = try await store.uploadPart(key: key, uploadID: upload, partNumber: 1, body: bytes(1024))
+            try await store.abortMultipartUpload(key: key, uploadID: upload)
+            try await store.abortMultipartUpload(key: key, uploadID: upload)
+            #expect(try await store.listMultipartUploads(prefix: prefix).isEmpty)
+            #expect(try await store.headObject(key: key) == nil)
+        }
+    }
+
+    @Test("an unknown access key gives InvalidAccessKeyId; a wrong secret gives SignatureDoesNotMatch")
+    func wrongCredentials() async throws {
+        try await withStore(accessKey: "NOSUCHKEY") { store, prefix in
+            let error = await #expect(throws: ObjectStoreError.self) { _ = try await store.listObjects(prefix: prefix) }
+            #expect(error?.code == .invalidAccessKeyID)
+            #expect(error?.httpStatus == 403)
+        }
+        try await withStore(secretKey: "wrong-secret-key") { store, prefix in
+            let error = await #expect(throws: ObjectStoreError.self) {
+                _ = try await store.putObject(key: prefix + "x", body: ByteBuffer(string: "x"), metadata: [:])
+            }
+            #expect(error?.code == .signatureDoesNotMatch)
+            #expect(error?.description.contains("wrong-secret-key") == false)
+        }
+    }
+}
