@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-async-algorithms", from: "1.0.0"),
     ],
     targets: [
         // The engines' own C client libraries.
@@ -87,6 +89,8 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
             ],
             path: "Sources/ObjectStore"
         ),
@@ -134,13 +138,20 @@ let package = Package(
         ),
 
         // Tests: the env contract of the local services, shared by every test target.
-        .target(name: "TestSupport", path: "Tests/Support"),
+        .target(
+            name: "TestSupport",
+            dependencies: ["ObjectStore", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Tests/Support"
+        ),
         .testTarget(
             name: "UnitTests",
             dependencies: [
                 "CLI", "KubeModel", "KubeClient", "KubeRuntime", "ObjectStore", "TestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
             ],
             path: "Tests/Unit"
         ),
@@ -149,6 +160,7 @@ let package = Package(
             dependencies: [
                 "CLibPQ", "CMySQL", "TestSupport", "KubeModel", "KubeClient", "KubeRuntime", "JobRunner", "FakeAPIServer", "ObjectStore",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Tests/Integration"
         ),

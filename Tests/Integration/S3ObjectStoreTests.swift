@@ -111,3 +111,49 @@ struct S3ObjectStoreTests {
         }
     }
 }
+
+@Suite(
+    "Streaming upload into a real S3 server",
+    .enabled(if: TestServices.current.shouldRun(.s3), "needs S3: run ci/services.sh start")
+)
+struct StreamingUploadS3Tests {
+    private func store() throws -> S3ObjectStore {
+        let s3 = try TestServices.current.s3()
+        var configuration = S3ObjectStore.Configuration(
+            endpoint: s3.endpoint, region: s3.region, bucket: s3.bucket,
+            credentials: S3Credentials(accessKeyID: s3.accessKeyID, secretAccessKey: s3.secretAccessKey))
+        configuration.forcePathStyle = true
+        return try S3ObjectStore(configuration: configuration, logger: Logger(label: "test"))
+    }
+
+    @Test("a 40 MiB stream uploads in growing parts and downloads byte for byte; a failure mid-upload leaves no incomplete upload")
+    func roundTripAndFailure() async throws {
+        let s3 = try store()
+        do {
+            let prefix = "tests/\(UUID().uuidString)/"
+            var configuration = StreamingUpload.Configuration()
+            configuration.initialPartSize = 5 << 20
+            configuration.partLimit = 20
+            let upload = StreamingUpload(store: s3, configuration: configuration, logger: Logger(label: "test"))
+            let source = GeneratedBytes(total: 40 << 20, chunkSize: 256 << 10, seed: 7)
+            let result = try await upload.upload(source, key: prefix + "dump.sql.gz", metadata: ["namespace": "shop"])
+            #expect(result.size == 40 << 20)
+            #expect(result.parts == 5)  // 5 + 5 + 10 + 10 MiB, then the last 10 MiB
+            let (info, body) = try await s3.getObject(key: prefix + "dump.sql.gz")
+            #expect(info.size == 40 << 20)
+            var expected = ByteBuffer()
+            for try await var chunk in source { expected.writeBuffer(&chunk) }
+            #expect(try await body.collect(upTo: 64 << 20) == expected)
+
+            let failing = StreamingUpload(store: FailingObjectStore(s3, failingPart: 2), configuration: configuration, logger: Logger(label: "test"))
+            await #expect(throws: ObjectStoreError.self) { _ = try await failing.upload(source, key: prefix + "failed") }
+            #expect(try await s3.listMultipartUploads(prefix: prefix).isEmpty)
+            #expect(try await s3.headObject(key: prefix + "failed") == nil)
+            try await s3.deleteObject(key: prefix + "dump.sql.gz")
+            try await s3.shutdown()
+        } catch {
+            try? await s3.shutdown()
+            throw error
+        }
+    }
+}

@@ -40,12 +40,17 @@ public enum ChildProcess {
         process.standardError = err
         process.standardInput = stdin == nil ? FileHandle.nullDevice : input
         try process.run()
-        if let stdin {
-            try input.fileHandleForWriting.write(contentsOf: stdin)
-            try input.fileHandleForWriting.close()
-        }
-        // Read both pipes concurrently: either may fill while we wait on the other.
+        // Feed stdin, drain stderr and read stdout all at once: a child that writes a
+        // lot while it reads would block on a full pipe otherwise.
         let group = DispatchGroup()
+        if let stdin {
+            group.enter()
+            DispatchQueue.global().async {
+                try? input.fileHandleForWriting.write(contentsOf: stdin)
+                try? input.fileHandleForWriting.close()
+                group.leave()
+            }
+        }
         nonisolated(unsafe) var errData = Data()
         group.enter()
         DispatchQueue.global().async {
