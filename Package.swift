@@ -9,6 +9,7 @@ let package = Package(
     products: [
         .executable(name: "db-operator", targets: ["CLI"]),
         .executable(name: "fake-apiserver", targets: ["fake-apiserver"]),
+        .executable(name: "db-operator-bench", targets: ["Bench"]),
         .library(name: "FakeAPIServer", targets: ["FakeAPIServer"]),
     ],
     dependencies: [
@@ -135,6 +136,19 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Sources/CLI"
+        ),
+
+        // Benchmarks that print figures (never timed assertions in tests).
+        .executableTarget(
+            name: "Bench",
+            dependencies: [
+                "ObjectStore", "TestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+            ],
+            path: "Sources/Bench"
         ),
 
         // Tests: the env contract of the local services, shared by every test target.

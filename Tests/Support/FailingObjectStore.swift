@@ -56,18 +56,20 @@ public struct GeneratedBytes: AsyncSequence, Sendable {
             let count = Swift.min(chunkSize, remaining)
             remaining -= count
             var buffer = ByteBuffer()
-            buffer.reserveCapacity(count)
-            var written = 0
-            while written < count {
-                // xorshift64*: fast, poorly compressible bytes.
-                state ^= state >> 12
-                state ^= state << 25
-                state ^= state >> 27
-                var word = state &* 2_685_821_657_736_338_717
-                let n = Swift.min(8, count - written)
-                withUnsafeBytes(of: &word) { buffer.writeBytes($0.prefix(n)) }
-                written += n
+            var state = self.state
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count + 8) { pointer in
+                var offset = 0
+                while offset < count {
+                    // xorshift64*: fast, poorly compressible bytes.
+                    state ^= state >> 12
+                    state ^= state << 25
+                    state ^= state >> 27
+                    pointer.storeBytes(of: state &* 2_685_821_657_736_338_717, toByteOffset: offset, as: UInt64.self)
+                    offset += 8
+                }
+                return count
             }
+            self.state = state
             return buffer
         }
     }
