@@ -105,6 +105,15 @@ public final class InMemoryObjectStore: ObjectStore {
         }
     }
 
+    public func replaceMetadata(key: String, metadata: [String: String]) async throws {
+        try state.withLock { state in
+            guard let (body, _) = state.objects[key] else {
+                throw ObjectStoreError(code: .noSuchKey, httpStatus: 404, message: "The specified key does not exist.")
+            }
+            state.objects[key] = (body, metadata)
+        }
+    }
+
     private static func noSuchUpload(_ id: String) -> ObjectStoreError {
         ObjectStoreError(code: .noSuchUpload, httpStatus: 404, message: "The specified upload \(id) does not exist.")
     }

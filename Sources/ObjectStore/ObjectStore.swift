@@ -99,6 +99,9 @@ public protocol ObjectStore: Sendable {
     func completeMultipartUpload(key: String, uploadID: String, parts: [CompletedPart]) async throws -> String
     func abortMultipartUpload(key: String, uploadID: String) async throws
     func listMultipartUploads(prefix: String) async throws -> [MultipartUploadInfo]
+    /// Replaces an object's user metadata (a server-side copy onto itself): how a
+    /// streamed object gets metadata known only at its end, such as its SHA-256.
+    func replaceMetadata(key: String, metadata: [String: String]) async throws
 }
 
 /// An object store error with the store's code (`NoSuchKey`, `SignatureDoesNotMatch`,

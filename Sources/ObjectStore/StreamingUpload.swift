@@ -49,6 +49,20 @@ public struct StreamingUpload: Sendable {
         return uploads.count
     }
 
+    /// Uploads `source` as `key`, then records the SHA-256 (`sha256`) and size (`size`)
+    /// in the object's metadata next to `metadata`, so the object describes itself.
+    public func uploadRecordingChecksum<Source: AsyncSequence & Sendable>(
+        _ source: Source, key: String, metadata: [String: String] = [:],
+        progress: @escaping @Sendable (Int64) async -> Void = { _ in }
+    ) async throws -> Result where Source.Element == ByteBuffer {
+        let result = try await upload(source, key: key, metadata: metadata, progress: progress)
+        var final = metadata
+        final["sha256"] = result.sha256
+        final["size"] = String(result.size)
+        try await store.replaceMetadata(key: key, metadata: final)
+        return result
+    }
+
     /// Uploads everything `source` yields as the object `key`.
     /// - Parameter progress: called with the bytes stored so far, after each part.
     public func upload<Source: AsyncSequence & Sendable>(

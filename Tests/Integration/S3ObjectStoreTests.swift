@@ -82,6 +82,34 @@ struct S3ObjectStoreTests {
         }
     }
 
+    @Test("metadata known only after a streamed upload is recorded by a copy, whole or in parts, keeping the bytes")
+    func replaceMetadata() async throws {
+        try await withStore { store, prefix in
+            let key = prefix + "dump"
+            let body = bytes((5 << 20) + 10)
+            _ = try await store.putObject(key: key, body: body, metadata: ["namespace": "shop"])
+            try await store.replaceMetadata(key: key, metadata: ["namespace": "shop", "sha256": "abc"])
+            #expect(try await store.headObject(key: key)?.metadata == ["namespace": "shop", "sha256": "abc"])
+            let s3 = try TestServices.current.s3()
+            var configuration = S3ObjectStore.Configuration(
+                endpoint: s3.endpoint, region: s3.region, bucket: s3.bucket,
+                credentials: S3Credentials(accessKeyID: s3.accessKeyID, secretAccessKey: s3.secretAccessKey))
+            configuration.forcePathStyle = true
+            configuration.copyPartSize = 5 << 20
+            let partCopying = try S3ObjectStore(configuration: configuration, logger: Logger(label: "test"))
+            do {
+                try await partCopying.replaceMetadata(key: key, metadata: ["sha256": "def"])
+                try await partCopying.shutdown()
+            } catch {
+                try? await partCopying.shutdown()
+                throw error
+            }
+            #expect(try await store.headObject(key: key)?.metadata == ["sha256": "def"])
+            #expect(try await store.getObject(key: key).1.collect(upTo: 16 << 20) == body)
+            try await store.deleteObject(key: key)
+        }
+    }
+
     @Test("an aborted multipart upload leaves no upload and no object behind")
     func abort() async throws {
         try await withStore { store, prefix in

@@ -31,6 +31,7 @@ public final class FailingObjectStore: ObjectStore {
     }
     public func abortMultipartUpload(key: String, uploadID: String) async throws { try await base.abortMultipartUpload(key: key, uploadID: uploadID) }
     public func listMultipartUploads(prefix: String) async throws -> [MultipartUploadInfo] { try await base.listMultipartUploads(prefix: prefix) }
+    public func replaceMetadata(key: String, metadata: [String: String]) async throws { try await base.replaceMetadata(key: key, metadata: metadata) }
 }
 
 /// Deterministic pseudo-random bytes in chunks, as a dump arrives.

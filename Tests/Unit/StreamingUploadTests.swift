@@ -50,6 +50,14 @@ struct StreamingUploadTests {
         #expect(try await store.listMultipartUploads(prefix: "").isEmpty)
     }
 
+    @Test("the SHA-256 and size are recorded in the object's metadata after the upload")
+    func checksumMetadata() async throws {
+        let store = InMemoryObjectStore()
+        let upload = StreamingUpload(store: store, logger: logger)
+        let result = try await upload.uploadRecordingChecksum(GeneratedBytes(total: 1000), key: "k", metadata: ["driver": "postgresql"])
+        #expect(try await store.headObject(key: "k")?.metadata == ["driver": "postgresql", "sha256": result.sha256, "size": "1000"])
+    }
+
     @Test("a failure mid-upload aborts the multipart upload: no parts, no object")
     func failureAborts() async throws {
         let base = InMemoryObjectStore()
