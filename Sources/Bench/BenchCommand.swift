@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import NIOCore
 import ObjectStore
+import Synchronization
 import TestSupport
 
 /// `db-operator-bench`: measures the backup pipeline on this machine.
@@ -37,6 +38,9 @@ struct UploadBench: AsyncParsableCommand {
     @Option(help: "Parts uploading at once.")
     var partsInFlight = 3
 
+    @Option(help: "Store the object under this key and keep it (to check a restore); default: a random key, deleted after.")
+    var key: String?
+
     func run() async throws {
         let services = TestServices()
         let s3 = try services.s3()
@@ -45,8 +49,8 @@ struct UploadBench: AsyncParsableCommand {
             credentials: S3Credentials(accessKeyID: s3.accessKeyID, secretAccessKey: s3.secretAccessKey))
         configuration.forcePathStyle = true
         let store = try S3ObjectStore(configuration: configuration, logger: Logger(label: "bench"))
-        let bytes = Int(gib * Double(1 << 30))
-        let key = "bench/\(UUID().uuidString)"
+        var bytes = Int(gib * Double(1 << 30))
+        let key = self.key ?? "bench/\(UUID().uuidString)"
         var uploadConfiguration = StreamingUpload.Configuration()
         uploadConfiguration.partsInFlight = partsInFlight
         let upload = StreamingUpload(store: store, configuration: uploadConfiguration, logger: Logger(label: "bench"))
@@ -65,10 +69,11 @@ struct UploadBench: AsyncParsableCommand {
         }
         let seconds = (ContinuousClock.now - start).seconds
         let peak = Self.peakResidentMiB()
-        try await store.deleteObject(key: key)
+        if source == "stdin" { bytes = Int(readFromStdin.load(ordering: .relaxed)) }
+        if self.key == nil { try await store.deleteObject(key: key) }
         try await store.shutdown()
 
-        print("backup pipeline benchmark: \(String(format: "%.2f", Double(bytes) / Double(1 << 30))) GiB from \(source)\(gzip ? ", parallel gzip -1" : ""), \(partsInFlight) parts in flight")
+        print("backup pipeline benchmark: \(String(format: "%.2f", Double(bytes) / Double(1 << 30))) GiB in from \(source)\(gzip ? ", parallel gzip -1" : ""), \(partsInFlight) parts in flight")
         print(String(format: "db-operator pipeline: %7.1f MiB/s  (%.2f s, %d parts, %.1f MiB stored, peak memory %.0f MiB)",
                      Double(bytes) / Double(1 << 20) / seconds, seconds, result.parts, Double(result.size) / Double(1 << 20), peak))
         if !skipAWS && source == "generator" {
@@ -140,6 +145,9 @@ struct UploadBench: AsyncParsableCommand {
     }
 }
 
+/// Bytes read from standard input so far.
+let readFromStdin = Atomic<Int64>(0)
+
 /// Standard input as chunks.
 struct StandardInput: AsyncSequence, Sendable {
     typealias Element = ByteBuffer
@@ -147,6 +155,7 @@ struct StandardInput: AsyncSequence, Sendable {
     struct AsyncIterator: AsyncIteratorProtocol {
         mutating func next() async throws -> ByteBuffer? {
             let data = FileHandle.standardInput.readData(ofLength: 1 << 20)
+            readFromStdin.add(Int64(data.count), ordering: .relaxed)
             return data.isEmpty ? nil : ByteBuffer(bytes: data)
         }
     }
