@@ -29,6 +29,7 @@ have="$("${my[@]}" -N -e "SELECT COUNT(*) FROM dbop_bench.payload" 2>/dev/null |
 if [ "$have" != "$rows" ]; then
   log "creating dbop_bench.payload with $rows rows of hex digests"
   "${my[@]}" -e "DROP DATABASE IF EXISTS dbop_bench; CREATE DATABASE dbop_bench;
+    USE dbop_bench;
     CREATE TABLE dbop_bench.payload (id BIGINT PRIMARY KEY, a CHAR(64), b CHAR(128)) ENGINE=InnoDB;
     INSERT INTO dbop_bench.payload SELECT seq, SHA2(RAND(), 256), SHA2(RAND(), 512) FROM seq_1_to_$rows;"
 fi

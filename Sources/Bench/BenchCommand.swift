@@ -3,6 +3,7 @@ import AsyncAlgorithms
 import Foundation
 import Logging
 import NIOCore
+import NIOPosix
 import ObjectStore
 import Synchronization
 import TestSupport
@@ -148,15 +149,30 @@ struct UploadBench: AsyncParsableCommand {
 /// Bytes read from standard input so far.
 let readFromStdin = Atomic<Int64>(0)
 
-/// Standard input as chunks.
+/// Standard input read without blocking a thread: NIO watches the pipe and hands
+/// over what arrives, so the cooperative pool keeps hashing and uploading.
 struct StandardInput: AsyncSequence, Sendable {
     typealias Element = ByteBuffer
 
     struct AsyncIterator: AsyncIteratorProtocol {
+        var inbound: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator?
+        var channel: NIOAsyncChannel<ByteBuffer, Never>?
+
         mutating func next() async throws -> ByteBuffer? {
-            let data = FileHandle.standardInput.readData(ofLength: 1 << 20)
-            readFromStdin.add(Int64(data.count), ordering: .relaxed)
-            return data.isEmpty ? nil : ByteBuffer(bytes: data)
+            if inbound == nil {
+                let channel = try await NIOPipeBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                    .channelOption(.allowRemoteHalfClosure, value: true)
+                    .takingOwnershipOfDescriptor(input: dup(0)) { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try NIOAsyncChannel<ByteBuffer, Never>(wrappingChannelSynchronously: channel)
+                        }
+                    }
+                self.channel = channel
+                inbound = channel.inbound.makeAsyncIterator()
+            }
+            guard let chunk = try await inbound!.next() else { return nil }
+            readFromStdin.add(Int64(chunk.readableBytes), ordering: .relaxed)
+            return chunk
         }
     }
 
