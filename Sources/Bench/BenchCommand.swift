@@ -159,6 +159,12 @@ struct StandardInput: AsyncSequence, Sendable {
         var channel: NIOAsyncChannel<ByteBuffer, Never>?
 
         mutating func next() async throws -> ByteBuffer? {
+            if StandardInput.isRegularFile {
+                // epoll cannot watch a file; reading one does not wait on a producer.
+                let data = FileHandle.standardInput.readData(ofLength: 1 << 20)
+                readFromStdin.add(Int64(data.count), ordering: .relaxed)
+                return data.isEmpty ? nil : ByteBuffer(bytes: data)
+            }
             if inbound == nil {
                 let channel = try await NIOPipeBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                     .channelOption(.allowRemoteHalfClosure, value: true)
@@ -177,6 +183,11 @@ struct StandardInput: AsyncSequence, Sendable {
     }
 
     func makeAsyncIterator() -> AsyncIterator { AsyncIterator() }
+
+    static let isRegularFile: Bool = {
+        var info = stat()
+        return fstat(0, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
+    }()
 }
 
 extension Duration {
