@@ -41,6 +41,12 @@ let package = Package(
             providers: [.apt(["libmariadb-dev"]), .brew(["mariadb-connector-c"])]
         ),
 
+        // The drivers' shared pieces: blocking calls off the cooperative pool, settings, errors.
+        .target(name: "SQLSupport", path: "Sources/SQLSupport"),
+        // Thin Swift over libpq and libmysqlclient.
+        .target(name: "PostgreSQLDriver", dependencies: ["CLibPQ", "SQLSupport"], path: "Sources/PostgreSQLDriver"),
+        .target(name: "MySQLDriver", dependencies: ["CMySQL", "SQLSupport"], path: "Sources/MySQLDriver"),
+
         // Codable Kubernetes API types, and the JSON value they keep unknown fields in.
         .target(name: "KubeModel", path: "Sources/KubeModel"),
 
@@ -173,7 +179,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "CLibPQ", "CMySQL", "TestSupport", "KubeModel", "KubeClient", "KubeRuntime", "JobRunner", "FakeAPIServer", "ObjectStore",
+                "CLibPQ", "CMySQL", "SQLSupport", "PostgreSQLDriver", "MySQLDriver", "TestSupport", "KubeModel", "KubeClient", "KubeRuntime", "JobRunner", "FakeAPIServer", "ObjectStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
