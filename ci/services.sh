@@ -157,6 +157,25 @@ stop_seaweedfs() {
   rm -f "$S3_DIR/weed.pid"
 }
 
+# --- admins with a managed service's rights ---------------------------------
+
+# Made on every start, so data directories from before get them too.
+ensure_limited_admins() {
+  local bin; bin="$(pg_bindir)"
+  PGPASSWORD="$DBOP_PG_PASSWORD" "$bin/psql" -h 127.0.0.1 -p "$DBOP_PG_PORT" -U "$DBOP_PG_USER" -d postgres -q -v ON_ERROR_STOP=1 \
+    -v user="$DBOP_PG_LIMITED_USER" -v password="$DBOP_PG_LIMITED_PASSWORD" >/dev/null <<'SQL' || die "postgresql: cannot create the limited admin"
+SELECT format('CREATE ROLE %I LOGIN CREATEDB CREATEROLE PASSWORD %L', :'user', :'password')
+WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'user') \gexec
+SELECT format('ALTER ROLE %I LOGIN NOSUPERUSER CREATEDB CREATEROLE PASSWORD %L', :'user', :'password') \gexec
+SQL
+  mariadb --no-defaults --socket="$MY_DIR/run/mariadbd.sock" -uroot <<SQL || die "mariadb: cannot create the limited admin"
+CREATE USER IF NOT EXISTS '$DBOP_MYSQL_LIMITED_USER'@'%' IDENTIFIED BY '$DBOP_MYSQL_LIMITED_PASSWORD';
+GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, RELOAD, PROCESS, REFERENCES, INDEX, ALTER, SHOW DATABASES,
+  CREATE TEMPORARY TABLES, LOCK TABLES, EXECUTE, REPLICATION SLAVE, REPLICATION CLIENT, CREATE VIEW, SHOW VIEW,
+  CREATE ROUTINE, ALTER ROUTINE, CREATE USER, EVENT, TRIGGER ON *.* TO '$DBOP_MYSQL_LIMITED_USER'@'%' WITH GRANT OPTION;
+SQL
+}
+
 # --- env file ----------------------------------------------------------------
 
 write_env() {
@@ -167,10 +186,14 @@ DBOP_PG_HOST=127.0.0.1
 DBOP_PG_PORT=$DBOP_PG_PORT
 DBOP_PG_USER=$DBOP_PG_USER
 DBOP_PG_PASSWORD=$DBOP_PG_PASSWORD
+DBOP_PG_LIMITED_USER=$DBOP_PG_LIMITED_USER
+DBOP_PG_LIMITED_PASSWORD=$DBOP_PG_LIMITED_PASSWORD
 DBOP_MYSQL_HOST=127.0.0.1
 DBOP_MYSQL_PORT=$DBOP_MYSQL_PORT
 DBOP_MYSQL_USER=$DBOP_MYSQL_USER
 DBOP_MYSQL_PASSWORD=$DBOP_MYSQL_PASSWORD
+DBOP_MYSQL_LIMITED_USER=$DBOP_MYSQL_LIMITED_USER
+DBOP_MYSQL_LIMITED_PASSWORD=$DBOP_MYSQL_LIMITED_PASSWORD
 DBOP_S3_ENDPOINT=http://127.0.0.1:$DBOP_S3_PORT
 DBOP_S3_REGION=$DBOP_S3_REGION
 DBOP_S3_BUCKET=$DBOP_S3_BUCKET
@@ -196,6 +219,7 @@ case "${1:-}" in
     start_postgres
     start_mariadb
     start_seaweedfs
+    ensure_limited_admins
     write_env
     log "env file: $DBOP_ENV_FILE"
     ;;

@@ -41,6 +41,13 @@ struct PGConnectionTests {
         #expect(tls?.kind == .tlsRefused)
     }
 
+    @Test("the harness's limited admin has CREATEDB and CREATEROLE and is no superuser")
+    func limitedAdmin() async throws {
+        let login = try TestServices.current.postgresqlLimited()
+        let connection = try await PGConnection.connect(ConnectionSettings(host: login.host, port: login.port, user: login.user, password: login.password))
+        #expect(try await connection.query("SELECT rolsuper, rolcreatedb, rolcreaterole FROM pg_roles WHERE rolname = current_user") == [["f", "t", "t"]])
+    }
+
     @Test("a failing statement carries the server's SQLSTATE")
     func sqlState() async throws {
         let connection = try await PGConnection.connect(try settings())
@@ -82,5 +89,16 @@ struct MySQLConnectionTests {
         #expect(unreachable?.kind == .unreachable)
         let tls = await #expect(throws: SQLError.self) { _ = try await MySQLConnection.connect(try settings(tls: .require)) }
         #expect(tls?.kind == .tlsRefused)
+    }
+
+    @Test("the harness's limited admin has CREATE USER and GRANT OPTION but no SUPER")
+    func limitedAdmin() async throws {
+        let login = try TestServices.current.mysqlLimited()
+        let connection = try await MySQLConnection.connect(ConnectionSettings(host: login.host, port: login.port, user: login.user, password: login.password))
+        let grants = try await connection.query("SHOW GRANTS").compactMap { $0.first ?? nil }.joined(separator: "\n")
+        #expect(grants.contains("CREATE USER"))
+        #expect(grants.contains("WITH GRANT OPTION"))
+        #expect(!grants.contains("SUPER"))
+        #expect(!grants.contains("ALL PRIVILEGES"))
     }
 }

@@ -117,6 +117,24 @@ public struct TestServices: Sendable {
         try login(.mysql, prefix: "DBOP_MYSQL")
     }
 
+    /// The PostgreSQL admin with only CREATEDB and CREATEROLE (as Amazon RDS's master user).
+    public func postgresqlLimited() throws -> DatabaseServerLogin {
+        try limited(try postgresql(), prefix: "DBOP_PG")
+    }
+
+    /// The MySQL admin with RDS's master-user grants and no SUPER.
+    public func mysqlLimited() throws -> DatabaseServerLogin {
+        try limited(try mysql(), prefix: "DBOP_MYSQL")
+    }
+
+    private func limited(_ admin: DatabaseServerLogin, prefix: String) throws -> DatabaseServerLogin {
+        for variable in ["\(prefix)_LIMITED_USER", "\(prefix)_LIMITED_PASSWORD"] where environment[variable] == nil {
+            throw ServiceUnavailable(service: prefix == "DBOP_PG" ? .postgresql : .mysql, reason: "\(variable) is not set")
+        }
+        return DatabaseServerLogin(
+            host: admin.host, port: admin.port, user: environment["\(prefix)_LIMITED_USER"]!, password: environment["\(prefix)_LIMITED_PASSWORD"]!)
+    }
+
     /// The S3 store, or the reason it cannot be used.
     public func s3() throws -> S3Settings {
         if let problem = check(.s3) { throw problem }
