@@ -81,6 +81,9 @@ public actor WorkQueue<Key: Hashable & Sendable> {
 
     public var depth: Int { queued.count }
 
+    /// Workers waiting in `next()` for a key.
+    public var waitingWorkers: Int { waiters.count }
+
     public func shutDown() {
         isShutDown = true
         let pending = waiters

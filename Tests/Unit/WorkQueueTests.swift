@@ -46,7 +46,10 @@ struct WorkQueueTests {
     func shutdown() async {
         let queue = WorkQueue<String>()
         async let waiting = queue.next()
+        // Shut down only once the worker is really waiting, so the wake-up is what is tested.
+        while await queue.waitingWorkers == 0 { await Task.yield() }
         await queue.shutDown()
         #expect(await waiting == nil)
+        #expect(await queue.waitingWorkers == 0)
     }
 }
