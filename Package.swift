@@ -47,6 +47,15 @@ let package = Package(
         .target(name: "PostgreSQLDriver", dependencies: ["CLibPQ", "SQLSupport"], path: "Sources/PostgreSQLDriver"),
         .target(name: "MySQLDriver", dependencies: ["CMySQL", "SQLSupport"], path: "Sources/MySQLDriver"),
 
+        // The Driver API's driver side: protocol DatabaseDriver and plain values, no Kubernetes.
+        .target(
+            name: "DriverProtocol",
+            dependencies: ["SQLSupport", .product(name: "NIOCore", package: "swift-nio"), .product(name: "Crypto", package: "swift-crypto")],
+            path: "Sources/DriverProtocol"
+        ),
+        // A driver for tests that needs no database server (enabled only on request).
+        .target(name: "TestDriver", dependencies: ["DriverProtocol", .product(name: "NIOCore", package: "swift-nio")], path: "Sources/TestDriver"),
+
         // Codable Kubernetes API types, and the JSON value they keep unknown fields in.
         .target(name: "KubeModel", path: "Sources/KubeModel"),
 
@@ -84,6 +93,29 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Sources/JobRunner"
+        ),
+
+        // The operator: observe Databases, Backups and Jobs, decide (pure), create Jobs.
+        .target(
+            name: "Operator",
+            dependencies: [
+                "KubeModel", "KubeClient", "KubeRuntime",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/Operator"
+        ),
+        // The Driver API runtime inside a Job: phase writes, finalizer, Secret, backups to S3.
+        .target(
+            name: "DriverAPI",
+            dependencies: [
+                "DriverProtocol", "KubeModel", "KubeClient", "KubeRuntime", "ObjectStore", "SQLSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+            ],
+            path: "Sources/DriverAPI"
         ),
 
         // S3-compatible object storage: SigV4, the S3 operations backups need, an in-memory store.
@@ -136,8 +168,9 @@ let package = Package(
         .executableTarget(
             name: "CLI",
             dependencies: [
-                "KubeClient", "JobRunner",
+                "KubeClient", "JobRunner", "Operator", "DriverAPI", "DriverProtocol", "TestDriver", "ObjectStore", "KubeModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -167,7 +200,7 @@ let package = Package(
         .testTarget(
             name: "UnitTests",
             dependencies: [
-                "CLI", "KubeModel", "KubeClient", "KubeRuntime", "ObjectStore", "TestSupport",
+                "CLI", "KubeModel", "KubeClient", "KubeRuntime", "ObjectStore", "TestSupport", "Operator", "DriverAPI", "DriverProtocol", "FakeAPIServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -179,7 +212,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "CLibPQ", "CMySQL", "SQLSupport", "PostgreSQLDriver", "MySQLDriver", "TestSupport", "KubeModel", "KubeClient", "KubeRuntime", "JobRunner", "FakeAPIServer", "ObjectStore",
+                "CLibPQ", "CMySQL", "SQLSupport", "PostgreSQLDriver", "MySQLDriver", "TestSupport", "KubeModel", "KubeClient", "KubeRuntime", "JobRunner", "FakeAPIServer", "ObjectStore", "Operator", "DriverAPI", "DriverProtocol", "TestDriver",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],

@@ -1,0 +1,70 @@
+import ArgumentParser
+import DriverAPI
+import Foundation
+import KubeClient
+import Logging
+import ObjectStore
+
+/// `db-operator driver`: the entrypoint of a driver Job (SPEC section 4). Reads
+/// `DB_OPERATOR_DATABASE`, `DB_OPERATOR_NAMESPACE`, `DB_OPERATOR_OPERATION` and
+/// `DB_OPERATOR_BACKUP`, and runs the operation to its end.
+struct DriverCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "driver", abstract: "Run one operation of the Driver API (the entrypoint of the operator's Jobs).")
+
+    @OptionGroup var client: ClientOptions
+    @OptionGroup var logging: LoggingOptions
+
+    @Option(help: "Times a backup may be started before it fails for good.")
+    var maxBackupAttempts = 3
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let logger = logging.makeLogger(label: "db-operator-driver")
+        guard let database = environment["DB_OPERATOR_DATABASE"], let namespace = environment["DB_OPERATOR_NAMESPACE"],
+            let operationName = environment["DB_OPERATOR_OPERATION"]
+        else {
+            throw ValidationError("DB_OPERATOR_DATABASE, DB_OPERATOR_NAMESPACE and DB_OPERATOR_OPERATION must be set")
+        }
+        guard let operation = RuntimeOperation(rawValue: operationName) else {
+            throw ValidationError("DB_OPERATOR_OPERATION \(operationName) is not one of \(RuntimeOperation.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let testRoot = environment[TestDriverSwitch.environmentKey]
+        var configuration = DriverRuntime.Configuration(namespace: namespace, database: database, operation: operation, backup: environment["DB_OPERATOR_BACKUP"].flatMap { $0.isEmpty ? nil : $0 })
+        configuration.maxBackupAttempts = environment["DB_OPERATOR_MAX_BACKUP_ATTEMPTS"].flatMap(Int.init) ?? maxBackupAttempts
+        if let root = testRoot {
+            // Tests stop the process right after a chosen transition, once per marker file.
+            configuration.afterTransition = { transition in
+                CrashMarkers.crashIfMarked(root: root, namespace: namespace, database: database, transition: transition.rawValue)
+            }
+        }
+        let api = try client.makeClient(logger: logger)
+        let runtime = DriverRuntime(
+            api: api, configuration: configuration, drivers: DriverRegistration.registry(testDriverRoot: testRoot), logger: logger,
+            environment: environment
+        ) { location, credentials in
+            var store = S3ObjectStore.Configuration(endpoint: location.endpoint, region: location.region, bucket: location.bucket, credentials: credentials)
+            store.forcePathStyle = location.forcePathStyle
+            return try S3ObjectStore(configuration: store, logger: logger)
+        }
+        do {
+            try await runtime.run()
+        } catch {
+            try? await api.shutdown()
+            logger.error("driver failed", metadata: ["error": "\(error)"])
+            throw ExitCode(error is RuntimeFailure && (error as! RuntimeFailure).terminal ? 2 : 1)
+        }
+        try await api.shutdown()
+    }
+}
+
+/// One-shot crash points for recovery tests: a file `<root>/crash/<namespace>_<database>.<transition>`
+/// makes the driver exit abruptly right after writing that transition, once.
+enum CrashMarkers {
+    static func crashIfMarked(root: String, namespace: String, database: String, transition: String) {
+        let path = "\(root)/crash/\(namespace)_\(database).\(transition)"
+        guard FileManager.default.fileExists(atPath: path), (try? FileManager.default.removeItem(atPath: path)) != nil else { return }
+        FileHandle.standardError.write(Data("test crash after \(transition)\n".utf8))
+        exit(137)
+    }
+}

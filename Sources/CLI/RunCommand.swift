@@ -1,0 +1,91 @@
+import ArgumentParser
+import Foundation
+import KubeClient
+import KubeRuntime
+import Logging
+import Operator
+import ServiceLifecycle
+
+/// `db-operator run`: the operator.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run", abstract: "Run the operator: watch Databases, Backups and Jobs, and create the Jobs that do the work.")
+
+    @OptionGroup var client: ClientOptions
+    @OptionGroup var logging: LoggingOptions
+
+    @Option(help: "Namespace to watch (default: all).")
+    var namespace: String?
+
+    @Flag(help: "Run only while holding the Lease db-operator-leader (for more than one replica).")
+    var leaderElect = false
+
+    @Option(help: "Namespace of the leader-election Lease.")
+    var leaderElectionNamespace = "default"
+
+    @Option(help: "Image of the driver Jobs.")
+    var jobImage = "ghcr.io/db-operator/db-operator:latest"
+
+    @Option(help: "Service account of the driver Jobs.")
+    var jobServiceAccount: String?
+
+    @Option(help: "Variables given to every driver Job, as NAME=VALUE (repeatable).")
+    var jobEnv: [String] = []
+
+    @Option(help: "Seconds before a failed Job is retried; doubles per failure up to 600.")
+    var jobRetryBase: Double = 10
+
+    @Option(help: "Databases reconciled at once.")
+    var maxConcurrent = 8
+
+    @Option(help: "Directory of the test driver's state. Registers the driver \"test\", which needs no database server; for tests and demos only.")
+    var enableTestDriver: String?
+
+    func run() async throws {
+        let logger = logging.makeLogger(label: "db-operator")
+        let api = try client.makeClient(logger: logger)
+        var configuration = DatabaseOperator.Configuration()
+        configuration.namespace = namespace
+        configuration.maxConcurrent = maxConcurrent
+        configuration.retry = RetryPolicy(base: jobRetryBase, max: 600)
+        configuration.jobTemplate.image = jobImage
+        configuration.jobTemplate.serviceAccountName = jobServiceAccount
+        for entry in jobEnv {
+            guard let equals = entry.firstIndex(of: "=") else { throw ValidationError("--job-env \(entry): expected NAME=VALUE") }
+            configuration.jobTemplate.environment[String(entry[..<equals])] = String(entry[entry.index(after: equals)...])
+        }
+        if let root = enableTestDriver {
+            configuration.jobTemplate.environment[TestDriverSwitch.environmentKey] = root
+        }
+        configuration.knownDrivers = Set(DriverRegistration.registry(testDriverRoot: enableTestDriver).names)
+        let operatorService = DatabaseOperator(api: api, configuration: configuration, logger: logger)
+        let service: any Service
+        if leaderElect {
+            let identity = ProcessInfo.processInfo.environment["POD_NAME"] ?? "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
+            let elector = LeaderElector(
+                api: api, configuration: .init(leaseName: "db-operator-leader", namespace: leaderElectionNamespace, identity: identity), logger: logger)
+            service = LeaderElected(elector: elector, service: operatorService)
+        } else {
+            service = operatorService
+        }
+        logger.info("operator starting", metadata: ["drivers": "\(configuration.knownDrivers.sorted())", "namespace": "\(namespace ?? "(all)")"])
+        let group = ServiceGroup(configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            try await api.shutdown()
+            throw error
+        }
+        try await api.shutdown()
+    }
+}
+
+/// A service that runs only while its elector holds the lease.
+struct LeaderElected: Service {
+    let elector: LeaderElector
+    let service: any Service
+
+    func run() async throws {
+        try await elector.run { try await service.run() }
+    }
+}

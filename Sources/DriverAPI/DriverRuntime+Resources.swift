@@ -1,0 +1,264 @@
+import DriverProtocol
+import Foundation
+import KubeClient
+import KubeModel
+import Logging
+import ObjectStore
+import SQLSupport
+import Synchronization
+
+/// What a driver call needs, resolved from the Database and its Secrets.
+struct DriverContext {
+    var driver: any DatabaseDriver
+    var target: DatabaseTarget
+}
+
+extension DriverRuntime {
+    // MARK: Reads
+
+    func readDatabase() async throws -> Resource<Database>? {
+        do {
+            return try await api.get(Database.self, namespace: configuration.namespace, name: configuration.database)
+        } catch let error as KubeError where error.code == .notFound {
+            return nil
+        }
+    }
+
+    func readBackup(_ name: String) async throws -> Resource<Backup>? {
+        do {
+            return try await api.get(Backup.self, namespace: configuration.namespace, name: name)
+        } catch let error as KubeError where error.code == .notFound {
+            return nil
+        }
+    }
+
+    func readSecret(_ name: String? = nil) async throws -> Resource<Secret>? {
+        do {
+            return try await api.get(Secret.self, namespace: configuration.namespace, name: name ?? configuration.database)
+        } catch let error as KubeError where error.code == .notFound {
+            return nil
+        }
+    }
+
+    // MARK: Resolution
+
+    /// The driver, the admin login and the names; a problem becomes a condition, an
+    /// Event and a thrown `RuntimeFailure`.
+    func resolve(_ database: Resource<Database>) async throws -> DriverContext {
+        let object = database.object
+        // Once created, the recorded driver, host and port are the truth (changes are reported, not applied).
+        let driverName = object.status?.driver ?? object.spec.driver
+        guard let driver = drivers.driver(named: driverName) else {
+            throw await failure(database, DriverError(reason: "InvalidSpec", message: "no driver \"\(driverName)\" in this program (it has: \(drivers.names.joined(separator: ", ")))", retryable: false), operation: "resolve")
+        }
+        let problems = object.validate(knownDrivers: Set(drivers.names))
+        if !problems.isEmpty, object.status?.driver == nil {
+            throw await failure(database, DriverError(reason: "InvalidSpec", message: problems.map(\.description).joined(separator: "; "), retryable: false), operation: "resolve")
+        }
+        let names: (database: String, user: String)
+        if let recordedDatabase = object.status?.databaseName, let recordedUser = object.status?.username {
+            names = (recordedDatabase, recordedUser)
+        } else {
+            switch InstanceNames.derive(
+                namespace: configuration.namespace, name: configuration.database, databaseName: object.spec.databaseName,
+                username: object.spec.username, limits: driver.nameLimits)
+            {
+            case .success(let derived): names = derived
+            case .failure(let invalid):
+                throw await failure(database, DriverError(reason: "InvalidSpec", message: invalid.message, retryable: false), operation: "resolve")
+            }
+        }
+        let username: String, password: String
+        do {
+            username = try await value(of: object.spec.credentials?.username, field: "spec.credentials.username")
+            password = try await value(of: object.spec.credentials?.password, field: "spec.credentials.password")
+        } catch {
+            throw await failure(database, error, operation: "resolve")
+        }
+        let tls: TLSMode = switch object.spec.connect.sslMode ?? .prefer {
+        case .disable: .disable
+        case .prefer: .prefer
+        case .require: .require
+        case .verifyCA: .verifyCA
+        case .verifyFull: .verifyFull
+        }
+        let instance = ConnectionSettings(
+            host: object.status?.host ?? object.spec.connect.host ?? "", port: object.status?.port ?? object.spec.connect.port ?? driver.defaultPort,
+            user: username, password: password, tlsMode: tls)
+        let owner = OwnerRecord(uid: object.metadata.uid ?? "", namespace: configuration.namespace, name: configuration.database)
+        return DriverContext(driver: driver, target: DatabaseTarget(instance: instance, databaseName: names.database, username: names.user, owner: owner))
+    }
+
+    /// A literal, or a key of a Secret in the resource's own namespace.
+    func value(of source: ValueSource?, field: String) async throws -> String {
+        if let value = source?.value { return value }
+        guard let ref = source?.valueFrom?.secretKeyRef else {
+            throw DriverError(reason: "InvalidSpec", message: "\(field) is required", retryable: false)
+        }
+        if let other = ref.namespace, other != configuration.namespace {
+            throw DriverError(reason: "InvalidSpec", message: "\(field): Secrets are read from namespace \(configuration.namespace) only, not \(other)", retryable: false)
+        }
+        guard let secret = try await readSecret(ref.name) else {
+            throw DriverError(reason: "SecretNotFound", message: "\(field): Secret \(ref.name) not found in namespace \(configuration.namespace)", retryable: true)
+        }
+        guard let value = secret.object.value(ref.key) else {
+            throw DriverError(reason: "SecretKeyNotFound", message: "\(field): Secret \(ref.name) has no key \(ref.key)", retryable: true)
+        }
+        return value
+    }
+
+    /// S3 keys from `CredentialsSecret` (keys `accessKeyId`, `secretAccessKey`) or the `AWS_*` environment.
+    func s3Credentials(_ location: S3Location) async throws -> S3Credentials {
+        if let name = location.credentialsSecret {
+            guard let secret = try await readSecret(name) else {
+                throw DriverError(reason: "SecretNotFound", message: "S3 CredentialsSecret \(name) not found in namespace \(configuration.namespace)", retryable: true)
+            }
+            guard let key = secret.object.value("accessKeyId"), let secretKey = secret.object.value("secretAccessKey") else {
+                throw DriverError(reason: "SecretKeyNotFound", message: "S3 CredentialsSecret \(name) needs keys accessKeyId and secretAccessKey", retryable: true)
+            }
+            return S3Credentials(accessKeyID: key, secretAccessKey: secretKey, sessionToken: secret.object.value("sessionToken"))
+        }
+        guard let credentials = S3Credentials.fromEnvironment(environment) else {
+            throw DriverError(reason: "NoS3Credentials", message: "no CredentialsSecret in backupTo and no AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in the environment", retryable: false)
+        }
+        return credentials
+    }
+
+    /// Says what went wrong (Ready=False, Event, log) and returns the error to throw.
+    func failure(_ database: Resource<Database>, _ error: any Error, operation: String) async -> RuntimeFailure {
+        let classified = DriverError.classify(error)
+        logger.warning("\(operation) failed", metadata: ["reason": "\(classified.reason)", "error": "\(classified.message)"])
+        await events.record(database.object, type: .warning, reason: classified.reason, message: classified.message)
+        do {
+            if let fresh = try await readDatabase() {
+                var modified = fresh.object
+                var status = modified.status ?? DatabaseStatus()
+                status.conditions = Self.setting(status.conditions, ready: ("False", classified.reason, classified.message), generation: fresh.metadata.generation)
+                modified.status = status
+                _ = try await api.updateStatus(fresh, to: modified)
+            }
+        } catch {
+            logger.info("could not write the failure condition", metadata: ["error": "\(error)"])
+        }
+        return RuntimeFailure(reason: classified.reason, message: classified.message, terminal: !classified.retryable)
+    }
+
+    // MARK: Writes
+
+    /// A phase write: compare-and-swap on the status, with the Ready condition.
+    func writePhase(
+        _ database: Resource<Database>, to phase: DatabasePhase, ready: (String, String, String),
+        _ change: (inout DatabaseStatus) -> Void = { _ in }
+    ) async throws {
+        var modified = database.object
+        var status = modified.status ?? DatabaseStatus()
+        let from = status.phase
+        status.phase = phase
+        status.observedGeneration = database.metadata.generation
+        change(&status)
+        status.conditions = Self.setting(status.conditions, ready: ready, generation: database.metadata.generation)
+        if phase == .created, from != .backupBeforeDeleteInProgress {
+            // A fresh start clears an old block; D17 itself sets it after this.
+            status.conditions?.removeAll { $0.type == "DeletionBlocked" }
+        }
+        modified.status = status
+        _ = try await api.updateStatus(database, to: modified)
+        let transition = Transition.database(from: from, to: phase)
+        logger.info("phase", metadata: ["from": "\(from?.rawValue ?? "none")", "to": "\(phase.rawValue)", "transition": "\(transition?.rawValue ?? "-")"])
+        if let transition { configuration.afterTransition(transition) }
+    }
+
+    /// A Backup status write (compare-and-swap).
+    @discardableResult
+    func writeBackup(_ backup: Resource<Backup>, transition: Transition?, _ change: (inout BackupStatus) -> Void) async throws -> Resource<Backup> {
+        var modified = backup.object
+        var status = modified.status ?? BackupStatus()
+        change(&status)
+        modified.status = status
+        let written = try await api.updateStatus(backup, to: modified)
+        if let transition {
+            logger.info("backup phase", metadata: ["k8s.backup": "\(backup.name)", "to": "\(status.phase?.rawValue ?? "none")", "transition": "\(transition.rawValue)"])
+            configuration.afterTransition(transition)
+        }
+        return written
+    }
+
+    /// Reads the Backup and writes the change, again on conflict (the operator may
+    /// have touched a condition meanwhile).
+    @discardableResult
+    func writeBackupFresh(_ name: String, transition: Transition?, _ change: (inout BackupStatus) -> Void) async throws -> Resource<Backup>? {
+        for _ in 0..<10 {
+            guard let backup = try await readBackup(name) else { return nil }
+            do {
+                return try await writeBackup(backup, transition: transition, change)
+            } catch let error as KubeError where error.code == .conflict {
+                continue
+            }
+        }
+        throw RuntimeFailure(reason: "Conflict", message: "could not write the status of Backup \(name)")
+    }
+
+    /// The connection Secret with the owned keys set and everything else kept.
+    func writeSecret(_ details: ConnectionDetails, existing: Resource<Secret>?, database: Database) async throws {
+        let owner = OwnerReference(
+            apiVersion: Database.resource.apiVersion, kind: Database.resource.kind, name: configuration.database,
+            uid: database.metadata.uid ?? "", controller: true, blockOwnerDeletion: true)
+        if let existing {
+            var owned = details.secret(updating: existing.object, name: configuration.database, namespace: configuration.namespace, owner: owner)
+            if existing.object.metadata.ownerReferences?.contains(where: { $0.controller == true && $0.uid != owner.uid }) == true {
+                // Another controller owns it: add ours without claiming control.
+                owned.metadata.ownerReferences = owned.metadata.ownerReferences?.map { $0.uid == owner.uid ? OwnerReference(apiVersion: $0.apiVersion, kind: $0.kind, name: $0.name, uid: $0.uid) : $0 }
+            }
+            guard owned != existing.object else { return }
+            _ = try await api.update(existing, to: owned)
+        } else {
+            _ = try await api.create(details.secret(updating: nil, name: configuration.database, namespace: configuration.namespace, owner: owner))
+        }
+    }
+
+    /// Conditions with Ready (or `type`) set.
+    static func setting(_ conditions: [Condition]?, type: String = "Ready", ready: (String, String, String), generation: Int64?) -> [Condition] {
+        var conditions = conditions ?? []
+        conditions.set(Condition(type: type, status: ready.0, reason: ready.1, message: ready.2, lastTransitionTime: KubeTime.now(), observedGeneration: generation))
+        return conditions
+    }
+}
+
+/// Writes progress (B3) at most once per interval while the upload runs.
+final class ProgressWriter: Sendable {
+    private let runtime: DriverRuntime
+    private let name: String
+    private let estimate: Int64?
+    private let interval: Duration
+    private let state: Mutex<(last: ContinuousClock.Instant, latest: Resource<Backup>?)>
+
+    init(runtime: DriverRuntime, backup: Resource<Backup>, estimate: Int64?, interval: Duration) {
+        self.runtime = runtime
+        name = backup.name
+        self.estimate = estimate
+        self.interval = interval
+        state = Mutex((ContinuousClock.now, nil))
+    }
+
+    var latest: Resource<Backup>? { state.withLock { $0.latest } }
+
+    func report(_ bytes: Int64) async {
+        let now = ContinuousClock.now
+        let due = state.withLock { state -> Bool in
+            guard now - state.last >= interval else { return false }
+            state.last = now
+            return true
+        }
+        guard due else { return }
+        let estimate = self.estimate
+        do {
+            let written = try await runtime.writeBackupFresh(name, transition: .b3) {
+                let percent = estimate.map { $0 > 0 ? min(99, Int(bytes * 100 / $0)) : 0 }
+                $0.progress = BackupProgress(bytes: bytes, estimatedTotalBytes: estimate, percent: percent, updatedAt: KubeTime.now())
+            }
+            state.withLock { $0.latest = written }
+        } catch {
+            // Progress is best effort; the upload goes on.
+        }
+    }
+}

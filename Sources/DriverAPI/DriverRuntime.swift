@@ -1,0 +1,418 @@
+import AsyncAlgorithms
+import DriverProtocol
+import Foundation
+import KubeClient
+import KubeModel
+import KubeRuntime
+import Logging
+import NIOCore
+import ObjectStore
+import SQLSupport
+
+/// The Driver API runtime inside a Job (SPEC sections 3.1 and 4): reads the
+/// Database (and Backup), asks `RuntimeDecider` for the next step, performs it with
+/// a compare-and-swap write, and repeats until the operation has nothing left to do.
+/// A conflict means another writer moved first: re-read and re-decide.
+public final class DriverRuntime: Sendable {
+    /// What one run does; `DB_OPERATOR_*` variables fill it in the CLI.
+    public struct Configuration: Sendable {
+        public var namespace: String
+        public var database: String
+        public var operation: RuntimeOperation
+        public var backup: String?
+        /// A backup started this many times fails for good (B5) on the next start.
+        public var maxBackupAttempts = 3
+        /// At most one progress write (B3) per this interval.
+        public var progressInterval: Duration = .seconds(2)
+        public var upload = StreamingUpload.Configuration()
+        /// Called after each phase write: tests stop the process here to prove recovery.
+        public var afterTransition: @Sendable (Transition) -> Void = { _ in }
+
+        public init(namespace: String, database: String, operation: RuntimeOperation, backup: String? = nil) {
+            self.namespace = namespace
+            self.database = database
+            self.operation = operation
+            self.backup = backup
+        }
+    }
+
+    /// Makes the object store of a backup target.
+    public typealias StoreFactory = @Sendable (S3Location, S3Credentials) throws -> any ObjectStore
+
+    let api: any KubernetesAPI
+    let configuration: Configuration
+    let drivers: DriverRegistry
+    let makeStore: StoreFactory
+    let environment: [String: String]
+    let logger: Logger
+    let events: EventRecorder
+
+    public init(
+        api: any KubernetesAPI, configuration: Configuration, drivers: DriverRegistry, logger: Logger,
+        environment: [String: String] = ProcessInfo.processInfo.environment, makeStore: @escaping StoreFactory
+    ) {
+        self.api = api
+        self.configuration = configuration
+        self.drivers = drivers
+        self.makeStore = makeStore
+        self.environment = environment
+        var logger = logger
+        logger[metadataKey: "k8s.namespace"] = "\(configuration.namespace)"
+        logger[metadataKey: "k8s.database"] = "\(configuration.database)"
+        logger[metadataKey: "operation"] = "\(configuration.operation.rawValue)"
+        self.logger = logger
+        events = EventRecorder(api: api, component: "db-operator-driver", logger: logger)
+    }
+
+    /// Runs the operation to its end. Throws `RuntimeFailure` when a step failed and
+    /// the Job should be retried (or has been given up on in status already).
+    public func run() async throws {
+        var conflicts = 0
+        while true {
+            try Task.checkCancellation()
+            guard let database = try await readDatabase() else {
+                try await finishBackupOfMissingDatabase()
+                logger.info("the Database is gone; nothing to do")
+                return
+            }
+            let backupName = configuration.operation == .backupBeforeDelete
+                ? (database.object.status?.activeBackup.flatMap { $0.isEmpty ? nil : $0 } ?? finalBackupName(database.object))
+                : configuration.backup
+            let backup = try await backupName.asyncMap { try await readBackup($0) } ?? nil
+            let state = RuntimeState(
+                phase: database.object.phase, deleting: database.object.isBeingDeleted,
+                hasFinalizer: database.metadata.finalizers?.contains(Database.finalizer) ?? false,
+                activeBackup: database.object.status?.activeBackup.flatMap { $0.isEmpty ? nil : $0 },
+                backup: backupName.map { name in
+                    BackupState(name: name, exists: backup != nil, phase: backup?.phase, attempts: backup?.object.status?.attempts ?? 0)
+                })
+            let step = RuntimeDecider.next(
+                configuration.operation, state, backupName: configuration.backup, finalBackupName: finalBackupName(database.object),
+                maxAttempts: configuration.maxBackupAttempts)
+            logger.debug("next step", metadata: ["step": "\(step)", "phase": "\(database.object.phase?.rawValue ?? "none")"])
+            if case .finished(let why) = step {
+                logger.info("finished", metadata: ["reason": "\(why)"])
+                return
+            }
+            do {
+                try await perform(step, database: database, backup: backup)
+            } catch let error as KubeError where error.code == .conflict {
+                conflicts += 1
+                logger.debug("conflict; re-reading", metadata: ["conflicts": "\(conflicts)"])
+                if conflicts > 50 { throw RuntimeFailure(reason: "Conflict", message: "gave up after \(conflicts) write conflicts") }
+            }
+        }
+    }
+
+    /// `<database>-final-<8 hex of the UID>`.
+    func finalBackupName(_ database: Database) -> String {
+        let uid = database.metadata.uid ?? ""
+        let hex = String(uid.filter(\.isHexDigit).prefix(8)).lowercased()
+        let name = database.metadata.name ?? ""
+        return "\(name.prefix(253 - 15))-final-\(hex)"
+    }
+
+    // MARK: Steps
+
+    private func perform(_ step: RuntimeStep, database: Resource<Database>, backup: Resource<Backup>?) async throws {
+        switch step {
+        case .beginCreate:
+            var current = database
+            if !(current.metadata.finalizers?.contains(Database.finalizer) ?? false) {
+                var modified = current.object
+                modified.metadata.finalizers = (modified.metadata.finalizers ?? []) + [Database.finalizer]
+                current = try await api.update(current, to: modified)
+            }
+            try await writePhase(current, to: .creating, ready: ("False", "Creating", "the database is being created"))
+        case .create:
+            try await create(database)
+        case .takeForBackup(let name):
+            try await writePhase(database, to: .backupRequested, ready: ready(database, "BackupRequested", "backup \(name) requested")) {
+                $0.activeBackup = name
+            }
+        case .takeForFinalBackup(let name):
+            try await writePhase(database, to: .backupBeforeDeleteRequested, ready: ("False", "BackupBeforeDelete", "a final backup \(name) is taken before the database is dropped")) {
+                $0.activeBackup = name
+            }
+        case .createFinalBackup(let name):
+            if try await readBackup(name) == nil {
+                let final = Backup(
+                    metadata: ObjectMeta(name: name, namespace: configuration.namespace, labels: ["dboperator.io/database": String(configuration.database.prefix(63)), "dboperator.io/final": "true"]),
+                    spec: BackupSpec(database: configuration.database))
+                do { _ = try await api.create(final) } catch let error as KubeError where error.code == .alreadyExists {}
+            }
+            try await writePhase(database, to: .backupBeforeDeleteInProgress, ready: ("False", "BackupBeforeDelete", "the final backup \(name) is running"))
+        case .startBackup:
+            guard let backup else { return }
+            try await writeBackup(backup, transition: .b1) {
+                $0.phase = .starting
+                $0.startedAt = $0.startedAt ?? KubeTime.now()
+                $0.conditions = Self.setting($0.conditions, ready: ("False", "Starting", "the backup Job took the database"), generation: backup.metadata.generation)
+            }
+        case .beginDump:
+            try await writePhase(database, to: .backupInProgress, ready: ready(database, "BackupInProgress", "backup \(database.object.status?.activeBackup ?? "") in progress"))
+        case .upload:
+            guard let backup else { return }
+            try await upload(database: database, backup: backup)
+        case .failBackup(let message):
+            try await failBackup(database: database, backup: backup, message: message)
+        case .backupCompleted:
+            if database.object.phase == .backupBeforeDeleteInProgress {
+                try await writePhase(database, to: .backupBeforeDeleteCompleted, ready: ("False", "BackupBeforeDeleteCompleted", "the final backup completed; the database is dropped next"))
+            } else {
+                try await writePhase(database, to: .backupCompleted, ready: ready(database, "BackupCompleted", "backup completed"))
+            }
+        case .releaseAfterBackup:
+            let name = database.object.status?.activeBackup ?? ""
+            let finished = try await readBackup(name)
+            try await writePhase(database, to: .created, ready: ("True", "Created", "the database is ready; backup \(name) completed")) {
+                $0.activeBackup = ""
+                if let finished, finished.phase == .completed {
+                    $0.lastBackup = LastBackup(name: name, destination: finished.object.status?.destination, completedAt: finished.object.status?.completedAt)
+                }
+            }
+        case .requestDeletion:
+            try await writePhase(database, to: .deletionRequested, ready: ("False", "Deleting", "deletion requested"))
+        case .beginDrop:
+            try await writePhase(database, to: .deletionInProgress, ready: ("False", "Deleting", "the database is being dropped"))
+        case .drop:
+            try await drop(database)
+        case .removeFinalizer:
+            var modified = database.object
+            modified.metadata.finalizers?.removeAll { $0 == Database.finalizer }
+            _ = try await api.update(database, to: modified)
+            if database.object.phase == .deleted { configuration.afterTransition(.d10) }
+            logger.info("finalizer removed")
+        case .finished:
+            return
+        }
+    }
+
+    /// Ready stays True while the database is usable.
+    private func ready(_ database: Resource<Database>, _ reason: String, _ message: String) -> (String, String, String) {
+        ("True", reason, message)
+    }
+
+    // MARK: Create and drop
+
+    private func create(_ database: Resource<Database>) async throws {
+        let context = try await resolve(database)
+        // The password is stored before it is applied, so no crash can leave a
+        // password that no Secret holds.
+        let existing = try await readSecret()
+        let password = existing?.object.value("password").flatMap { $0.isEmpty ? nil : $0 } ?? PasswordGenerator.generate()
+        let details = ConnectionDetails(
+            driver: database.object.spec.driver, host: context.target.instance.host, port: context.target.instance.port,
+            database: context.target.databaseName, username: context.target.username, password: password,
+            sslMode: database.object.spec.connect.sslMode)
+        try await writeSecret(details, existing: existing, database: database.object)
+        do {
+            try await context.driver.create(context.target, password: password)
+        } catch {
+            throw await failure(database, error, operation: "create")
+        }
+        try await writePhase(database, to: .created, ready: ("True", "Created", "the database is ready; connection details are in Secret \(configuration.database)")) {
+            $0.databaseName = context.target.databaseName
+            $0.username = context.target.username
+            $0.secretName = self.configuration.database
+            $0.driver = database.object.spec.driver
+            $0.host = context.target.instance.host
+            $0.port = context.target.instance.port
+            $0.activeBackup = ""
+        }
+        await events.record(database.object, type: .normal, reason: "Created", message: "database \(context.target.databaseName) and user \(context.target.username) are ready")
+    }
+
+    private func drop(_ database: Resource<Database>) async throws {
+        if database.object.spec.effectiveDeletionPolicy == .retain {
+            logger.info("deletion policy Retain: the database and user stay in the instance")
+        } else {
+            let context = try await resolve(database)
+            do {
+                try await context.driver.drop(context.target)
+            } catch {
+                throw await failure(database, error, operation: "drop")
+            }
+        }
+        do {
+            try await api.delete(Secret.self, namespace: configuration.namespace, name: database.object.status?.secretName ?? configuration.database)
+        } catch let error as KubeError where error.code == .notFound {}
+        try await writePhase(database, to: .deleted, ready: ("False", "Deleted", database.object.spec.effectiveDeletionPolicy == .retain ? "the resource is removed; the database was retained" : "the database was dropped"))
+    }
+
+    // MARK: Backups
+
+    private func upload(database: Resource<Database>, backup: Resource<Backup>) async throws {
+        guard let location = database.object.spec.backupTo?.s3Spec?.location else {
+            try await failBackup(database: database, backup: backup, message: "the Database has no spec.backupTo")
+            return
+        }
+        let context = try await resolve(database)
+        let dump: DatabaseDump
+        let estimate: Int64?
+        let store: any ObjectStore
+        do {
+            store = try makeStore(location, try await s3Credentials(location))
+        } catch {
+            throw await backupFailure(database: database, backup: backup, error, attempted: false)
+        }
+        let timestamp = Self.keyTimestamp(Date())
+        // The extension is known once the driver starts; a few-byte probe would
+        // cost a dump, so ask the driver first and name the object after its answer.
+        do {
+            estimate = try? await context.driver.estimatedSize(context.target)
+            dump = try await context.driver.backup(context.target)
+        } catch {
+            throw await backupFailure(database: database, backup: backup, error, attempted: true)
+        }
+        let fileExtension = dump.wantsCompression ? "\(dump.fileExtension).gz" : dump.fileExtension
+        let key = location.key(namespace: configuration.namespace, database: configuration.database, backup: backup.name, timestamp: timestamp, fileExtension: fileExtension)
+        let destination = location.url(key: key)
+        // B2 (or B3 when an earlier attempt had begun): the upload begins, counted.
+        var current = try await writeBackup(backup, transition: backup.phase == .starting ? .b2 : .b3) {
+            $0.phase = .backingUp
+            $0.destination = destination
+            $0.attempts = ($0.attempts ?? 0) + 1
+            $0.progress = BackupProgress(bytes: 0, estimatedTotalBytes: estimate, percent: estimate == nil ? nil : 0, updatedAt: KubeTime.now())
+            $0.conditions = Self.setting($0.conditions, ready: ("False", "BackingUp", "streaming to \(destination)"), generation: backup.metadata.generation)
+        }
+        let uploader = StreamingUpload(store: store, configuration: configuration.upload, logger: logger)
+        let progress = ProgressWriter(runtime: self, backup: current, estimate: estimate, interval: configuration.progressInterval)
+        let result: StreamingUpload.Result
+        do {
+            // A re-run writes a fresh object; what an earlier attempt left unfinished goes.
+            try await uploader.abortIncompleteUploads(prefix: "\(location.prefix)\(configuration.namespace)/\(configuration.database)/\(backup.name)-")
+            let metadata = [
+                "namespace": configuration.namespace, "database": configuration.database, "backup": backup.name,
+                "backup-uid": backup.metadata.uid ?? "", "driver": database.object.spec.driver,
+            ]
+            if dump.wantsCompression {
+                let channel = AsyncThrowingChannel<ByteBuffer, any Error>()
+                result = try await withThrowingTaskGroup(of: StreamingUpload.Result?.self) { group in
+                    group.addTask {
+                        do {
+                            try await ParallelGzip().compress(dump.bytes, into: channel)
+                            channel.finish()
+                        } catch {
+                            channel.fail(error)
+                        }
+                        return nil
+                    }
+                    group.addTask { try await uploader.uploadRecordingChecksum(channel, key: key, metadata: metadata) { await progress.report($0) } }
+                    var uploaded: StreamingUpload.Result?
+                    for try await value in group { if let value { uploaded = value } }
+                    return uploaded!
+                }
+            } else {
+                result = try await uploader.uploadRecordingChecksum(dump.bytes, key: key, metadata: metadata) { await progress.report($0) }
+            }
+            guard let stored = try await store.headObject(key: key), stored.size == result.size, stored.metadata["sha256"] == result.sha256 else {
+                throw DriverError(reason: "VerificationFailed", message: "the stored object \(destination) does not match what was uploaded", retryable: true)
+            }
+        } catch {
+            try? await (store as? S3ObjectStore)?.shutdown()
+            throw await backupFailure(database: database, backup: progress.latest ?? current, error, attempted: true)
+        }
+        try? await (store as? S3ObjectStore)?.shutdown()
+        current = progress.latest ?? current
+        let completedAt = KubeTime.now()
+        _ = try await writeBackupFresh(current.name, transition: .b4) {
+            $0.phase = .completed
+            $0.size = result.size
+            $0.sha256 = result.sha256
+            $0.completedAt = completedAt
+            $0.progress = BackupProgress(bytes: result.size, estimatedTotalBytes: estimate, percent: 100, updatedAt: completedAt)
+            $0.conditions = Self.setting($0.conditions, ready: ("True", "Completed", "stored \(result.size) bytes at \(destination)"), generation: backup.metadata.generation)
+        }
+        await events.record(backup.object, type: .normal, reason: "Completed", message: "stored \(result.size) bytes at \(destination), sha256 \(result.sha256)")
+    }
+
+    /// A failed attempt: said on the Backup; given up on for good when it cannot
+    /// succeed or the attempts are spent, else thrown for the Job to retry.
+    private func backupFailure(database: Resource<Database>, backup: Resource<Backup>, _ error: any Error, attempted: Bool) async -> any Error {
+        let classified = DriverError.classify(error)
+        logger.warning("backup attempt failed", metadata: ["k8s.backup": "\(backup.name)", "reason": "\(classified.reason)", "error": "\(classified.message)"])
+        await events.record(backup.object, type: .warning, reason: classified.reason, message: classified.message)
+        let attempts = (backup.object.status?.attempts ?? 0)
+        if !classified.retryable || attempts >= configuration.maxBackupAttempts {
+            do {
+                let fresh = try await readDatabase()
+                if let fresh {
+                    try await failBackup(database: fresh, backup: try await readBackup(backup.name), message: "\(classified.reason): \(classified.message)")
+                }
+                return RuntimeFailure(reason: classified.reason, message: "the backup failed for good: \(classified.message)", terminal: true)
+            } catch {
+                return error
+            }
+        }
+        _ = try? await writeBackupFresh(backup.name, transition: nil) {
+            $0.conditions = Self.setting($0.conditions, ready: ("False", classified.reason, "attempt \(attempts) of \(self.configuration.maxBackupAttempts) failed: \(classified.message)"), generation: backup.metadata.generation)
+        }
+        return RuntimeFailure(reason: classified.reason, message: classified.message)
+    }
+
+    /// B5 (unless already Failed), then D16 or D17 when the database is held for it.
+    private func failBackup(database: Resource<Database>, backup: Resource<Backup>?, message: String) async throws {
+        if let backup, backup.phase?.isFinished != true {
+            _ = try await writeBackup(backup, transition: .b5) {
+                $0.phase = .failed
+                $0.completedAt = KubeTime.now()
+                $0.conditions = Self.setting($0.conditions, ready: ("False", "BackupFailed", message), generation: backup.metadata.generation)
+            }
+            await events.record(backup.object, type: .warning, reason: "BackupFailed", message: message)
+        }
+        switch database.object.phase {
+        case .backupInProgress?:
+            try await writePhase(database, to: .created, ready: ("False", "BackupFailed", "backup \(backup?.name ?? "") failed: \(message)")) {
+                $0.activeBackup = ""
+            }
+            await events.record(database.object, type: .warning, reason: "BackupFailed", message: "backup \(backup?.name ?? "") failed: \(message)")
+        case .backupBeforeDeleteInProgress?:
+            let text = "the final backup \(backup?.name ?? "") failed, so the database was NOT dropped: \(message). Fix the cause and change the spec (or set deletionPolicy: Delete) to try again."
+            try await writePhase(database, to: .created, ready: ("False", "DeletionBlocked", text)) {
+                $0.activeBackup = ""
+                $0.conditions = Self.setting($0.conditions, type: "DeletionBlocked", ready: ("True", "FinalBackupFailed", text), generation: database.metadata.generation)
+            }
+            await events.record(database.object, type: .warning, reason: "DeletionBlocked", message: text)
+        default:
+            break
+        }
+    }
+
+    /// A Backup of a Database that no longer exists fails (B5).
+    private func finishBackupOfMissingDatabase() async throws {
+        guard let name = configuration.backup, let backup = try await readBackup(name), backup.phase?.isFinished != true else { return }
+        _ = try await writeBackup(backup, transition: .b5) {
+            $0.phase = .failed
+            $0.completedAt = KubeTime.now()
+            $0.conditions = Self.setting($0.conditions, ready: ("False", "DatabaseNotFound", "the Database \(self.configuration.database) is gone"), generation: backup.metadata.generation)
+        }
+    }
+
+    /// `yyyyMMdd'T'HHmmss'Z'` in UTC.
+    static func keyTimestamp(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        return formatter.string(from: date)
+    }
+}
+
+/// Why a driver Job ends unsuccessfully; `terminal` when status already says it failed for good.
+public struct RuntimeFailure: Error, CustomStringConvertible, Sendable {
+    public var reason: String
+    public var message: String
+    public var terminal = false
+
+    public var description: String { "\(reason): \(message)" }
+}
+
+extension Optional {
+    fileprivate func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
+        switch self {
+        case .some(let value): try await transform(value)
+        case .none: nil
+        }
+    }
+}

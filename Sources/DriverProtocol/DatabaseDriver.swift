@@ -1,0 +1,92 @@
+import NIOCore
+import SQLSupport
+
+/// What a driver implements: the work inside one engine, with plain values in and
+/// out and no Kubernetes type in sight. Every method is idempotent and safe to run
+/// again after a crash at any point (SPEC section 4).
+public protocol DatabaseDriver: Sendable {
+    /// The engine's port when the spec gives none.
+    var defaultPort: Int { get }
+    /// The engine's identifier length limits, for names derived from the resource.
+    var nameLimits: NameLimits { get }
+
+    /// Converges: the user exists with exactly `password`, the database exists and is
+    /// owned by (or fully granted to) the user, closed to everyone else, and the
+    /// bookkeeping row records `target.owner`. Throws `DriverError.nameConflict` when
+    /// the database or user exists but belongs to someone else.
+    func create(_ target: DatabaseTarget, password: String) async throws
+
+    /// Ends sessions, drops the database and the user, removes the bookkeeping row —
+    /// only when the row records `target.owner`. Nothing to drop is success.
+    func drop(_ target: DatabaseTarget) async throws
+
+    /// Starts a consistent dump of a database recorded as `target.owner`'s.
+    func backup(_ target: DatabaseTarget) async throws -> DatabaseDump
+
+    /// The database's size in bytes, for a progress estimate; nil when unknown.
+    func estimatedSize(_ target: DatabaseTarget) async throws -> Int64?
+}
+
+/// One database inside an instance, as a driver operation sees it.
+public struct DatabaseTarget: Sendable {
+    /// The admin login and where the instance listens (`database` unset).
+    public var instance: ConnectionSettings
+    public var databaseName: String
+    public var username: String
+    /// The resource the database belongs to, as the bookkeeping row records it.
+    public var owner: OwnerRecord
+
+    public init(instance: ConnectionSettings, databaseName: String, username: String, owner: OwnerRecord) {
+        self.instance = instance
+        self.databaseName = databaseName
+        self.username = username
+        self.owner = owner
+    }
+}
+
+/// The owning resource of a database: what the bookkeeping table stores.
+public struct OwnerRecord: Sendable, Hashable, CustomStringConvertible {
+    public var uid: String
+    public var namespace: String
+    public var name: String
+
+    public init(uid: String, namespace: String, name: String) {
+        self.uid = uid
+        self.namespace = namespace
+        self.name = name
+    }
+
+    public var description: String { "\(namespace)/\(name) (uid \(uid))" }
+}
+
+/// A dump in progress: its bytes, and how to store them.
+public struct DatabaseDump: Sendable {
+    /// `pgdump`, `sql`: the object key's extension before any compression suffix.
+    public var fileExtension: String
+    /// Whether the runtime should gzip the bytes (in parallel) before storing them.
+    public var wantsCompression: Bool
+    /// The dump's output; the sequence throws if the dump tool fails.
+    public var bytes: AsyncThrowingStream<ByteBuffer, any Error>
+
+    public init(fileExtension: String, wantsCompression: Bool, bytes: AsyncThrowingStream<ByteBuffer, any Error>) {
+        self.fileExtension = fileExtension
+        self.wantsCompression = wantsCompression
+        self.bytes = bytes
+    }
+}
+
+/// Identifier length limits of an engine, in bytes.
+public struct NameLimits: Sendable, Hashable {
+    public var database: Int
+    public var user: Int
+
+    public init(database: Int, user: Int) {
+        self.database = database
+        self.user = user
+    }
+
+    /// PostgreSQL: NAMEDATALEN - 1.
+    public static let postgresql = NameLimits(database: 63, user: 63)
+    /// MySQL and MariaDB: databases 64, users 32 (MySQL 5.7+/MariaDB 10.x user names are 80 on MariaDB; 32 is the common floor).
+    public static let mysql = NameLimits(database: 64, user: 32)
+}

@@ -1,0 +1,89 @@
+/// `spec.backupTo`: where backups go. The key is `S3` as in the original design, or
+/// `s3`; giving both is an error reported by `Database.validate`.
+public struct BackupTarget: Codable, Sendable, Hashable {
+    // The spellings are the wire format (SPEC 2.1), hence the capitalised property.
+    public var S3: S3Spec?
+    public var s3: S3Spec?
+
+    public init(S3: S3Spec? = nil, s3: S3Spec? = nil) {
+        self.S3 = S3
+        self.s3 = s3
+    }
+
+    /// The S3 block, whichever spelling was used.
+    public var s3Spec: S3Spec? { s3 ?? S3 }
+}
+
+/// An S3-compatible destination. Every key is accepted in the original design's
+/// spelling (`Region`) and in lower camel case (`region`), never both.
+public struct S3Spec: Codable, Sendable, Hashable {
+    public var region: String?
+    public var Region: String?
+    public var bucket: String?
+    public var Bucket: String?
+    public var prefix: String?
+    public var Prefix: String?
+    public var endpoint: String?
+    public var Endpoint: String?
+    public var forcePathStyle: Bool?
+    public var ForcePathStyle: Bool?
+    public var credentialsSecret: String?
+    public var CredentialsSecret: String?
+
+    public init(region: String? = nil, bucket: String? = nil, prefix: String? = nil, endpoint: String? = nil, forcePathStyle: Bool? = nil, credentialsSecret: String? = nil) {
+        self.region = region
+        self.bucket = bucket
+        self.prefix = prefix
+        self.endpoint = endpoint
+        self.forcePathStyle = forcePathStyle
+        self.credentialsSecret = credentialsSecret
+    }
+
+    /// Keys given in both spellings, as `Region/region`.
+    public var keysGivenTwice: [String] {
+        var twice: [String] = []
+        if Region != nil, region != nil { twice.append("Region/region") }
+        if Bucket != nil, bucket != nil { twice.append("Bucket/bucket") }
+        if Prefix != nil, prefix != nil { twice.append("Prefix/prefix") }
+        if Endpoint != nil, endpoint != nil { twice.append("Endpoint/endpoint") }
+        if ForcePathStyle != nil, forcePathStyle != nil { twice.append("ForcePathStyle/forcePathStyle") }
+        if CredentialsSecret != nil, credentialsSecret != nil { twice.append("CredentialsSecret/credentialsSecret") }
+        return twice
+    }
+
+    /// The destination with one spelling resolved; nil fields were not given.
+    public var location: S3Location {
+        S3Location(
+            region: region ?? Region ?? "us-east-1", bucket: bucket ?? Bucket ?? "", prefix: prefix ?? Prefix ?? "",
+            endpoint: endpoint ?? Endpoint, forcePathStyle: forcePathStyle ?? ForcePathStyle ?? false,
+            credentialsSecret: credentialsSecret ?? CredentialsSecret)
+    }
+}
+
+/// A resolved S3 destination.
+public struct S3Location: Sendable, Hashable {
+    public var region: String
+    public var bucket: String
+    public var prefix: String
+    public var endpoint: String?
+    public var forcePathStyle: Bool
+    public var credentialsSecret: String?
+
+    public init(region: String, bucket: String, prefix: String, endpoint: String?, forcePathStyle: Bool, credentialsSecret: String?) {
+        self.region = region
+        self.bucket = bucket
+        self.prefix = prefix
+        self.endpoint = endpoint
+        self.forcePathStyle = forcePathStyle
+        self.credentialsSecret = credentialsSecret
+    }
+
+    /// The object key of a backup (SPEC section 5):
+    /// `<prefix><namespace>/<database>/<backup>-<yyyyMMdd'T'HHmmss'Z'>.<extension>`.
+    public func key(namespace: String, database: String, backup: String, timestamp: String, fileExtension: String) -> String {
+        "\(prefix)\(namespace)/\(database)/\(backup)-\(timestamp).\(fileExtension)"
+    }
+
+    /// `s3://bucket/key`.
+    public func url(key: String) -> String { "s3://\(bucket)/\(key)" }
+}

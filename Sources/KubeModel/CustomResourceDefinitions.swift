@@ -1,0 +1,169 @@
+/// The CustomResourceDefinitions of `Database` and `Backup` (`db-operator crds`):
+/// OpenAPI v3 schemas that match the Swift types (a test proves it both ways),
+/// printer columns, the status subresource.
+public enum CustomResourceDefinitions {
+    public static var all: [CustomResourceDefinition] { [database, backup] }
+
+    public static var database: CustomResourceDefinition {
+        crd(Database.resource, singular: "database", shortNames: ["db", "dbs"], schema: databaseSchema, columns: [
+            column("Phase", ".status.phase"),
+            column("Driver", ".spec.driver"),
+            column("Database", ".status.databaseName", priority: 1),
+            column("Ready", ".status.conditions[?(@.type==\"Ready\")].reason", priority: 1),
+            column("Age", ".metadata.creationTimestamp", type: "date"),
+        ])
+    }
+
+    public static var backup: CustomResourceDefinition {
+        crd(Backup.resource, singular: "backup", shortNames: ["dbbackup"], schema: backupSchema, columns: [
+            column("Phase", ".status.phase"),
+            column("Database", ".spec.database"),
+            column("Size", ".status.size", type: "integer"),
+            column("Destination", ".status.destination", priority: 1),
+            column("Age", ".metadata.creationTimestamp", type: "date"),
+        ])
+    }
+
+    // MARK: Schemas
+
+    static var databaseSchema: JSONValue {
+        object(required: ["spec"], [
+            "apiVersion": string(), "kind": string(), "metadata": ["type": "object"],
+            "spec": object(required: ["driver", "connect"], [
+                "driver": string(description: "The driver that manages the database: postgresql or mysql.", minLength: 1),
+                "connect": object([
+                    "host": string(description: "Host of the instance (required; the operator reports a missing one)."),
+                    "port": ["type": "integer", "minimum": 1, "maximum": 65535, "description": "Default 5432 (postgresql), 3306 (mysql)."],
+                    "sslMode": string(enum: TLSModeName.allCases.map(\.rawValue)),
+                ]),
+                "credentials": object([
+                    "username": valueSource, "password": valueSource,
+                ], description: "The instance's admin login; Secrets are read from this namespace only."),
+                "backupTo": object([
+                    "S3": s3Schema, "s3": s3Schema,
+                ], description: "Where backups go. S3 (as in the original design) or s3, not both."),
+                "databaseName": string(description: "Default: <namespace>_<name>, normalised and shortened.", minLength: 1, maxLength: 64),
+                "username": string(description: "Default: the database name, shortened to the engine's limit.", minLength: 1, maxLength: 63),
+                "deletionPolicy": string(enum: DeletionPolicy.allCases.map(\.rawValue)),
+            ]),
+            "status": object([
+                "phase": string(enum: DatabasePhase.allCases.map(\.rawValue)),
+                "observedGeneration": int64,
+                "databaseName": string(), "username": string(), "secretName": string(),
+                "driver": string(), "host": string(), "port": ["type": "integer"],
+                "activeBackup": string(),
+                "lastBackup": object(required: ["name"], ["name": string(), "destination": string(), "completedAt": string(format: "date-time")]),
+                "conditions": conditions,
+            ]),
+        ])
+    }
+
+    static var backupSchema: JSONValue {
+        object(required: ["spec"], [
+            "apiVersion": string(), "kind": string(), "metadata": ["type": "object"],
+            "spec": object(required: ["database"], [
+                "database": string(description: "A Database in the same namespace.", minLength: 1),
+            ]),
+            "status": object([
+                "phase": string(enum: BackupPhase.allCases.map(\.rawValue)),
+                "destination": string(),
+                "progress": object(required: ["bytes"], [
+                    "bytes": int64, "estimatedTotalBytes": int64,
+                    "percent": ["type": "integer", "minimum": 0, "maximum": 100], "updatedAt": string(format: "date-time"),
+                ]),
+                "size": int64, "sha256": string(),
+                "startedAt": string(format: "date-time"), "completedAt": string(format: "date-time"),
+                "attempts": ["type": "integer", "minimum": 0],
+                "conditions": conditions,
+            ]),
+        ])
+    }
+
+    static var s3Schema: JSONValue {
+        var properties: [String: JSONValue] = [:]
+        for (lower, upper, schema) in [
+            ("region", "Region", string()), ("bucket", "Bucket", string(minLength: 1)), ("prefix", "Prefix", string()),
+            ("endpoint", "Endpoint", string(pattern: "^https?://")), ("forcePathStyle", "ForcePathStyle", ["type": "boolean"]),
+            ("credentialsSecret", "CredentialsSecret", string(description: "A Secret in this namespace with keys accessKeyId and secretAccessKey.")),
+        ] as [(String, String, JSONValue)] {
+            properties[lower] = schema
+            properties[upper] = schema
+        }
+        return .object(["type": "object", "properties": .object(properties)])
+    }
+
+    static var valueSource: JSONValue {
+        object([
+            "value": string(),
+            "valueFrom": object([
+                "secretKeyRef": object(required: ["name", "key"], [
+                    "name": string(minLength: 1), "key": string(minLength: 1),
+                    "namespace": string(description: "Must be the resource's own namespace when given."),
+                ]),
+            ]),
+        ])
+    }
+
+    static var conditions: JSONValue {
+        [
+            "type": "array",
+            "items": object(required: ["type", "status", "reason", "message", "lastTransitionTime"], [
+                "type": string(), "status": string(enum: ["True", "False", "Unknown"]), "reason": string(), "message": string(),
+                "lastTransitionTime": string(format: "date-time"), "observedGeneration": int64,
+            ]),
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["type"],
+        ]
+    }
+
+    // MARK: Building blocks
+
+    static let int64: JSONValue = ["type": "integer", "format": "int64"]
+
+    static func object(required: [String] = [], _ properties: [String: JSONValue], description: String? = nil) -> JSONValue {
+        var schema: [String: JSONValue] = ["type": "object", "properties": .object(properties)]
+        if !required.isEmpty { schema["required"] = .array(required.map { .string($0) }) }
+        if let description { schema["description"] = .string(description) }
+        return .object(schema)
+    }
+
+    static func string(
+        description: String? = nil, enum values: [String]? = nil, minLength: Int? = nil, maxLength: Int? = nil,
+        pattern: String? = nil, format: String? = nil
+    ) -> JSONValue {
+        var schema: [String: JSONValue] = ["type": "string"]
+        if let description { schema["description"] = .string(description) }
+        if let values { schema["enum"] = .array(values.map { .string($0) }) }
+        if let minLength { schema["minLength"] = .int(Int64(minLength)) }
+        if let maxLength { schema["maxLength"] = .int(Int64(maxLength)) }
+        if let pattern { schema["pattern"] = .string(pattern) }
+        if let format { schema["format"] = .string(format) }
+        return .object(schema)
+    }
+
+    static func column(_ name: String, _ path: String, type: String = "string", priority: Int = 0) -> JSONValue {
+        var column: [String: JSONValue] = ["name": .string(name), "type": .string(type), "jsonPath": .string(path)]
+        if priority > 0 { column["priority"] = .int(Int64(priority)) }
+        return .object(column)
+    }
+
+    static func crd(_ resource: ResourceDescriptor, singular: String, shortNames: [String], schema: JSONValue, columns: [JSONValue]) -> CustomResourceDefinition {
+        CustomResourceDefinition(
+            metadata: ObjectMeta(name: "\(resource.plural).\(resource.group)", labels: ["app.kubernetes.io/managed-by": "db-operator"]),
+            spec: [
+                "group": .string(resource.group),
+                "scope": "Namespaced",
+                "names": [
+                    "plural": .string(resource.plural), "singular": .string(singular), "kind": .string(resource.kind),
+                    "listKind": .string("\(resource.kind)List"), "shortNames": .array(shortNames.map { .string($0) }),
+                    "categories": ["db-operator"],
+                ],
+                "versions": [[
+                    "name": .string(resource.version), "served": true, "storage": true,
+                    "schema": ["openAPIV3Schema": schema],
+                    "subresources": ["status": [:]],
+                    "additionalPrinterColumns": .array(columns),
+                ]],
+            ])
+    }
+}

@@ -1,0 +1,173 @@
+/// `dboperator.io/v1alpha1` Database: a database and its owner login inside an
+/// existing PostgreSQL or MySQL instance (SPEC section 2.1).
+public struct Database: KubernetesObject, Hashable {
+    public static let resource = ResourceDescriptor(
+        group: "dboperator.io", version: "v1alpha1", plural: "databases", kind: "Database", namespaced: true)
+    /// The finalizer the driver runtime adds at D1 and removes at D10.
+    public static let finalizer = "dboperator.io/finalizer"
+
+    public var apiVersion: String? = "dboperator.io/v1alpha1"
+    public var kind: String? = "Database"
+    public var metadata: ObjectMeta
+    public var spec: DatabaseSpec
+    public var status: DatabaseStatus?
+
+    public init(metadata: ObjectMeta, spec: DatabaseSpec, status: DatabaseStatus? = nil) {
+        self.metadata = metadata
+        self.spec = spec
+        self.status = status
+    }
+
+    /// The phase, or nil before the driver first wrote one.
+    public var phase: DatabasePhase? { status?.phase }
+    public var isBeingDeleted: Bool { metadata.deletionTimestamp != nil }
+}
+
+/// What the user asks for.
+public struct DatabaseSpec: Codable, Sendable, Hashable {
+    /// The registered driver: `postgresql`, `mysql`.
+    public var driver: String
+    public var connect: ConnectSpec
+    public var credentials: CredentialsSpec?
+    public var backupTo: BackupTarget?
+    public var databaseName: String?
+    public var username: String?
+    public var deletionPolicy: DeletionPolicy?
+
+    public init(
+        driver: String, connect: ConnectSpec, credentials: CredentialsSpec? = nil, backupTo: BackupTarget? = nil,
+        databaseName: String? = nil, username: String? = nil, deletionPolicy: DeletionPolicy? = nil
+    ) {
+        self.driver = driver
+        self.connect = connect
+        self.credentials = credentials
+        self.backupTo = backupTo
+        self.databaseName = databaseName
+        self.username = username
+        self.deletionPolicy = deletionPolicy
+    }
+
+    /// The policy in force: as given, else `BackupBeforeDelete` with a backup target, else `Delete`.
+    public var effectiveDeletionPolicy: DeletionPolicy {
+        deletionPolicy ?? (backupTo?.s3Spec == nil ? .delete : .backupBeforeDelete)
+    }
+}
+
+/// Where the instance listens.
+public struct ConnectSpec: Codable, Sendable, Hashable {
+    /// Required; optional here so a resource without it gets a condition, not a decode error.
+    public var host: String?
+    public var port: Int?
+    public var sslMode: TLSModeName?
+
+    public init(host: String?, port: Int? = nil, sslMode: TLSModeName? = nil) {
+        self.host = host
+        self.port = port
+        self.sslMode = sslMode
+    }
+}
+
+/// The TLS modes of libpq's `sslmode`, used for both engines.
+public enum TLSModeName: String, Codable, Sendable, Hashable, CaseIterable {
+    case disable, prefer, require
+    case verifyCA = "verify-ca"
+    case verifyFull = "verify-full"
+}
+
+/// The instance's admin login.
+public struct CredentialsSpec: Codable, Sendable, Hashable {
+    public var username: ValueSource?
+    public var password: ValueSource?
+
+    public init(username: ValueSource? = nil, password: ValueSource? = nil) {
+        self.username = username
+        self.password = password
+    }
+}
+
+/// A literal value, or one read from a Secret key in the resource's namespace.
+public struct ValueSource: Codable, Sendable, Hashable {
+    public var value: String?
+    public var valueFrom: ValueFrom?
+
+    public init(value: String? = nil, valueFrom: ValueFrom? = nil) {
+        self.value = value
+        self.valueFrom = valueFrom
+    }
+
+    /// Where a value comes from.
+    public struct ValueFrom: Codable, Sendable, Hashable {
+        public var secretKeyRef: SecretKeyRef?
+
+        public init(secretKeyRef: SecretKeyRef? = nil) { self.secretKeyRef = secretKeyRef }
+    }
+}
+
+/// A key of a Secret. `namespace` exists only to be refused when it names another
+/// namespace: credentials are read from the resource's own namespace.
+public struct SecretKeyRef: Codable, Sendable, Hashable {
+    public var name: String
+    public var key: String
+    public var namespace: String?
+
+    public init(name: String, key: String, namespace: String? = nil) {
+        self.name = name
+        self.key = key
+        self.namespace = namespace
+    }
+}
+
+/// What happens inside the instance when the resource is deleted.
+public enum DeletionPolicy: String, Codable, Sendable, Hashable, CaseIterable {
+    case delete = "Delete"
+    case backupBeforeDelete = "BackupBeforeDelete"
+    case retain = "Retain"
+}
+
+/// The phases of a Database (SPEC section 3), written only by the driver runtime.
+public enum DatabasePhase: String, Codable, Sendable, Hashable, CaseIterable {
+    case creating = "Creating"
+    case created = "Created"
+    case backupRequested = "BackupRequested"
+    case backupInProgress = "BackupInProgress"
+    case backupCompleted = "BackupCompleted"
+    case deletionRequested = "DeletionRequested"
+    case deletionInProgress = "DeletionInProgress"
+    case deleted = "Deleted"
+    case backupBeforeDeleteRequested = "BackupBeforeDeleteRequested"
+    case backupBeforeDeleteInProgress = "BackupBeforeDeleteInProgress"
+    case backupBeforeDeleteCompleted = "BackupBeforeDeleteCompleted"
+}
+
+/// What the driver runtime (phases, names) and the operator (conditions) report.
+public struct DatabaseStatus: Codable, Sendable, Hashable {
+    public var phase: DatabasePhase?
+    public var observedGeneration: Int64?
+    public var databaseName: String?
+    public var username: String?
+    public var secretName: String?
+    /// The driver, host and port the database was created with: later changes to the
+    /// spec are reported, not applied.
+    public var driver: String?
+    public var host: String?
+    public var port: Int?
+    /// The Backup holding the database; empty when none.
+    public var activeBackup: String?
+    public var lastBackup: LastBackup?
+    public var conditions: [Condition]?
+
+    public init(phase: DatabasePhase? = nil) { self.phase = phase }
+}
+
+/// The last backup that completed.
+public struct LastBackup: Codable, Sendable, Hashable {
+    public var name: String
+    public var destination: String?
+    public var completedAt: String?
+
+    public init(name: String, destination: String?, completedAt: String?) {
+        self.name = name
+        self.destination = destination
+        self.completedAt = completedAt
+    }
+}

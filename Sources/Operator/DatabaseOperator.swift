@@ -1,0 +1,247 @@
+import Foundation
+import KubeClient
+import KubeModel
+import KubeRuntime
+import Logging
+import ServiceLifecycle
+
+/// The operator (`db-operator run`): observes Databases, Backups and Jobs, decides
+/// with `JobDecider` which Job should exist, and creates it. It never writes a
+/// phase, a finalizer or a Secret; it writes only conditions (and Events) that say
+/// why it creates no Job.
+public final class DatabaseOperator: Service {
+    /// How the operator runs; every field has a usable default.
+    public struct Configuration: Sendable {
+        /// Namespace to watch; nil for all.
+        public var namespace: String?
+        /// The drivers a Job can run: `spec.driver` must be one of them.
+        public var knownDrivers: Set<String> = ["postgresql", "mysql"]
+        public var jobTemplate = JobTemplate()
+        public var retry = RetryPolicy()
+        public var maxConcurrent = 8
+        /// How often a Backup of a missing Database is looked at again.
+        public var missingDatabaseRecheck: Duration = .seconds(30)
+
+        public init() {}
+    }
+
+    private let api: any KubernetesAPI
+    public let configuration: Configuration
+    private let logger: Logger
+    private let events: EventRecorder
+
+    public init(api: any KubernetesAPI, configuration: Configuration, logger: Logger) {
+        self.api = api
+        self.configuration = configuration
+        self.logger = logger
+        events = EventRecorder(api: api, component: "db-operator", logger: logger)
+    }
+
+    public func run() async throws {
+        var databases = Controller<Database>.Configuration(name: "databases", watcher: .init(namespace: configuration.namespace))
+        databases.maxConcurrent = configuration.maxConcurrent
+        databases.errorBaseDelay = .milliseconds(200)
+        databases.errorMaxDelay = .seconds(60)
+        let jobs = Watcher<Job>.Configuration(namespace: configuration.namespace, labelSelector: JobTemplate.databaseUIDLabel)
+        let databaseController = Controller<Database>(
+            api: api, configuration: databases, logger: logger,
+            sources: [Controller<Database>.owned(Job.self, api: api, configuration: jobs, logger: logger), backupsToDatabases()]
+        ) { key, controller in try await self.reconcile(database: key) }
+
+        var backups = Controller<Backup>.Configuration(name: "backups", watcher: .init(namespace: configuration.namespace))
+        backups.maxConcurrent = 2
+        let backupController = Controller<Backup>(api: api, configuration: backups, logger: logger) { key, controller in
+            try await self.reconcile(backup: key, cache: controller.cache)
+        }
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { try await databaseController.run() }
+            group.addTask { try await backupController.run() }
+        }
+    }
+
+    /// Queues the Database a Backup names whenever the Backup changes.
+    private func backupsToDatabases() -> Controller<Database>.KeySource {
+        let api = self.api, logger = self.logger, namespace = configuration.namespace
+        return { enqueue in
+            for try await event in Watcher<Backup>(api: api, configuration: .init(namespace: namespace), logger: logger) {
+                let backups: [Resource<Backup>]
+                switch event {
+                case .restarted(let items): backups = items
+                case .applied(let item), .deleted(let item): backups = [item]
+                }
+                for backup in backups { await enqueue(ObjectKey(namespace: backup.namespace, name: backup.object.spec.database)) }
+            }
+        }
+    }
+
+    // MARK: Databases
+
+    func reconcile(database key: ObjectKey) async throws -> ReconcileResult {
+        guard let namespace = key.namespace else { return .done }
+        // Jobs first, then the Database: a Job seen finished has made its writes, so
+        // the Database read after it shows them.
+        let jobs = try await api.list(Job.self, namespace: namespace, labelSelector: "\(JobTemplate.operationLabel)")
+        let database: Resource<Database>
+        do {
+            database = try await api.get(Database.self, namespace: namespace, name: key.name)
+        } catch let error as KubeError where error.code == .notFound {
+            return .done
+        }
+        let uid = database.metadata.uid ?? ""
+        let owned = jobs.filter { $0.metadata.ownerReferences?.contains { $0.uid == uid } ?? false }
+        let backups = try await api.list(Backup.self, namespace: namespace).filter { $0.object.spec.database == key.name }
+        let input = Self.decisionInput(database: database.object, backups: backups.map(\.object), jobs: owned.map(\.object), knownDrivers: configuration.knownDrivers)
+        let decision = JobDecider.decide(input, retry: configuration.retry)
+        let metadata: Logger.Metadata = ["k8s.namespace": "\(namespace)", "k8s.database": "\(key.name)", "decision": "\(decision)"]
+        logger.debug("decided", metadata: metadata)
+        try await reportSpec(database, problems: input.database.specProblems)
+        try await reportWaitingBackups(database: database.object, backups: backups, decision: decision)
+        switch decision {
+        case .idle, .waitForJob, .deletionBlocked:
+            return .done
+        case .invalidSpec:
+            return .done
+        case .backoff(_, let delay):
+            return .requeue(after: .milliseconds(Int64(delay * 1000) + 10))
+        case .createJob(let request):
+            let job = configuration.jobTemplate.job(for: database.object, request: request)
+            do {
+                _ = try await api.create(job)
+                logger.info("created job", metadata: metadata.merging(["k8s.job": "\(job.metadata.name ?? "")"]) { $1 })
+            } catch let error as KubeError where error.code == .alreadyExists {
+                // Made by an earlier reconcile whose Job we have not seen yet.
+            }
+            return .done
+        }
+    }
+
+    /// The decision's input from the objects as read.
+    static func decisionInput(database: Database, backups: [Backup], jobs: [Job], knownDrivers: Set<String>, now: Date = Date()) -> DecisionInput {
+        let generation = database.metadata.generation ?? 0
+        let blocked = database.status?.conditions?[type: "DeletionBlocked"].flatMap { $0.status == "True" ? ($0.observedGeneration ?? 0) : nil }
+        let facts = DatabaseFacts(
+            generation: generation, phase: database.phase, deleting: database.isBeingDeleted,
+            hasFinalizer: database.metadata.finalizers?.contains(Database.finalizer) ?? false,
+            deletionPolicy: database.spec.effectiveDeletionPolicy,
+            activeBackup: database.status?.activeBackup.flatMap { $0.isEmpty ? nil : $0 },
+            specProblems: database.validate(knownDrivers: knownDrivers), deletionBlockedAtGeneration: blocked)
+        let backupFacts = backups.map {
+            BackupFacts(name: $0.metadata.name ?? "", creationTimestamp: $0.metadata.creationTimestamp ?? "", phase: $0.phase)
+        }
+        let jobFacts = jobs.compactMap { job -> JobFacts? in
+            guard let operation = job.metadata.labels?[JobTemplate.operationLabel].flatMap(Operation.init(rawValue:)) else { return nil }
+            let state: JobFacts.State = job.condition("Complete") != nil ? .succeeded : job.condition("Failed") != nil ? .failed : .running
+            let finished = (job.condition("Complete") ?? job.condition("Failed"))?.lastTransitionTime.flatMap(KubeTime.parse)
+                ?? job.status?.completionTime.flatMap(KubeTime.parse)
+            return JobFacts(
+                name: job.metadata.name ?? "", operation: operation, backup: job.metadata.annotations?[JobTemplate.backupAnnotation],
+                generation: job.metadata.annotations?[JobTemplate.generationAnnotation].flatMap(Int64.init) ?? 0,
+                state: state, finishedAt: state == .running ? nil : (finished ?? now))
+        }
+        return DecisionInput(database: facts, backups: backupFacts, jobs: jobFacts, now: now)
+    }
+
+    /// An invalid spec gets `Ready=False, reason InvalidSpec` and a Warning Event; a
+    /// change to an immutable field gets a `SpecChangeIgnored` condition.
+    private func reportSpec(_ database: Resource<Database>, problems: [SpecProblem]) async throws {
+        let generation = database.metadata.generation
+        var status = database.object.status ?? DatabaseStatus()
+        var conditions = status.conditions ?? []
+        let now = KubeTime.now()
+        var warnings: [(String, String)] = []
+        if !problems.isEmpty {
+            let message = "no Job is created until the spec is fixed: " + problems.map(\.description).joined(separator: "; ")
+            conditions.set(Condition(type: "Ready", status: "False", reason: "InvalidSpec", message: message, lastTransitionTime: now, observedGeneration: generation))
+            warnings.append(("InvalidSpec", message))
+        } else if let ready = conditions[type: "Ready"], ready.reason == "InvalidSpec" {
+            // Fixed: say so until the runtime writes the next real state.
+            conditions.set(Condition(type: "Ready", status: "False", reason: "SpecAccepted", message: "the spec is valid; waiting for the driver", lastTransitionTime: now, observedGeneration: generation))
+        }
+        let changes = database.object.immutableFieldChanges
+        if !changes.isEmpty {
+            let message = "fields that cannot change once created were changed and are ignored: " + changes.joined(separator: ", ")
+            conditions.set(Condition(type: "SpecChangeIgnored", status: "True", reason: "ImmutableField", message: message, lastTransitionTime: now, observedGeneration: generation))
+            warnings.append(("ImmutableField", message))
+        } else if conditions[type: "SpecChangeIgnored"]?.status == "True" {
+            conditions.set(Condition(type: "SpecChangeIgnored", status: "False", reason: "SpecMatches", message: "the spec matches the database", lastTransitionTime: now, observedGeneration: generation))
+        }
+        guard !Self.sameConditions(conditions, status.conditions ?? []) else { return }
+        status.conditions = conditions
+        var modified = database.object
+        modified.status = status
+        do {
+            _ = try await api.updateStatus(database, to: modified)
+        } catch let error as KubeError where error.code == .conflict {
+            throw error  // re-read and re-decide
+        }
+        for (reason, message) in warnings { await events.record(database.object, type: .warning, reason: reason, message: message) }
+    }
+
+    /// Pending Backups say why they wait: another backup first, the database busy,
+    /// or the database not Created.
+    private func reportWaitingBackups(database: Database, backups: [Resource<Backup>], decision: JobDecision) async throws {
+        let pending = JobDecider.pendingBackups(backups.map {
+            BackupFacts(name: $0.name, creationTimestamp: $0.metadata.creationTimestamp ?? "", phase: $0.phase)
+        })
+        for (index, facts) in pending.enumerated() {
+            guard let backup = backups.first(where: { $0.name == facts.name }) else { continue }
+            let reason: String, message: String
+            if database.isBeingDeleted {
+                (reason, message) = ("DatabaseDeleting", "the database \(database.metadata.name ?? "") is being deleted; this backup will not run")
+            } else if !database.validate(knownDrivers: configuration.knownDrivers).isEmpty {
+                (reason, message) = ("DatabaseInvalid", "the database's spec is invalid; see its Ready condition")
+            } else if database.spec.backupTo?.s3Spec == nil {
+                (reason, message) = ("NoBackupTarget", "the database \(database.metadata.name ?? "") has no spec.backupTo")
+            } else if database.phase != .created || database.status?.activeBackup.map({ !$0.isEmpty }) == true {
+                (reason, message) = ("DatabaseBusy", "waiting for the database to be Created and free (phase \(database.phase?.rawValue ?? "none"))")
+            } else if index > 0 {
+                (reason, message) = ("Queued", "waiting for \(pending[0].name): one backup per database at a time, oldest first")
+            } else if case .backoff(_, let delay) = decision {
+                (reason, message) = ("RetryingAfterFailure", "the last attempt failed; retrying in \(Int(delay.rounded(.up))) s")
+            } else {
+                (reason, message) = ("Scheduled", "a backup Job is being started")
+            }
+            try await setWaitingCondition(backup, reason: reason, message: message)
+        }
+    }
+
+    // MARK: Backups
+
+    /// A Backup of a missing Database gets a condition and an Event, and is looked at
+    /// again later (the Database may still come).
+    func reconcile(backup key: ObjectKey, cache: ObjectCache<Backup>) async throws -> ReconcileResult {
+        guard let namespace = key.namespace, let cached = cache[key], cached.phase == nil else { return .done }
+        do {
+            _ = try await api.get(Database.self, namespace: namespace, name: cached.object.spec.database)
+            return .done
+        } catch let error as KubeError where error.code == .notFound {
+            let backup = try await api.get(Backup.self, namespace: namespace, name: key.name)
+            guard backup.phase == nil else { return .done }
+            let message = "the Database \(backup.object.spec.database) does not exist in namespace \(namespace)"
+            if try await setWaitingCondition(backup, reason: "DatabaseNotFound", message: message) {
+                await events.record(backup.object, type: .warning, reason: "DatabaseNotFound", message: message)
+            }
+            return .requeue(after: configuration.missingDatabaseRecheck)
+        }
+    }
+
+    /// Sets `Ready=False` with `reason` on a Backup without a phase; true if it changed.
+    @discardableResult
+    private func setWaitingCondition(_ backup: Resource<Backup>, reason: String, message: String) async throws -> Bool {
+        var status = backup.object.status ?? BackupStatus()
+        var conditions = status.conditions ?? []
+        conditions.set(Condition(type: "Ready", status: "False", reason: reason, message: message, lastTransitionTime: KubeTime.now(), observedGeneration: backup.metadata.generation))
+        guard !Self.sameConditions(conditions, status.conditions ?? []) else { return false }
+        status.conditions = conditions
+        var modified = backup.object
+        modified.status = status
+        _ = try await api.updateStatus(backup, to: modified)
+        return true
+    }
+
+    /// Equal but for `lastTransitionTime`, which `set` keeps when the status holds.
+    static func sameConditions(_ a: [Condition], _ b: [Condition]) -> Bool {
+        func strip(_ conditions: [Condition]) -> [Condition] { conditions.map { var c = $0; c.lastTransitionTime = ""; return c } }
+        return strip(a) == strip(b)
+    }
+}

@@ -1,0 +1,200 @@
+import Foundation
+import KubeModel
+
+/// What the operator knows about one Database when it decides: plain values taken
+/// from the Database, its Backups and its Jobs.
+public struct DecisionInput: Sendable {
+    public var database: DatabaseFacts
+    /// Backups naming this database, in any phase.
+    public var backups: [BackupFacts]
+    /// Jobs owned by this database, finished or not.
+    public var jobs: [JobFacts]
+    public var now: Date
+
+    public init(database: DatabaseFacts, backups: [BackupFacts], jobs: [JobFacts], now: Date) {
+        self.database = database
+        self.backups = backups
+        self.jobs = jobs
+        self.now = now
+    }
+}
+
+/// The parts of a Database the decision reads.
+public struct DatabaseFacts: Sendable, Hashable {
+    public var generation: Int64
+    public var phase: DatabasePhase?
+    public var deleting: Bool
+    public var hasFinalizer: Bool
+    public var deletionPolicy: DeletionPolicy
+    public var activeBackup: String?
+    /// What is wrong with the spec; a non-empty list means no Job.
+    public var specProblems: [SpecProblem]
+    /// The generation at which the runtime blocked deletion (D17), if it did.
+    public var deletionBlockedAtGeneration: Int64?
+
+    public init(
+        generation: Int64, phase: DatabasePhase?, deleting: Bool, hasFinalizer: Bool, deletionPolicy: DeletionPolicy,
+        activeBackup: String? = nil, specProblems: [SpecProblem] = [], deletionBlockedAtGeneration: Int64? = nil
+    ) {
+        self.generation = generation
+        self.phase = phase
+        self.deleting = deleting
+        self.hasFinalizer = hasFinalizer
+        self.deletionPolicy = deletionPolicy
+        self.activeBackup = activeBackup
+        self.specProblems = specProblems
+        self.deletionBlockedAtGeneration = deletionBlockedAtGeneration
+    }
+}
+
+/// The parts of a Backup the decision reads.
+public struct BackupFacts: Sendable, Hashable {
+    public var name: String
+    public var creationTimestamp: String
+    public var phase: BackupPhase?
+
+    public init(name: String, creationTimestamp: String, phase: BackupPhase?) {
+        self.name = name
+        self.creationTimestamp = creationTimestamp
+        self.phase = phase
+    }
+}
+
+/// The parts of a Job the decision reads.
+public struct JobFacts: Sendable, Hashable {
+    public enum State: Sendable, Hashable { case running, succeeded, failed }
+
+    public var name: String
+    public var operation: Operation
+    public var backup: String?
+    public var generation: Int64
+    public var state: State
+    /// When it finished (nil while running).
+    public var finishedAt: Date?
+
+    public init(name: String, operation: Operation, backup: String?, generation: Int64, state: State, finishedAt: Date?) {
+        self.name = name
+        self.operation = operation
+        self.backup = backup
+        self.generation = generation
+        self.state = state
+        self.finishedAt = finishedAt
+    }
+}
+
+/// A Job the operator should create.
+public struct JobRequest: Sendable, Hashable {
+    public var operation: Operation
+    public var backup: String?
+    /// How many Jobs for this operation existed before: part of the name's hash.
+    public var attempt: Int
+
+    public init(operation: Operation, backup: String?, attempt: Int) {
+        self.operation = operation
+        self.backup = backup
+        self.attempt = attempt
+    }
+}
+
+/// The operator's answer for one Database.
+public enum JobDecision: Sendable, Hashable {
+    /// Nothing to do until something changes.
+    case idle
+    /// A Job of this database is running; its end will bring the next decision.
+    case waitForJob(String)
+    /// Create this Job.
+    case createJob(JobRequest)
+    /// The last Job of this operation failed: try again after `delay`.
+    case backoff(Operation, delay: TimeInterval)
+    /// The spec cannot be acted on: say so in a condition, create nothing.
+    case invalidSpec([SpecProblem])
+    /// Deletion waits for the user: the final backup failed for good (D17) and the
+    /// spec has not changed since.
+    case deletionBlocked
+}
+
+/// Failed Jobs are retried after 10 s, doubling to at most 10 minutes.
+public struct RetryPolicy: Sendable, Hashable {
+    public var base: TimeInterval
+    public var max: TimeInterval
+
+    public init(base: TimeInterval = 10, max: TimeInterval = 600) {
+        self.base = base
+        self.max = max
+    }
+
+    /// The wait after `failures` consecutive failures (1 = the first).
+    public func delay(afterFailures failures: Int) -> TimeInterval {
+        guard failures > 0 else { return 0 }
+        return Swift.min(max, base * pow(2, Double(Swift.min(failures - 1, 30))))
+    }
+}
+
+/// The operator's decision of SPEC section 3.2, a pure function: from a Database, its
+/// Backups and its Jobs, the one Job that should exist now.
+public enum JobDecider {
+    /// The operation the database's phase calls for, with the Backup it concerns,
+    /// or nil when none is needed.
+    public static func wantedOperation(_ input: DecisionInput) -> (Operation, String?)? {
+        let database = input.database
+        if database.deleting {
+            guard database.hasFinalizer else { return nil }  // nothing holds it: it is going away
+            switch database.phase {
+            case nil, .creating:
+                return (.delete, nil)
+            case .created:
+                if database.deletionPolicy == .backupBeforeDelete { return (.backupBeforeDelete, nil) }
+                return (.delete, nil)
+            case .backupRequested, .backupInProgress, .backupCompleted:
+                // A deletion requested during a backup waits for the backup to end.
+                return database.activeBackup.map { (.backup, $0) }
+            case .backupBeforeDeleteRequested, .backupBeforeDeleteInProgress:
+                return (.backupBeforeDelete, nil)
+            case .backupBeforeDeleteCompleted, .deletionRequested, .deletionInProgress, .deleted:
+                return (.delete, nil)
+            }
+        }
+        switch database.phase {
+        case nil, .creating:
+            return (.create, nil)
+        case .created:
+            return oldestPendingBackup(input.backups).map { (.backup, $0.name) }
+        case .backupRequested, .backupInProgress, .backupCompleted:
+            return database.activeBackup.map { (.backup, $0) }
+        case .backupBeforeDeleteRequested, .backupBeforeDeleteInProgress:
+            return (.backupBeforeDelete, nil)
+        case .backupBeforeDeleteCompleted, .deletionRequested, .deletionInProgress, .deleted:
+            // Only reachable with a deletionTimestamp; finish what was started.
+            return (.delete, nil)
+        }
+    }
+
+    /// Backups waiting to run, oldest first (name breaks ties).
+    public static func pendingBackups(_ backups: [BackupFacts]) -> [BackupFacts] {
+        backups.filter { $0.phase == nil }.sorted { ($0.creationTimestamp, $0.name) < ($1.creationTimestamp, $1.name) }
+    }
+
+    static func oldestPendingBackup(_ backups: [BackupFacts]) -> BackupFacts? { pendingBackups(backups).first }
+
+    public static func decide(_ input: DecisionInput, retry: RetryPolicy = RetryPolicy()) -> JobDecision {
+        let database = input.database
+        if !database.specProblems.isEmpty { return .invalidSpec(database.specProblems) }
+        // One Job per database at a time, whatever it does.
+        if let running = input.jobs.first(where: { $0.state == .running }) { return .waitForJob(running.name) }
+        guard let (operation, backup) = wantedOperation(input) else { return .idle }
+        if operation == .backupBeforeDelete, database.phase == .created,
+            let blocked = database.deletionBlockedAtGeneration, blocked >= database.generation
+        {
+            return .deletionBlocked
+        }
+        let earlier = input.jobs.filter { $0.operation == operation && $0.backup == backup }
+        // A Job that ended while its operation is still wanted did not converge (it
+        // failed, or its pod died): back off, unless the spec changed since.
+        let unconverged = earlier.filter { $0.generation >= database.generation }
+        if let last = unconverged.compactMap(\.finishedAt).max() {
+            let wait = retry.delay(afterFailures: unconverged.count) - input.now.timeIntervalSince(last)
+            if wait > 0 { return .backoff(operation, delay: wait) }
+        }
+        return .createJob(JobRequest(operation: operation, backup: backup, attempt: earlier.count))
+    }
+}

@@ -1,0 +1,78 @@
+import Crypto
+import KubeModel
+
+/// How the operator's Jobs look (SPEC section 3.2); every field has a usable default.
+public struct JobTemplate: Sendable {
+    public var image = "ghcr.io/db-operator/db-operator:latest"
+    public var serviceAccountName: String?
+    /// Container resources as Kubernetes writes them (`requests`, `limits`).
+    public var resources: JSONValue?
+    public var backoffLimit = 2
+    public var ttlSecondsAfterFinished = 3600
+    /// Variables every Job gets besides the `DB_OPERATOR_*` ones.
+    public var environment: [String: String] = [:]
+
+    public init() {}
+
+    public static let databaseLabel = "dboperator.io/database"
+    public static let databaseUIDLabel = "dboperator.io/database-uid"
+    public static let operationLabel = "dboperator.io/operation"
+    public static let backupAnnotation = "dboperator.io/backup"
+    public static let generationAnnotation = "dboperator.io/generation"
+    public static let attemptAnnotation = "dboperator.io/attempt"
+
+    /// `<database>-<operation>-<8 hex>`, at most 63 characters; the hex comes from the
+    /// database's UID, the operation, the backup and the attempt.
+    public static func jobName(database: String, uid: String, request: JobRequest) -> String {
+        let seed = "\(uid)|\(request.operation.rawValue)|\(request.backup ?? "")|\(request.attempt)"
+        let hex = SHA256.hash(data: Array(seed.utf8)).prefix(4).map { byte in
+            let digits = String(byte, radix: 16)
+            return byte < 16 ? "0" + digits : digits
+        }.joined()
+        let suffix = "-\(request.operation.rawValue)-\(hex)"
+        var prefix = String(database.prefix(63 - suffix.count))
+        // A DNS label may not have a '-' or '.' before the suffix's '-'.
+        while let last = prefix.last, last == "-" || last == "." { prefix.removeLast() }
+        return prefix.replacingDots() + suffix
+    }
+
+    /// The Job for `request` on `database`.
+    public func job(for database: Database, request: JobRequest) -> Job {
+        let name = database.metadata.name ?? ""
+        let namespace = database.metadata.namespace ?? ""
+        let uid = database.metadata.uid ?? ""
+        var labels = [Self.databaseUIDLabel: uid, Self.operationLabel: request.operation.rawValue, "app.kubernetes.io/managed-by": "db-operator"]
+        if name.count <= 63 { labels[Self.databaseLabel] = name }
+        var annotations = [Self.generationAnnotation: String(database.metadata.generation ?? 0), Self.attemptAnnotation: String(request.attempt)]
+        var env = [
+            EnvVar(name: "DB_OPERATOR_DATABASE", value: name),
+            EnvVar(name: "DB_OPERATOR_NAMESPACE", value: namespace),
+            EnvVar(name: "DB_OPERATOR_OPERATION", value: request.operation.rawValue),
+        ]
+        if let backup = request.backup {
+            annotations[Self.backupAnnotation] = backup
+            env.append(EnvVar(name: "DB_OPERATOR_BACKUP", value: backup))
+        }
+        env += environment.sorted { $0.key < $1.key }.map { EnvVar(name: $0.key, value: $0.value) }
+        var container = Container(name: "driver", image: image, command: ["db-operator", "driver"], env: env)
+        container.resources = resources
+        let owner = OwnerReference(
+            apiVersion: Database.resource.apiVersion, kind: Database.resource.kind, name: name, uid: uid, controller: true, blockOwnerDeletion: true)
+        var spec = JobSpec(
+            template: PodTemplateSpec(
+                metadata: ObjectMeta(labels: labels),
+                spec: PodSpec(containers: [container], restartPolicy: "Never", serviceAccountName: serviceAccountName)),
+            backoffLimit: backoffLimit, ttlSecondsAfterFinished: ttlSecondsAfterFinished)
+        spec.ttlSecondsAfterFinished = ttlSecondsAfterFinished
+        return Job(
+            metadata: ObjectMeta(
+                name: Self.jobName(database: name, uid: uid, request: request), namespace: namespace, labels: labels,
+                annotations: annotations, ownerReferences: [owner]),
+            spec: spec)
+    }
+}
+
+extension String {
+    /// Job names are DNS labels: a Database named with dots gets dashes instead.
+    fileprivate func replacingDots() -> String { String(map { $0 == "." ? "-" : $0 }) }
+}

@@ -1,0 +1,111 @@
+import DriverProtocol
+import Foundation
+import NIOCore
+
+/// A driver for tests that needs no database server: each "instance" is a directory
+/// (named after the host) of JSON files, one per database, holding the owner and the
+/// password. It keeps the rules a real driver keeps — idempotent create and drop,
+/// `NameConflict` for a name owned by another resource, drop and backup only for the
+/// owner — so the runtime's lifecycle is proven without PostgreSQL or MySQL.
+///
+/// Behaviour per database is steered by flag files in `<root>/flags/`:
+/// `<database>.fail-create`, `<database>.fail-backup`, `<database>.backup-seconds`
+/// (spread the dump over that many seconds), `<database>.backup-bytes`.
+///
+/// Programs register it only when asked (`--enable-test-driver`), so it cannot be
+/// selected in a production deployment by accident.
+public struct TestDatabaseDriver: DatabaseDriver {
+    public static let name = "test"
+    public let root: URL
+
+    public init(root: String) { self.root = URL(fileURLWithPath: root) }
+
+    public var defaultPort: Int { 1 }
+    public var nameLimits: NameLimits { NameLimits(database: 63, user: 32) }
+
+    /// What an instance stores for one database.
+    public struct Record: Codable, Sendable, Hashable {
+        public var ownerUID: String
+        public var namespace: String
+        public var name: String
+        public var username: String
+        public var password: String
+    }
+
+    public func create(_ target: DatabaseTarget, password: String) async throws {
+        if flag(target, "fail-create") != nil {
+            throw DriverError(reason: "InstanceUnreachable", message: "test driver: \(target.instance.host) is unreachable (flag fail-create)", retryable: true)
+        }
+        if let existing = try record(target) {
+            guard existing.ownerUID == target.owner.uid else {
+                throw DriverError.nameConflict("database \(target.databaseName) exists and belongs to \(existing.namespace)/\(existing.name)")
+            }
+        }
+        let record = Record(ownerUID: target.owner.uid, namespace: target.owner.namespace, name: target.owner.name, username: target.username, password: password)
+        let data = try JSONEncoder().encode(record)
+        try FileManager.default.createDirectory(at: instance(target), withIntermediateDirectories: true)
+        try data.write(to: file(target), options: .atomic)
+    }
+
+    public func drop(_ target: DatabaseTarget) async throws {
+        guard let existing = try record(target) else { return }
+        guard existing.ownerUID == target.owner.uid else {
+            throw DriverError.notOwned("database \(target.databaseName) belongs to \(existing.namespace)/\(existing.name); not dropped")
+        }
+        try FileManager.default.removeItem(at: file(target))
+    }
+
+    public func backup(_ target: DatabaseTarget) async throws -> DatabaseDump {
+        guard let existing = try record(target), existing.ownerUID == target.owner.uid else {
+            throw DriverError.notOwned("database \(target.databaseName) is not recorded as \(target.owner)'s")
+        }
+        let total = flag(target, "backup-bytes").flatMap(Int.init) ?? (1 << 20)
+        let seconds = flag(target, "backup-seconds").flatMap(Double.init) ?? 0
+        let fail = flag(target, "fail-backup") != nil
+        let header = "test-driver dump of \(target.databaseName) for \(target.owner)\n"
+        let bytes = AsyncThrowingStream<ByteBuffer, any Error> { continuation in
+            let task = Task {
+                let chunk = 64 << 10
+                let chunks = max(1, (total + chunk - 1) / chunk)
+                var buffer = ByteBuffer(string: header)
+                continuation.yield(buffer)
+                var produced = 0
+                for index in 0..<chunks {
+                    if fail, index == chunks / 2 {
+                        continuation.finish(throwing: DriverError.toolFailed("test driver: the dump tool exited with status 1 (flag fail-backup)"))
+                        return
+                    }
+                    let count = min(chunk, total - produced)
+                    buffer = ByteBuffer(bytes: (0..<count).map { UInt8(truncatingIfNeeded: (produced + $0) &* 2654435761 >> 13) })
+                    produced += count
+                    continuation.yield(buffer)
+                    if seconds > 0 { try? await Task.sleep(for: .milliseconds(Int64(seconds * 1000) / Int64(chunks))) }
+                }
+                continuation.finish()
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+        return DatabaseDump(fileExtension: "testdump", wantsCompression: false, bytes: bytes)
+    }
+
+    public func estimatedSize(_ target: DatabaseTarget) async throws -> Int64? {
+        Int64(flag(target, "backup-bytes").flatMap(Int.init) ?? (1 << 20))
+    }
+
+    // MARK: Files
+
+    func instance(_ target: DatabaseTarget) -> URL { root.appendingPathComponent("instances").appendingPathComponent(target.instance.host) }
+
+    func file(_ target: DatabaseTarget) -> URL { instance(target).appendingPathComponent("\(target.databaseName).json") }
+
+    /// The record of the target's database, if it exists.
+    public func record(_ target: DatabaseTarget) throws -> Record? {
+        guard let data = FileManager.default.contents(atPath: file(target).path) else { return nil }
+        return try JSONDecoder().decode(Record.self, from: data)
+    }
+
+    func flag(_ target: DatabaseTarget, _ name: String) -> String? {
+        let path = root.appendingPathComponent("flags").appendingPathComponent("\(target.databaseName).\(name)").path
+        return FileManager.default.contents(atPath: path).map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) }
+    }
+}
