@@ -1,17 +1,19 @@
 import ArgumentParser
+import Foundation
 import KubeClient
 import Logging
 
 /// How a subcommand reaches the Kubernetes API: a kubeconfig, else in-cluster.
 struct ClientOptions: ParsableArguments {
-    @Option(help: "Path of a kubeconfig; without it the in-cluster service account is used.")
+    @Option(help: "Path of a kubeconfig (default: $KUBECONFIG, else the in-cluster service account).")
     var kubeconfig: String?
 
     @Option(help: "Context of the kubeconfig to use (default: its current-context).")
     var context: String?
 
     func makeClient(logger: Logger) throws -> HTTPKubernetesClient {
-        let configuration = try kubeconfig.map { try KubeClientConfiguration.kubeconfig(path: $0, context: context) }
+        let path = kubeconfig ?? ProcessInfo.processInfo.environment["KUBECONFIG"].flatMap { $0.isEmpty ? nil : $0 }
+        let configuration = try path.map { try KubeClientConfiguration.kubeconfig(path: $0, context: context) }
             ?? KubeClientConfiguration.inCluster()
         return try HTTPKubernetesClient(configuration: configuration, logger: logger)
     }

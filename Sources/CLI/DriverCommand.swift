@@ -20,7 +20,9 @@ struct DriverCommand: AsyncParsableCommand {
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
-        let logger = logging.makeLogger(label: "db-operator-driver")
+        var logger = logging.makeLogger(label: "db-operator-driver")
+        // The operator passes its Jobs a level through the environment (`--job-env`).
+        if let level = environment["DB_OPERATOR_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) { logger.logLevel = level }
         guard let database = environment["DB_OPERATOR_DATABASE"], let namespace = environment["DB_OPERATOR_NAMESPACE"],
             let operationName = environment["DB_OPERATOR_OPERATION"]
         else {
@@ -39,13 +41,14 @@ struct DriverCommand: AsyncParsableCommand {
             }
         }
         let api = try client.makeClient(logger: logger)
+        let storeLogger = logger
         let runtime = DriverRuntime(
             api: api, configuration: configuration, drivers: DriverRegistration.registry(testDriverRoot: testRoot), logger: logger,
             environment: environment
         ) { location, credentials in
             var store = S3ObjectStore.Configuration(endpoint: location.endpoint, region: location.region, bucket: location.bucket, credentials: credentials)
             store.forcePathStyle = location.forcePathStyle
-            return try S3ObjectStore(configuration: store, logger: logger)
+            return try S3ObjectStore(configuration: store, logger: storeLogger)
         }
         do {
             try await runtime.run()

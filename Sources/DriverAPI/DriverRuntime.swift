@@ -1,4 +1,5 @@
 import AsyncAlgorithms
+import Crypto
 import DriverProtocol
 import Foundation
 import KubeClient
@@ -85,11 +86,18 @@ public final class DriverRuntime: Sendable {
                 activeBackup: database.object.status?.activeBackup.flatMap { $0.isEmpty ? nil : $0 },
                 backup: backupName.map { name in
                     BackupState(name: name, exists: backup != nil, phase: backup?.phase, attempts: backup?.object.status?.attempts ?? 0)
-                })
+                },
+                deletionBlocked: database.object.status?.conditions?[type: "DeletionBlocked"].map {
+                    $0.status == "True" && ($0.observedGeneration ?? 0) >= (database.metadata.generation ?? 0)
+                } ?? false,
+                backupBeforeDelete: database.object.spec.effectiveDeletionPolicy == .backupBeforeDelete)
             let step = RuntimeDecider.next(
                 configuration.operation, state, backupName: configuration.backup, finalBackupName: finalBackupName(database.object),
                 maxAttempts: configuration.maxBackupAttempts)
-            logger.debug("next step", metadata: ["step": "\(step)", "phase": "\(database.object.phase?.rawValue ?? "none")"])
+            logger.debug("next step", metadata: [
+                "step": "\(step)", "phase": "\(database.object.phase?.rawValue ?? "none")", "k8s.generation": "\(database.metadata.generation ?? 0)",
+                "deletion_blocked": "\(state.deletionBlocked)",
+            ])
             if case .finished(let why) = step {
                 logger.info("finished", metadata: ["reason": "\(why)"])
                 return
@@ -104,10 +112,14 @@ public final class DriverRuntime: Sendable {
         }
     }
 
-    /// `<database>-final-<8 hex of the UID>`.
+    /// `<database>-final-<8 hex>`, the hex from the UID and the generation: a new
+    /// attempt after a blocked deletion (and a spec change) gets a new Backup.
     func finalBackupName(_ database: Database) -> String {
-        let uid = database.metadata.uid ?? ""
-        let hex = String(uid.filter(\.isHexDigit).prefix(8)).lowercased()
+        let seed = "\(database.metadata.uid ?? "")|\(database.metadata.generation ?? 0)"
+        let hex = SHA256.hash(data: Array(seed.utf8)).prefix(4).map { byte in
+            let digits = String(byte, radix: 16)
+            return byte < 16 ? "0" + digits : digits
+        }.joined()
         let name = database.metadata.name ?? ""
         return "\(name.prefix(253 - 15))-final-\(hex)"
     }

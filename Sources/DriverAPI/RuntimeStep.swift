@@ -60,13 +60,22 @@ public struct RuntimeState: Sendable, Hashable {
     /// The Backup this operation concerns: named by the Job, or the final backup of a
     /// backup-before-delete. `exists` is false when it was not found.
     public var backup: BackupState?
+    /// A final backup failed for good (D17) and the spec has not changed since.
+    public var deletionBlocked: Bool
+    /// The deletion policy is BackupBeforeDelete: no drop from Created without the final backup.
+    public var backupBeforeDelete: Bool
 
-    public init(phase: DatabasePhase?, deleting: Bool, hasFinalizer: Bool, activeBackup: String?, backup: BackupState?) {
+    public init(
+        phase: DatabasePhase?, deleting: Bool, hasFinalizer: Bool, activeBackup: String?, backup: BackupState?,
+        deletionBlocked: Bool = false, backupBeforeDelete: Bool = false
+    ) {
+        self.backupBeforeDelete = backupBeforeDelete
         self.phase = phase
         self.deleting = deleting
         self.hasFinalizer = hasFinalizer
         self.activeBackup = activeBackup
         self.backup = backup
+        self.deletionBlocked = deletionBlocked
     }
 }
 
@@ -158,6 +167,8 @@ public enum RuntimeDecider {
             guard state.deleting else { return .finished("the database is not being deleted") }
             switch state.phase {
             case .created?:
+                if !state.backupBeforeDelete { return .finished("the deletion policy no longer asks for a final backup") }
+                if state.deletionBlocked { return .finished("deletion is blocked until the spec changes") }
                 return .takeForFinalBackup(finalBackupName)
             case .backupBeforeDeleteRequested?:
                 return .createFinalBackup(state.activeBackup ?? finalBackupName)
@@ -173,7 +184,11 @@ public enum RuntimeDecider {
             switch state.phase {
             case nil:
                 return state.hasFinalizer ? .removeFinalizer : .finished("nothing holds the resource")
-            case .creating?, .created?, .backupBeforeDeleteCompleted?:
+            case .created?:
+                // Never drop a database whose policy wants a final backup that was not taken.
+                if state.backupBeforeDelete { return .finished("the deletion policy asks for a final backup first") }
+                return .requestDeletion
+            case .creating?, .backupBeforeDeleteCompleted?:
                 return .requestDeletion
             case .deletionRequested?:
                 return .beginDrop

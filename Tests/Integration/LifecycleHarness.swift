@@ -1,0 +1,308 @@
+import DriverAPI
+import FakeAPIServer
+import Foundation
+import KubeClient
+import KubeModel
+import KubeRuntime
+import Logging
+import Synchronization
+import TestSupport
+
+/// The real programs around a fake API server: `db-operator run` (with the test
+/// driver enabled) and `db-operator job-runner` as child processes, the CRDs
+/// installed, and a recorder of every phase transition seen on watches.
+final class LifecycleHarness: @unchecked Sendable {
+    let cluster: FakeCluster
+    let root: String
+    let recorder = TransitionRecorder()
+    private let operatorProcess = Mutex<RunningProcess?>(nil)
+    private var runner: RunningProcess?
+    let extraOperatorArguments: [String]
+
+    /// The db-operator binary built beside this test bundle.
+    static var binary: String {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("db-operator").path
+    }
+
+    private init(cluster: FakeCluster, root: String, extraOperatorArguments: [String]) {
+        self.cluster = cluster
+        self.root = root
+        self.extraOperatorArguments = extraOperatorArguments
+    }
+
+    var api: HTTPKubernetesClient { cluster.client }
+
+    static func with<T: Sendable>(operatorArguments: [String] = [], _ body: (LifecycleHarness) async throws -> T) async throws -> T {
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            throw EventuallyTimedOut(description: "build db-operator first: \(binary)")
+        }
+        return try await FakeCluster.with { cluster in
+            let root = FileManager.default.temporaryDirectory.appendingPathComponent("lifecycle-\(UUID().uuidString)").path
+            try FileManager.default.createDirectory(atPath: "\(root)/flags", withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: "\(root)/crash", withIntermediateDirectories: true)
+            defer {
+                if ProcessInfo.processInfo.environment["DBOP_KEEP_TEST_STATE"] == nil { try? FileManager.default.removeItem(atPath: root) }
+            }
+            for crd in CustomResourceDefinitions.all { _ = try await cluster.client.create(crd) }
+            try await eventually("the CRDs to be established") {
+                try await cluster.client.list(CustomResourceDefinition.self, namespace: nil).allSatisfy { $0.object.isEstablished }
+            }
+            let jobKubeconfig = "\(root)/job.kubeconfig"
+            try cluster.server.writeKubeconfig(to: jobKubeconfig, user: "job")
+            let harness = LifecycleHarness(cluster: cluster, root: root, extraOperatorArguments: operatorArguments)
+            try harness.startOperator()
+            harness.runner = try RunningProcess(binary, [
+                "job-runner", "--kubeconfig", cluster.kubeconfigPath, "--log-dir", "\(root)/logs", "--retry-backoff", "0.2",
+                "--job-kubeconfig", jobKubeconfig,
+            ])
+            let watching = Task { try await harness.recorder.watch(api: cluster.client) }
+            defer {
+                watching.cancel()
+                harness.stopOperator()
+                harness.runner?.terminate()
+            }
+            do {
+                return try await body(harness)
+            } catch {
+                print("operator output:\n\(harness.operatorOutput.suffix(6000))\njob logs:\n\(harness.jobLogs().suffix(12000))")
+                throw error
+            }
+        }
+    }
+
+    func startOperator() throws {
+        let process = try RunningProcess(Self.binary, [
+            "run", "--kubeconfig", cluster.kubeconfigPath, "--enable-test-driver", root, "--job-retry-base", "0.5",
+            "--job-env", "DB_OPERATOR_MAX_BACKUP_ATTEMPTS=2", "--job-env", "DB_OPERATOR_LOG_LEVEL=debug",
+        ] + extraOperatorArguments)
+        operatorProcess.withLock { $0 = process }
+    }
+
+    /// Kills the operator abruptly (SIGKILL) or gracefully.
+    func stopOperator(abruptly: Bool = false) {
+        guard let process = operatorProcess.withLock({ $0 }) else { return }
+        if abruptly { process.signal(SIGKILL) }
+        process.terminate()
+    }
+
+    var operatorOutput: String { operatorProcess.withLock { $0?.text ?? "" } }
+
+    func jobLogs() -> String {
+        let directory = "\(root)/logs"
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: directory))?.sorted() ?? []
+        return files.map { "== \($0)\n" + ((try? String(contentsOfFile: "\(directory)/\($0)", encoding: .utf8)) ?? "") }.joined(separator: "\n")
+    }
+
+    // MARK: Test driver steering
+
+    func setFlag(_ database: String, _ flag: String, _ value: String = "1") throws {
+        try value.write(toFile: "\(root)/flags/\(database).\(flag)", atomically: true, encoding: .utf8)
+    }
+
+    func clearFlag(_ database: String, _ flag: String) {
+        try? FileManager.default.removeItem(atPath: "\(root)/flags/\(database).\(flag)")
+    }
+
+    /// Makes the driver process exit right after writing `transition`, once.
+    func crashOnce(namespace: String, database: String, after transition: Transition) throws {
+        try "".write(toFile: "\(root)/crash/\(namespace)_\(database).\(transition.rawValue)", atomically: true, encoding: .utf8)
+    }
+
+    func pendingCrashes() -> [String] { (try? FileManager.default.contentsOfDirectory(atPath: "\(root)/crash")) ?? [] }
+
+    /// The record the test driver's "instance" keeps for a database.
+    func instanceRecord(host: String, database: String) -> [String: String]? {
+        guard let data = FileManager.default.contents(atPath: "\(root)/instances/\(host)/\(database).json"),
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: String]
+        else { return nil }
+        return object
+    }
+
+    // MARK: Resources
+
+    func makeNamespace(_ name: String) async throws {
+        _ = try await api.create(Namespace(metadata: ObjectMeta(name: name)))
+        var admin = Secret(metadata: ObjectMeta(name: "dbpassword", namespace: name))
+        admin.setValue("admin-pw", for: "password")
+        _ = try await api.create(admin)
+    }
+
+    func s3CredentialsSecret(namespace: String, s3: S3Settings) async throws {
+        var secret = Secret(metadata: ObjectMeta(name: "s3-creds", namespace: namespace))
+        secret.setValue(s3.accessKeyID, for: "accessKeyId")
+        secret.setValue(s3.secretAccessKey, for: "secretAccessKey")
+        _ = try await api.create(secret)
+    }
+
+    static func databaseSpec(host: String, policy: DeletionPolicy? = nil, s3: S3Settings?, prefix: String = "") -> DatabaseSpec {
+        var spec = DatabaseSpec(
+            driver: "test", connect: ConnectSpec(host: host),
+            credentials: CredentialsSpec(
+                username: ValueSource(value: "admin"),
+                password: ValueSource(valueFrom: .init(secretKeyRef: SecretKeyRef(name: "dbpassword", key: "password")))),
+            deletionPolicy: policy)
+        if let s3 {
+            var target = S3Spec()
+            target.Region = s3.region
+            target.Bucket = s3.bucket
+            target.Prefix = prefix
+            target.Endpoint = s3.endpoint
+            target.ForcePathStyle = true
+            target.CredentialsSecret = "s3-creds"
+            spec.backupTo = BackupTarget(S3: target)
+        }
+        return spec
+    }
+
+    @discardableResult
+    func createDatabase(_ name: String, namespace: String, spec: DatabaseSpec) async throws -> Resource<Database> {
+        try await api.create(Database(metadata: ObjectMeta(name: name, namespace: namespace), spec: spec))
+    }
+
+    func createBackup(_ name: String, namespace: String, database: String) async throws {
+        _ = try await api.create(Backup(metadata: ObjectMeta(name: name, namespace: namespace), spec: BackupSpec(database: database)))
+    }
+
+    func database(_ name: String, namespace: String) async throws -> Database? {
+        do {
+            return try await api.get(Database.self, namespace: namespace, name: name).object
+        } catch let error as KubeError where error.code == .notFound {
+            return nil
+        }
+    }
+
+    func backup(_ name: String, namespace: String) async throws -> Backup? {
+        do {
+            return try await api.get(Backup.self, namespace: namespace, name: name).object
+        } catch let error as KubeError where error.code == .notFound {
+            return nil
+        }
+    }
+
+    func waitForPhase(_ name: String, namespace: String, _ phase: DatabasePhase, timeout: Duration = .seconds(60)) async throws {
+        try await eventually(timeout: timeout, "Database \(namespace)/\(name) to be \(phase.rawValue)") {
+            try await self.database(name, namespace: namespace)?.phase == phase
+        }
+    }
+
+    func waitForBackup(_ name: String, namespace: String, _ phase: BackupPhase, timeout: Duration = .seconds(60)) async throws {
+        try await eventually(timeout: timeout, "Backup \(namespace)/\(name) to be \(phase.rawValue)") {
+            try await self.backup(name, namespace: namespace)?.phase == phase
+        }
+    }
+
+    func waitUntilGone(_ name: String, namespace: String, timeout: Duration = .seconds(60)) async throws {
+        try await eventually(timeout: timeout, "Database \(namespace)/\(name) to be gone") {
+            try await self.database(name, namespace: namespace) == nil
+        }
+    }
+
+    /// Changes a Database's spec or metadata as a user would: read, modify, write, again on conflict.
+    func modifyDatabase(_ name: String, namespace: String, _ change: @Sendable (inout Database) -> Void) async throws {
+        while true {
+            let current = try await api.get(Database.self, namespace: namespace, name: name)
+            var modified = current.object
+            change(&modified)
+            do {
+                _ = try await api.update(current, to: modified)
+                return
+            } catch let error as KubeError where error.code == .conflict {
+                continue
+            }
+        }
+    }
+
+    func delete(_ name: String, namespace: String) async throws {
+        try await api.delete(Database.self, namespace: namespace, name: name)
+    }
+
+    func secret(_ name: String, namespace: String) async throws -> Secret? {
+        do {
+            return try await api.get(Secret.self, namespace: namespace, name: name).object
+        } catch let error as KubeError where error.code == .notFound {
+            return nil
+        }
+    }
+}
+
+/// Every phase transition seen on watches of Databases and Backups, per object.
+final class TransitionRecorder: Sendable {
+    private struct State {
+        var databases: [String: DatabaseStatus] = [:]
+        var backups: [String: BackupStatus] = [:]
+        var seen: [Transition: [String]] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    /// Transitions seen for the object named `namespace/name`, in order.
+    func transitions(of key: String) -> [Transition] {
+        state.withLock { state in
+            // Kept per transition; rebuild the order from the list of keys.
+            Transition.allCases.filter { state.seen[$0]?.contains(key) ?? false }
+        }
+    }
+
+    var seen: Set<Transition> { state.withLock { Set($0.seen.keys) } }
+
+    func objects(with transition: Transition) -> [String] { state.withLock { $0.seen[transition] ?? [] } }
+
+    func watch(api: any KubernetesAPI) async throws {
+        let logger = { var logger = Logger(label: "recorder"); logger.logLevel = .warning; return logger }()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for try await event in Watcher<Database>(api: api, logger: logger) { self.record(event) }
+            }
+            group.addTask {
+                for try await event in Watcher<Backup>(api: api, logger: logger) { self.record(event) }
+            }
+            try await group.next()
+        }
+    }
+
+    private func key(_ metadata: ObjectMeta) -> String { "\(metadata.namespace ?? "")/\(metadata.name ?? "")" }
+
+    private func record(_ event: WatcherEvent<Database>) {
+        state.withLock { state in
+            switch event {
+            case .restarted(let items):
+                for item in items { note(&state, item.object) }
+            case .applied(let item):
+                note(&state, item.object)
+            case .deleted(let item):
+                note(&state, item.object)
+                if item.object.phase == .deleted { state.seen[.d10, default: []].append(key(item.metadata)) }
+                state.databases[item.metadata.uid ?? ""] = nil
+            }
+        }
+    }
+
+    private func note(_ state: inout State, _ database: Database) {
+        let uid = database.metadata.uid ?? ""
+        let before = state.databases[uid]
+        if let transition = Transition.database(from: before?.phase, to: database.phase), before?.phase != database.phase {
+            state.seen[transition, default: []].append(key(database.metadata))
+        }
+        state.databases[uid] = database.status ?? DatabaseStatus()
+    }
+
+    private func record(_ event: WatcherEvent<Backup>) {
+        state.withLock { state in
+            let items: [Resource<Backup>]
+            switch event {
+            case .restarted(let all): items = all
+            case .applied(let item), .deleted(let item): items = [item]
+            }
+            for item in items {
+                let uid = item.metadata.uid ?? ""
+                let before = state.backups[uid]
+                let after = item.object.status ?? BackupStatus()
+                let changed = before?.phase != after.phase || (after.phase == .backingUp && before?.progress?.bytes != after.progress?.bytes && before?.progress != nil)
+                if changed, let transition = Transition.backup(from: before?.phase, to: after.phase) {
+                    state.seen[transition, default: []].append(key(item.metadata))
+                }
+                state.backups[uid] = after
+            }
+        }
+    }
+}
