@@ -2,6 +2,7 @@ import ArgumentParser
 import DriverAPI
 import Foundation
 import KubeClient
+import KubeModel
 import Logging
 import ObjectStore
 
@@ -28,8 +29,8 @@ struct DriverCommand: AsyncParsableCommand {
         else {
             throw ValidationError("DB_OPERATOR_DATABASE, DB_OPERATOR_NAMESPACE and DB_OPERATOR_OPERATION must be set")
         }
-        guard let operation = RuntimeOperation(rawValue: operationName) else {
-            throw ValidationError("DB_OPERATOR_OPERATION \(operationName) is not one of \(RuntimeOperation.allCases.map(\.rawValue).joined(separator: ", "))")
+        guard let operation = DatabaseOperation(rawValue: operationName) else {
+            throw ValidationError("DB_OPERATOR_OPERATION \(operationName) is not one of \(DatabaseOperation.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         let testRoot = environment[TestDriverSwitch.environmentKey]
         var configuration = DriverRuntime.Configuration(namespace: namespace, database: database, operation: operation, backup: environment["DB_OPERATOR_BACKUP"].flatMap { $0.isEmpty ? nil : $0 })

@@ -19,7 +19,7 @@ public final class DriverRuntime: Sendable {
     public struct Configuration: Sendable {
         public var namespace: String
         public var database: String
-        public var operation: RuntimeOperation
+        public var operation: DatabaseOperation
         public var backup: String?
         /// A backup started this many times fails for good (B5) on the next start.
         public var maxBackupAttempts = 3
@@ -29,7 +29,7 @@ public final class DriverRuntime: Sendable {
         /// Called after each phase write: tests stop the process here to prove recovery.
         public var afterTransition: @Sendable (Transition) -> Void = { _ in }
 
-        public init(namespace: String, database: String, operation: RuntimeOperation, backup: String? = nil) {
+        public init(namespace: String, database: String, operation: DatabaseOperation, backup: String? = nil) {
             self.namespace = namespace
             self.database = database
             self.operation = operation

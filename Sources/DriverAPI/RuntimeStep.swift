@@ -1,13 +1,5 @@
 import KubeModel
 
-/// The operation a driver Job performs (`DB_OPERATOR_OPERATION`).
-public enum RuntimeOperation: String, Sendable, Hashable, CaseIterable {
-    case create
-    case backup
-    case delete
-    case backupBeforeDelete = "backup-before-delete"
-}
-
 /// The transitions of SPEC section 3.1, by number.
 public enum Transition: String, Sendable, Hashable, CaseIterable {
     case d1 = "D1", d2 = "D2", d3 = "D3", d4 = "D4", d5 = "D5", d6 = "D6", d7 = "D7", d8 = "D8", d9 = "D9"
@@ -132,7 +124,7 @@ public enum RuntimeStep: Sendable, Hashable {
 
 /// The runtime's "which phase next?" (SPEC section 3.1), a pure function.
 public enum RuntimeDecider {
-    public static func next(_ operation: RuntimeOperation, _ state: RuntimeState, backupName: String?, finalBackupName: String, maxAttempts: Int) -> RuntimeStep {
+    public static func next(_ operation: DatabaseOperation, _ state: RuntimeState, backupName: String?, finalBackupName: String, maxAttempts: Int) -> RuntimeStep {
         switch operation {
         case .create:
             if state.deleting { return .finished("the database is being deleted") }

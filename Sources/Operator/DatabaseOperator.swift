@@ -129,7 +129,7 @@ public final class DatabaseOperator: Service {
             BackupFacts(name: $0.metadata.name ?? "", creationTimestamp: $0.metadata.creationTimestamp ?? "", phase: $0.phase)
         }
         let jobFacts = jobs.compactMap { job -> JobFacts? in
-            guard let operation = job.metadata.labels?[JobTemplate.operationLabel].flatMap(Operation.init(rawValue:)) else { return nil }
+            guard let operation = job.metadata.labels?[JobTemplate.operationLabel].flatMap(DatabaseOperation.init(rawValue:)) else { return nil }
             let state: JobFacts.State = job.condition("Complete") != nil ? .succeeded : job.condition("Failed") != nil ? .failed : .running
             let finished = (job.condition("Complete") ?? job.condition("Failed"))?.lastTransitionTime.flatMap(KubeTime.parse)
                 ?? job.status?.completionTime.flatMap(KubeTime.parse)

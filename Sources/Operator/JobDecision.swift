@@ -65,14 +65,14 @@ public struct JobFacts: Sendable, Hashable {
     public enum State: Sendable, Hashable { case running, succeeded, failed }
 
     public var name: String
-    public var operation: Operation
+    public var operation: DatabaseOperation
     public var backup: String?
     public var generation: Int64
     public var state: State
     /// When it finished (nil while running).
     public var finishedAt: Date?
 
-    public init(name: String, operation: Operation, backup: String?, generation: Int64, state: State, finishedAt: Date?) {
+    public init(name: String, operation: DatabaseOperation, backup: String?, generation: Int64, state: State, finishedAt: Date?) {
         self.name = name
         self.operation = operation
         self.backup = backup
@@ -84,12 +84,12 @@ public struct JobFacts: Sendable, Hashable {
 
 /// A Job the operator should create.
 public struct JobRequest: Sendable, Hashable {
-    public var operation: Operation
+    public var operation: DatabaseOperation
     public var backup: String?
     /// How many Jobs for this operation existed before: part of the name's hash.
     public var attempt: Int
 
-    public init(operation: Operation, backup: String?, attempt: Int) {
+    public init(operation: DatabaseOperation, backup: String?, attempt: Int) {
         self.operation = operation
         self.backup = backup
         self.attempt = attempt
@@ -105,7 +105,7 @@ public enum JobDecision: Sendable, Hashable {
     /// Create this Job.
     case createJob(JobRequest)
     /// The last Job of this operation failed: try again after `delay`.
-    case backoff(Operation, delay: TimeInterval)
+    case backoff(DatabaseOperation, delay: TimeInterval)
     /// The spec cannot be acted on: say so in a condition, create nothing.
     case invalidSpec([SpecProblem])
     /// Deletion waits for the user: the final backup failed for good (D17) and the
@@ -135,7 +135,7 @@ public struct RetryPolicy: Sendable, Hashable {
 public enum JobDecider {
     /// The operation the database's phase calls for, with the Backup it concerns,
     /// or nil when none is needed.
-    public static func wantedOperation(_ input: DecisionInput) -> (Operation, String?)? {
+    public static func wantedOperation(_ input: DecisionInput) -> (DatabaseOperation, String?)? {
         let database = input.database
         if database.deleting {
             guard database.hasFinalizer else { return nil }  // nothing holds it: it is going away
