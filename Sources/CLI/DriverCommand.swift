@@ -62,12 +62,18 @@ struct DriverCommand: AsyncParsableCommand {
     }
 }
 
-/// One-shot crash points for recovery tests: a file `<root>/crash/<namespace>_<database>.<transition>`
-/// makes the driver exit abruptly right after writing that transition, once.
+/// One-shot crash points for recovery tests (test driver only): a file
+/// `<root>/crash/<namespace>_<database>.<transition>` makes the driver exit abruptly
+/// right after writing that transition, once; a number N in it skips N-1 writes first.
 enum CrashMarkers {
     static func crashIfMarked(root: String, namespace: String, database: String, transition: String) {
         let path = "\(root)/crash/\(namespace)_\(database).\(transition)"
-        guard FileManager.default.fileExists(atPath: path), (try? FileManager.default.removeItem(atPath: path)) != nil else { return }
+        guard let contents = FileManager.default.contents(atPath: path) else { return }
+        if let count = Int(String(decoding: contents, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)), count > 1 {
+            try? String(count - 1).write(toFile: path, atomically: true, encoding: .utf8)
+            return
+        }
+        guard (try? FileManager.default.removeItem(atPath: path)) != nil else { return }
         FileHandle.standardError.write(Data("test crash after \(transition)\n".utf8))
         exit(137)
     }

@@ -2,6 +2,14 @@ import Crypto
 import Foundation
 import Logging
 import NIOCore
+import Synchronization
+
+/// Bytes of the parts stored so far, added to by concurrent part uploads.
+private final class StoredBytes: Sendable {
+    private let total = Atomic<Int64>(0)
+
+    func add(_ bytes: Int64) -> Int64 { total.add(bytes, ordering: .relaxed).newValue }
+}
 
 /// Streams bytes into one object with a multipart upload and bounded memory: parts
 /// of growing size (`PartSizing`), a few in flight, the SHA-256 of the whole object
@@ -80,7 +88,8 @@ public struct StreamingUpload: Sendable {
             return try await withThrowingTaskGroup(of: CompletedPart.self) { group in
                 var completed: [CompletedPart] = []
                 var inFlight = 0
-                var stored: Int64 = 0
+                // Parts report as they finish, so progress moves with every part stored.
+                let stored = StoredBytes()
 
                 func send(_ part: ByteBuffer) async throws {
                     if uploadID == nil { uploadID = try await store.createMultipartUpload(key: key, metadata: metadata) }
@@ -90,12 +99,14 @@ public struct StreamingUpload: Sendable {
                     if inFlight == configuration.partsInFlight, let done = try await group.next() {
                         completed.append(done)
                         inFlight -= 1
-                        stored += Int64(PartSizing.size(ofPart: done.partNumber, initial: configuration.initialPartSize, partLimit: configuration.partLimit))
-                        await progress(stored)
                     }
                     let number = partNumber
                     let id = uploadID!
-                    group.addTask { try await store.uploadPart(key: key, uploadID: id, partNumber: number, body: part) }
+                    group.addTask {
+                        let done = try await store.uploadPart(key: key, uploadID: id, partNumber: number, body: part)
+                        await progress(stored.add(Int64(part.readableBytes)))
+                        return done
+                    }
                     inFlight += 1
                     partNumber += 1
                     target = PartSizing.size(ofPart: partNumber, initial: configuration.initialPartSize, partLimit: configuration.partLimit)

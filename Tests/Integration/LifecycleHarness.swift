@@ -103,9 +103,9 @@ final class LifecycleHarness: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: "\(root)/flags/\(database).\(flag)")
     }
 
-    /// Makes the driver process exit right after writing `transition`, once.
-    func crashOnce(namespace: String, database: String, after transition: Transition) throws {
-        try "".write(toFile: "\(root)/crash/\(namespace)_\(database).\(transition.rawValue)", atomically: true, encoding: .utf8)
+    /// Makes the driver process exit right after writing `transition` for the `occurrence`th time.
+    func crashOnce(namespace: String, database: String, after transition: Transition, occurrence: Int = 1) throws {
+        try String(occurrence).write(toFile: "\(root)/crash/\(namespace)_\(database).\(transition.rawValue)", atomically: true, encoding: .utf8)
     }
 
     func pendingCrashes() -> [String] { (try? FileManager.default.contentsOfDirectory(atPath: "\(root)/crash")) ?? [] }
