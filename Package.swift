@@ -44,13 +44,18 @@ let package = Package(
         // The drivers' shared pieces: blocking calls off the cooperative pool, settings, errors.
         .target(name: "SQLSupport", path: "Sources/SQLSupport"),
         // Thin Swift over libpq and libmysqlclient.
-        .target(name: "PostgreSQLDriver", dependencies: ["CLibPQ", "SQLSupport"], path: "Sources/PostgreSQLDriver"),
-        .target(name: "MySQLDriver", dependencies: ["CMySQL", "SQLSupport"], path: "Sources/MySQLDriver"),
+        .target(name: "PostgreSQLDriver", dependencies: ["CLibPQ", "SQLSupport", "DriverProtocol"], path: "Sources/PostgreSQLDriver"),
+        .target(name: "MySQLDriver", dependencies: ["CMySQL", "SQLSupport", "DriverProtocol"], path: "Sources/MySQLDriver"),
 
         // The Driver API's driver side: protocol DatabaseDriver and plain values, no Kubernetes.
         .target(
             name: "DriverProtocol",
-            dependencies: ["SQLSupport", .product(name: "NIOCore", package: "swift-nio"), .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "SQLSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+            ],
             path: "Sources/DriverProtocol"
         ),
         // A driver for tests that needs no database server (enabled only on request).
@@ -170,6 +175,7 @@ let package = Package(
             name: "CLI",
             dependencies: [
                 "KubeClient", "JobRunner", "Operator", "DriverAPI", "DriverProtocol", "TestDriver", "ObjectStore", "KubeModel",
+                "PostgreSQLDriver", "MySQLDriver",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),

@@ -66,9 +66,9 @@ public struct DatabaseDump: Sendable {
     /// Whether the runtime should gzip the bytes (in parallel) before storing them.
     public var wantsCompression: Bool
     /// The dump's output; the sequence throws if the dump tool fails.
-    public var bytes: AsyncThrowingStream<ByteBuffer, any Error>
+    public var bytes: DumpStream
 
-    public init(fileExtension: String, wantsCompression: Bool, bytes: AsyncThrowingStream<ByteBuffer, any Error>) {
+    public init(fileExtension: String, wantsCompression: Bool, bytes: DumpStream) {
         self.fileExtension = fileExtension
         self.wantsCompression = wantsCompression
         self.bytes = bytes

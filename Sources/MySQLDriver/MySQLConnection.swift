@@ -110,7 +110,8 @@ public final class MySQLConnection: @unchecked Sendable {
         var previous: Character?
         for ch in sql {
             if let open = quote {
-                if ch == open && previous != "\\" { quote = nil }
+                // Backticks quote identifiers, where a backslash escapes nothing.
+                if ch == open && (open == "`" || previous != "\\") { quote = nil }
                 result.append(ch)
             } else if ch == "'" || ch == "\"" || ch == "`" {
                 quote = ch

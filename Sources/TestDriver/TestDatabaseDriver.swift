@@ -85,7 +85,7 @@ public struct TestDatabaseDriver: DatabaseDriver {
             }
             continuation.onTermination = { _ in task.cancel() }
         }
-        return DatabaseDump(fileExtension: "testdump", wantsCompression: false, bytes: bytes)
+        return DatabaseDump(fileExtension: "testdump", wantsCompression: false, bytes: DumpStream(bytes))
     }
 
     public func estimatedSize(_ target: DatabaseTarget) async throws -> Int64? {

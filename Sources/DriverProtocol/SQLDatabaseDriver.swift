@@ -1,0 +1,122 @@
+import SQLSupport
+
+/// The lifecycle of a database in a SQL instance, one piece of code for every
+/// engine (SPEC sections 2.4 and 4). Create claims the name in the bookkeeping table
+/// first, then converges the user and the database, so a crash between any two
+/// statements leaves a state the next run finishes; drop and backup act only on a
+/// database recorded as the caller's.
+public struct SQLDatabaseDriver<Engine: SQLEngine>: DatabaseDriver {
+    public let engine: Engine
+
+    public init(engine: Engine) { self.engine = engine }
+
+    public var defaultPort: Int { engine.defaultPort }
+    public var nameLimits: NameLimits { engine.nameLimits }
+
+    /// What the bookkeeping table says about a database.
+    public struct Record: Sendable, Hashable {
+        public var username: String
+        public var owner: OwnerRecord
+    }
+
+    public func create(_ target: DatabaseTarget, password: String) async throws {
+        try checkNames(target)
+        let admin = try await engine.connect(target.instance)
+        let book = try await engine.openBookkeeping(admin, instance: target.instance)
+        try await claim(target, admin: admin, book: book)
+        try await engine.ensureUser(admin, target.username, password: password)
+        try await engine.ensureDatabase(admin, target.databaseName, user: target.username)
+    }
+
+    public func drop(_ target: DatabaseTarget) async throws {
+        try checkNames(target)
+        let admin = try await engine.connect(target.instance)
+        let book = try await engine.openBookkeeping(admin, instance: target.instance)
+        guard let record = try await record(of: target.databaseName, book: book) else { return }  // never created, or already dropped
+        guard record.owner.uid == target.owner.uid else {
+            throw DriverError.notOwned("database \(target.databaseName) belongs to \(record.owner.namespace)/\(record.owner.name); it was not dropped")
+        }
+        try await engine.endSessions(admin, database: target.databaseName, user: record.username)
+        try await engine.dropDatabase(admin, target.databaseName)
+        try await engine.dropUser(admin, record.username)
+        try await book.query("DELETE FROM \(engine.bookkeepingTable) WHERE database_name = \(engine.placeholder(1)) AND owner_uid = \(engine.placeholder(2))", [target.databaseName, target.owner.uid])
+    }
+
+    public func backup(_ target: DatabaseTarget) async throws -> DatabaseDump {
+        try checkNames(target)
+        let admin = try await engine.connect(target.instance)
+        let book = try await engine.openBookkeeping(admin, instance: target.instance)
+        guard let record = try await record(of: target.databaseName, book: book), record.owner.uid == target.owner.uid else {
+            throw DriverError.notOwned("database \(target.databaseName) is not recorded as \(target.owner)'s; it is not backed up")
+        }
+        let command = try engine.dumpCommand(target)
+        return DatabaseDump(
+            fileExtension: command.fileExtension, wantsCompression: command.wantsCompression,
+            bytes: try DumpProcess.start(command))
+    }
+
+    public func estimatedSize(_ target: DatabaseTarget) async throws -> Int64? {
+        let admin = try await engine.connect(target.instance)
+        return try await engine.size(admin, database: target.databaseName)
+    }
+
+    // MARK: Tenant isolation
+
+    /// Records the database as the target's, or throws `NameConflict` when the name
+    /// (or the user) is someone else's: recorded for another resource, or existing
+    /// without a record at all.
+    func claim(_ target: DatabaseTarget, admin: Engine.Session, book: Engine.Session) async throws {
+        if let record = try await record(of: target.databaseName, book: book) {
+            guard record.owner.uid == target.owner.uid else {
+                throw DriverError.nameConflict("database \(target.databaseName) is managed for \(record.owner.namespace)/\(record.owner.name)")
+            }
+            guard record.username == target.username else {
+                throw DriverError.nameConflict("database \(target.databaseName) was created with user \(record.username), not \(target.username)")
+            }
+            return
+        }
+        let userRows = try await book.query(
+            "SELECT database_name, owner_namespace, owner_name FROM \(engine.bookkeepingTable) WHERE username = \(engine.placeholder(1))", [target.username])
+        if let row = userRows.first {
+            throw DriverError.nameConflict("user \(target.username) belongs to database \(row[0] ?? "") of \(row[1] ?? "")/\(row[2] ?? "")")
+        }
+        if try await engine.databaseExists(admin, target.databaseName) {
+            throw DriverError.nameConflict("database \(target.databaseName) already exists in the instance and was not created by this operator")
+        }
+        if try await engine.userExists(admin, target.username) {
+            throw DriverError.nameConflict("user \(target.username) already exists in the instance and was not created by this operator")
+        }
+        let p = engine.placeholder
+        do {
+            try await book.query(
+                "INSERT INTO \(engine.bookkeepingTable) (database_name, username, owner_uid, owner_namespace, owner_name) VALUES (\(p(1)), \(p(2)), \(p(3)), \(p(4)), \(p(5)))",
+                [target.databaseName, target.username, target.owner.uid, target.owner.namespace, target.owner.name])
+        } catch {
+            // Another run claimed it between the read and the insert: decide again.
+            guard let record = try await record(of: target.databaseName, book: book) else { throw error }
+            guard record.owner.uid == target.owner.uid else {
+                throw DriverError.nameConflict("database \(target.databaseName) is managed for \(record.owner.namespace)/\(record.owner.name)")
+            }
+        }
+    }
+
+    func record(of database: String, book: Engine.Session) async throws -> Record? {
+        let rows = try await book.query(
+            "SELECT username, owner_uid, owner_namespace, owner_name FROM \(engine.bookkeepingTable) WHERE database_name = \(engine.placeholder(1))", [database])
+        guard let row = rows.first else { return nil }
+        return Record(username: row[0] ?? "", owner: OwnerRecord(uid: row[1] ?? "", namespace: row[2] ?? "", name: row[3] ?? ""))
+    }
+
+    /// Names the engine would truncate or cannot hold are refused, never shortened
+    /// here: a truncated name could be someone else's.
+    func checkNames(_ target: DatabaseTarget) throws {
+        for (kind, name, limit) in [("database", target.databaseName, nameLimits.database), ("user", target.username, nameLimits.user)] {
+            guard !name.isEmpty, name.utf8.count <= limit, !name.utf8.contains(0) else {
+                throw DriverError(reason: "InvalidSpec", message: "the \(kind) name is empty, longer than the engine's \(limit) bytes, or holds a NUL", retryable: false)
+            }
+        }
+        guard target.databaseName != InstanceNames.bookkeepingDatabase else {
+            throw DriverError(reason: "InvalidSpec", message: "the database name \(InstanceNames.bookkeepingDatabase) is reserved", retryable: false)
+        }
+    }
+}

@@ -1,0 +1,71 @@
+import SQLSupport
+
+/// A connection a SQL engine's driver talks through: text rows out, parameters
+/// passed apart from the SQL.
+public protocol SQLSession: Sendable {
+    @discardableResult
+    func query(_ sql: String, _ parameters: [String?]) async throws -> [[String?]]
+}
+
+/// What differs between PostgreSQL and MySQL for the driver operations: the SQL,
+/// the catalogs, the dump tool. The lifecycle around it is `SQLDatabaseDriver`'s,
+/// one piece of code for both engines.
+public protocol SQLEngine: Sendable {
+    associatedtype Session: SQLSession
+
+    var defaultPort: Int { get }
+    var nameLimits: NameLimits { get }
+
+    /// The admin login's session on the instance (no particular database).
+    func connect(_ instance: ConnectionSettings) async throws -> Session
+
+    /// Creates the bookkeeping database and table when missing and closes them to
+    /// everyone else; returns the session the bookkeeping queries run on.
+    func openBookkeeping(_ admin: Session, instance: ConnectionSettings) async throws -> Session
+
+    /// The bookkeeping table's name as the bookkeeping session sees it.
+    var bookkeepingTable: String { get }
+
+    /// The engine's placeholder for the `index`th parameter (from 1).
+    func placeholder(_ index: Int) -> String
+
+    func databaseExists(_ admin: Session, _ name: String) async throws -> Bool
+    func userExists(_ admin: Session, _ name: String) async throws -> Bool
+
+    /// The user exists, can log in, and has exactly `password`.
+    func ensureUser(_ admin: Session, _ name: String, password: String) async throws
+    /// The database exists, belongs to (or is fully granted to) `user`, and no one
+    /// else may connect to it.
+    func ensureDatabase(_ admin: Session, _ name: String, user: String) async throws
+
+    /// Ends other sessions on the database (best effort where the admin may not).
+    func endSessions(_ admin: Session, database: String, user: String) async throws
+    func dropDatabase(_ admin: Session, _ name: String) async throws
+    func dropUser(_ admin: Session, _ name: String) async throws
+
+    func size(_ admin: Session, database: String) async throws -> Int64?
+
+    /// The dump tool's invocation for a database, its password kept off the command line.
+    func dumpCommand(_ target: DatabaseTarget) throws -> DumpCommand
+}
+
+/// How to run a dump tool: never with a password in `arguments`.
+public struct DumpCommand: Sendable {
+    public var executable: String
+    public var arguments: [String]
+    public var environment: [String: String]
+    /// Files the dump needs (a MySQL option file with the password), written 0600
+    /// before it starts and removed after.
+    public var files: [String: String]
+    public var fileExtension: String
+    public var wantsCompression: Bool
+
+    public init(executable: String, arguments: [String], environment: [String: String] = [:], files: [String: String] = [:], fileExtension: String, wantsCompression: Bool) {
+        self.executable = executable
+        self.arguments = arguments
+        self.environment = environment
+        self.files = files
+        self.fileExtension = fileExtension
+        self.wantsCompression = wantsCompression
+    }
+}

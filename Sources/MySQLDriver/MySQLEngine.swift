@@ -1,0 +1,154 @@
+import DriverProtocol
+import Foundation
+import SQLSupport
+
+extension MySQLConnection: SQLSession {}
+
+/// The MySQL side of the driver: SQL for MySQL 5.7/8.x and MariaDB through the
+/// libmysqlclient API, `mysqldump`/`mariadb-dump` for backups. Works with an admin
+/// without SUPER (Amazon RDS's master user): it needs CREATE USER, GRANT OPTION and
+/// database privileges only.
+///
+/// MySQL 8 differs from MariaDB where noted: its default authentication plugin is
+/// caching_sha2_password (clients need TLS or the server's RSA key on first login),
+/// and user names are limited to 32 characters (MariaDB allows 80; the driver keeps
+/// to 32 for both).
+public struct MySQLEngine: SQLEngine {
+    /// The dump tool: `mariadb-dump` where installed, else `mysqldump`.
+    public var dumpTool: String
+    /// The host part of the accounts made for databases.
+    public var accountHost = "%"
+
+    public init(dumpTool: String? = nil) {
+        self.dumpTool = dumpTool ?? Self.findDumpTool()
+    }
+
+    public var defaultPort: Int { 3306 }
+    public var nameLimits: NameLimits { .mysql }
+    public var bookkeepingTable: String { "`\(InstanceNames.bookkeepingDatabase)`.`databases`" }
+
+    public func placeholder(_ index: Int) -> String { "?" }
+
+    public func connect(_ instance: ConnectionSettings) async throws -> MySQLConnection {
+        var settings = instance
+        settings.database = nil
+        return try await MySQLConnection.connect(settings)
+    }
+
+    public func openBookkeeping(_ admin: MySQLConnection, instance: ConnectionSettings) async throws -> MySQLConnection {
+        try await admin.query("CREATE DATABASE IF NOT EXISTS `\(InstanceNames.bookkeepingDatabase)` CHARACTER SET utf8mb4")
+        // Binary collation: names compare exactly as the server stores them.
+        try await admin.query("""
+            CREATE TABLE IF NOT EXISTS \(bookkeepingTable) (
+                database_name VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL PRIMARY KEY,
+                username VARCHAR(80) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+                owner_uid VARCHAR(64) NOT NULL,
+                owner_namespace VARCHAR(253) NOT NULL,
+                owner_name VARCHAR(253) NOT NULL,
+                created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+                KEY by_user (username)) ENGINE=InnoDB
+            """)
+        // Tenants get grants on their own database only, so db_operator stays closed to them.
+        return admin
+    }
+
+    public func databaseExists(_ admin: MySQLConnection, _ name: String) async throws -> Bool {
+        // information_schema compares case-insensitively on some servers: compare exactly here.
+        try await admin.query("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", [name]).contains { $0.first == name }
+    }
+
+    public func userExists(_ admin: MySQLConnection, _ name: String) async throws -> Bool {
+        try await admin.query("SELECT User FROM mysql.user WHERE User = ?", [name]).contains { $0.first == name }
+    }
+
+    func account(_ admin: MySQLConnection, _ user: String) -> String {
+        "\(admin.quoteLiteral(user))@\(admin.quoteLiteral(accountHost))"
+    }
+
+    public func ensureUser(_ admin: MySQLConnection, _ name: String, password: String) async throws {
+        let account = account(admin, name)
+        let secret = admin.quoteLiteral(password)
+        // IF NOT EXISTS: MySQL 5.7+ and MariaDB 10.1+. ALTER USER sets the password on both
+        // (SET PASSWORD differs between them).
+        try await admin.query("CREATE USER IF NOT EXISTS \(account) IDENTIFIED BY \(secret)")
+        try await admin.query("ALTER USER \(account) IDENTIFIED BY \(secret)")
+    }
+
+    public func ensureDatabase(_ admin: MySQLConnection, _ name: String, user: String) async throws {
+        try await admin.query("CREATE DATABASE IF NOT EXISTS \(MySQLConnection.quoteIdentifier(name)) CHARACTER SET utf8mb4")
+        try await admin.query("GRANT ALL PRIVILEGES ON \(Self.grantPattern(name)).* TO \(account(admin, user))")
+    }
+
+    /// A database name in a GRANT, where `_` and `%` are wildcards: escaped, so a grant
+    /// on `shop_orders` cannot reach `shopXorders`.
+    static func grantPattern(_ name: String) -> String {
+        var escaped = ""
+        for ch in name {
+            switch ch {
+            case "\\": escaped += "\\\\"
+            case "_": escaped += "\\_"
+            case "%": escaped += "\\%"
+            default: escaped.append(ch)
+            }
+        }
+        return MySQLConnection.quoteIdentifier(escaped)
+    }
+
+    public func endSessions(_ admin: MySQLConnection, database: String, user: String) async throws {
+        let sessions = try await admin.query("SELECT ID, USER FROM information_schema.PROCESSLIST WHERE USER = ? AND ID <> CONNECTION_ID()", [user])
+        for row in sessions where row[1] == user {
+            guard let id = row[0].flatMap({ Int($0) }) else { continue }
+            // Needs CONNECTION ADMIN (or SUPER); without it DROP DATABASE still works, it
+            // only waits for the sessions' metadata locks.
+            _ = try? await admin.query("KILL CONNECTION \(id)")
+        }
+    }
+
+    public func dropDatabase(_ admin: MySQLConnection, _ name: String) async throws {
+        try await admin.query("DROP DATABASE IF EXISTS \(MySQLConnection.quoteIdentifier(name))")
+    }
+
+    public func dropUser(_ admin: MySQLConnection, _ name: String) async throws {
+        try await admin.query("DROP USER IF EXISTS \(account(admin, name))")
+    }
+
+    public func size(_ admin: MySQLConnection, database: String) async throws -> Int64? {
+        let rows = try await admin.query(
+            "SELECT COALESCE(SUM(DATA_LENGTH + INDEX_LENGTH), 0) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?", [database])
+        return rows.first?.first.flatMap { $0 }.flatMap { Int64($0) }
+    }
+
+    public func dumpCommand(_ target: DatabaseTarget) throws -> DumpCommand {
+        let instance = target.instance
+        // The password goes in an option file only this process can read, never in argv.
+        let optionFile = FileManager.default.temporaryDirectory.appendingPathComponent("db-operator-\(UUID().uuidString).cnf").path
+        let escaped = instance.password.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+        var arguments = [
+            "--defaults-extra-file=\(optionFile)", "--protocol=TCP", "--host=\(instance.host)", "--port=\(instance.port)",
+            "--user=\(instance.user)", "--single-transaction", "--routines", "--triggers", "--events", "--no-tablespaces",
+            "--default-character-set=utf8mb4",
+        ]
+        let mariadb = dumpTool.hasSuffix("mariadb-dump")
+        switch instance.tlsMode {
+        case .disable: arguments.append(mariadb ? "--skip-ssl" : "--ssl-mode=DISABLED")
+        case .prefer: break
+        case .require: arguments.append(mariadb ? "--ssl" : "--ssl-mode=REQUIRED")
+        case .verifyCA, .verifyFull: arguments += mariadb ? ["--ssl", "--ssl-verify-server-cert"] : ["--ssl-mode=VERIFY_IDENTITY"]
+        }
+        arguments += ["--", target.databaseName]
+        return DumpCommand(
+            executable: dumpTool, arguments: arguments, files: [optionFile: "[client]\npassword=\"\(escaped)\"\n"],
+            fileExtension: "sql", wantsCompression: true)
+    }
+
+    static func findDumpTool() -> String {
+        for candidate in ["/usr/bin/mariadb-dump", "/usr/local/bin/mariadb-dump", "/usr/bin/mysqldump", "/usr/local/bin/mysqldump"]
+        where FileManager.default.isExecutableFile(atPath: candidate) {
+            return candidate
+        }
+        return "mysqldump"
+    }
+}
+
+/// The MySQL driver: the shared lifecycle over `MySQLEngine`.
+public typealias MySQLDatabaseDriver = SQLDatabaseDriver<MySQLEngine>

@@ -1,0 +1,150 @@
+import DriverProtocol
+import Foundation
+import SQLSupport
+
+extension PGConnection: SQLSession {}
+
+/// The PostgreSQL side of the driver: SQL for libpq, `pg_dump --format=custom`.
+/// Works with a non-superuser admin that has CREATEDB and CREATEROLE (Amazon RDS's
+/// master user): the admin makes itself a member of each user it creates, which
+/// PostgreSQL requires before `CREATE DATABASE ... OWNER` (and 16+ allows through the
+/// ADMIN option CREATEROLE gives on roles one creates).
+public struct PostgreSQLEngine: SQLEngine {
+    /// Where `pg_dump` is; the newest on the machine by default.
+    public var pgDump: String
+
+    public init(pgDump: String? = nil) {
+        self.pgDump = pgDump ?? Self.newestTool("pg_dump")
+    }
+
+    public var defaultPort: Int { 5432 }
+    public var nameLimits: NameLimits { .postgresql }
+    public var bookkeepingTable: String { "databases" }
+
+    public func placeholder(_ index: Int) -> String { "$\(index)" }
+
+    public func connect(_ instance: ConnectionSettings) async throws -> PGConnection {
+        var settings = instance
+        settings.database = settings.database ?? "postgres"
+        return try await PGConnection.connect(settings)
+    }
+
+    public func openBookkeeping(_ admin: PGConnection, instance: ConnectionSettings) async throws -> PGConnection {
+        let name = InstanceNames.bookkeepingDatabase
+        if try await admin.query("SELECT 1 FROM pg_database WHERE datname = $1", [name]).isEmpty {
+            do {
+                try await admin.query("CREATE DATABASE \(try admin.quoteIdentifier(name))")
+            } catch let error as SQLError where error.serverCode == "42P04" || error.serverCode == "23505" {
+                // Made meanwhile by another run.
+            }
+        }
+        // Tenants may not connect to it (PUBLIC gets CONNECT and TEMP by default).
+        try await admin.query("REVOKE ALL ON DATABASE \(try admin.quoteIdentifier(name)) FROM PUBLIC")
+        var settings = instance
+        settings.database = name
+        let book = try await PGConnection.connect(settings)
+        try await book.query("""
+            CREATE TABLE IF NOT EXISTS databases (
+                database_name text PRIMARY KEY,
+                username text NOT NULL,
+                owner_uid text NOT NULL,
+                owner_namespace text NOT NULL,
+                owner_name text NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now())
+            """)
+        try await book.query("REVOKE ALL ON SCHEMA public FROM PUBLIC")
+        return book
+    }
+
+    public func databaseExists(_ admin: PGConnection, _ name: String) async throws -> Bool {
+        try await !admin.query("SELECT 1 FROM pg_database WHERE datname = $1", [name]).isEmpty
+    }
+
+    public func userExists(_ admin: PGConnection, _ name: String) async throws -> Bool {
+        try await !admin.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [name]).isEmpty
+    }
+
+    public func ensureUser(_ admin: PGConnection, _ name: String, password: String) async throws {
+        let role = try admin.quoteIdentifier(name)
+        // CREATE/ALTER ROLE take no parameters: the password goes as a literal quoted by libpq.
+        let secret = try admin.quoteLiteral(password)
+        if try await userExists(admin, name) {
+            try await admin.query("ALTER ROLE \(role) WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD \(secret)")
+        } else {
+            try await admin.query("CREATE ROLE \(role) WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD \(secret)")
+        }
+        // Membership lets a non-superuser admin hand databases to the role, end its
+        // sessions and dump its tables.
+        let member = try await admin.query("SELECT pg_has_role(current_user, $1, 'MEMBER')", [name])
+        if member.first?.first != "t" {
+            try await admin.query("GRANT \(role) TO CURRENT_USER")
+        }
+    }
+
+    public func ensureDatabase(_ admin: PGConnection, _ name: String, user: String) async throws {
+        let database = try admin.quoteIdentifier(name)
+        let role = try admin.quoteIdentifier(user)
+        if try await databaseExists(admin, name) {
+            try await admin.query("ALTER DATABASE \(database) OWNER TO \(role)")
+        } else {
+            do {
+                try await admin.query("CREATE DATABASE \(database) OWNER \(role)")
+            } catch let error as SQLError where error.serverCode == "42P04" {
+                try await admin.query("ALTER DATABASE \(database) OWNER TO \(role)")
+            }
+        }
+        try await admin.query("REVOKE ALL ON DATABASE \(database) FROM PUBLIC")
+        try await admin.query("GRANT ALL ON DATABASE \(database) TO \(role)")
+    }
+
+    public func endSessions(_ admin: PGConnection, database: String, user: String) async throws {
+        try await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", [database])
+    }
+
+    public func dropDatabase(_ admin: PGConnection, _ name: String) async throws {
+        try await admin.query("DROP DATABASE IF EXISTS \(try admin.quoteIdentifier(name))")
+    }
+
+    public func dropUser(_ admin: PGConnection, _ name: String) async throws {
+        try await admin.query("DROP ROLE IF EXISTS \(try admin.quoteIdentifier(name))")
+    }
+
+    public func size(_ admin: PGConnection, database: String) async throws -> Int64? {
+        let rows = try await admin.query("SELECT pg_database_size(datname) FROM pg_database WHERE datname = $1", [database])
+        return rows.first?.first.flatMap { $0 }.flatMap { Int64($0) }
+    }
+
+    public func dumpCommand(_ target: DatabaseTarget) throws -> DumpCommand {
+        let instance = target.instance
+        // The connection goes as environment (PGPASSWORD never on the command line);
+        // the database name as a conninfo keyword so any name is taken literally.
+        return DumpCommand(
+            executable: pgDump,
+            arguments: ["--format=custom", "--no-password", "--dbname=dbname='\(Self.conninfoEscape(target.databaseName))'"],
+            environment: [
+                "PGHOST": instance.host, "PGPORT": String(instance.port), "PGUSER": instance.user, "PGPASSWORD": instance.password,
+                "PGSSLMODE": instance.tlsMode.rawValue, "PGCONNECT_TIMEOUT": String(instance.connectTimeoutSeconds),
+                "PGAPPNAME": "db-operator-backup",
+            ],
+            fileExtension: "pgdump", wantsCompression: false)
+    }
+
+    /// A conninfo value inside single quotes: backslash and quote escaped.
+    static func conninfoEscape(_ value: String) -> String {
+        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'")
+    }
+
+    /// The newest `tool` among the PostgreSQL installations on the machine (Debian
+    /// keeps each major under /usr/lib/postgresql/<major>/bin), else the one on PATH.
+    static func newestTool(_ tool: String) -> String {
+        let root = "/usr/lib/postgresql"
+        let majors = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).compactMap(Int.init).sorted(by: >)
+        for major in majors where FileManager.default.isExecutableFile(atPath: "\(root)/\(major)/bin/\(tool)") {
+            return "\(root)/\(major)/bin/\(tool)"
+        }
+        return "/usr/bin/\(tool)"
+    }
+}
+
+/// The PostgreSQL driver: the shared lifecycle over `PostgreSQLEngine`.
+public typealias PostgreSQLDatabaseDriver = SQLDatabaseDriver<PostgreSQLEngine>
