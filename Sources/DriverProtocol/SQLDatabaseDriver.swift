@@ -65,7 +65,7 @@ public struct SQLDatabaseDriver<Engine: SQLEngine>: DatabaseDriver {
     /// Records the database as the target's, or throws `NameConflict` when the name
     /// (or the user) is someone else's: recorded for another resource, or existing
     /// without a record at all.
-    func claim(_ target: DatabaseTarget, admin: Engine.Session, book: Engine.Session) async throws {
+    public func claim(_ target: DatabaseTarget, admin: Engine.Session, book: Engine.Session) async throws {
         if let record = try await record(of: target.databaseName, book: book) {
             guard record.owner.uid == target.owner.uid else {
                 throw DriverError.nameConflict("database \(target.databaseName) is managed for \(record.owner.namespace)/\(record.owner.name)")
@@ -101,8 +101,16 @@ public struct SQLDatabaseDriver<Engine: SQLEngine>: DatabaseDriver {
     }
 
     func record(of database: String, book: Engine.Session) async throws -> Record? {
-        let rows = try await book.query(
-            "SELECT username, owner_uid, owner_namespace, owner_name FROM \(engine.bookkeepingTable) WHERE database_name = \(engine.placeholder(1))", [database])
+        let rows: [[String?]]
+        do {
+            rows = try await book.query(
+                "SELECT username, owner_uid, owner_namespace, owner_name FROM \(engine.bookkeepingTable) WHERE database_name = \(engine.placeholder(1))", [database])
+        } catch let error as SQLError where error.kind == .permissionDenied {
+            throw DriverError(
+                reason: "PermissionDenied",
+                message: "the admin login cannot read the bookkeeping table in database \(InstanceNames.bookkeepingDatabase) (was it made by another login? use one admin login per instance): \(error.message)",
+                retryable: false)
+        }
         guard let row = rows.first else { return nil }
         return Record(username: row[0] ?? "", owner: OwnerRecord(uid: row[1] ?? "", namespace: row[2] ?? "", name: row[3] ?? ""))
     }

@@ -76,8 +76,16 @@ public struct MySQLEngine: SQLEngine {
 
     public func ensureDatabase(_ admin: MySQLConnection, _ name: String, user: String) async throws {
         try await admin.query("CREATE DATABASE IF NOT EXISTS \(MySQLConnection.quoteIdentifier(name)) CHARACTER SET utf8mb4")
-        try await admin.query("GRANT ALL PRIVILEGES ON \(Self.grantPattern(name)).* TO \(account(admin, user))")
+        // The privileges an application needs, named: ALL would include ones an admin
+        // without SUPER may not hold itself (MariaDB's DELETE HISTORY, say), and a grantor
+        // can only grant what it has.
+        try await admin.query("GRANT \(Self.tenantPrivileges) ON \(Self.grantPattern(name)).* TO \(account(admin, user))")
     }
+
+    static let tenantPrivileges = [
+        "SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "REFERENCES", "INDEX", "ALTER", "CREATE TEMPORARY TABLES",
+        "LOCK TABLES", "EXECUTE", "CREATE VIEW", "SHOW VIEW", "CREATE ROUTINE", "ALTER ROUTINE", "EVENT", "TRIGGER",
+    ].joined(separator: ", ")
 
     /// A database name in a GRANT, where `_` and `%` are wildcards: escaped, so a grant
     /// on `shop_orders` cannot reach `shopXorders`.

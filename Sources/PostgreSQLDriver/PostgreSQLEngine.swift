@@ -43,7 +43,8 @@ public struct PostgreSQLEngine: SQLEngine {
         var settings = instance
         settings.database = name
         let book = try await PGConnection.connect(settings)
-        try await book.query("""
+        do {
+            try await book.query("""
             CREATE TABLE IF NOT EXISTS databases (
                 database_name text PRIMARY KEY,
                 username text NOT NULL,
@@ -52,6 +53,9 @@ public struct PostgreSQLEngine: SQLEngine {
                 owner_name text NOT NULL,
                 created_at timestamptz NOT NULL DEFAULT now())
             """)
+        } catch let error as SQLError where error.serverCode == "23505" || error.serverCode == "42P07" {
+            // IF NOT EXISTS is not safe against a concurrent CREATE: another run made it.
+        }
         try await book.query("REVOKE ALL ON SCHEMA public FROM PUBLIC")
         return book
     }
@@ -69,7 +73,8 @@ public struct PostgreSQLEngine: SQLEngine {
         // CREATE/ALTER ROLE take no parameters: the password goes as a literal quoted by libpq.
         let secret = try admin.quoteLiteral(password)
         if try await userExists(admin, name) {
-            try await admin.query("ALTER ROLE \(role) WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD \(secret)")
+            // Naming NOSUPERUSER here would need a superuser, even as a no-op.
+            try await admin.query("ALTER ROLE \(role) WITH LOGIN PASSWORD \(secret)")
         } else {
             try await admin.query("CREATE ROLE \(role) WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD \(secret)")
         }

@@ -1,0 +1,320 @@
+import DriverProtocol
+import Foundation
+import MySQLDriver
+import NIOCore
+import PostgreSQLDriver
+import SQLSupport
+import Testing
+import TestSupport
+
+/// The engine a driver test runs against, with the few things the tests do
+/// differently per engine: log in as the tenant, make a table, restore a dump.
+struct Engine: Sendable, CustomTestStringConvertible {
+    let name: String
+    let admin: @Sendable () throws -> DatabaseServerLogin
+    let driver: any DatabaseDriver
+    /// Runs statements as `user` in `database`; throws on failure.
+    let runAs: @Sendable (_ login: DatabaseServerLogin, _ user: String, _ password: String, _ database: String, _ sql: [String]) async throws -> [[String?]]
+    /// Runs statements as the admin (no database, or `database`).
+    let runAsAdmin: @Sendable (_ login: DatabaseServerLogin, _ database: String?, _ sql: [String]) async throws -> [[String?]]
+    let quote: @Sendable (String) -> String
+    /// Loads a dump (as the driver produced it) into a new scratch database.
+    let restore: @Sendable (_ login: DatabaseServerLogin, _ dump: URL, _ scratch: String) async throws -> Void
+    let limits: NameLimits
+
+    var testDescription: String { name }
+
+    static let services = TestServices.current
+
+    static let postgresql = Engine(
+        name: "postgresql", admin: { try services.postgresql() }, driver: PostgreSQLDatabaseDriver(engine: PostgreSQLEngine()),
+        runAs: { login, user, password, database, sql in
+            let connection = try await PGConnection.connect(ConnectionSettings(host: login.host, port: login.port, user: user, password: password, database: database, tlsMode: .disable))
+            var rows: [[String?]] = []
+            for statement in sql { rows = try await connection.query(statement) }
+            return rows
+        },
+        runAsAdmin: { login, database, sql in
+            let connection = try await PGConnection.connect(ConnectionSettings(host: login.host, port: login.port, user: login.user, password: login.password, database: database ?? "postgres", tlsMode: .disable))
+            var rows: [[String?]] = []
+            for statement in sql { rows = try await connection.query(statement) }
+            return rows
+        },
+        quote: { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" },
+        restore: { login, dump, scratch in
+            let env = ["PGPASSWORD": login.password]
+            _ = try await ChildProcess.run("/usr/bin/createdb", ["-h", login.host, "-p", "\(login.port)", "-U", login.user, scratch], environment: env)
+            let result = try await ChildProcess.run("/usr/bin/pg_restore", ["-h", login.host, "-p", "\(login.port)", "-U", login.user, "--no-owner", "-d", scratch, dump.path], environment: env)
+            guard result.status == 0 else { throw EventuallyTimedOut(description: "pg_restore failed: \(result.stderr)") }
+        },
+        limits: .postgresql)
+
+    static let mysql = Engine(
+        name: "mysql", admin: { try services.mysql() }, driver: MySQLDatabaseDriver(engine: MySQLEngine()),
+        runAs: { login, user, password, database, sql in
+            let connection = try await MySQLConnection.connect(ConnectionSettings(host: login.host, port: login.port, user: user, password: password, database: database, tlsMode: .disable))
+            var rows: [[String?]] = []
+            for statement in sql { rows = try await connection.query(statement) }
+            return rows
+        },
+        runAsAdmin: { login, database, sql in
+            let connection = try await MySQLConnection.connect(ConnectionSettings(host: login.host, port: login.port, user: login.user, password: login.password, database: database, tlsMode: .disable))
+            var rows: [[String?]] = []
+            for statement in sql { rows = try await connection.query(statement) }
+            return rows
+        },
+        quote: { MySQLConnection.quoteIdentifier($0) },
+        restore: { login, dump, scratch in
+            let connection = try await MySQLConnection.connect(ConnectionSettings(host: login.host, port: login.port, user: login.user, password: login.password, tlsMode: .disable))
+            try await connection.query("CREATE DATABASE \(MySQLConnection.quoteIdentifier(scratch))")
+            let result = try await ChildProcess.run(
+                "/bin/sh", ["-c", "mariadb --protocol=TCP -h \"$H\" -P \"$P\" -u \"$U\" \"$D\" < \"$F\""],
+                environment: ["H": login.host, "P": "\(login.port)", "U": login.user, "D": scratch, "F": dump.path, "MYSQL_PWD": login.password])
+            guard result.status == 0 else { throw EventuallyTimedOut(description: "mariadb restore failed: \(result.stderr)") }
+        },
+        limits: .mysql)
+}
+
+extension Engine {
+    /// The same engine through the RDS-like admin that is no superuser.
+    var limited: Engine {
+        let limitedAdmin: @Sendable () throws -> DatabaseServerLogin
+        if name == "postgresql" {
+            limitedAdmin = { try Engine.services.postgresqlLimited() }
+        } else {
+            limitedAdmin = { try Engine.services.mysqlLimited() }
+        }
+        return Engine(name: name + " (limited admin)", admin: limitedAdmin, driver: driver, runAs: runAs, runAsAdmin: runAsAdmin, quote: quote, restore: restore, limits: limits)
+    }
+
+    func target(_ login: DatabaseServerLogin, database: String, user: String, uid: String = UUID().uuidString, namespace: String = "ns", name: String = "db") -> DatabaseTarget {
+        DatabaseTarget(
+            instance: ConnectionSettings(host: login.host, port: login.port, user: login.user, password: login.password, tlsMode: .disable, connectTimeoutSeconds: 5),
+            databaseName: database, username: user, owner: OwnerRecord(uid: uid, namespace: namespace, name: name))
+    }
+
+    /// Every database and user name in the instance, to prove nothing else was touched.
+    func inventory(_ login: DatabaseServerLogin) async throws -> Set<String> {
+        let rows: [[String?]]
+        if name.hasPrefix("postgresql") {
+            rows = try await runAsAdmin(login, nil, ["SELECT 'db:' || datname FROM pg_database UNION ALL SELECT 'role:' || rolname FROM pg_roles"])
+        } else {
+            rows = try await runAsAdmin(login, nil, ["SELECT CONCAT('db:', SCHEMA_NAME) FROM information_schema.SCHEMATA UNION ALL SELECT CONCAT('user:', User, '@', Host) FROM mysql.user"])
+        }
+        return Set(rows.compactMap { $0.first ?? nil })
+    }
+}
+
+@Suite(
+    "PostgreSQL and MySQL drivers against the real servers", .serialized,
+    .enabled(if: Engine.services.shouldRun(.postgresql) && Engine.services.shouldRun(.mysql), "needs PostgreSQL and MariaDB: run ci/services.sh start"))
+struct SQLDriverTests {
+    /// The RDS-like admins that are no superuser: the strictest case, and one admin
+    /// login per instance (the bookkeeping database belongs to the login that made it).
+    static let limitedEngines = [Engine.postgresql.limited, Engine.mysql.limited]
+
+    static func unique(_ prefix: String) -> String { "\(prefix)_\(UUID().uuidString.prefix(8).lowercased())" }
+
+    @Test("create gives a login that works in its own database and nowhere else; every operation twice converges", arguments: limitedEngines)
+    func lifecycle(_ engine: Engine) async throws {
+        let login = try engine.admin()
+        let a = engine.target(login, database: Self.unique("dbop_a"), user: Self.unique("dbop_ua"))
+        let b = engine.target(login, database: Self.unique("dbop_b"), user: Self.unique("dbop_ub"))
+        try await engine.driver.create(a, password: "pw-a-1")
+        try await engine.driver.create(a, password: "pw-a-1")  // converges
+        try await engine.driver.create(b, password: "pw-b")
+        _ = try await engine.runAs(login, a.username, "pw-a-1", a.databaseName, ["CREATE TABLE t (id INT PRIMARY KEY)", "INSERT INTO t VALUES (1)"])
+        // Not in another tenant's database: no connection (PostgreSQL), no rights (MySQL).
+        await #expect(throws: SQLError.self) {
+            _ = try await engine.runAs(login, a.username, "pw-a-1", b.databaseName, ["CREATE TABLE intruder (id INT)"])
+        }
+        // Nor in the bookkeeping database.
+        await #expect(throws: SQLError.self) {
+            _ = try await engine.runAs(login, a.username, "pw-a-1", InstanceNames.bookkeepingDatabase, ["SELECT * FROM databases"])
+        }
+        // A new password is applied by the next create (the Secret is the truth).
+        try await engine.driver.create(a, password: "pw-a-2")
+        await #expect(throws: SQLError.self) { _ = try await engine.runAs(login, a.username, "pw-a-1", a.databaseName, ["SELECT 1"]) }
+        #expect(try await engine.runAs(login, a.username, "pw-a-2", a.databaseName, ["SELECT COUNT(*) FROM t"]) == [["1"]])
+        #expect(try await engine.driver.estimatedSize(a) ?? 0 > 0)
+
+        try await engine.driver.drop(a)
+        try await engine.driver.drop(a)  // converges
+        await #expect(throws: SQLError.self) { _ = try await engine.runAs(login, a.username, "pw-a-2", a.databaseName, ["SELECT 1"]) }
+        let left = try await engine.inventory(login)
+        #expect(!left.contains { $0.contains(a.databaseName) || $0.contains(a.username) })
+        #expect(left.contains { $0.contains(b.databaseName) }, "b is untouched")
+        try await engine.driver.drop(b)
+    }
+
+    @Test("tenant isolation: a name recorded for another resource, or existing unrecorded, is a NameConflict; drop and backup refuse what is not theirs", arguments: limitedEngines)
+    func isolation(_ engine: Engine) async throws {
+        let login = try engine.admin()
+        let database = Self.unique("dbop_iso"), user = Self.unique("dbop_uiso")
+        let first = engine.target(login, database: database, user: user, uid: "uid-first", namespace: "team-a", name: "orders")
+        let second = engine.target(login, database: database, user: user, uid: "uid-second", namespace: "team-b", name: "orders")
+        try await engine.driver.create(first, password: "first")
+        _ = try await engine.runAs(login, user, "first", database, ["CREATE TABLE kept (id INT)"])
+        let conflict = await #expect(throws: DriverError.self) { try await engine.driver.create(second, password: "second") }
+        #expect(conflict?.reason == "NameConflict")
+        #expect(conflict?.message.contains("team-a/orders") == true)
+        let notOwned = await #expect(throws: DriverError.self) { try await engine.driver.drop(second) }
+        #expect(notOwned?.reason == "NotOwned")
+        await #expect(throws: DriverError.self) { _ = try await engine.driver.backup(second) }
+        // The first tenant's database and password are untouched.
+        #expect(try await engine.runAs(login, user, "first", database, ["SELECT COUNT(*) FROM kept"]) == [["0"]])
+
+        // A database made by hand (not recorded) is never adopted.
+        let manual = Self.unique("dbop_manual")
+        _ = try await engine.runAsAdmin(login, nil, ["CREATE DATABASE \(engine.quote(manual))"])
+        let adopted = await #expect(throws: DriverError.self) {
+            try await engine.driver.create(engine.target(login, database: manual, user: Self.unique("dbop_um")), password: "x")
+        }
+        #expect(adopted?.reason == "NameConflict")
+        // Dropping it through the driver does nothing: it is not recorded.
+        try await engine.driver.drop(engine.target(login, database: manual, user: Self.unique("dbop_um")))
+        #expect(try await engine.inventory(login).contains("db:\(manual)"))
+        _ = try await engine.runAsAdmin(login, nil, ["DROP DATABASE \(engine.quote(manual))"])
+        try await engine.driver.drop(first)
+    }
+
+    @Test("hostile names are created and dropped as exactly themselves, touching nothing else", arguments: limitedEngines)
+    func hostileNames(_ engine: Engine) async throws {
+        let login = try engine.admin()
+        let tag = String(UUID().uuidString.prefix(6).lowercased())
+        let databases = [
+            "dbop'q\"d`b;\(tag)", "dbop-- \(tag); DROP DATABASE x", "dbop é ü 漢 \(tag)",
+            "dbop_%\\_\(tag)", String(("dbop" + tag + String(repeating: "x", count: 100)).prefix(engine.limits.database)),
+        ]
+        let before = try await engine.inventory(login)
+        for (index, name) in databases.enumerated() {
+            let user = String("u`'\"; -- \(tag)\(index)".prefix(engine.limits.user))
+            let target = engine.target(login, database: name, user: user)
+            try await engine.driver.create(target, password: "p'w\"\\`;--")
+            let inventory = try await engine.inventory(login)
+            #expect(inventory.contains("db:\(name)"), "\(name) exists as itself")
+            #expect(inventory.subtracting(before).count == 2, "only \(name) and its user were added: \(inventory.subtracting(before))")
+            _ = try await engine.runAs(login, user, "p'w\"\\`;--", name, ["CREATE TABLE t (id INT)"])
+            try await engine.driver.drop(target)
+            #expect(try await engine.inventory(login) == before, "dropping \(name) left the instance as it was")
+        }
+        // Over the engine's limit: refused, never truncated into someone else's name.
+        let long = engine.target(login, database: "dbop" + String(repeating: "y", count: 196), user: "dbop_long")
+        let refused = await #expect(throws: DriverError.self) { try await engine.driver.create(long, password: "x") }
+        #expect(refused?.reason == "InvalidSpec")
+        #expect(try await engine.inventory(login) == before)
+    }
+
+    @Test("a crash between any two statements of create or drop converges on the next run", arguments: limitedEngines)
+    func crashConvergence(_ engine: Engine) async throws {
+        let login = try engine.admin()
+        let target = engine.target(login, database: Self.unique("dbop_crash"), user: Self.unique("dbop_ucrash"), uid: "uid-crash")
+        let driver = engine.driver
+        // Create, interrupted after each of its steps: claim, user, database.
+        for stepsDone in 1...3 {
+            try await Self.runCreateSteps(engine, target, password: "crash-pw", upTo: stepsDone)
+            try await driver.create(target, password: "crash-pw")
+            #expect(try await engine.runAs(login, target.username, "crash-pw", target.databaseName, ["SELECT 1"]) == [["1"]])
+            // Drop, interrupted after each of its steps: sessions, database, user.
+            try await Self.runDropSteps(engine, target, upTo: stepsDone)
+            try await driver.drop(target)
+            let inventory = try await engine.inventory(login)
+            #expect(!inventory.contains { $0.contains(target.databaseName) || $0.contains(target.username) })
+        }
+    }
+
+    /// The first `count` steps of create, as a crash would leave them.
+    static func runCreateSteps(_ engine: Engine, _ target: DatabaseTarget, password: String, upTo count: Int) async throws {
+        if let driver = engine.driver as? PostgreSQLDatabaseDriver {
+            try await createSteps(driver, target, password: password, upTo: count)
+        } else if let driver = engine.driver as? MySQLDatabaseDriver {
+            try await createSteps(driver, target, password: password, upTo: count)
+        }
+    }
+
+    static func createSteps<E: SQLEngine>(_ driver: SQLDatabaseDriver<E>, _ target: DatabaseTarget, password: String, upTo count: Int) async throws {
+        let admin = try await driver.engine.connect(target.instance)
+        let book = try await driver.engine.openBookkeeping(admin, instance: target.instance)
+        try await driver.claim(target, admin: admin, book: book)
+        if count >= 2 { try await driver.engine.ensureUser(admin, target.username, password: password) }
+        if count >= 3 { try await driver.engine.ensureDatabase(admin, target.databaseName, user: target.username) }
+    }
+
+    /// The first `count` steps of drop.
+    static func runDropSteps(_ engine: Engine, _ target: DatabaseTarget, upTo count: Int) async throws {
+        if let driver = engine.driver as? PostgreSQLDatabaseDriver {
+            try await dropSteps(driver, target, upTo: count)
+        } else if let driver = engine.driver as? MySQLDatabaseDriver {
+            try await dropSteps(driver, target, upTo: count)
+        }
+    }
+
+    static func dropSteps<E: SQLEngine>(_ driver: SQLDatabaseDriver<E>, _ target: DatabaseTarget, upTo count: Int) async throws {
+        let admin = try await driver.engine.connect(target.instance)
+        try await driver.engine.endSessions(admin, database: target.databaseName, user: target.username)
+        if count >= 2 { try await driver.engine.dropDatabase(admin, target.databaseName) }
+        if count >= 3 { try await driver.engine.dropUser(admin, target.username) }
+    }
+
+    @Test("a backup restores into a scratch database with the same rows", arguments: limitedEngines)
+    func backupRestores(_ engine: Engine) async throws {
+        let login = try engine.admin()
+        let target = engine.target(login, database: Self.unique("dbop_bk"), user: Self.unique("dbop_ubk"))
+        try await engine.driver.create(target, password: "bk")
+        _ = try await engine.runAs(login, target.username, "bk", target.databaseName, [
+            "CREATE TABLE items (id INT PRIMARY KEY, label VARCHAR(100))",
+            "INSERT INTO items VALUES (1, 'one'), (2, 'two ''quoted'''), (3, 'ünïcode')",
+        ])
+        let dump = try await engine.driver.backup(target)
+        var bytes = ByteBuffer()
+        for try await var chunk in dump.bytes { bytes.writeBuffer(&chunk) }
+        #expect(bytes.readableBytes > 0)
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("dump-\(UUID().uuidString).\(dump.fileExtension)")
+        try Data(bytes.readableBytesView).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let scratch = Self.unique("dbop_scratch")
+        try await engine.restore(try engine.admin(), file, scratch)
+        let adminLogin = engine.name.hasPrefix("postgresql") ? try Engine.services.postgresql() : try Engine.services.mysql()
+        let rows = try await engine.runAsAdmin(adminLogin, scratch, ["SELECT id, label FROM items ORDER BY id"])
+        #expect(rows == [["1", "one"], ["2", "two 'quoted'"], ["3", "ünïcode"]])
+        _ = try await engine.runAsAdmin(adminLogin, nil, ["DROP DATABASE \(engine.quote(scratch))"])
+        try await engine.driver.drop(target)
+    }
+
+    @Test("a dump tool that fails gives its own error text", arguments: limitedEngines)
+    func dumpFailure(_ engine: Engine) async throws {
+        let login = try engine.admin()
+        let target = engine.target(login, database: Self.unique("dbop_gone"), user: Self.unique("dbop_ugone"))
+        try await engine.driver.create(target, password: "g")
+        // The database vanishes behind the driver's back: the dump tool must say so.
+        let adminLogin = engine.name.hasPrefix("postgresql") ? try Engine.services.postgresql() : try Engine.services.mysql()
+        _ = try await engine.runAsAdmin(adminLogin, nil, ["DROP DATABASE \(engine.quote(target.databaseName))"])
+        let dump = try await engine.driver.backup(target)
+        let failure = await #expect(throws: DriverError.self) { for try await _ in dump.bytes {} }
+        #expect(failure?.reason == "DumpFailed")
+        #expect(failure?.message.contains("exited with status") == true)
+        #expect(failure?.message.contains(target.databaseName) == true, "\(failure?.message ?? "")")
+        try await engine.driver.drop(target)
+    }
+
+    @Test("a wrong admin password, an unreachable host and a refused TLS mode are distinct, clear errors", arguments: limitedEngines)
+    func connectionErrors(_ engine: Engine) async throws {
+        let login = try engine.admin()
+        var target = engine.target(login, database: Self.unique("dbop_err"), user: Self.unique("dbop_uerr"))
+        var reasons: [String] = []
+        for change in [{ (t: inout DatabaseTarget) in t.instance.password = "wrong-password-777" }, { $0.instance.port = 1 }, { $0.instance.tlsMode = .require }] {
+            var broken = target
+            change(&broken)
+            do {
+                try await engine.driver.create(broken, password: "x")
+                Issue.record("create should fail")
+            } catch {
+                let classified = DriverError.classify(error)
+                #expect(!classified.message.contains("wrong-password-777"))
+                reasons.append(classified.reason)
+            }
+        }
+        #expect(reasons == ["AdminLoginFailed", "InstanceUnreachable", "TLSRefused"])
+        target.instance.password = login.password
+    }
+}
