@@ -175,7 +175,7 @@ let package = Package(
             name: "CLI",
             dependencies: [
                 "KubeClient", "JobRunner", "Operator", "DriverAPI", "DriverProtocol", "TestDriver", "ObjectStore", "KubeModel",
-                "PostgreSQLDriver", "MySQLDriver",
+                "PostgreSQLDriver", "MySQLDriver", "FakeAPIServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
