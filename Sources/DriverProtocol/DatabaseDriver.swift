@@ -17,7 +17,9 @@ public protocol DatabaseDriver: Sendable {
     func create(_ target: DatabaseTarget, password: String) async throws
 
     /// Ends sessions, drops the database and the user, removes the bookkeeping row —
-    /// only when the row records `target.owner`. Nothing to drop is success.
+    /// only when the row records `target.owner`. Nothing of the owner's to drop (never
+    /// created, already dropped, or recorded for another resource) is success, and
+    /// touches nothing.
     func drop(_ target: DatabaseTarget) async throws
 
     /// Starts a consistent dump of a database recorded as `target.owner`'s.

@@ -33,9 +33,8 @@ public struct SQLDatabaseDriver<Engine: SQLEngine>: DatabaseDriver {
         let admin = try await engine.connect(target.instance)
         let book = try await engine.openBookkeeping(admin, instance: target.instance)
         guard let record = try await record(of: target.databaseName, book: book) else { return }  // never created, or already dropped
-        guard record.owner.uid == target.owner.uid else {
-            throw DriverError.notOwned("database \(target.databaseName) belongs to \(record.owner.namespace)/\(record.owner.name); it was not dropped")
-        }
+        // Someone else's database: nothing of ours to drop, and theirs stays untouched.
+        guard record.owner.uid == target.owner.uid else { return }
         try await engine.endSessions(admin, database: target.databaseName, user: record.username)
         try await engine.dropDatabase(admin, target.databaseName)
         try await engine.dropUser(admin, record.username)

@@ -230,7 +230,20 @@ final class TransitionRecorder: Sendable {
     private struct State {
         var databases: [String: DatabaseStatus] = [:]
         var backups: [String: BackupStatus] = [:]
-        var seen: [Transition: [String]] = [:]
+        var seen: [Transition: [String]] = [:] {
+            didSet {
+                for (transition, keys) in seen where keys.count > (oldValue[transition]?.count ?? 0) {
+                    log.append((transition, keys.last!))
+                }
+            }
+        }
+        /// Every transition in the order seen.
+        var log: [(Transition, String)] = []
+    }
+
+    /// Where in the order of all transitions `transition` of `key` was first seen.
+    func position(of transition: Transition, for key: String) -> Int? {
+        state.withLock { $0.log.firstIndex { $0.0 == transition && $0.1 == key } }
     }
 
     private let state = Mutex(State())
