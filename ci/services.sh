@@ -225,8 +225,10 @@ case "${1:-}" in
     ;;
   stop) stop_seaweedfs; stop_mariadb; stop_postgres ;;
   restart) "$0" stop; "$0" start ;;
+  # Tests of crash convergence restart one server under a running backup.
+  restart-postgresql) stop_postgres; start_postgres ;;
   reset) "$0" stop; rm -rf "$DBOP_STATE_DIR"; log "removed $DBOP_STATE_DIR" ;;
   status) status ;;
   env) cat "$DBOP_ENV_FILE" ;;
-  *) echo "usage: $0 start|stop|restart|reset|status|env" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|restart|restart-postgresql|reset|status|env" >&2; exit 2 ;;
 esac

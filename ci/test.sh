@@ -41,4 +41,7 @@ swift test --skip-build --filter UnitTests
 log "fake API server: spec tests, kubectl and the Python client"
 swift test --skip-build --filter FakeAPIServerTests
 log "integration tests"
-swift test --skip-build --filter IntegrationTests
+swift test --skip-build --filter IntegrationTests --skip ServerRestartTests
+# Alone, because they restart a database server under the other tests' feet.
+log "integration tests that restart a database server"
+swift test --skip-build --filter ServerRestartTests

@@ -26,6 +26,40 @@ public enum ChildProcess {
         }
     }
 
+    /// Runs `executable` with its output going to `logPath` and no pipe of ours: for
+    /// commands that leave daemons behind (a restarted server would hold a pipe open
+    /// and a reader would wait for its end forever). Spawned and reaped directly
+    /// (posix_spawn, waitpid): Foundation's Process did not notice such a command end.
+    /// Returns the exit status, or nil when someone else reaped it first.
+    public static func runLeavingDaemons(_ executable: String, _ arguments: [String], logPath: String) async throws -> Int32? {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        guard result == 0 else { throw POSIXError(POSIXErrorCode(rawValue: result) ?? .EIO) }
+        let child = pid
+        return await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                var status: Int32 = 0
+                while true {
+                    let waited = waitpid(child, &status, 0)
+                    if waited == child { break }
+                    if waited == -1 && errno == EINTR { continue }
+                    continuation.resume(returning: nil)
+                    return
+                }
+                // WIFEXITED / WEXITSTATUS by hand (they are macros).
+                continuation.resume(returning: (status & 0x7f) == 0 ? (status >> 8) & 0xff : -1)
+            }
+        }
+    }
+
     /// Output is collected while the child runs, so a child that writes more than a
     /// pipe holds does not block.
     private static func runBlocking(

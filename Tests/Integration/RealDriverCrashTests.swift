@@ -1,0 +1,147 @@
+import DriverAPI
+import Foundation
+import KubeClient
+import KubeModel
+import PostgreSQLDriver
+import SQLSupport
+import Testing
+import TestSupport
+
+/// SPEC section 9 with the real drivers: the driver process killed right after every
+/// phase write of both lifecycles, and the operator killed mid-backup, for PostgreSQL
+/// and MySQL — every lifecycle still ends right, the password never changes, and
+/// the backups restore.
+@Suite("Crash convergence with the real drivers", .serialized)
+struct RealDriverCrashTests {
+    static let services = TestServices.current
+
+    @Test(
+        "a driver killed after every transition, and the operator restarted, converge for postgresql and mysql",
+        .enabled(if: services.shouldRun(.postgresql) && services.shouldRun(.mysql) && services.shouldRun(.s3)))
+    func killedEverywhere() async throws {
+        let s3 = try Self.services.s3()
+        let run = String(UUID().uuidString.prefix(6).lowercased())
+        let drivers = [
+            EndToEndTests.Driver(name: "postgresql", engine: Engine.postgresql.limited, login: try Self.services.postgresqlLimited()),
+            EndToEndTests.Driver(name: "mysql", engine: Engine.mysql.limited, login: try Self.services.mysqlLimited()),
+        ]
+        try await LifecycleHarness.with(operatorArguments: ["--job-env", "DB_OPERATOR_MAX_BACKUP_ATTEMPTS=6", "--job-env", "DB_OPERATOR_PROGRESS_INTERVAL_MS=0"]) { harness in
+            let path: [Transition] = [.d1, .d2, .d3, .b1, .d4, .b2, .b3, .b4, .d5, .d6, .d11, .d12, .d13, .d14, .d8, .d9]
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for driver in drivers {
+                    let ns = "crash-\(driver.name)-\(run)"
+                    for transition in path { try harness.crashOnce(namespace: ns, database: "main", after: transition) }
+                    group.addTask { try await Self.lifecycle(driver, namespace: ns, harness: harness, s3: s3) }
+                }
+                // The operator dies once both backups are under way, and comes back.
+                group.addTask {
+                    try await eventually(timeout: .seconds(180), "both backups to be under way") {
+                        harness.recorder.objects(with: .d3).filter { $0.hasPrefix("crash-") && $0.hasSuffix("/main") }.count == 2
+                    }
+                    harness.stopOperator(abruptly: true)
+                    try harness.startOperator()
+                }
+                try await group.waitForAll()
+            }
+            #expect(harness.pendingCrashes().isEmpty, "every crash point was reached: \(harness.pendingCrashes())")
+        }
+    }
+
+    static func lifecycle(_ driver: EndToEndTests.Driver, namespace ns: String, harness: LifecycleHarness, s3: S3Settings) async throws {
+        _ = try await harness.api.create(Namespace(metadata: ObjectMeta(name: ns)))
+        try await EndToEndTests.secret(harness, ns, "admin", ["password": driver.login.password])
+        try await harness.s3CredentialsSecret(namespace: ns, s3: s3)
+        let spec = DatabaseSpec(
+            driver: driver.name, connect: ConnectSpec(host: driver.login.host, port: driver.login.port, sslMode: .disable),
+            credentials: CredentialsSpec(
+                username: ValueSource(value: driver.login.user),
+                password: ValueSource(valueFrom: .init(secretKeyRef: SecretKeyRef(name: "admin", key: "password")))),
+            backupTo: BackupTarget(s3: S3Spec(region: s3.region, bucket: s3.bucket, prefix: "\(ns)/", endpoint: s3.endpoint, forcePathStyle: true, credentialsSecret: "s3-creds")),
+            deletionPolicy: .backupBeforeDelete)
+        try await harness.createDatabase("main", namespace: ns, spec: spec)
+        try await harness.waitForPhase("main", namespace: ns, .created, timeout: .seconds(180))
+        let secret = try #require(try await harness.secret("main", namespace: ns))
+        let database = try #require(secret.value("database")), user = try #require(secret.value("username")), password = try #require(secret.value("password"))
+        _ = try await driver.engine.runAs(driver.login, user, password, database, ["CREATE TABLE items (id INT PRIMARY KEY)", "INSERT INTO items VALUES (1), (2)"])
+        try await harness.createBackup("main-1", namespace: ns, database: "main")
+        try await harness.waitForBackup("main-1", namespace: ns, .completed, timeout: .seconds(180))
+        try await eventually(timeout: .seconds(120), "main to be free again") {
+            let main = try await harness.database("main", namespace: ns)
+            return main?.phase == .created && main?.status?.activeBackup == ""
+        }
+        #expect(try await harness.secret("main", namespace: ns)?.value("password") == password, "the password never changes")
+        try await EndToEndTests.expectRestores(try #require(try await harness.backup("main-1", namespace: ns)), driver: driver, s3: s3, rows: 2)
+        try await harness.delete("main", namespace: ns)
+        try await harness.waitUntilGone("main", namespace: ns, timeout: .seconds(240))
+        let final = try #require(try await harness.api.list(Backup.self, namespace: ns).first { $0.name.hasPrefix("main-final-") })
+        #expect(final.object.phase == .completed)
+        try await EndToEndTests.expectRestores(final.object, driver: driver, s3: s3, rows: 2)
+        #expect(!(try await driver.engine.inventory(driver.login).contains("db:\(database)")))
+        let store = try CrashConvergenceTests.store(s3)
+        #expect(try await store.listMultipartUploads(prefix: "\(ns)/").isEmpty, "no incomplete upload is left behind")
+        try await store.shutdown()
+    }
+}
+
+/// A database server restarted in the middle of a backup: the dump fails, the attempt
+/// is retried, and the backup completes and restores. Runs alone (ci/test.sh): the
+/// restart would break other tests' connections.
+@Suite("Database server restarts", .serialized)
+struct ServerRestartTests {
+    static let services = TestServices.current
+
+    @Test(
+        "PostgreSQL restarted while pg_dump runs: the backup is retried and completes",
+        .enabled(if: services.shouldRun(.postgresql) && services.shouldRun(.s3) && ProcessInfo.processInfo.environment["DBOP_SERVICES"] != "external",
+                 "needs the native services of ci/services.sh (it restarts PostgreSQL)"))
+    func postgresqlRestart() async throws {
+        let s3 = try Self.services.s3()
+        let login = try Self.services.postgresqlLimited()
+        let superuser = try Self.services.postgresql()
+        let driver = EndToEndTests.Driver(name: "postgresql", engine: Engine.postgresql.limited, login: login)
+        let ns = "restart-\(UUID().uuidString.prefix(6).lowercased())"
+        try await LifecycleHarness.with(operatorArguments: ["--job-env", "DB_OPERATOR_MAX_BACKUP_ATTEMPTS=5"]) { harness in
+            _ = try await harness.api.create(Namespace(metadata: ObjectMeta(name: ns)))
+            try await EndToEndTests.secret(harness, ns, "admin", ["password": login.password])
+            try await harness.s3CredentialsSecret(namespace: ns, s3: s3)
+            let spec = DatabaseSpec(
+                driver: "postgresql", connect: ConnectSpec(host: login.host, port: login.port, sslMode: .disable),
+                credentials: CredentialsSpec(
+                    username: ValueSource(value: login.user), password: ValueSource(valueFrom: .init(secretKeyRef: SecretKeyRef(name: "admin", key: "password")))),
+                backupTo: BackupTarget(s3: S3Spec(region: s3.region, bucket: s3.bucket, prefix: "\(ns)/", endpoint: s3.endpoint, forcePathStyle: true, credentialsSecret: "s3-creds")),
+                deletionPolicy: .delete)
+            try await harness.createDatabase("main", namespace: ns, spec: spec)
+            try await harness.waitForPhase("main", namespace: ns, .created, timeout: .seconds(120))
+            let secret = try #require(try await harness.secret("main", namespace: ns))
+            let database = try #require(secret.value("database")), user = try #require(secret.value("username")), password = try #require(secret.value("password"))
+            _ = try await driver.engine.runAs(login, user, password, database, ["CREATE TABLE items (id INT PRIMARY KEY)", "INSERT INTO items VALUES (1), (2), (3), (4)"])
+            // Hold a lock that pg_dump must wait for, so the restart lands mid-dump.
+            let holder = try await PGConnection.connect(ConnectionSettings(host: login.host, port: login.port, user: user, password: password, database: database, tlsMode: .disable))
+            try await holder.query("BEGIN")
+            try await holder.query("LOCK TABLE items IN ACCESS EXCLUSIVE MODE")
+            try await harness.createBackup("main-1", namespace: ns, database: "main")
+            try await eventually(timeout: .seconds(60), "pg_dump to be waiting on the lock") {
+                let rows = try await driver.engine.runAsAdmin(superuser, nil, [
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'db-operator-backup' AND wait_event_type = 'Lock'",
+                ])
+                return rows == [["1"]]
+            }
+            // Output to a file: the restarted server must not inherit (and hold open) our pipes.
+            let log = FileManager.default.temporaryDirectory.appendingPathComponent("restart-\(ns).log").path
+            let status = try await ChildProcess.runLeavingDaemons("/bin/bash", [Self.servicesScript, "restart-postgresql"], logPath: log)
+            let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            #expect(status == 0 || (status == nil && output.contains("ready on")), "\(output)")
+            try await harness.waitForBackup("main-1", namespace: ns, .completed, timeout: .seconds(180))
+            let backup = try #require(try await harness.backup("main-1", namespace: ns))
+            #expect((backup.status?.attempts ?? 0) >= 2, "the interrupted attempt was retried")
+            try await EndToEndTests.expectRestores(backup, driver: driver, s3: s3, rows: 4)
+            try await harness.delete("main", namespace: ns)
+            try await harness.waitUntilGone("main", namespace: ns, timeout: .seconds(120))
+        }
+    }
+
+    static var servicesScript: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("ci/services.sh").path
+    }
+}
