@@ -108,6 +108,9 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             path: "Sources/Operator"
         ),
@@ -221,6 +224,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "CLibPQ", "CMySQL", "SQLSupport", "PostgreSQLDriver", "MySQLDriver", "TestSupport", "KubeModel", "KubeClient", "KubeRuntime", "JobRunner", "FakeAPIServer", "ObjectStore", "Operator", "DriverAPI", "DriverProtocol", "TestDriver",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],

@@ -24,8 +24,17 @@ struct LoggingOptions: ParsableArguments {
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: Logger.Level = .info
 
-    func makeLogger(label: String) -> Logger {
-        var logger = Logger(label: label)
+    @Option(help: "Log format: text, or json (one object per line; the default of `run`).")
+    var logFormat: LogFormat?
+
+    enum LogFormat: String, ExpressibleByArgument { case text, json }
+
+    func makeLogger(label: String, defaultFormat: LogFormat = .text) -> Logger {
+        var logger: Logger
+        switch logFormat ?? defaultFormat {
+        case .text: logger = Logger(label: label)
+        case .json: logger = Logger(label: label) { JSONLogHandler(label: $0) }
+        }
         logger.logLevel = logLevel
         return logger
     }

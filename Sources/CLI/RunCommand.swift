@@ -38,11 +38,14 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Databases reconciled at once.")
     var maxConcurrent = 8
 
+    @Option(help: "Serve /metrics, /healthz and /readyz on HOST:PORT (e.g. :8080); off when not given.")
+    var metricsAddr: String?
+
     @Option(help: "Directory of the test driver's state. Registers the driver \"test\", which needs no database server; for tests and demos only.")
     var enableTestDriver: String?
 
     func run() async throws {
-        let logger = logging.makeLogger(label: "db-operator")
+        let logger = logging.makeLogger(label: "db-operator", defaultFormat: .json)
         let api = try client.makeClient(logger: logger)
         var configuration = DatabaseOperator.Configuration()
         configuration.namespace = namespace
@@ -68,8 +71,16 @@ struct RunCommand: AsyncParsableCommand {
         } else {
             service = operatorService
         }
+        var services: [any Service] = [service]
+        if let metricsAddr {
+            guard let colon = metricsAddr.lastIndex(of: ":"), let port = Int(metricsAddr[metricsAddr.index(after: colon)...]) else {
+                throw ValidationError("--metrics-addr \(metricsAddr): expected HOST:PORT or :PORT")
+            }
+            let host = metricsAddr[..<colon].isEmpty ? "0.0.0.0" : String(metricsAddr[..<colon])
+            services.append(MetricsServer(host: host, port: port, metrics: operatorService.metrics, logger: logger))
+        }
         logger.info("operator starting", metadata: ["drivers": "\(configuration.knownDrivers.sorted())", "namespace": "\(namespace ?? "(all)")"])
-        let group = ServiceGroup(configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
         } catch {

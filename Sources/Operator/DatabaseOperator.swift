@@ -29,11 +29,14 @@ public final class DatabaseOperator: Service {
     public let configuration: Configuration
     private let logger: Logger
     private let events: EventRecorder
+    /// What `/metrics` shows.
+    public let metrics: OperatorMetrics
 
-    public init(api: any KubernetesAPI, configuration: Configuration, logger: Logger) {
+    public init(api: any KubernetesAPI, configuration: Configuration, logger: Logger, metrics: OperatorMetrics = OperatorMetrics()) {
         self.api = api
         self.configuration = configuration
         self.logger = logger
+        self.metrics = metrics
         events = EventRecorder(api: api, component: "db-operator", logger: logger)
     }
 
@@ -46,13 +49,22 @@ public final class DatabaseOperator: Service {
         let databaseController = Controller<Database>(
             api: api, configuration: databases, logger: logger,
             sources: [Controller<Database>.owned(Job.self, api: api, configuration: jobs, logger: logger), backupsToDatabases()]
-        ) { key, controller in try await self.reconcile(database: key) }
+        ) { key, controller in
+            do {
+                return try await self.reconcile(database: key)
+            } catch {
+                self.metrics.recordReconcileError()
+                throw error
+            }
+        }
 
         var backups = Controller<Backup>.Configuration(name: "backups", watcher: .init(namespace: configuration.namespace))
         backups.maxConcurrent = 2
         let backupController = Controller<Backup>(api: api, configuration: backups, logger: logger) { key, controller in
             try await self.reconcile(backup: key, cache: controller.cache)
         }
+        metrics.isReady = true
+        defer { metrics.isReady = false }
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await databaseController.run() }
             group.addTask { try await backupController.run() }
@@ -92,6 +104,7 @@ public final class DatabaseOperator: Service {
         let backups = try await api.list(Backup.self, namespace: namespace).filter { $0.object.spec.database == key.name }
         let input = Self.decisionInput(database: database.object, backups: backups.map(\.object), jobs: owned.map(\.object), knownDrivers: configuration.knownDrivers)
         let decision = JobDecider.decide(input, retry: configuration.retry)
+        metrics.record(decision)
         let metadata: Logger.Metadata = ["k8s.namespace": "\(namespace)", "k8s.database": "\(key.name)", "decision": "\(decision)"]
         logger.debug("decided", metadata: metadata)
         try await reportSpec(database, problems: input.database.specProblems)
@@ -107,6 +120,7 @@ public final class DatabaseOperator: Service {
             let job = configuration.jobTemplate.job(for: database.object, request: request)
             do {
                 _ = try await api.create(job)
+                metrics.recordJobCreated(request.operation.rawValue)
                 logger.info("created job", metadata: metadata.merging(["k8s.job": "\(job.metadata.name ?? "")"]) { $1 })
             } catch let error as KubeError where error.code == .alreadyExists {
                 // Made by an earlier reconcile whose Job we have not seen yet.

@@ -1,4 +1,6 @@
 import Foundation
+import AsyncHTTPClient
+import NIOCore
 import KubeClient
 import KubeModel
 import Testing
@@ -9,7 +11,7 @@ import TestSupport
 struct InvalidResourceTests {
     @Test("unknown driver, missing host, both spellings, another namespace's Secret, a Backup of a missing Database")
     func invalid() async throws {
-        try await LifecycleHarness.with { harness in
+        try await LifecycleHarness.with(operatorArguments: ["--metrics-addr", "127.0.0.1:0"]) { harness in
             let ns = "bad"
             try await harness.makeNamespace(ns)
             let valid = LifecycleHarness.databaseSpec(host: "instance-1", s3: nil)
@@ -76,6 +78,23 @@ struct InvalidResourceTests {
             later.setValue("pw", for: "password")
             _ = try await harness.api.create(later)
             try await harness.waitForPhase("secret-later", namespace: ns, .created, timeout: .seconds(90))
+
+            // What the operator did shows at /metrics; /healthz and /readyz answer.
+            let output = harness.operatorOutput
+            let marker = try #require(output.range(of: "\"metrics.address\":\"127.0.0.1:"), "the operator logs where it serves metrics")
+            let port = String(output[marker.upperBound...].prefix { $0.isNumber })
+            let metrics = try await Self.get("http://127.0.0.1:\(port)/metrics")
+            #expect(metrics.status == 200)
+            #expect(metrics.body.contains("db_operator_decisions_total{decision=\"invalid_spec\"}"))
+            #expect(metrics.body.contains("db_operator_jobs_created_total{operation=\"create\"}"))
+            #expect(try await Self.get("http://127.0.0.1:\(port)/healthz").status == 200)
+            #expect(try await Self.get("http://127.0.0.1:\(port)/readyz").status == 200)
         }
+    }
+
+    static func get(_ url: String) async throws -> (status: Int, body: String) {
+        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(10))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        return (Int(response.status.code), String(buffer: body))
     }
 }

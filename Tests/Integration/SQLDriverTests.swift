@@ -187,23 +187,30 @@ struct SQLDriverTests {
             "dbop'q\"d`b;\(tag)", "dbop-- \(tag); DROP DATABASE x", "dbop é ü 漢 \(tag)",
             "dbop_%\\_\(tag)", String(("dbop" + tag + String(repeating: "x", count: 100)).prefix(engine.limits.database)),
         ]
-        let before = try await engine.inventory(login)
+        // Other suites use the instance at the same time: look only at this test's names,
+        // plus a canary that a hostile statement would have to hit.
+        let canary = "dbop_canary_\(tag)"
+        _ = try await engine.runAsAdmin(login, nil, ["CREATE DATABASE \(engine.quote(canary))"])
+        let tagged = { try await engine.inventory(login).filter { $0.contains(tag) } }
+        let before = try await tagged()
+        #expect(before == ["db:\(canary)"])
         for (index, name) in databases.enumerated() {
             let user = String("u`'\"; -- \(tag)\(index)".prefix(engine.limits.user))
             let target = engine.target(login, database: name, user: user)
             try await engine.driver.create(target, password: "p'w\"\\`;--")
-            let inventory = try await engine.inventory(login)
+            let inventory = try await tagged()
             #expect(inventory.contains("db:\(name)"), "\(name) exists as itself")
             #expect(inventory.subtracting(before).count == 2, "only \(name) and its user were added: \(inventory.subtracting(before))")
             _ = try await engine.runAs(login, user, "p'w\"\\`;--", name, ["CREATE TABLE t (id INT)"])
             try await engine.driver.drop(target)
-            #expect(try await engine.inventory(login) == before, "dropping \(name) left the instance as it was")
+            #expect(try await tagged() == before, "dropping \(name) left the instance as it was")
         }
         // Over the engine's limit: refused, never truncated into someone else's name.
-        let long = engine.target(login, database: "dbop" + String(repeating: "y", count: 196), user: "dbop_long")
+        let long = engine.target(login, database: "dbop" + tag + String(repeating: "y", count: 190), user: "dbop_long_\(tag)")
         let refused = await #expect(throws: DriverError.self) { try await engine.driver.create(long, password: "x") }
         #expect(refused?.reason == "InvalidSpec")
-        #expect(try await engine.inventory(login) == before)
+        #expect(try await tagged() == before)
+        _ = try await engine.runAsAdmin(login, nil, ["DROP DATABASE \(engine.quote(canary))"])
     }
 
     @Test("a crash between any two statements of create or drop converges on the next run", arguments: limitedEngines)
