@@ -123,7 +123,12 @@ s3_bucket_ready() {
 
 start_seaweedfs() {
   command -v weed >/dev/null || die "weed not found (run ci/install.sh)"
-  if s3_running; then log "seaweedfs: already running, S3 on port $DBOP_S3_PORT"; return; fi
+  if s3_running; then
+    if port_open "$DBOP_S3_PORT"; then log "seaweedfs: already running, S3 on port $DBOP_S3_PORT"; return; fi
+    # Alive but not serving (half shut down by a SIGTERM it ignored): replace it.
+    log "seaweedfs: process alive but S3 port $DBOP_S3_PORT closed; restarting it"
+    stop_seaweedfs
+  fi
   mkdir -p "$S3_DIR/data"
   cat > "$S3_DIR/s3.json" <<JSON
 {"identities": [{"name": "dbop", "credentials": [{"accessKey": "$DBOP_S3_ACCESS_KEY_ID", "secretKey": "$DBOP_S3_SECRET_ACCESS_KEY"}],
