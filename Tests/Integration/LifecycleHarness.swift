@@ -248,14 +248,6 @@ final class TransitionRecorder: Sendable {
 
     private let state = Mutex(State())
 
-    /// Transitions seen for the object named `namespace/name`, in order.
-    func transitions(of key: String) -> [Transition] {
-        state.withLock { state in
-            // Kept per transition; rebuild the order from the list of keys.
-            Transition.allCases.filter { state.seen[$0]?.contains(key) ?? false }
-        }
-    }
-
     var seen: Set<Transition> { state.withLock { Set($0.seen.keys) } }
 
     func objects(with transition: Transition) -> [String] { state.withLock { $0.seen[transition] ?? [] } }
