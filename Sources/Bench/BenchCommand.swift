@@ -1,5 +1,5 @@
 import ArgumentParser
-import AsyncAlgorithms
+import DriverProtocol
 import Foundation
 import Logging
 import NIOCore
@@ -27,11 +27,14 @@ struct UploadBench: AsyncParsableCommand {
     @Option(help: "GiB to stream (fractions allowed).")
     var gib: Double = 1
 
-    @Option(help: "Where the bytes come from: generator (poorly compressible pseudo-random bytes) or stdin.")
+    @Option(help: "Where the bytes come from: generator (poorly compressible pseudo-random bytes), stdin, or command (the arguments after --, run as a driver runs its dump tool).")
     var source: String = "generator"
 
-    @Flag(help: "Compress with parallel gzip on the way (the MySQL path).")
-    var gzip = false
+    @Argument(parsing: .postTerminator, help: "With --source command: the dump command and its arguments.")
+    var command: [String] = []
+
+    @Option(help: "Compress in parallel on the way, as MySQL backups are: gzip or zstd (default: none).")
+    var compression: String?
 
     @Flag(help: "Skip the aws CLI comparison.")
     var skipAWS = false
@@ -42,7 +45,17 @@ struct UploadBench: AsyncParsableCommand {
     @Option(help: "Store the object under this key and keep it (to check a restore); default: a random key, deleted after.")
     var key: String?
 
+    func validate() throws {
+        guard ["generator", "stdin", "command"].contains(source) else { throw ValidationError("--source: generator, stdin or command") }
+        if (source == "command") != !command.isEmpty { throw ValidationError("give a command after -- exactly when --source is command") }
+        if let compression, CompressionFormat(rawValue: compression) == nil {
+            throw ValidationError("--compression: \(compression) is not one of \(CompressionFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+    }
+
     func run() async throws {
+        MemoryTuning.returnLargeBuffersToTheSystem()
+        let format = compression.flatMap(CompressionFormat.init(rawValue:))
         let services = TestServices()
         let s3 = try services.s3()
         var configuration = S3ObjectStore.Configuration(
@@ -60,9 +73,13 @@ struct UploadBench: AsyncParsableCommand {
         let result: StreamingUpload.Result
         do {
             if source == "stdin" {
-                result = try await pipeline(StandardInput(), upload: upload, key: key)
+                result = try await upload.uploadRecordingChecksum(StandardInput(), compressing: format, key: key)
+            } else if source == "command" {
+                let dump = try DumpStream.running(DumpCommand(executable: command[0], arguments: Array(command.dropFirst()), fileExtension: "sql", wantsCompression: format != nil))
+                let counted = CountingSequence(base: dump)
+                result = try await upload.uploadRecordingChecksum(counted, compressing: format, key: key)
             } else {
-                result = try await pipeline(GeneratedBytes(total: bytes, chunkSize: 256 << 10), upload: upload, key: key)
+                result = try await upload.uploadRecordingChecksum(GeneratedBytes(total: bytes, chunkSize: 256 << 10), compressing: format, key: key)
             }
         } catch {
             try? await store.shutdown()
@@ -70,44 +87,25 @@ struct UploadBench: AsyncParsableCommand {
         }
         let seconds = (ContinuousClock.now - start).seconds
         let peak = Self.peakResidentMiB()
-        if source == "stdin" { bytes = Int(readFromStdin.load(ordering: .relaxed)) }
+        if source != "generator" { bytes = Int(readFromStdin.load(ordering: .relaxed)) }
         if self.key == nil { try await store.deleteObject(key: key) }
         try await store.shutdown()
 
-        print("backup pipeline benchmark: \(String(format: "%.2f", Double(bytes) / Double(1 << 30))) GiB in from \(source)\(gzip ? ", parallel gzip -1" : ""), \(partsInFlight) parts in flight")
+        print("backup pipeline benchmark: \(String(format: "%.2f", Double(bytes) / Double(1 << 30))) GiB in from \(source)\(format.map { ", parallel \($0.rawValue) -1" } ?? ""), \(partsInFlight) parts in flight")
         print(String(format: "db-operator pipeline: %7.1f MiB/s  (%.2f s, %d parts, %.1f MiB stored, peak memory %.0f MiB)",
                      Double(bytes) / Double(1 << 20) / seconds, seconds, result.parts, Double(result.size) / Double(1 << 20), peak))
         if !skipAWS && source == "generator" {
             let aws = try services.awsCLI()
             let awsSeconds = try await awsCopy(aws, s3: s3, bytes: bytes)
-            print(String(format: "aws s3 cp -:          %7.1f MiB/s  (%.2f s%@)", Double(bytes) / Double(1 << 20) / awsSeconds, awsSeconds, gzip ? ", after gzip -1 in a pipe" : ""))
+            print(String(format: "aws s3 cp -:          %7.1f MiB/s  (%.2f s%@)", Double(bytes) / Double(1 << 20) / awsSeconds, awsSeconds, format != nil ? ", after gzip -1 in a pipe" : ""))
         }
     }
 
-    private func pipeline<S: AsyncSequence & Sendable>(_ bytes: S, upload: StreamingUpload, key: String) async throws -> StreamingUpload.Result where S.Element == ByteBuffer {
-        guard gzip else { return try await upload.upload(bytes, key: key) }
-        let channel = AsyncThrowingChannel<ByteBuffer, any Error>()
-        return try await withThrowingTaskGroup(of: StreamingUpload.Result?.self) { group in
-            group.addTask {
-                do {
-                    try await ParallelGzip().compress(bytes, into: channel)
-                    channel.finish()
-                } catch {
-                    channel.fail(error)
-                }
-                return nil
-            }
-            group.addTask { try await upload.upload(channel, key: key) }
-            var result: StreamingUpload.Result?
-            for try await value in group { if let value { result = value } }
-            return result!
-        }
-    }
-
-    /// The same generated bytes piped into `aws s3 cp -` (through `gzip -1` with --gzip).
+    /// The same generated bytes piped into `aws s3 cp -` (through `gzip -1`, the usual
+    /// way, when the pipeline compresses).
     private func awsCopy(_ aws: String, s3: S3Settings, bytes: Int) async throws -> Double {
         let key = "bench/aws-\(UUID().uuidString)"
-        let script = gzip
+        let script = compression != nil
             ? "gzip -1 | \(aws) --endpoint-url \(s3.endpoint) --region \(s3.region) s3 cp --only-show-errors - s3://\(s3.bucket)/\(key)"
             : "\(aws) --endpoint-url \(s3.endpoint) --region \(s3.region) s3 cp --only-show-errors - s3://\(s3.bucket)/\(key)"
         var environment = ProcessInfo.processInfo.environment
@@ -146,8 +144,26 @@ struct UploadBench: AsyncParsableCommand {
     }
 }
 
-/// Bytes read from standard input so far.
+/// Bytes read from standard input or the command so far.
 let readFromStdin = Atomic<Int64>(0)
+
+/// A dump's bytes, counted on the way.
+struct CountingSequence: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+    let base: DumpStream
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var base: DumpStream.AsyncIterator
+
+        mutating func next() async throws -> ByteBuffer? {
+            let chunk = try await base.next()
+            readFromStdin.add(Int64(chunk?.readableBytes ?? 0), ordering: .relaxed)
+            return chunk
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: base.makeAsyncIterator()) }
+}
 
 /// Standard input read without blocking a thread: NIO watches the pipe and hands
 /// over what arrives, so the cooperative pool keeps hashing and uploading.

@@ -20,6 +20,7 @@ struct DriverCommand: AsyncParsableCommand {
     var maxBackupAttempts = 3
 
     func run() async throws {
+        MemoryTuning.returnLargeBuffersToTheSystem()
         let environment = ProcessInfo.processInfo.environment
         var logger = logging.makeLogger(label: "db-operator-driver")
         // The operator passes its Jobs a level through the environment (`--job-env`).

@@ -1,4 +1,3 @@
-import AsyncAlgorithms
 import Crypto
 import DriverProtocol
 import Foundation
@@ -277,7 +276,10 @@ public final class DriverRuntime: Sendable {
         } catch {
             throw await backupFailure(database: database, backup: backup, error, attempted: true)
         }
-        let fileExtension = dump.wantsCompression ? "\(dump.fileExtension).gz" : dump.fileExtension
+        // The spec was validated before the Job was made; an unknown value still means gzip here.
+        let compression = dump.wantsCompression
+            ? CompressionFormat(rawValue: database.object.spec.backupTo?.compressionFormat?.rawValue ?? "") ?? .gzip : nil
+        let fileExtension = compression.map { "\(dump.fileExtension).\($0.fileSuffix)" } ?? dump.fileExtension
         let key = location.key(namespace: configuration.namespace, database: configuration.database, backup: backup.name, timestamp: timestamp, fileExtension: fileExtension)
         let destination = location.url(key: key)
         // B2 (or B3 when an earlier attempt had begun): the upload begins, counted.
@@ -298,26 +300,7 @@ public final class DriverRuntime: Sendable {
                 "namespace": configuration.namespace, "database": configuration.database, "backup": backup.name,
                 "backup-uid": backup.metadata.uid ?? "", "driver": database.object.spec.driver,
             ]
-            if dump.wantsCompression {
-                let channel = AsyncThrowingChannel<ByteBuffer, any Error>()
-                result = try await withThrowingTaskGroup(of: StreamingUpload.Result?.self) { group in
-                    group.addTask {
-                        do {
-                            try await ParallelGzip().compress(dump.bytes, into: channel)
-                            channel.finish()
-                        } catch {
-                            channel.fail(error)
-                        }
-                        return nil
-                    }
-                    group.addTask { try await uploader.uploadRecordingChecksum(channel, key: key, metadata: metadata) { await progress.report($0) } }
-                    var uploaded: StreamingUpload.Result?
-                    for try await value in group { if let value { uploaded = value } }
-                    return uploaded!
-                }
-            } else {
-                result = try await uploader.uploadRecordingChecksum(dump.bytes, key: key, metadata: metadata) { await progress.report($0) }
-            }
+            result = try await uploader.uploadRecordingChecksum(dump.bytes, compressing: compression, key: key, metadata: metadata) { await progress.report($0) }
             guard let stored = try await store.headObject(key: key), stored.size == result.size, stored.metadata["sha256"] == result.sha256 else {
                 throw DriverError(reason: "VerificationFailed", message: "the stored object \(destination) does not match what was uploaded", retryable: true)
             }

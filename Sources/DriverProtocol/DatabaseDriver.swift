@@ -65,7 +65,8 @@ public struct OwnerRecord: Sendable, Hashable, CustomStringConvertible {
 public struct DatabaseDump: Sendable {
     /// `pgdump`, `sql`: the object key's extension before any compression suffix.
     public var fileExtension: String
-    /// Whether the runtime should gzip the bytes (in parallel) before storing them.
+    /// Whether the runtime should compress the bytes (in parallel, as the Database's
+    /// `backupTo.compression` says) before storing them.
     public var wantsCompression: Bool
     /// The dump's output; the sequence throws if the dump tool fails.
     public var bytes: DumpStream

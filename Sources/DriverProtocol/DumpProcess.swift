@@ -3,12 +3,18 @@ import Foundation
 import NIOCore
 import SQLSupport
 
-/// Runs a dump tool and streams its standard output with back-pressure (one chunk
-/// ahead of the consumer); a non-zero exit becomes `DriverError.toolFailed` carrying
-/// the end of the tool's own error output. Secrets go by environment or by a 0600
-/// file removed afterwards, never by the command line.
+/// Runs a dump tool and streams its standard output with back-pressure; a non-zero
+/// exit becomes `DriverError.toolFailed` carrying the end of the tool's own error
+/// output. Secrets go by environment or by a 0600 file removed afterwards, never by
+/// the command line.
+///
+/// The tool should never wait on us: a dump stalled on a full pipe is time lost for
+/// good, while the stages after it (compression, parts uploading) work in bursts. So
+/// the pipe is widened to 1 MiB and up to `readAhead` chunks are read ahead of the
+/// consumer.
 enum DumpProcess {
     static let chunkSize = 1 << 20
+    static let readAhead = 8
 
     static func start(_ command: DumpCommand) throws -> DumpStream {
         var written: [String] = []
@@ -30,6 +36,10 @@ enum DumpProcess {
         process.arguments = command.arguments
         process.environment = environment
         let output = Pipe(), errors = Pipe()
+        #if os(Linux)
+        // F_SETPIPE_SZ (not exported to Swift); 1 MiB is the unprivileged maximum. Best effort.
+        _ = fcntl(output.fileHandleForWriting.fileDescriptor, 1031, Int32(chunkSize))
+        #endif
         process.standardOutput = output
         process.standardError = errors
         process.standardInput = FileHandle.nullDevice
@@ -75,7 +85,7 @@ enum DumpProcess {
                 channel.fail(error)
             }
         }
-        return DumpStream(CancellingSequence(channel: channel, task: pump))
+        return DumpStream(CancellingSequence(channel: channel, task: pump).buffer(policy: .bounded(readAhead)))
     }
 }
 

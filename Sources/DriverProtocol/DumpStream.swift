@@ -19,8 +19,22 @@ public struct DumpStream: AsyncSequence, Sendable {
 
         init(_ next: @escaping () async throws -> ByteBuffer?) { nextChunk = next }
 
-        public mutating func next() async throws -> ByteBuffer? { try await nextChunk() }
+        public mutating func next() async throws -> ByteBuffer? {
+            let chunk = try await nextChunk()
+            // Some sources end quietly when their consumer is cancelled; a cancelled
+            // read must never look like a complete dump.
+            if chunk == nil { try Task.checkCancellation() }
+            return chunk
+        }
     }
 
     public func makeAsyncIterator() -> AsyncIterator { makeIterator() }
+}
+
+extension DumpStream {
+    /// Starts `command` and streams its standard output as the drivers' backups do
+    /// (read ahead of the consumer, a non-zero exit thrown with the tool's last words).
+    public static func running(_ command: DumpCommand) throws -> DumpStream {
+        try DumpProcess.start(command)
+    }
 }

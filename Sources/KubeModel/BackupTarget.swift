@@ -4,14 +4,33 @@ public struct BackupTarget: Codable, Sendable, Hashable {
     // The spellings are the wire format (SPEC 2.1), hence the capitalised property.
     public var S3: S3Spec?
     public var s3: S3Spec?
+    /// How MySQL dumps are compressed: `gzip` (default) or `zstd`. Kept as written so
+    /// an unknown value is reported (`Database.validate`) rather than failing to decode.
+    public var compression: String?
 
-    public init(S3: S3Spec? = nil, s3: S3Spec? = nil) {
+    public init(S3: S3Spec? = nil, s3: S3Spec? = nil, compression: String? = nil) {
         self.S3 = S3
         self.s3 = s3
+        self.compression = compression
     }
 
     /// The S3 block, whichever spelling was used.
     public var s3Spec: S3Spec? { s3 ?? S3 }
+
+    /// The compression asked for; nil when the value is not one of `BackupCompression`.
+    public var compressionFormat: BackupCompression? {
+        guard let compression else { return .gzip }
+        return BackupCompression(rawValue: compression)
+    }
+}
+
+/// `spec.backupTo.compression`. PostgreSQL's custom-format dumps are compressed by
+/// `pg_dump` itself and stored as they are, whatever this says.
+public enum BackupCompression: String, Codable, Sendable, CaseIterable {
+    /// Parallel gzip: a `.sql.gz` that `gunzip` reads.
+    case gzip
+    /// Parallel Zstandard: a `.sql.zst` that `zstd -d` reads; faster and smaller.
+    case zstd
 }
 
 /// An S3-compatible destination. Every key is accepted in the original design's

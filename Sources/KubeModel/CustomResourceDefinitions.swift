@@ -41,6 +41,9 @@ public enum CustomResourceDefinitions {
                 ], description: "The instance's admin login; Secrets are read from this namespace only."),
                 "backupTo": object([
                     "S3": s3Schema, "s3": s3Schema,
+                    "compression": string(
+                        description: "MySQL dumps: gzip (default, .sql.gz) or zstd (.sql.zst). PostgreSQL's custom format is compressed by pg_dump.",
+                        enum: BackupCompression.allCases.map(\.rawValue)),
                 ], description: "Where backups go. S3 (as in the original design) or s3, not both."),
                 "databaseName": string(description: "Default: <namespace>_<name>, normalised and shortened.", minLength: 1, maxLength: 64),
                 "username": string(description: "Default: the database name, shortened to the engine's limit.", minLength: 1, maxLength: 63),

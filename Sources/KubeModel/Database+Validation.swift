@@ -60,6 +60,10 @@ extension Database {
             } else {
                 problems.append(SpecProblem(field: "spec.backupTo", message: "an S3 destination is required"))
             }
+            if let compression = target.compression, target.compressionFormat == nil {
+                let known = BackupCompression.allCases.map(\.rawValue).joined(separator: ", ")
+                problems.append(SpecProblem(field: "spec.backupTo.compression", message: "\"\(compression)\" is not one of \(known)"))
+            }
         }
         if spec.deletionPolicy == .backupBeforeDelete, spec.backupTo?.s3Spec == nil {
             problems.append(SpecProblem(field: "spec.deletionPolicy", message: "BackupBeforeDelete needs spec.backupTo"))

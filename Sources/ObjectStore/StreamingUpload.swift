@@ -115,14 +115,21 @@ public struct StreamingUpload: Sendable {
                 for try await var chunk in source {
                     chunk.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
                     total += Int64(chunk.readableBytes)
-                    pending.writeBuffer(&chunk)
-                    while pending.readableBytes >= target {
-                        let part = pending.readSlice(length: target)!
-                        // Copy the remainder out so the part's storage is freed once uploaded.
-                        pending = ByteBuffer(bytes: pending.readableBytesView)
-                        try await send(part)
+                    // Parts are filled to exactly their size in buffers of exactly that
+                    // capacity: a part in flight holds its own bytes and no more.
+                    while chunk.readableBytes > 0 {
+                        if pending.capacity < target { pending.reserveCapacity(target) }
+                        var piece = chunk.readSlice(length: min(chunk.readableBytes, target - pending.readableBytes))!
+                        pending.writeBuffer(&piece)
+                        if pending.readableBytes == target {
+                            let part = pending
+                            pending = ByteBuffer()
+                            try await send(part)
+                        }
                     }
                 }
+                // A source may end early because this task was cancelled: never store that as complete.
+                try Task.checkCancellation()
                 let sha256 = hasher.finalize().map { String(format: "%02x", $0) }.joined()
                 if uploadID == nil {
                     _ = try await store.putObject(key: key, body: pending, metadata: metadata)

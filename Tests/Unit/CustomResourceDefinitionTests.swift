@@ -34,7 +34,7 @@ struct CustomResourceDefinitionTests {
                 credentials: CredentialsSpec(
                     username: ValueSource(value: "postgres"),
                     password: ValueSource(valueFrom: .init(secretKeyRef: SecretKeyRef(name: "pw", key: "password", namespace: "shop")))),
-                backupTo: BackupTarget(S3: s3, s3: S3Spec(bucket: "other")), databaseName: "d", username: "u", deletionPolicy: .retain),
+                backupTo: BackupTarget(S3: s3, s3: S3Spec(bucket: "other"), compression: "zstd"), databaseName: "d", username: "u", deletionPolicy: .retain),
             status: status)
     }()
 
@@ -142,6 +142,15 @@ struct DatabaseValidationTests {
         #expect(Self.fields(Self.database { $0.backupTo = BackupTarget(s3: S3Spec(bucket: "a", credentialsSecret: "other/creds")) }) == ["spec.backupTo.S3.CredentialsSecret"])
         #expect(Self.fields(Self.database { $0.deletionPolicy = .backupBeforeDelete }) == ["spec.deletionPolicy"])
         #expect(Self.fields(Self.database { $0.credentials = nil }) == ["spec.credentials.username", "spec.credentials.password"])
+        #expect(Self.fields(Self.database { $0.backupTo = BackupTarget(s3: S3Spec(bucket: "a"), compression: "lz4") }) == ["spec.backupTo.compression"])
+    }
+
+    @Test("backup compression: gzip unless zstd is asked for")
+    func compression() {
+        #expect(BackupTarget(s3: S3Spec(bucket: "a")).compressionFormat == .gzip)
+        #expect(BackupTarget(s3: S3Spec(bucket: "a"), compression: "zstd").compressionFormat == .zstd)
+        #expect(BackupTarget(s3: S3Spec(bucket: "a"), compression: "lz4").compressionFormat == nil)
+        #expect(Self.fields(Self.database { $0.backupTo = BackupTarget(s3: S3Spec(bucket: "a"), compression: "zstd") }).isEmpty)
     }
 
     @Test("deletionPolicy defaults to BackupBeforeDelete with a target, else Delete")

@@ -97,24 +97,43 @@ struct StreamingUploadTests {
         #expect(values.count >= 3)
     }
 
-    @Test("parallel gzip emits members in order that gzip decompresses to the input")
-    func parallelGzip() async throws {
-        var gzip = ParallelGzip()
-        gzip.blockSize = 1 << 20
-        gzip.concurrency = 3
-        let source = GeneratedBytes(total: (5 << 20) + 123, chunkSize: 70_000)
+    @Test("parallel compression emits members or frames in order that gzip and zstd decompress to the input", arguments: CompressionFormat.allCases)
+    func parallelCompression(format: CompressionFormat) async throws {
+        var compressor = ParallelCompressor(format: format)
+        compressor.blockSize = 1 << 20
+        compressor.concurrency = 3
+        // Chunks smaller and larger than a block, so both the copying and the slicing path run.
+        for chunkSize in [70_000, (2 << 20) + 17] {
+            let source = GeneratedBytes(total: (5 << 20) + 123, chunkSize: chunkSize)
+            let channel = AsyncThrowingChannel<ByteBuffer, any Error>()
+            async let compressed: ByteBuffer = {
+                var all = ByteBuffer()
+                for try await var chunk in channel { all.writeBuffer(&chunk) }
+                return all
+            }()
+            try await compressor.compress(source, into: channel)
+            channel.finish()
+            let output = try await compressed
+            let tool = format == .gzip ? "/bin/gzip" : "/usr/bin/zstd"
+            let result = try await ChildProcess.run(tool, ["-dc"], stdin: Data(output.readableBytesView))
+            #expect(result.status == 0, "\(result.stderr)")
+            let (_, expected) = try await sha256(source)
+            #expect(result.stdout == Data(expected.readableBytesView), "chunks of \(chunkSize)")
+        }
+    }
+
+    @Test("an empty stream still becomes one valid member or frame", arguments: CompressionFormat.allCases)
+    func emptyStream(format: CompressionFormat) async throws {
         let channel = AsyncThrowingChannel<ByteBuffer, any Error>()
         async let compressed: ByteBuffer = {
             var all = ByteBuffer()
             for try await var chunk in channel { all.writeBuffer(&chunk) }
             return all
         }()
-        try await gzip.compress(source, into: channel)
+        try await ParallelCompressor(format: format).compress(GeneratedBytes(total: 0, chunkSize: 1), into: channel)
         channel.finish()
         let output = try await compressed
-        let result = try await ChildProcess.run("/bin/gzip", ["-dc"], stdin: Data(output.readableBytesView))
-        #expect(result.status == 0, "\(result.stderr)")
-        let (_, expected) = try await sha256(source)
-        #expect(result.stdout == Data(expected.readableBytesView))
+        let result = try await ChildProcess.run(format == .gzip ? "/bin/gzip" : "/usr/bin/zstd", ["-dc"], stdin: Data(output.readableBytesView))
+        #expect(result.status == 0 && result.stdout.isEmpty, "\(result.stderr)")
     }
 }
