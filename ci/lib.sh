@@ -28,6 +28,10 @@ DBOP_S3_PORT="${DBOP_S3_PORT:-41833}"
 DBOP_WEED_MASTER_PORT="${DBOP_WEED_MASTER_PORT:-41333}"
 DBOP_WEED_VOLUME_PORT="${DBOP_WEED_VOLUME_PORT:-41080}"
 DBOP_WEED_FILER_PORT="${DBOP_WEED_FILER_PORT:-41888}"
+# The same store over HTTPS (a certificate from a CA of our own) and the domain that
+# virtual-host requests (`<bucket>.<domain>`) name.
+DBOP_S3_TLS_PORT="${DBOP_S3_TLS_PORT:-41843}"
+DBOP_S3_VHOST_DOMAIN="${DBOP_S3_VHOST_DOMAIN:-s3.localhost}"
 DBOP_S3_REGION="${DBOP_S3_REGION:-us-east-1}"
 DBOP_S3_BUCKET="${DBOP_S3_BUCKET:-dbop-test}"
 DBOP_S3_ACCESS_KEY_ID="${DBOP_S3_ACCESS_KEY_ID:-dbopaccesskey}"

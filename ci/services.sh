@@ -121,12 +121,31 @@ s3_bucket_ready() {
   [ "$code" = 200 ] || [ "$code" = 409 ]
 }
 
+# A CA of our own and a server certificate for 127.0.0.1, localhost, the virtual-host
+# domain and its subdomains: HTTPS tests trust the CA explicitly, never the system.
+make_s3_certificates() {
+  local tls="$S3_DIR/tls"
+  [ -f "$tls/server.pem" ] && [ -f "$tls/ca.pem" ] && return
+  command -v openssl >/dev/null || die "openssl not found (run ci/install.sh)"
+  mkdir -p "$tls"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=db-operator test CA" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+    -keyout "$tls/ca-key.pem" -out "$tls/ca.pem" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=$DBOP_S3_VHOST_DOMAIN" -keyout "$tls/server-key.pem" -out "$tls/server.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:%s,DNS:*.%s\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n' \
+    "$DBOP_S3_VHOST_DOMAIN" "$DBOP_S3_VHOST_DOMAIN" > "$tls/server.ext"
+  openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca-key.pem" -CAcreateserial -days 3650 \
+    -extfile "$tls/server.ext" -out "$tls/server.pem" 2>/dev/null
+  chmod 600 "$tls/ca-key.pem" "$tls/server-key.pem"
+  log "seaweedfs: made a test CA and server certificate in $tls"
+}
+
 start_seaweedfs() {
   command -v weed >/dev/null || die "weed not found (run ci/install.sh)"
   if s3_running; then
-    if port_open "$DBOP_S3_PORT"; then log "seaweedfs: already running, S3 on port $DBOP_S3_PORT"; return; fi
+    if port_open "$DBOP_S3_PORT" && port_open "$DBOP_S3_TLS_PORT"; then log "seaweedfs: already running, S3 on ports $DBOP_S3_PORT and $DBOP_S3_TLS_PORT (https)"; return; fi
     # Alive but not serving (half shut down by a SIGTERM it ignored): replace it.
-    log "seaweedfs: process alive but S3 port $DBOP_S3_PORT closed; restarting it"
+    log "seaweedfs: process alive but an S3 port ($DBOP_S3_PORT, $DBOP_S3_TLS_PORT) closed; restarting it"
     stop_seaweedfs
   fi
   mkdir -p "$S3_DIR/data"
@@ -135,6 +154,7 @@ start_seaweedfs() {
   "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}
 JSON
   chmod 600 "$S3_DIR/s3.json"
+  make_s3_certificates
   # Many small volumes: overwritten and deleted data stays as garbage until a vacuum,
   # and big tests need room.
   setsid weed server -dir="$S3_DIR/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
@@ -143,10 +163,13 @@ JSON
     -volume.port="$DBOP_WEED_VOLUME_PORT" -volume.port.grpc=$((DBOP_WEED_VOLUME_PORT + 10000)) -volume.max=400 \
     -filer -filer.port="$DBOP_WEED_FILER_PORT" -filer.port.grpc=$((DBOP_WEED_FILER_PORT + 10000)) \
     -s3 -s3.port="$DBOP_S3_PORT" -s3.port.grpc=$((DBOP_S3_PORT + 10000)) -s3.config="$S3_DIR/s3.json" \
+    -s3.port.https="$DBOP_S3_TLS_PORT" -s3.cert.file="$S3_DIR/tls/server.pem" -s3.key.file="$S3_DIR/tls/server-key.pem" \
+    -s3.domainName="$DBOP_S3_VHOST_DOMAIN" \
     </dev/null >"$S3_DIR/server.log" 2>&1 &
   echo $! > "$S3_DIR/weed.pid"
   wait_until 90 s3_bucket_ready || { tail -n 30 "$S3_DIR/server.log" >&2; die "seaweedfs: S3 did not become ready"; }
-  log "seaweedfs: S3 ready on 127.0.0.1:$DBOP_S3_PORT, bucket $DBOP_S3_BUCKET"
+  wait_until 30 port_open "$DBOP_S3_TLS_PORT" || { tail -n 30 "$S3_DIR/server.log" >&2; die "seaweedfs: S3 over HTTPS did not start on $DBOP_S3_TLS_PORT"; }
+  log "seaweedfs: S3 ready on 127.0.0.1:$DBOP_S3_PORT and https://127.0.0.1:$DBOP_S3_TLS_PORT, bucket $DBOP_S3_BUCKET"
 }
 
 stop_seaweedfs() {
@@ -204,6 +227,9 @@ DBOP_S3_REGION=$DBOP_S3_REGION
 DBOP_S3_BUCKET=$DBOP_S3_BUCKET
 DBOP_S3_ACCESS_KEY_ID=$DBOP_S3_ACCESS_KEY_ID
 DBOP_S3_SECRET_ACCESS_KEY=$DBOP_S3_SECRET_ACCESS_KEY
+DBOP_S3_TLS_ENDPOINT=https://127.0.0.1:$DBOP_S3_TLS_PORT
+DBOP_S3_CA_FILE=$S3_DIR/tls/ca.pem
+DBOP_S3_VHOST_DOMAIN=$DBOP_S3_VHOST_DOMAIN
 DBOP_KUBECTL=$(command -v kubectl)
 DBOP_AWS=$(command -v aws || true)
 DBOP_PYTHON=$(python3 -c 'import kubernetes, sys; print(sys.executable)' 2>/dev/null || true)

@@ -125,6 +125,8 @@ public struct ObjectStoreError: Error, CustomStringConvertible, Sendable {
         public static let serviceUnavailable = Code(rawValue: "ServiceUnavailable")
         /// No answer, or the connection broke.
         public static let transport = Code(rawValue: "Transport")
+        /// The TLS handshake failed (an untrusted or mismatched certificate): not retried.
+        public static let tls = Code(rawValue: "TLSFailed")
         /// An answer that is not what the S3 API promises.
         public static let badResponse = Code(rawValue: "BadResponse")
         public static let tooLarge = Code(rawValue: "TooLarge")

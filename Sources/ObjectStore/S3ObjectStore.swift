@@ -20,6 +20,11 @@ public final class S3ObjectStore: ObjectStore {
         public var forcePathStyle = false
         /// PEM of a CA to trust besides the system's.
         public var certificateAuthorityPEM: String?
+        /// Host names to connect to at another address, as curl's `--resolve`: the
+        /// request still names (and TLS still verifies) the host of the URL, e.g.
+        /// `["backups.s3.internal": "10.0.0.7"]` where DNS does not know the
+        /// virtual-host name `<bucket>.<endpoint host>`.
+        public var connectTo: [String: String] = [:]
         public var maxAttempts = 5
         public var initialBackoff: Duration = .milliseconds(200)
         public var requestTimeout: Duration = .seconds(300)
@@ -62,6 +67,7 @@ public final class S3ObjectStore: ObjectStore {
             }
         }
         var httpConfiguration = HTTPClient.Configuration(tlsConfiguration: tls)
+        httpConfiguration.dnsOverride = configuration.connectTo
         httpConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 16
         httpConfiguration.timeout.connect = .seconds(10)
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
@@ -310,6 +316,11 @@ public final class S3ObjectStore: ObjectStore {
             return (try await http.execute(request, deadline: stream ? .now() + .hours(24) : deadline), description)
         } catch is CancellationError {
             throw CancellationError()
+        } catch let error as NIOSSLError {
+            throw ObjectStoreError(
+                code: .tls,
+                message: "TLS with \(scheme)://\(hostHeader) failed (\(error)); if the store's certificate comes from a private CA, give that CA (AWS_CA_BUNDLE)",
+                request: description)
         } catch {
             throw ObjectStoreError(code: .transport, message: "\(error)", request: description)
         }

@@ -27,9 +27,10 @@ struct EndToEndTests {
 
     @Test(
         "every transition for postgresql and mysql; logins, backups, restores, Retain, BackupBeforeDelete and tenant isolation",
-        .enabled(if: services.shouldRun(.postgresql) && services.shouldRun(.mysql) && services.shouldRun(.s3)))
+        .enabled(if: services.shouldRun(.postgresql) && services.shouldRun(.mysql) && services.shouldRun(.s3) && services.shouldRun(.s3TLS)))
     func matrix() async throws {
         let s3 = try Self.services.s3()
+        let tls = try Self.services.s3TLS()
         let drivers = [
             Driver(name: "postgresql", engine: Engine.postgresql.limited, login: try Self.services.postgresqlLimited()),
             Driver(name: "mysql", engine: Engine.mysql.limited, login: try Self.services.mysqlLimited()),
@@ -37,10 +38,12 @@ struct EndToEndTests {
         let run = String(UUID().uuidString.prefix(6).lowercased())
         // Progress is written after every stored part here (2 s apart by default), so
         // the small test databases show B3 too.
-        try await LifecycleHarness.with(operatorArguments: ["--job-env", "DB_OPERATOR_PROGRESS_INTERVAL_MS=0"]) { harness in
+        // The Jobs trust the test CA as a user's would a private one: AWS_CA_BUNDLE.
+        let operatorArguments = ["--job-env", "DB_OPERATOR_PROGRESS_INTERVAL_MS=0", "--job-env", "AWS_CA_BUNDLE=\(tls.caFile)"]
+        try await LifecycleHarness.with(operatorArguments: operatorArguments) { harness in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for driver in drivers {
-                    group.addTask { try await Self.lifecycle(driver, harness: harness, s3: s3, run: run) }
+                    group.addTask { try await Self.lifecycle(driver, harness: harness, s3: s3, httpsEndpoint: tls.endpoint, run: run) }
                 }
                 try await group.waitForAll()
             }
@@ -60,7 +63,7 @@ struct EndToEndTests {
         }
     }
 
-    static func lifecycle(_ driver: Driver, harness: LifecycleHarness, s3: S3Settings, run: String) async throws {
+    static func lifecycle(_ driver: Driver, harness: LifecycleHarness, s3: S3Settings, httpsEndpoint: String, run: String) async throws {
         let ns = "e2e-\(driver.name)-\(run)", other = "e2e-\(driver.name)-\(run)-b"
         for namespace in [ns, other] {
             _ = try await harness.api.create(Namespace(metadata: ObjectMeta(name: namespace)))
@@ -71,7 +74,7 @@ struct EndToEndTests {
         let prefix = "e2e-\(run)/"
         func spec(
             policy: DeletionPolicy?, backups: Bool = true, bucket: String? = nil, adminSecret: String = "admin", databaseName: String? = nil,
-            compression: BackupCompression? = nil
+            compression: BackupCompression? = nil, endpoint: String? = nil
         ) -> DatabaseSpec {
             var spec = DatabaseSpec(
                 driver: driver.name, connect: ConnectSpec(host: driver.login.host, port: driver.login.port, sslMode: .disable),
@@ -81,14 +84,15 @@ struct EndToEndTests {
                 databaseName: databaseName, deletionPolicy: policy)
             if backups {
                 spec.backupTo = BackupTarget(
-                    s3: S3Spec(region: s3.region, bucket: bucket ?? s3.bucket, prefix: prefix, endpoint: s3.endpoint, forcePathStyle: true, credentialsSecret: "s3-creds"),
+                    s3: S3Spec(region: s3.region, bucket: bucket ?? s3.bucket, prefix: prefix, endpoint: endpoint ?? s3.endpoint, forcePathStyle: true, credentialsSecret: "s3-creds"),
                     compression: compression?.rawValue)
             }
             return spec
         }
-        // main's backups are zstd (MySQL; PostgreSQL's custom format ignores it); the
-        // default gzip is what the crash tests' MySQL backups use.
-        try await harness.createDatabase("main", namespace: ns, spec: spec(policy: .backupBeforeDelete, compression: .zstd))
+        // main's backups go over HTTPS to a store whose certificate comes from a private
+        // CA, and are zstd (MySQL; PostgreSQL's custom format ignores it); the default
+        // gzip over HTTP is what the crash tests' MySQL backups use.
+        try await harness.createDatabase("main", namespace: ns, spec: spec(policy: .backupBeforeDelete, compression: .zstd, endpoint: httpsEndpoint))
         try await harness.createDatabase("plain", namespace: ns, spec: spec(policy: .delete, backups: false))
         try await harness.createDatabase("kept", namespace: ns, spec: spec(policy: .retain, backups: false))
         try await harness.createDatabase("nobucket", namespace: ns, spec: spec(policy: .backupBeforeDelete, bucket: "dbop-no-such-bucket-\(run)"))

@@ -11,6 +11,9 @@ public enum TestService: String, Sendable, CaseIterable {
     case postgresql
     case mysql
     case s3
+    /// The same store over HTTPS with a certificate from a test CA, and the domain of
+    /// its virtual-host names.
+    case s3TLS
     case kubectl
     /// The aws CLI, the reference S3 client of the tests and benchmarks.
     case awsCLI
@@ -23,6 +26,7 @@ public enum TestService: String, Sendable, CaseIterable {
         case .postgresql: ["DBOP_PG_HOST", "DBOP_PG_PORT", "DBOP_PG_USER", "DBOP_PG_PASSWORD"]
         case .mysql: ["DBOP_MYSQL_HOST", "DBOP_MYSQL_PORT", "DBOP_MYSQL_USER", "DBOP_MYSQL_PASSWORD"]
         case .s3: ["DBOP_S3_ENDPOINT", "DBOP_S3_REGION", "DBOP_S3_BUCKET", "DBOP_S3_ACCESS_KEY_ID", "DBOP_S3_SECRET_ACCESS_KEY"]
+        case .s3TLS: ["DBOP_S3_TLS_ENDPOINT", "DBOP_S3_CA_FILE", "DBOP_S3_VHOST_DOMAIN"]
         case .kubectl: ["DBOP_KUBECTL"]
         case .awsCLI: ["DBOP_AWS"]
         case .pythonKubernetes: ["DBOP_PYTHON"]
@@ -64,6 +68,19 @@ public struct S3Settings: Sendable {
     public let secretAccessKey: String
 }
 
+/// The S3 store over HTTPS, and its virtual-host domain.
+public struct S3TLSSettings: Sendable {
+    /// The same store over plain HTTP.
+    public let plain: S3Settings
+    /// `https://127.0.0.1:PORT`.
+    public let endpoint: String
+    public let certificateAuthorityPEM: String
+    public let caFile: String
+    /// Requests to `<bucket>.<domain>` name the bucket by host; it resolves nowhere,
+    /// so clients connect to 127.0.0.1 for it.
+    public let virtualHostDomain: String
+}
+
 /// Finds the services of the env contract, and decides whether a test needing one runs.
 ///
 /// Outside CI a test whose service is unavailable is skipped (its trait says why);
@@ -99,6 +116,15 @@ public struct TestServices: Sendable {
                 return ServiceUnavailable(service: service, reason: "DBOP_S3_ENDPOINT (\(endpoint)) is not a URL")
             }
             return Self.probe(service, host: host, port: url.port ?? (url.scheme == "https" ? 443 : 80))
+        case .s3TLS:
+            let endpoint = environment["DBOP_S3_TLS_ENDPOINT"]!
+            guard let url = URL(string: endpoint), url.scheme == "https", let host = url.host else {
+                return ServiceUnavailable(service: service, reason: "DBOP_S3_TLS_ENDPOINT (\(endpoint)) is not an https URL")
+            }
+            guard FileManager.default.isReadableFile(atPath: environment["DBOP_S3_CA_FILE"]!) else {
+                return ServiceUnavailable(service: service, reason: "DBOP_S3_CA_FILE (\(environment["DBOP_S3_CA_FILE"]!)) cannot be read")
+            }
+            return Self.probe(service, host: host, port: url.port ?? 443)
         case .kubectl, .awsCLI, .pythonKubernetes:
             let variable = service.requiredVariables[0]
             let path = environment[variable]!
@@ -143,6 +169,17 @@ public struct TestServices: Sendable {
             bucket: environment["DBOP_S3_BUCKET"]!, accessKeyID: environment["DBOP_S3_ACCESS_KEY_ID"]!,
             secretAccessKey: environment["DBOP_S3_SECRET_ACCESS_KEY"]!
         )
+    }
+
+    /// The store over HTTPS, the PEM of the CA that signed its certificate, and the
+    /// domain of its virtual-host names (`<bucket>.<domain>`), or why not.
+    public func s3TLS() throws -> S3TLSSettings {
+        let plain = try s3()
+        if let problem = check(.s3TLS) { throw problem }
+        return S3TLSSettings(
+            plain: plain, endpoint: environment["DBOP_S3_TLS_ENDPOINT"]!,
+            certificateAuthorityPEM: try String(contentsOfFile: environment["DBOP_S3_CA_FILE"]!, encoding: .utf8),
+            caFile: environment["DBOP_S3_CA_FILE"]!, virtualHostDomain: environment["DBOP_S3_VHOST_DOMAIN"]!)
     }
 
     /// The path of a real `kubectl`, or the reason there is none.
