@@ -50,16 +50,10 @@ struct DriverCommand: AsyncParsableCommand {
         let runtime = DriverRuntime(
             api: api, configuration: configuration, drivers: DriverRegistration.registry(testDriverRoot: testRoot), logger: logger,
             environment: environment
-        ) { location, credentials in
-            var store = S3ObjectStore.Configuration(endpoint: location.endpoint, region: location.region, bucket: location.bucket, credentials: credentials)
+        ) { location, access in
+            var store = S3ObjectStore.Configuration(endpoint: location.endpoint, region: location.region, bucket: location.bucket, credentials: access.credentials)
             store.forcePathStyle = location.forcePathStyle
-            // A store whose certificate comes from a private CA: the CA's PEM file, as the AWS tools take it.
-            if let bundle = environment["AWS_CA_BUNDLE"], !bundle.isEmpty {
-                guard let pem = try? String(contentsOfFile: bundle, encoding: .utf8) else {
-                    throw ObjectStoreError(code: .configuration, message: "AWS_CA_BUNDLE \(bundle) cannot be read")
-                }
-                store.certificateAuthorityPEM = pem
-            }
+            store.certificateAuthorityPEM = access.certificateAuthorityPEM
             return try S3ObjectStore(configuration: store, logger: storeLogger)
         }
         do {

@@ -107,8 +107,10 @@ extension DriverRuntime {
         return value
     }
 
-    /// S3 keys from `CredentialsSecret` (keys `accessKeyId`, `secretAccessKey`) or the `AWS_*` environment.
-    func s3Credentials(_ location: S3Location) async throws -> S3Credentials {
+    /// The credentials for `location` (its CredentialsSecret, else the `AWS_*`
+    /// environment) and the CA to trust besides the system's: the Secret's `ca.crt`,
+    /// else the PEM file `AWS_CA_BUNDLE` names.
+    func s3Access(_ location: S3Location) async throws -> S3Access {
         if let name = location.credentialsSecret {
             guard let secret = try await readSecret(name) else {
                 throw DriverError(reason: "SecretNotFound", message: "S3 CredentialsSecret \(name) not found in namespace \(configuration.namespace)", retryable: true)
@@ -116,12 +118,25 @@ extension DriverRuntime {
             guard let key = secret.object.value("accessKeyId"), let secretKey = secret.object.value("secretAccessKey") else {
                 throw DriverError(reason: "SecretKeyNotFound", message: "S3 CredentialsSecret \(name) needs keys accessKeyId and secretAccessKey", retryable: true)
             }
-            return S3Credentials(accessKeyID: key, secretAccessKey: secretKey, sessionToken: secret.object.value("sessionToken"))
+            return S3Access(
+                credentials: S3Credentials(accessKeyID: key, secretAccessKey: secretKey, sessionToken: secret.object.value("sessionToken")),
+                certificateAuthorityPEM: try Self.certificateAuthority(secretValue: secret.object.value("ca.crt"), environment: environment))
         }
         guard let credentials = S3Credentials.fromEnvironment(environment) else {
             throw DriverError(reason: "NoS3Credentials", message: "no CredentialsSecret in backupTo and no AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in the environment", retryable: false)
         }
-        return credentials
+        return S3Access(credentials: credentials, certificateAuthorityPEM: try Self.certificateAuthority(secretValue: nil, environment: environment))
+    }
+
+    /// The CA PEM to trust for the store: `secretValue` (the CredentialsSecret's
+    /// `ca.crt`) when given, else the contents of the file `AWS_CA_BUNDLE` names.
+    static func certificateAuthority(secretValue: String?, environment: [String: String]) throws -> String? {
+        if let secretValue, !secretValue.isEmpty { return secretValue }
+        guard let path = environment["AWS_CA_BUNDLE"], !path.isEmpty else { return nil }
+        guard let pem = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw DriverError(reason: "CABundleUnreadable", message: "AWS_CA_BUNDLE \(path) cannot be read", retryable: true)
+        }
+        return pem
     }
 
     /// Says what went wrong (Ready=False, Event, log) and returns the error to throw.

@@ -36,8 +36,8 @@ public final class DriverRuntime: Sendable {
         }
     }
 
-    /// Makes the object store of a backup target.
-    public typealias StoreFactory = @Sendable (S3Location, S3Credentials) throws -> any ObjectStore
+    /// Makes the object store of a backup target, with what it takes to reach it.
+    public typealias StoreFactory = @Sendable (S3Location, S3Access) throws -> any ObjectStore
 
     let api: any KubernetesAPI
     let configuration: Configuration
@@ -263,7 +263,7 @@ public final class DriverRuntime: Sendable {
         let estimate: Int64?
         let store: any ObjectStore
         do {
-            store = try makeStore(location, try await s3Credentials(location))
+            store = try makeStore(location, try await s3Access(location))
         } catch {
             throw await backupFailure(database: database, backup: backup, error, attempted: false)
         }
@@ -409,5 +409,17 @@ extension Optional {
         case .some(let value): try await transform(value)
         case .none: nil
         }
+    }
+}
+
+/// What reaching a backup target takes besides its location: the credentials, and a
+/// CA to trust besides the system's when the store's certificate comes from a private one.
+public struct S3Access: Sendable {
+    public var credentials: S3Credentials
+    public var certificateAuthorityPEM: String?
+
+    public init(credentials: S3Credentials, certificateAuthorityPEM: String? = nil) {
+        self.credentials = credentials
+        self.certificateAuthorityPEM = certificateAuthorityPEM
     }
 }

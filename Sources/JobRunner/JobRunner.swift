@@ -310,6 +310,9 @@ public final class JobRunner: Service {
                     status.failed = (status.failed ?? 0) + 1
                 }
             }
+        } catch let error as KubeError where error.code == .notFound {
+            // Deleted while it ran (e.g. collected with its owner): nothing to record.
+            logger.debug("the Job is gone; its outcome is not recorded", metadata: ["k8s.job": "\(pod.jobKey)"])
         } catch {
             logger.warning("could not record the Job's outcome", metadata: ["k8s.job": "\(pod.jobKey)", "error": "\(error)"])
         }

@@ -38,12 +38,10 @@ struct EndToEndTests {
         let run = String(UUID().uuidString.prefix(6).lowercased())
         // Progress is written after every stored part here (2 s apart by default), so
         // the small test databases show B3 too.
-        // The Jobs trust the test CA as a user's would a private one: AWS_CA_BUNDLE.
-        let operatorArguments = ["--job-env", "DB_OPERATOR_PROGRESS_INTERVAL_MS=0", "--job-env", "AWS_CA_BUNDLE=\(tls.caFile)"]
-        try await LifecycleHarness.with(operatorArguments: operatorArguments) { harness in
+        try await LifecycleHarness.with(operatorArguments: ["--job-env", "DB_OPERATOR_PROGRESS_INTERVAL_MS=0"]) { harness in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for driver in drivers {
-                    group.addTask { try await Self.lifecycle(driver, harness: harness, s3: s3, httpsEndpoint: tls.endpoint, run: run) }
+                    group.addTask { try await Self.lifecycle(driver, harness: harness, s3: s3, https: tls, run: run) }
                 }
                 try await group.waitForAll()
             }
@@ -63,12 +61,13 @@ struct EndToEndTests {
         }
     }
 
-    static func lifecycle(_ driver: Driver, harness: LifecycleHarness, s3: S3Settings, httpsEndpoint: String, run: String) async throws {
+    static func lifecycle(_ driver: Driver, harness: LifecycleHarness, s3: S3Settings, https: S3TLSSettings, run: String) async throws {
         let ns = "e2e-\(driver.name)-\(run)", other = "e2e-\(driver.name)-\(run)-b"
         for namespace in [ns, other] {
             _ = try await harness.api.create(Namespace(metadata: ObjectMeta(name: namespace)))
             try await Self.secret(harness, namespace, "admin", ["password": driver.login.password])
-            try await harness.s3CredentialsSecret(namespace: namespace, s3: s3)
+            // The store's HTTPS certificate comes from a private CA, trusted through the Secret's ca.crt.
+            try await harness.s3CredentialsSecret(namespace: namespace, s3: s3, certificateAuthorityPEM: https.certificateAuthorityPEM)
         }
         try await Self.secret(harness, ns, "admin-later", ["password": "not-yet-the-password"])
         let prefix = "e2e-\(run)/"
@@ -92,7 +91,7 @@ struct EndToEndTests {
         // main's backups go over HTTPS to a store whose certificate comes from a private
         // CA, and are zstd (MySQL; PostgreSQL's custom format ignores it); the default
         // gzip over HTTP is what the crash tests' MySQL backups use.
-        try await harness.createDatabase("main", namespace: ns, spec: spec(policy: .backupBeforeDelete, compression: .zstd, endpoint: httpsEndpoint))
+        try await harness.createDatabase("main", namespace: ns, spec: spec(policy: .backupBeforeDelete, compression: .zstd, endpoint: https.endpoint))
         try await harness.createDatabase("plain", namespace: ns, spec: spec(policy: .delete, backups: false))
         try await harness.createDatabase("kept", namespace: ns, spec: spec(policy: .retain, backups: false))
         try await harness.createDatabase("nobucket", namespace: ns, spec: spec(policy: .backupBeforeDelete, bucket: "dbop-no-such-bucket-\(run)"))

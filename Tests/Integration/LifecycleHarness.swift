@@ -127,10 +127,13 @@ final class LifecycleHarness: @unchecked Sendable {
         _ = try await api.create(admin)
     }
 
-    func s3CredentialsSecret(namespace: String, s3: S3Settings) async throws {
+    /// Secret `s3-creds`; with `certificateAuthorityPEM`, also the `ca.crt` that the
+    /// driver trusts for the store.
+    func s3CredentialsSecret(namespace: String, s3: S3Settings, certificateAuthorityPEM: String? = nil) async throws {
         var secret = Secret(metadata: ObjectMeta(name: "s3-creds", namespace: namespace))
         secret.setValue(s3.accessKeyID, for: "accessKeyId")
         secret.setValue(s3.secretAccessKey, for: "secretAccessKey")
+        if let certificateAuthorityPEM { secret.setValue(certificateAuthorityPEM, for: "ca.crt") }
         _ = try await api.create(secret)
     }
 
