@@ -87,7 +87,7 @@ public enum CustomResourceDefinitions {
         for (lower, upper, schema) in [
             ("region", "Region", string()), ("bucket", "Bucket", string(minLength: 1)), ("prefix", "Prefix", string()),
             ("endpoint", "Endpoint", string(pattern: "^https?://")), ("forcePathStyle", "ForcePathStyle", ["type": "boolean"]),
-            ("credentialsSecret", "CredentialsSecret", string(description: "A Secret in this namespace with keys accessKeyId and secretAccessKey.")),
+            ("credentialsSecret", "CredentialsSecret", string(description: "A Secret in this namespace with keys accessKeyId and secretAccessKey; optional sessionToken, and ca.crt (PEM) for a store whose certificate comes from a private CA.")),
         ] as [(String, String, JSONValue)] {
             properties[lower] = schema
             properties[upper] = schema
