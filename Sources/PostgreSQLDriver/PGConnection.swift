@@ -43,6 +43,10 @@ public final class PGConnection: @unchecked Sendable {
                 PQfinish(handle)
                 throw SQLError(kind: classifyConnectFailure(message), message: "cannot connect to \(settings): \(message)")
             }
+            // The idempotent DDL's "already exists, skipping" NOTICEs are noise in a Job's
+            // log; WARNINGs still reach it (libpq prints them to stderr). A statement, not
+            // the `options` startup parameter, which poolers such as PgBouncer refuse.
+            PQclear(PQexec(handle, "SET client_min_messages = warning"))
             return PGConnection(handle: handle, settings: settings)
         }
     }
