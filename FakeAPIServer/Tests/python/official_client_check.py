@@ -41,21 +41,22 @@ def main(kubeconfig, namespace):
     except ApiException as error:
         check(error.status == 404, "reading a deleted secret gives 404, got %s" % error.status)
 
-    # Custom resources: watch while creating, patching and deleting.
+    # Custom resources: watch while creating, patching and deleting. The watch starts
+    # from the list's resourceVersion, so it sees every change after it however late
+    # its request reaches the server (the thread may connect after the patch).
     seen = []
-    ready = threading.Event()
+    start = custom.list_namespaced_custom_object(group, version, namespace, plural)["metadata"]["resourceVersion"]
 
     def watcher():
         w = watch.Watch()
-        ready.set()
-        for event in w.stream(custom.list_namespaced_custom_object, group, version, namespace, plural, timeout_seconds=20):
+        for event in w.stream(custom.list_namespaced_custom_object, group, version, namespace, plural,
+                              resource_version=start, timeout_seconds=20):
             seen.append((event["type"], event["object"]["metadata"]["name"]))
             if event["type"] == "DELETED":
                 w.stop()
 
     thread = threading.Thread(target=watcher)
     thread.start()
-    ready.wait()
     body = {"apiVersion": "%s/%s" % (group, version), "kind": "Widget", "metadata": {"name": "py-widget"}, "spec": {"color": "green"}}
     made = custom.create_namespaced_custom_object(group, version, namespace, plural, body)
     check(made["spec"]["size"] == 10, "the schema default is applied: %r" % made["spec"])
