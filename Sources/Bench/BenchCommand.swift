@@ -76,8 +76,7 @@ struct UploadBench: AsyncParsableCommand {
                 result = try await upload.uploadRecordingChecksum(StandardInput(), compressing: format, key: key)
             } else if source == "command" {
                 let dump = try DumpStream.running(DumpCommand(executable: command[0], arguments: Array(command.dropFirst()), fileExtension: "sql", wantsCompression: format != nil))
-                let counted = CountingSequence(base: dump)
-                result = try await upload.uploadRecordingChecksum(counted, compressing: format, key: key)
+                result = try await upload.uploadRecordingChecksum(dump.counted(into: readFromCommand), compressing: format, key: key)
             } else {
                 result = try await upload.uploadRecordingChecksum(GeneratedBytes(total: bytes, chunkSize: 256 << 10), compressing: format, key: key)
             }
@@ -87,7 +86,8 @@ struct UploadBench: AsyncParsableCommand {
         }
         let seconds = (ContinuousClock.now - start).seconds
         let peak = Self.peakResidentMiB()
-        if source != "generator" { bytes = Int(readFromStdin.load(ordering: .relaxed)) }
+        if source == "stdin" { bytes = Int(readFromStdin.load(ordering: .relaxed)) }
+        if source == "command" { bytes = Int(readFromCommand.count) }
         if self.key == nil { try await store.deleteObject(key: key) }
         try await store.shutdown()
 
@@ -144,26 +144,10 @@ struct UploadBench: AsyncParsableCommand {
     }
 }
 
-/// Bytes read from standard input or the command so far.
+/// Bytes read from standard input so far.
 let readFromStdin = Atomic<Int64>(0)
-
-/// A dump's bytes, counted on the way.
-struct CountingSequence: AsyncSequence, Sendable {
-    typealias Element = ByteBuffer
-    let base: DumpStream
-
-    struct AsyncIterator: AsyncIteratorProtocol {
-        var base: DumpStream.AsyncIterator
-
-        mutating func next() async throws -> ByteBuffer? {
-            let chunk = try await base.next()
-            readFromStdin.add(Int64(chunk?.readableBytes ?? 0), ordering: .relaxed)
-            return chunk
-        }
-    }
-
-    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: base.makeAsyncIterator()) }
-}
+/// Bytes read from the dump command so far.
+let readFromCommand = ByteCounter()
 
 /// Standard input read without blocking a thread: NIO watches the pipe and hands
 /// over what arrives, so the cooperative pool keeps hashing and uploading.

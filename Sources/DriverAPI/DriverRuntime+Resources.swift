@@ -239,20 +239,29 @@ extension DriverRuntime {
     }
 }
 
-/// Writes progress (B3) at most once per interval while the upload runs.
+/// Writes progress (B3) at most once per interval while the upload runs: the bytes
+/// stored, and a percent of the database's estimated size from the bytes the dump has
+/// produced (the stored bytes may be compressed; the estimate is not).
 final class ProgressWriter: Sendable {
     private let runtime: DriverRuntime
     private let name: String
     private let estimate: Int64?
     private let interval: Duration
+    private let dumped: ByteCounter
     private let state: Mutex<(last: ContinuousClock.Instant, latest: Resource<Backup>?)>
 
-    init(runtime: DriverRuntime, backup: Resource<Backup>, estimate: Int64?, interval: Duration) {
+    init(runtime: DriverRuntime, backup: Resource<Backup>, estimate: Int64?, interval: Duration, dumped: ByteCounter) {
         self.runtime = runtime
         name = backup.name
         self.estimate = estimate
         self.interval = interval
+        self.dumped = dumped
         state = Mutex((ContinuousClock.now, nil))
+    }
+
+    /// The percent shown while a backup runs: never 100 before it is stored.
+    static func percent(dumped: Int64, estimate: Int64?) -> Int? {
+        estimate.map { $0 > 0 ? min(99, Int(dumped * 100 / $0)) : 0 }
     }
 
     var latest: Resource<Backup>? { state.withLock { $0.latest } }
@@ -266,9 +275,9 @@ final class ProgressWriter: Sendable {
         }
         guard due else { return }
         let estimate = self.estimate
+        let percent = Self.percent(dumped: max(dumped.count, bytes), estimate: estimate)
         do {
             let written = try await runtime.writeBackupFresh(name, transition: .b3) {
-                let percent = estimate.map { $0 > 0 ? min(99, Int(bytes * 100 / $0)) : 0 }
                 $0.progress = BackupProgress(bytes: bytes, estimatedTotalBytes: estimate, percent: percent, updatedAt: KubeTime.now())
             }
             state.withLock { $0.latest = written }

@@ -291,7 +291,8 @@ public final class DriverRuntime: Sendable {
             $0.conditions = Self.setting($0.conditions, ready: ("False", "BackingUp", "streaming to \(destination)"), generation: backup.metadata.generation)
         }
         let uploader = StreamingUpload(store: store, configuration: configuration.upload, logger: logger)
-        let progress = ProgressWriter(runtime: self, backup: current, estimate: estimate, interval: configuration.progressInterval)
+        let dumped = ByteCounter()
+        let progress = ProgressWriter(runtime: self, backup: current, estimate: estimate, interval: configuration.progressInterval, dumped: dumped)
         let result: StreamingUpload.Result
         do {
             // A re-run writes a fresh object; what an earlier attempt left unfinished goes.
@@ -300,7 +301,7 @@ public final class DriverRuntime: Sendable {
                 "namespace": configuration.namespace, "database": configuration.database, "backup": backup.name,
                 "backup-uid": backup.metadata.uid ?? "", "driver": database.object.spec.driver,
             ]
-            result = try await uploader.uploadRecordingChecksum(dump.bytes, compressing: compression, key: key, metadata: metadata) { await progress.report($0) }
+            result = try await uploader.uploadRecordingChecksum(dump.bytes.counted(into: dumped), compressing: compression, key: key, metadata: metadata) { await progress.report($0) }
             guard let stored = try await store.headObject(key: key), stored.size == result.size, stored.metadata["sha256"] == result.sha256 else {
                 throw DriverError(reason: "VerificationFailed", message: "the stored object \(destination) does not match what was uploaded", retryable: true)
             }

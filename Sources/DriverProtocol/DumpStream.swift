@@ -1,4 +1,5 @@
 import NIOCore
+import Synchronization
 
 /// The bytes of a dump as an async sequence; the sequence throws when the dump fails.
 public struct DumpStream: AsyncSequence, Sendable {
@@ -36,5 +37,41 @@ extension DumpStream {
     /// (read ahead of the consumer, a non-zero exit thrown with the tool's last words).
     public static func running(_ command: DumpCommand) throws -> DumpStream {
         try DumpProcess.start(command)
+    }
+}
+
+/// A running count of bytes, read by one task while another adds to it.
+public final class ByteCounter: Sendable {
+    private let total = Atomic<Int64>(0)
+
+    public init() {}
+
+    public var count: Int64 { total.load(ordering: .relaxed) }
+
+    public func add(_ bytes: Int) { total.add(Int64(bytes), ordering: .relaxed) }
+}
+
+extension DumpStream {
+    /// This stream, adding the size of every chunk to `counter` as it is read.
+    public func counted(into counter: ByteCounter) -> DumpStream {
+        DumpStream(Counted(base: self, counter: counter))
+    }
+
+    private struct Counted: AsyncSequence, Sendable {
+        let base: DumpStream
+        let counter: ByteCounter
+
+        struct AsyncIterator: AsyncIteratorProtocol {
+            var base: DumpStream.AsyncIterator
+            let counter: ByteCounter
+
+            mutating func next() async throws -> ByteBuffer? {
+                let chunk = try await base.next()
+                if let chunk { counter.add(chunk.readableBytes) }
+                return chunk
+            }
+        }
+
+        func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: base.makeAsyncIterator(), counter: counter) }
     }
 }
