@@ -277,8 +277,11 @@ public final class DriverRuntime: Sendable {
             throw await backupFailure(database: database, backup: backup, error, attempted: true)
         }
         // The spec was validated before the Job was made; an unknown value still means gzip here.
-        let compression = dump.wantsCompression
-            ? CompressionFormat(rawValue: database.object.spec.backupTo?.compressionFormat?.rawValue ?? "") ?? .gzip : nil
+        let compression: CompressionFormat? = switch (dump.wantsCompression, database.object.spec.backupTo?.compressionFormat) {
+        case (false, _): nil
+        case (true, .zstd?): .zstd
+        case (true, _): .gzip
+        }
         let fileExtension = compression.map { "\(dump.fileExtension).\($0.fileSuffix)" } ?? dump.fileExtension
         let key = location.key(namespace: configuration.namespace, database: configuration.database, backup: backup.name, timestamp: timestamp, fileExtension: fileExtension)
         let destination = location.url(key: key)

@@ -17,7 +17,8 @@ public struct BackupTarget: Codable, Sendable, Hashable {
     /// The S3 block, whichever spelling was used.
     public var s3Spec: S3Spec? { s3 ?? S3 }
 
-    /// The compression asked for; nil when the value is not one of `BackupCompression`.
+    /// The compression asked for, gzip when none is; nil when the value is not one of
+    /// `BackupCompression`.
     public var compressionFormat: BackupCompression? {
         guard let compression else { return .gzip }
         return BackupCompression(rawValue: compression)

@@ -61,7 +61,7 @@ public struct ParallelCompressor: Sendable {
         let (blockSize, concurrency) = (self.blockSize, self.concurrency)
         let compressors = BlockCompressorPool(format: format, level: level)
         try await withThrowingTaskGroup(of: (Int, ByteBuffer).self) { group in
-            var block = ByteBuffer()
+            var block = ExactBuffer()
             var nextIndex = 0
             var nextToEmit = 0
             var finished: [Int: ByteBuffer] = [:]
@@ -88,20 +88,11 @@ public struct ParallelCompressor: Sendable {
             }
 
             for try await var chunk in source {
-                // Blocks are filled to exactly their size in buffers of exactly that
-                // capacity, so a block being compressed holds its own bytes and no more.
                 while chunk.readableBytes > 0 {
-                    if block.capacity < blockSize { block.reserveCapacity(blockSize) }
-                    var piece = chunk.readSlice(length: min(chunk.readableBytes, blockSize - block.readableBytes))!
-                    block.writeBuffer(&piece)
-                    if block.readableBytes == blockSize {
-                        let full = block
-                        block = ByteBuffer()
-                        try await submit(full)
-                    }
+                    if let full = block.fill(from: &chunk, size: blockSize) { try await submit(full) }
                 }
             }
-            if block.readableBytes > 0 || nextIndex == 0 { try await submit(block) }
+            if block.bytes.readableBytes > 0 || nextIndex == 0 { try await submit(block.bytes) }
             while running > 0 { try await collectOne() }
         }
     }

@@ -78,7 +78,7 @@ public struct StreamingUpload: Sendable {
         progress: @escaping @Sendable (Int64) async -> Void = { _ in }
     ) async throws -> Result where Source.Element == ByteBuffer {
         var hasher = SHA256()
-        var pending = ByteBuffer()
+        var pending = ExactBuffer()
         var total: Int64 = 0
         var uploadID: String?
         var partNumber = 1
@@ -115,28 +115,19 @@ public struct StreamingUpload: Sendable {
                 for try await var chunk in source {
                     chunk.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
                     total += Int64(chunk.readableBytes)
-                    // Parts are filled to exactly their size in buffers of exactly that
-                    // capacity: a part in flight holds its own bytes and no more.
                     while chunk.readableBytes > 0 {
-                        if pending.capacity < target { pending.reserveCapacity(target) }
-                        var piece = chunk.readSlice(length: min(chunk.readableBytes, target - pending.readableBytes))!
-                        pending.writeBuffer(&piece)
-                        if pending.readableBytes == target {
-                            let part = pending
-                            pending = ByteBuffer()
-                            try await send(part)
-                        }
+                        if let part = pending.fill(from: &chunk, size: target) { try await send(part) }
                     }
                 }
                 // A source may end early because this task was cancelled: never store that as complete.
                 try Task.checkCancellation()
                 let sha256 = hasher.finalize().map { String(format: "%02x", $0) }.joined()
                 if uploadID == nil {
-                    _ = try await store.putObject(key: key, body: pending, metadata: metadata)
+                    _ = try await store.putObject(key: key, body: pending.bytes, metadata: metadata)
                     await progress(total)
                     return Result(key: key, size: total, sha256: sha256, parts: 1)
                 }
-                if pending.readableBytes > 0 { try await send(pending) }
+                if pending.bytes.readableBytes > 0 { try await send(pending.bytes) }
                 while let done = try await group.next() { completed.append(done) }
                 _ = try await store.completeMultipartUpload(key: key, uploadID: uploadID!, parts: completed.sorted { $0.partNumber < $1.partNumber })
                 await progress(total)

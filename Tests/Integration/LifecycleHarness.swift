@@ -137,6 +137,17 @@ final class LifecycleHarness: @unchecked Sendable {
         _ = try await api.create(secret)
     }
 
+    /// A Database on a real server: admin `login` with its password in Secret `admin`,
+    /// backups to `s3` under `prefix` with Secret `s3-creds`.
+    static func realDatabaseSpec(driver: String, login: DatabaseServerLogin, s3: S3Settings, prefix: String, policy: DeletionPolicy) -> DatabaseSpec {
+        DatabaseSpec(
+            driver: driver, connect: ConnectSpec(host: login.host, port: login.port, sslMode: .disable),
+            credentials: CredentialsSpec(
+                username: ValueSource(value: login.user), password: ValueSource(valueFrom: .init(secretKeyRef: SecretKeyRef(name: "admin", key: "password")))),
+            backupTo: BackupTarget(s3: S3Spec(region: s3.region, bucket: s3.bucket, prefix: prefix, endpoint: s3.endpoint, forcePathStyle: true, credentialsSecret: "s3-creds")),
+            deletionPolicy: policy)
+    }
+
     static func databaseSpec(host: String, policy: DeletionPolicy? = nil, s3: S3Settings?, prefix: String = "") -> DatabaseSpec {
         var spec = DatabaseSpec(
             driver: "test", connect: ConnectSpec(host: host),

@@ -50,13 +50,7 @@ struct RealDriverCrashTests {
         _ = try await harness.api.create(Namespace(metadata: ObjectMeta(name: ns)))
         try await EndToEndTests.secret(harness, ns, "admin", ["password": driver.login.password])
         try await harness.s3CredentialsSecret(namespace: ns, s3: s3)
-        let spec = DatabaseSpec(
-            driver: driver.name, connect: ConnectSpec(host: driver.login.host, port: driver.login.port, sslMode: .disable),
-            credentials: CredentialsSpec(
-                username: ValueSource(value: driver.login.user),
-                password: ValueSource(valueFrom: .init(secretKeyRef: SecretKeyRef(name: "admin", key: "password")))),
-            backupTo: BackupTarget(s3: S3Spec(region: s3.region, bucket: s3.bucket, prefix: "\(ns)/", endpoint: s3.endpoint, forcePathStyle: true, credentialsSecret: "s3-creds")),
-            deletionPolicy: .backupBeforeDelete)
+        let spec = LifecycleHarness.realDatabaseSpec(driver: driver.name, login: driver.login, s3: s3, prefix: "\(ns)/", policy: .backupBeforeDelete)
         try await harness.createDatabase("main", namespace: ns, spec: spec)
         try await harness.waitForPhase("main", namespace: ns, .created, timeout: .seconds(180))
         let secret = try #require(try await harness.secret("main", namespace: ns))

@@ -27,12 +27,7 @@ struct ServerRestartTests {
             _ = try await harness.api.create(Namespace(metadata: ObjectMeta(name: ns)))
             try await EndToEndTests.secret(harness, ns, "admin", ["password": login.password])
             try await harness.s3CredentialsSecret(namespace: ns, s3: s3)
-            let spec = DatabaseSpec(
-                driver: "postgresql", connect: ConnectSpec(host: login.host, port: login.port, sslMode: .disable),
-                credentials: CredentialsSpec(
-                    username: ValueSource(value: login.user), password: ValueSource(valueFrom: .init(secretKeyRef: SecretKeyRef(name: "admin", key: "password")))),
-                backupTo: BackupTarget(s3: S3Spec(region: s3.region, bucket: s3.bucket, prefix: "\(ns)/", endpoint: s3.endpoint, forcePathStyle: true, credentialsSecret: "s3-creds")),
-                deletionPolicy: .delete)
+            let spec = LifecycleHarness.realDatabaseSpec(driver: "postgresql", login: login, s3: s3, prefix: "\(ns)/", policy: .delete)
             try await harness.createDatabase("main", namespace: ns, spec: spec)
             try await harness.waitForPhase("main", namespace: ns, .created, timeout: .seconds(120))
             let secret = try #require(try await harness.secret("main", namespace: ns))

@@ -75,7 +75,6 @@ public struct S3TLSSettings: Sendable {
     /// `https://127.0.0.1:PORT`.
     public let endpoint: String
     public let certificateAuthorityPEM: String
-    public let caFile: String
     /// Requests to `<bucket>.<domain>` name the bucket by host; it resolves nowhere,
     /// so clients connect to 127.0.0.1 for it.
     public let virtualHostDomain: String
@@ -179,7 +178,7 @@ public struct TestServices: Sendable {
         return S3TLSSettings(
             plain: plain, endpoint: environment["DBOP_S3_TLS_ENDPOINT"]!,
             certificateAuthorityPEM: try String(contentsOfFile: environment["DBOP_S3_CA_FILE"]!, encoding: .utf8),
-            caFile: environment["DBOP_S3_CA_FILE"]!, virtualHostDomain: environment["DBOP_S3_VHOST_DOMAIN"]!)
+            virtualHostDomain: environment["DBOP_S3_VHOST_DOMAIN"]!)
     }
 
     /// The path of a real `kubectl`, or the reason there is none.
