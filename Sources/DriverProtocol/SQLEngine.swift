@@ -45,8 +45,9 @@ public protocol SQLEngine: Sendable {
 
     func size(_ admin: Session, database: String) async throws -> Int64?
 
-    /// The dump tool's invocation for a database, its password kept off the command line.
-    func dumpCommand(_ target: DatabaseTarget) throws -> DumpCommand
+    /// The dump tool's invocation for a database, its password kept off the command
+    /// line; the admin session tells the server's version where the tool depends on it.
+    func dumpCommand(_ admin: Session, _ target: DatabaseTarget) async throws -> DumpCommand
 }
 
 /// How to run a dump tool: never with a password in `arguments`.

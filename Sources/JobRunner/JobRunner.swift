@@ -218,7 +218,8 @@ public final class JobRunner: Service {
         }
         let namespace = job.metadata.namespace ?? "default"
         let podName = "\(job.metadata.name ?? "job")-\(Self.suffix())"
-        var environment = ProcessInfo.processInfo.environment.filter { ["PATH", "HOME", "LANG", "TMPDIR"].contains($0.key) }
+        // What an image would carry: PATH and friends, and where its PostgreSQL client tools are.
+        var environment = ProcessInfo.processInfo.environment.filter { ["PATH", "HOME", "LANG", "TMPDIR", "DB_OPERATOR_PG_BIN_DIRS"].contains($0.key) }
         environment.merge(configuration.environment) { _, new in new }
         environment["HOSTNAME"] = podName
         for variable in container.env ?? [] {

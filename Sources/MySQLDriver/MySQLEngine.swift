@@ -126,7 +126,7 @@ public struct MySQLEngine: SQLEngine {
         return rows.first?.first.flatMap { $0 }.flatMap { Int64($0) }
     }
 
-    public func dumpCommand(_ target: DatabaseTarget) throws -> DumpCommand {
+    public func dumpCommand(_ admin: MySQLConnection, _ target: DatabaseTarget) async throws -> DumpCommand {
         let instance = target.instance
         // The password goes in an option file only this process can read, never in argv.
         let optionFile = FileManager.default.temporaryDirectory.appendingPathComponent("db-operator-\(UUID().uuidString).cnf").path

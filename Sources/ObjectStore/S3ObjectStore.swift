@@ -299,7 +299,8 @@ public final class S3ObjectStore: ObjectStore {
         var signedHeaders = headers
         signedHeaders.append(("host", hostHeader))
         let authorization = signer.sign(method: method.rawValue, path: path, query: query, headers: signedHeaders, payloadHash: payloadHash, date: Date())
-        let queryString = query.map { "\(SigV4Signer.uriEncode($0.0, encodeSlash: true))=\(SigV4Signer.uriEncode($0.1, encodeSlash: true))" }.joined(separator: "&")
+        // Exactly the bytes the signature covers (a strict server verifies the raw query).
+        let queryString = SigV4Signer.canonicalQuery(query)
         let url = "\(scheme)://\(hostHeader)\(SigV4Signer.uriEncode(path, encodeSlash: false))\(queryString.isEmpty ? "" : "?\(queryString)")"
         var request = HTTPClientRequest(url: url)
         request.method = method

@@ -42,29 +42,17 @@ public struct SigV4Signer: Sendable {
     ///
     /// - Parameters:
     ///   - path: the request path, not yet percent-encoded (`/bucket/a key`).
-    ///   - query: query parameters, not yet encoded.
+    ///   - query: query parameters, not yet encoded; the request must send exactly
+    ///     `canonicalQuery(query)` as its query string.
     ///   - headers: the other headers to sign; must include `host`.
     public func sign(
         method: String, path: String, query: [(String, String)], headers: [(String, String)], payloadHash: String, date: Date
     ) -> [(String, String)] {
         let amzDate = Self.amzDate(date)
         let day = String(amzDate.prefix(8))
-        var signed = headers.map { ($0.0.lowercased(), Self.trimHeaderValue($0.1)) }
-        signed.append(("x-amz-date", amzDate))
-        signed.append(("x-amz-content-sha256", payloadHash))
-        if let token = credentials.sessionToken { signed.append(("x-amz-security-token", token)) }
-        signed.sort { $0.0 < $1.0 }
-
-        let canonicalHeaders = signed.map { "\($0.0):\($0.1)\n" }.joined()
-        let signedHeaders = signed.map(\.0).joined(separator: ";")
-        let encodedQuery: [(name: String, value: String)] = query.map { pair in
-            (Self.uriEncode(pair.0, encodeSlash: true), Self.uriEncode(pair.1, encodeSlash: true))
-        }
-        let sortedQuery = encodedQuery.sorted { a, b in a.name == b.name ? a.value < b.value : a.name < b.name }
-        let canonicalQuery = sortedQuery.map { "\($0.name)=\($0.value)" }.joined(separator: "&")
-        let canonicalRequest = [
-            method, Self.uriEncode(path, encodeSlash: false), canonicalQuery, canonicalHeaders, signedHeaders, payloadHash,
-        ].joined(separator: "\n")
+        let signed = signedHeaders(headers, amzDate: amzDate, payloadHash: payloadHash)
+        let signedHeaderNames = signed.map(\.0).joined(separator: ";")
+        let canonicalRequest = Self.canonicalRequest(method: method, path: path, query: query, signedHeaders: signed, payloadHash: payloadHash)
         let scope = "\(day)/\(region)/\(service)/aws4_request"
         let stringToSign = ["AWS4-HMAC-SHA256", amzDate, scope, Self.hex(SHA256.hash(data: Data(canonicalRequest.utf8)))].joined(separator: "\n")
 
@@ -74,12 +62,46 @@ public struct SigV4Signer: Sendable {
         }
         let signature = Self.hex(HMAC<SHA256>.authenticationCode(for: Data(stringToSign.utf8), using: key))
         var result = signed.filter { ["x-amz-date", "x-amz-content-sha256", "x-amz-security-token"].contains($0.0) }
-        result.append(("Authorization", "AWS4-HMAC-SHA256 Credential=\(credentials.accessKeyID)/\(scope),SignedHeaders=\(signedHeaders),Signature=\(signature)"))
+        result.append(("Authorization", "AWS4-HMAC-SHA256 Credential=\(credentials.accessKeyID)/\(scope),SignedHeaders=\(signedHeaderNames),Signature=\(signature)"))
         return result
     }
 
+    /// The headers that are signed, lower-cased, trimmed and sorted: the given ones
+    /// plus `x-amz-date`, `x-amz-content-sha256` and the session token.
+    func signedHeaders(_ headers: [(String, String)], amzDate: String, payloadHash: String) -> [(String, String)] {
+        var signed = headers.map { ($0.0.lowercased(), Self.trimHeaderValue($0.1)) }
+        signed.append(("x-amz-date", amzDate))
+        signed.append(("x-amz-content-sha256", payloadHash))
+        if let token = credentials.sessionToken { signed.append(("x-amz-security-token", token)) }
+        return signed.sorted { $0.0 < $1.0 }
+    }
+
+    /// SigV4's canonical request: method, encoded path, canonical query, headers,
+    /// signed header names and payload hash, one per line.
+    public static func canonicalRequest(
+        method: String, path: String, query: [(String, String)], signedHeaders: [(String, String)], payloadHash: String
+    ) -> String {
+        let canonicalHeaders = signedHeaders.map { "\($0.0):\($0.1)\n" }.joined()
+        return [
+            method, uriEncode(path, encodeSlash: false), canonicalQuery(query), canonicalHeaders,
+            signedHeaders.map(\.0).joined(separator: ";"), payloadHash,
+        ].joined(separator: "\n")
+    }
+
+    /// The canonical query string: every name and value URI-encoded (`/`, `=`, `+`,
+    /// space and every non-ASCII byte as %XX), sorted by encoded name then value,
+    /// `name=value` joined by `&`. The one place a query string is made: requests
+    /// send these bytes, so a server that verifies the raw query agrees.
+    public static func canonicalQuery(_ query: [(String, String)]) -> String {
+        let encoded: [(name: String, value: String)] = query.map { pair in
+            (uriEncode(pair.0, encodeSlash: true), uriEncode(pair.1, encodeSlash: true))
+        }
+        let sorted = encoded.sorted { a, b in a.name == b.name ? a.value < b.value : a.name < b.name }
+        return sorted.map { "\($0.name)=\($0.value)" }.joined(separator: "&")
+    }
+
     /// `yyyyMMdd'T'HHmmss'Z'` in UTC.
-    static func amzDate(_ date: Date) -> String {
+    public static func amzDate(_ date: Date) -> String {
         var t = time_t(date.timeIntervalSince1970.rounded(.down))
         var parts = tm()
         gmtime_r(&t, &parts)

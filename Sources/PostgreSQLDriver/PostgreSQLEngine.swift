@@ -6,15 +6,17 @@ extension PGConnection: SQLSession {}
 
 /// The PostgreSQL side of the driver: SQL for libpq, `pg_dump --format=custom`.
 /// Works with a non-superuser admin that has CREATEDB and CREATEROLE (Amazon RDS's
-/// master user): the admin makes itself a member of each user it creates, which
-/// PostgreSQL requires before `CREATE DATABASE ... OWNER` (and 16+ allows through the
-/// ADMIN option CREATEROLE gives on roles one creates).
+/// master user) on 15 to 18: the admin makes itself a member of each user it creates,
+/// with the rights to use it and to SET ROLE to it (16+ gives a CREATEROLE admin only
+/// ADMIN OPTION on roles it creates), which `CREATE DATABASE ... OWNER`, ending the
+/// user's sessions and dumping its tables need.
 public struct PostgreSQLEngine: SQLEngine {
-    /// Where `pg_dump` is; the newest on the machine by default.
-    public var pgDump: String
+    /// Where `pg_dump` is looked for; the newest found that is not older than the
+    /// server is used.
+    public var tools: PostgreSQLTools
 
-    public init(pgDump: String? = nil) {
-        self.pgDump = pgDump ?? Self.newestTool("pg_dump")
+    public init(tools: PostgreSQLTools = .fromEnvironment()) {
+        self.tools = tools
     }
 
     public var defaultPort: Int { 5432 }
@@ -79,11 +81,29 @@ public struct PostgreSQLEngine: SQLEngine {
             try await admin.query("CREATE ROLE \(role) WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD \(secret)")
         }
         // Membership lets a non-superuser admin hand databases to the role, end its
-        // sessions and dump its tables.
-        let member = try await admin.query("SELECT pg_has_role(current_user, $1, 'MEMBER')", [name])
-        if member.first?.first != "t" {
-            try await admin.query("GRANT \(role) TO CURRENT_USER")
+        // sessions and dump its tables. 16+ separates the rights: USAGE (inherit) and
+        // SET must both be there; a CREATEROLE admin gets neither by creating the role.
+        // Checked every time, so a crash between CREATE ROLE and the GRANT converges.
+        if try await Self.serverVersionNumber(admin) >= 160000 {
+            let rights = try await admin.query("SELECT pg_has_role(current_user, $1, 'USAGE') AND pg_has_role(current_user, $1, 'SET')", [name])
+            if rights.first?.first != "t" {
+                try await admin.query("GRANT \(role) TO CURRENT_USER WITH INHERIT TRUE, SET TRUE")
+            }
+        } else {
+            let member = try await admin.query("SELECT pg_has_role(current_user, $1, 'USAGE')", [name])
+            if member.first?.first != "t" {
+                try await admin.query("GRANT \(role) TO CURRENT_USER")
+            }
         }
+    }
+
+    /// `server_version_num`: 150004 for 15.4, 180006 for 18.6.
+    static func serverVersionNumber(_ session: PGConnection) async throws -> Int {
+        let rows = try await session.query("SELECT current_setting('server_version_num')")
+        guard let text = rows.first?.first ?? nil, let number = Int(text) else {
+            throw DriverError(reason: "DriverFailed", message: "the server did not say its version (server_version_num)", retryable: true)
+        }
+        return number
     }
 
     public func ensureDatabase(_ admin: PGConnection, _ name: String, user: String) async throws {
@@ -119,12 +139,18 @@ public struct PostgreSQLEngine: SQLEngine {
         return rows.first?.first.flatMap { $0 }.flatMap { Int64($0) }
     }
 
-    public func dumpCommand(_ target: DatabaseTarget) throws -> DumpCommand {
+    public func dumpCommand(_ admin: PGConnection, _ target: DatabaseTarget) async throws -> DumpCommand {
+        let number = try await Self.serverVersionNumber(admin)
+        let version = try await admin.query("SELECT current_setting('server_version')").first?.first ?? nil
+        let found = await tools.find("pg_dump")
+        let pgDump = try PostgreSQLTools.choose(
+            "pg_dump", serverVersion: version.map { String($0.prefix(while: { $0 != " " })) } ?? String(number), serverMajor: number / 10000,
+            among: found, searched: tools.directories)
         let instance = target.instance
         // The connection goes as environment (PGPASSWORD never on the command line);
         // the database name as a conninfo keyword so any name is taken literally.
         return DumpCommand(
-            executable: pgDump,
+            executable: pgDump.path,
             arguments: ["--format=custom", "--no-password", "--dbname=dbname='\(Self.conninfoEscape(target.databaseName))'"],
             environment: [
                 "PGHOST": instance.host, "PGPORT": String(instance.port), "PGUSER": instance.user, "PGPASSWORD": instance.password,
@@ -137,17 +163,6 @@ public struct PostgreSQLEngine: SQLEngine {
     /// A conninfo value inside single quotes: backslash and quote escaped.
     static func conninfoEscape(_ value: String) -> String {
         value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'")
-    }
-
-    /// The newest `tool` among the PostgreSQL installations on the machine (Debian
-    /// keeps each major under /usr/lib/postgresql/<major>/bin), else the one on PATH.
-    static func newestTool(_ tool: String) -> String {
-        let root = "/usr/lib/postgresql"
-        let majors = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).compactMap(Int.init).sorted(by: >)
-        for major in majors where FileManager.default.isExecutableFile(atPath: "\(root)/\(major)/bin/\(tool)") {
-            return "\(root)/\(major)/bin/\(tool)"
-        }
-        return "/usr/bin/\(tool)"
     }
 }
 

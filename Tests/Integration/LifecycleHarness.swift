@@ -32,7 +32,12 @@ final class LifecycleHarness: @unchecked Sendable {
 
     var api: HTTPKubernetesClient { cluster.client }
 
-    static func with<T: Sendable>(operatorArguments: [String] = [], _ body: (LifecycleHarness) async throws -> T) async throws -> T {
+    /// - Parameter runnerEnvironment: variables of the job runner's processes (the
+    ///   "image's" environment); by default `DB_OPERATOR_PG_BIN_DIRS` names the newest
+    ///   PostgreSQL client tools the services installed.
+    static func with<T: Sendable>(
+        operatorArguments: [String] = [], runnerEnvironment: [String: String]? = nil, _ body: (LifecycleHarness) async throws -> T
+    ) async throws -> T {
         guard FileManager.default.isExecutableFile(atPath: binary) else {
             throw EventuallyTimedOut(description: "build db-operator first: \(binary)")
         }
@@ -51,10 +56,12 @@ final class LifecycleHarness: @unchecked Sendable {
             try cluster.server.writeKubeconfig(to: jobKubeconfig, user: "job")
             let harness = LifecycleHarness(cluster: cluster, root: root, extraOperatorArguments: operatorArguments)
             try harness.startOperator()
+            // The driver finds pg_dump where the services put the newest (an image carries it).
+            let tools = TestServices.current.postgresqlToolDirectories
             harness.runner = try RunningProcess(binary, [
                 "job-runner", "--kubeconfig", cluster.kubeconfigPath, "--log-dir", "\(root)/logs", "--retry-backoff", "0.2",
                 "--job-kubeconfig", jobKubeconfig,
-            ])
+            ], environment: runnerEnvironment ?? (tools.isEmpty ? [:] : ["DB_OPERATOR_PG_BIN_DIRS": tools.joined(separator: ":")]))
             let watching = Task { try await harness.recorder.watch(api: cluster.client) }
             defer {
                 watching.cancel()

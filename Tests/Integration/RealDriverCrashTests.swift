@@ -21,8 +21,8 @@ struct RealDriverCrashTests {
         let s3 = try Self.services.s3()
         let run = String(UUID().uuidString.prefix(6).lowercased())
         let drivers = [
-            EndToEndTests.Driver(name: "postgresql", engine: Engine.postgresql.limited, login: try Self.services.postgresqlLimited()),
-            EndToEndTests.Driver(name: "mysql", engine: Engine.mysql.limited, login: try Self.services.mysqlLimited()),
+            try EndToEndTests.Driver(engine: Engine.postgresql),
+            try EndToEndTests.Driver(engine: Engine.mysql),
         ]
         try await LifecycleHarness.with(operatorArguments: ["--job-env", "DB_OPERATOR_MAX_BACKUP_ATTEMPTS=6", "--job-env", "DB_OPERATOR_PROGRESS_INTERVAL_MS=0"]) { harness in
             let path: [Transition] = [.d1, .d2, .d3, .b1, .d4, .b2, .b3, .b4, .d5, .d6, .d11, .d12, .d13, .d14, .d8, .d9]

@@ -11,7 +11,11 @@ import TestSupport
 /// differently per engine: log in as the tenant, make a table, restore a dump.
 struct Engine: Sendable, CustomTestStringConvertible {
     let name: String
+    /// "pg16-rds", "mysql-root": short, for names of namespaces and databases.
+    let label: String
     let admin: @Sendable () throws -> DatabaseServerLogin
+    /// The instance's superuser, for what the tests do behind the driver's back.
+    let superuser: @Sendable () throws -> DatabaseServerLogin
     let driver: any DatabaseDriver
     /// Runs statements as `user` in `database`; throws on failure.
     let runAs: @Sendable (_ login: DatabaseServerLogin, _ user: String, _ password: String, _ database: String, _ sql: [String]) async throws -> [[String?]]
@@ -21,72 +25,114 @@ struct Engine: Sendable, CustomTestStringConvertible {
     /// Loads a dump (as the driver produced it) into a new scratch database.
     let restore: @Sendable (_ login: DatabaseServerLogin, _ dump: URL, _ scratch: String) async throws -> Void
     let limits: NameLimits
+    /// Run before the engine is used: one admin login per instance owns the
+    /// bookkeeping, so a superuser engine lets the RDS-like admin make it first.
+    let prepare: @Sendable () async throws -> Void
 
     var testDescription: String { name }
+    var isPostgreSQL: Bool { name.hasPrefix("postgresql") }
+    /// The driver's name in a Database's spec.
+    var driverName: String { isPostgreSQL ? "postgresql" : "mysql" }
 
     static let services = TestServices.current
 
-    static let postgresql = Engine(
-        name: "postgresql", admin: { try services.postgresql() }, driver: PostgreSQLDatabaseDriver(engine: PostgreSQLEngine()),
-        runAs: { login, user, password, database, sql in
-            let connection = try await PGConnection.connect(ConnectionSettings(host: login.host, port: login.port, user: user, password: password, database: database, tlsMode: .disable))
-            var rows: [[String?]] = []
-            for statement in sql { rows = try await connection.query(statement) }
-            return rows
-        },
-        runAsAdmin: { login, database, sql in
-            let connection = try await PGConnection.connect(ConnectionSettings(host: login.host, port: login.port, user: login.user, password: login.password, database: database ?? "postgres", tlsMode: .disable))
-            var rows: [[String?]] = []
-            for statement in sql { rows = try await connection.query(statement) }
-            return rows
-        },
-        quote: { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" },
-        restore: { login, dump, scratch in
-            let env = ["PGPASSWORD": login.password]
-            _ = try await ChildProcess.run("/usr/bin/createdb", ["-h", login.host, "-p", "\(login.port)", "-U", login.user, scratch], environment: env)
-            let result = try await ChildProcess.run("/usr/bin/pg_restore", ["-h", login.host, "-p", "\(login.port)", "-U", login.user, "--no-owner", "-d", scratch, dump.path], environment: env)
-            guard result.status == 0 else { throw EventuallyTimedOut(description: "pg_restore failed: \(result.stderr)") }
-        },
-        limits: .postgresql)
+    /// The PostgreSQL driver, finding `pg_dump` where the services put it.
+    static let postgresqlDriver = PostgreSQLDatabaseDriver(
+        engine: PostgreSQLEngine(tools: services.postgresqlToolDirectories.isEmpty ? .fromEnvironment() : PostgreSQLTools(directories: services.postgresqlToolDirectories)))
 
-    static let mysql = Engine(
-        name: "mysql", admin: { try services.mysql() }, driver: MySQLDatabaseDriver(engine: MySQLEngine()),
-        runAs: { login, user, password, database, sql in
-            let connection = try await MySQLConnection.connect(ConnectionSettings(host: login.host, port: login.port, user: user, password: password, database: database, tlsMode: .disable))
-            var rows: [[String?]] = []
-            for statement in sql { rows = try await connection.query(statement) }
-            return rows
-        },
-        runAsAdmin: { login, database, sql in
-            let connection = try await MySQLConnection.connect(ConnectionSettings(host: login.host, port: login.port, user: login.user, password: login.password, database: database, tlsMode: .disable))
-            var rows: [[String?]] = []
-            for statement in sql { rows = try await connection.query(statement) }
-            return rows
-        },
-        quote: { MySQLConnection.quoteIdentifier($0) },
-        restore: { login, dump, scratch in
-            let connection = try await MySQLConnection.connect(ConnectionSettings(host: login.host, port: login.port, user: login.user, password: login.password, tlsMode: .disable))
-            try await connection.query("CREATE DATABASE \(MySQLConnection.quoteIdentifier(scratch))")
-            let result = try await ChildProcess.run(
-                "/bin/sh", ["-c", "mariadb --protocol=TCP -h \"$H\" -P \"$P\" -u \"$U\" \"$D\" < \"$F\""],
-                environment: ["H": login.host, "P": "\(login.port)", "U": login.user, "D": scratch, "F": dump.path, "MYSQL_PWD": login.password])
-            guard result.status == 0 else { throw EventuallyTimedOut(description: "mariadb restore failed: \(result.stderr)") }
-        },
-        limits: .mysql)
+    static func postgresql(_ server: PostgreSQLServer, limited: Bool) -> Engine {
+        let admin: @Sendable () throws -> DatabaseServerLogin
+        if limited {
+            admin = { try services.postgresqlLimited(server) }
+        } else {
+            admin = { try services.postgresql(server) }
+        }
+        let version = server.major == 0 ? "" : " \(server.major)"
+        return Engine(
+            name: "postgresql" + version + (limited ? " (RDS-like admin)" : " (superuser)"), label: "pg\(server.major)-" + (limited ? "rds" : "su"),
+            admin: admin, superuser: { try services.postgresql(server) }, driver: postgresqlDriver,
+            runAs: { login, user, password, database, sql in
+                let connection = try await PGConnection.connect(ConnectionSettings(host: login.host, port: login.port, user: user, password: password, database: database, tlsMode: .disable))
+                var rows: [[String?]] = []
+                for statement in sql { rows = try await connection.query(statement) }
+                return rows
+            },
+            runAsAdmin: { login, database, sql in
+                let connection = try await PGConnection.connect(ConnectionSettings(host: login.host, port: login.port, user: login.user, password: login.password, database: database ?? "postgres", tlsMode: .disable))
+                var rows: [[String?]] = []
+                for statement in sql { rows = try await connection.query(statement) }
+                return rows
+            },
+            quote: { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" },
+            restore: { login, dump, scratch in
+                let env = ["PGPASSWORD": login.password]
+                _ = try await ChildProcess.run(services.postgresqlTool("createdb"), ["-h", login.host, "-p", "\(login.port)", "-U", login.user, scratch], environment: env)
+                let result = try await ChildProcess.run(
+                    services.postgresqlTool("pg_restore"), ["-h", login.host, "-p", "\(login.port)", "-U", login.user, "--no-owner", "-d", scratch, dump.path], environment: env)
+                guard result.status == 0 else { throw EventuallyTimedOut(description: "pg_restore failed: \(result.stderr)") }
+            },
+            limits: .postgresql,
+            prepare: {
+                guard !limited else { return }
+                let login = try services.postgresqlLimited(server)
+                let instance = ConnectionSettings(host: login.host, port: login.port, user: login.user, password: login.password, tlsMode: .disable)
+                let session = try await postgresqlDriver.engine.connect(instance)
+                _ = try await postgresqlDriver.engine.openBookkeeping(session, instance: instance)
+            })
+    }
+
+    static func mysql(limited: Bool) -> Engine {
+        let admin: @Sendable () throws -> DatabaseServerLogin
+        if limited {
+            admin = { try services.mysqlLimited() }
+        } else {
+            admin = { try services.mysql() }
+        }
+        return Engine(
+            name: "mysql" + (limited ? " (RDS-like admin)" : " (root)"), label: "mysql-" + (limited ? "rds" : "root"),
+            admin: admin, superuser: { try services.mysql() },
+            driver: MySQLDatabaseDriver(engine: MySQLEngine()),
+            runAs: { login, user, password, database, sql in
+                let connection = try await MySQLConnection.connect(ConnectionSettings(host: login.host, port: login.port, user: user, password: password, database: database, tlsMode: .disable))
+                var rows: [[String?]] = []
+                for statement in sql { rows = try await connection.query(statement) }
+                return rows
+            },
+            runAsAdmin: { login, database, sql in
+                let connection = try await MySQLConnection.connect(ConnectionSettings(host: login.host, port: login.port, user: login.user, password: login.password, database: database, tlsMode: .disable))
+                var rows: [[String?]] = []
+                for statement in sql { rows = try await connection.query(statement) }
+                return rows
+            },
+            quote: { MySQLConnection.quoteIdentifier($0) },
+            restore: { login, dump, scratch in
+                let connection = try await MySQLConnection.connect(ConnectionSettings(host: login.host, port: login.port, user: login.user, password: login.password, tlsMode: .disable))
+                try await connection.query("CREATE DATABASE \(MySQLConnection.quoteIdentifier(scratch))")
+                let result = try await ChildProcess.run(
+                    "/bin/sh", ["-c", "mariadb --protocol=TCP -h \"$H\" -P \"$P\" -u \"$U\" \"$D\" < \"$F\""],
+                    environment: ["H": login.host, "P": "\(login.port)", "U": login.user, "D": scratch, "F": dump.path, "MYSQL_PWD": login.password])
+                guard result.status == 0 else { throw EventuallyTimedOut(description: "mariadb restore failed: \(result.stderr)") }
+            },
+            limits: .mysql, prepare: {})
+    }
+
+    /// The RDS-like admins on every PostgreSQL of the matrix (Debian's 15 first), and MySQL's.
+    static var limitedEngines: [Engine] {
+        services.postgresqlServers().map { postgresql($0, limited: true) } + [mysql(limited: true)]
+    }
+
+    /// Both kinds of admin on every server: superuser and RDS-like.
+    static var allEngines: [Engine] {
+        services.postgresqlServers().flatMap { [postgresql($0, limited: true), postgresql($0, limited: false)] } + [mysql(limited: true), mysql(limited: false)]
+    }
+
+    /// PostgreSQL 15 (the default server) and MySQL through the RDS-like admins:
+    /// what the suites that test the lifecycle rather than the versions use.
+    static var postgresql: Engine { postgresql(services.postgresqlServers().first { $0.port == Int(services.environment["DBOP_PG_PORT"] ?? "") } ?? services.postgresqlServers()[0], limited: true) }
+    static var mysql: Engine { mysql(limited: true) }
 }
 
 extension Engine {
-    /// The same engine through the RDS-like admin that is no superuser.
-    var limited: Engine {
-        let limitedAdmin: @Sendable () throws -> DatabaseServerLogin
-        if name == "postgresql" {
-            limitedAdmin = { try Engine.services.postgresqlLimited() }
-        } else {
-            limitedAdmin = { try Engine.services.mysqlLimited() }
-        }
-        return Engine(name: name + " (limited admin)", admin: limitedAdmin, driver: driver, runAs: runAs, runAsAdmin: runAsAdmin, quote: quote, restore: restore, limits: limits)
-    }
-
     func target(_ login: DatabaseServerLogin, database: String, user: String, uid: String = UUID().uuidString, namespace: String = "ns", name: String = "db") -> DatabaseTarget {
         DatabaseTarget(
             instance: ConnectionSettings(host: login.host, port: login.port, user: login.user, password: login.password, tlsMode: .disable, connectTimeoutSeconds: 5),
@@ -96,7 +142,7 @@ extension Engine {
     /// Every database and user name in the instance, to prove nothing else was touched.
     func inventory(_ login: DatabaseServerLogin) async throws -> Set<String> {
         let rows: [[String?]]
-        if name.hasPrefix("postgresql") {
+        if isPostgreSQL {
             rows = try await runAsAdmin(login, nil, ["SELECT 'db:' || datname FROM pg_database UNION ALL SELECT 'role:' || rolname FROM pg_roles"])
         } else {
             rows = try await runAsAdmin(login, nil, ["SELECT CONCAT('db:', SCHEMA_NAME) FROM information_schema.SCHEMATA UNION ALL SELECT CONCAT('user:', User, '@', Host) FROM mysql.user"])
@@ -109,14 +155,17 @@ extension Engine {
     "PostgreSQL and MySQL drivers against the real servers", .serialized,
     .enabled(if: Engine.services.shouldRun(.postgresql) && Engine.services.shouldRun(.mysql), "needs PostgreSQL and MariaDB: run ci/services.sh start"))
 struct SQLDriverTests {
-    /// The RDS-like admins that are no superuser: the strictest case, and one admin
-    /// login per instance (the bookkeeping database belongs to the login that made it).
-    static let limitedEngines = [Engine.postgresql.limited, Engine.mysql.limited]
+    /// The RDS-like admins that are no superuser (the strictest case) on every
+    /// PostgreSQL of the matrix and on MariaDB.
+    static let limitedEngines = Engine.limitedEngines
+    /// Both kinds of admin on every server.
+    static let allEngines = Engine.allEngines
 
     static func unique(_ prefix: String) -> String { "\(prefix)_\(UUID().uuidString.prefix(8).lowercased())" }
 
-    @Test("create gives a login that works in its own database and nowhere else; every operation twice converges", arguments: limitedEngines)
+    @Test("create gives a login that works in its own database and nowhere else; every operation twice converges", arguments: allEngines)
     func lifecycle(_ engine: Engine) async throws {
+        try await engine.prepare()
         let login = try engine.admin()
         let a = engine.target(login, database: Self.unique("dbop_a"), user: Self.unique("dbop_ua"))
         let b = engine.target(login, database: Self.unique("dbop_b"), user: Self.unique("dbop_ub"))
@@ -147,8 +196,9 @@ struct SQLDriverTests {
         try await engine.driver.drop(b)
     }
 
-    @Test("tenant isolation: a name recorded for another resource, or existing unrecorded, is a NameConflict; drop and backup refuse what is not theirs", arguments: limitedEngines)
+    @Test("tenant isolation: a name recorded for another resource, or existing unrecorded, is a NameConflict; drop and backup refuse what is not theirs", arguments: allEngines)
     func isolation(_ engine: Engine) async throws {
+        try await engine.prepare()
         let login = try engine.admin()
         let database = Self.unique("dbop_iso"), user = Self.unique("dbop_uiso")
         let first = engine.target(login, database: database, user: user, uid: "uid-first", namespace: "team-a", name: "orders")
@@ -181,6 +231,7 @@ struct SQLDriverTests {
 
     @Test("hostile names are created and dropped as exactly themselves, touching nothing else", arguments: limitedEngines)
     func hostileNames(_ engine: Engine) async throws {
+        try await engine.prepare()
         let login = try engine.admin()
         let tag = String(UUID().uuidString.prefix(6).lowercased())
         let databases = [
@@ -213,8 +264,9 @@ struct SQLDriverTests {
         _ = try await engine.runAsAdmin(login, nil, ["DROP DATABASE \(engine.quote(canary))"])
     }
 
-    @Test("a crash between any two statements of create or drop converges on the next run", arguments: limitedEngines)
+    @Test("a crash between any two statements of create or drop converges on the next run", arguments: allEngines)
     func crashConvergence(_ engine: Engine) async throws {
+        try await engine.prepare()
         let login = try engine.admin()
         let target = engine.target(login, database: Self.unique("dbop_crash"), user: Self.unique("dbop_ucrash"), uid: "uid-crash")
         let driver = engine.driver
@@ -264,8 +316,9 @@ struct SQLDriverTests {
         if count >= 3 { try await driver.engine.dropUser(admin, target.username) }
     }
 
-    @Test("a backup restores into a scratch database with the same rows", arguments: limitedEngines)
+    @Test("a backup restores into a scratch database with the same rows", arguments: allEngines)
     func backupRestores(_ engine: Engine) async throws {
+        try await engine.prepare()
         let login = try engine.admin()
         let target = engine.target(login, database: Self.unique("dbop_bk"), user: Self.unique("dbop_ubk"))
         try await engine.driver.create(target, password: "bk")
@@ -281,8 +334,8 @@ struct SQLDriverTests {
         try Data(bytes.readableBytesView).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
         let scratch = Self.unique("dbop_scratch")
-        try await engine.restore(try engine.admin(), file, scratch)
-        let adminLogin = engine.name.hasPrefix("postgresql") ? try Engine.services.postgresql() : try Engine.services.mysql()
+        try await engine.restore(try engine.superuser(), file, scratch)
+        let adminLogin = try engine.superuser()
         let rows = try await engine.runAsAdmin(adminLogin, scratch, ["SELECT id, label FROM items ORDER BY id"])
         #expect(rows == [["1", "one"], ["2", "two 'quoted'"], ["3", "ünïcode"]])
         _ = try await engine.runAsAdmin(adminLogin, nil, ["DROP DATABASE \(engine.quote(scratch))"])
@@ -291,11 +344,12 @@ struct SQLDriverTests {
 
     @Test("a dump tool that fails gives its own error text", arguments: limitedEngines)
     func dumpFailure(_ engine: Engine) async throws {
+        try await engine.prepare()
         let login = try engine.admin()
         let target = engine.target(login, database: Self.unique("dbop_gone"), user: Self.unique("dbop_ugone"))
         try await engine.driver.create(target, password: "g")
         // The database vanishes behind the driver's back: the dump tool must say so.
-        let adminLogin = engine.name.hasPrefix("postgresql") ? try Engine.services.postgresql() : try Engine.services.mysql()
+        let adminLogin = try engine.superuser()
         _ = try await engine.runAsAdmin(adminLogin, nil, ["DROP DATABASE \(engine.quote(target.databaseName))"])
         let dump = try await engine.driver.backup(target)
         let failure = await #expect(throws: DriverError.self) { for try await _ in dump.bytes {} }
@@ -307,6 +361,7 @@ struct SQLDriverTests {
 
     @Test("a wrong admin password, an unreachable host and a refused TLS mode are distinct, clear errors", arguments: limitedEngines)
     func connectionErrors(_ engine: Engine) async throws {
+        try await engine.prepare()
         let login = try engine.admin()
         let target = engine.target(login, database: Self.unique("dbop_err"), user: Self.unique("dbop_uerr"))
         var reasons: [String] = []

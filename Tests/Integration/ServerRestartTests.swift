@@ -21,7 +21,7 @@ struct ServerRestartTests {
         let s3 = try Self.services.s3()
         let login = try Self.services.postgresqlLimited()
         let superuser = try Self.services.postgresql()
-        let driver = EndToEndTests.Driver(name: "postgresql", engine: Engine.postgresql.limited, login: login)
+        let driver = try EndToEndTests.Driver(engine: Engine.postgresql)
         let ns = "restart-\(UUID().uuidString.prefix(6).lowercased())"
         try await LifecycleHarness.with(operatorArguments: ["--job-env", "DB_OPERATOR_MAX_BACKUP_ATTEMPTS=5"]) { harness in
             _ = try await harness.api.create(Namespace(metadata: ObjectMeta(name: ns)))

@@ -19,6 +19,12 @@ public enum TestService: String, Sendable, CaseIterable {
     case awsCLI
     /// A python3 that imports the official `kubernetes` client.
     case pythonKubernetes
+    /// Every PostgreSQL major of the matrix (15-18), and the client tools' directories.
+    case postgresqlVersions
+    /// The second S3 implementation, which verifies every signature against the raw request.
+    case s3Strict
+    /// A MariaDB that folds names to lower case (`lower_case_table_names=1`).
+    case mysqlCaseFolding
 
     /// The variables that must be set for this service.
     public var requiredVariables: [String] {
@@ -30,6 +36,9 @@ public enum TestService: String, Sendable, CaseIterable {
         case .kubectl: ["DBOP_KUBECTL"]
         case .awsCLI: ["DBOP_AWS"]
         case .pythonKubernetes: ["DBOP_PYTHON"]
+        case .postgresqlVersions: ["DBOP_PG_SERVERS", "DBOP_PG_BIN_DIRS", "DBOP_PG_HOST", "DBOP_PG_USER", "DBOP_PG_PASSWORD", "DBOP_PG_LIMITED_USER", "DBOP_PG_LIMITED_PASSWORD"]
+        case .s3Strict: ["DBOP_S3_STRICT_ENDPOINT", "DBOP_S3_STRICT_ACCESS_KEY_ID", "DBOP_S3_STRICT_SECRET_ACCESS_KEY", "DBOP_S3_REGION", "DBOP_S3_BUCKET"]
+        case .mysqlCaseFolding: ["DBOP_MYSQL_CI_PORT", "DBOP_MYSQL_HOST", "DBOP_MYSQL_USER", "DBOP_MYSQL_PASSWORD"]
         }
     }
 }
@@ -57,6 +66,15 @@ public struct DatabaseServerLogin: Sendable {
     public let port: Int
     public let user: String
     public let password: String
+}
+
+/// One PostgreSQL server of the version matrix: every server shares the host and
+/// the logins of `DBOP_PG_*`, each on a port of its own.
+public struct PostgreSQLServer: Sendable, Hashable, CustomStringConvertible {
+    public let major: Int
+    public let port: Int
+
+    public var description: String { "PostgreSQL \(major)" }
 }
 
 /// Connection settings of the S3 store the tests use.
@@ -124,6 +142,26 @@ public struct TestServices: Sendable {
                 return ServiceUnavailable(service: service, reason: "DBOP_S3_CA_FILE (\(environment["DBOP_S3_CA_FILE"]!)) cannot be read")
             }
             return Self.probe(service, host: host, port: url.port ?? 443)
+        case .postgresqlVersions:
+            let servers = postgresqlServers()
+            guard servers.count >= 2 else {
+                return ServiceUnavailable(service: service, reason: "DBOP_PG_SERVERS (\(environment["DBOP_PG_SERVERS"]!)) names fewer than two MAJOR:PORT servers")
+            }
+            for server in servers {
+                if let problem = Self.probe(service, host: environment["DBOP_PG_HOST"]!, port: server.port) { return problem }
+            }
+            return nil
+        case .s3Strict:
+            let endpoint = environment["DBOP_S3_STRICT_ENDPOINT"]!
+            guard let url = URL(string: endpoint), let host = url.host else {
+                return ServiceUnavailable(service: service, reason: "DBOP_S3_STRICT_ENDPOINT (\(endpoint)) is not a URL")
+            }
+            return Self.probe(service, host: host, port: url.port ?? 80)
+        case .mysqlCaseFolding:
+            guard let port = Int(environment["DBOP_MYSQL_CI_PORT"]!) else {
+                return ServiceUnavailable(service: service, reason: "DBOP_MYSQL_CI_PORT is not a port number")
+            }
+            return Self.probe(service, host: environment["DBOP_MYSQL_HOST"]!, port: port)
         case .kubectl, .awsCLI, .pythonKubernetes:
             let variable = service.requiredVariables[0]
             let path = environment[variable]!
@@ -158,6 +196,64 @@ public struct TestServices: Sendable {
         }
         return DatabaseServerLogin(
             host: admin.host, port: admin.port, user: environment["\(prefix)_LIMITED_USER"]!, password: environment["\(prefix)_LIMITED_PASSWORD"]!)
+    }
+
+    /// The PostgreSQL servers of the version matrix (`DBOP_PG_SERVERS`, "15:45432
+    /// 16:45416 ..."), oldest first; without it, the one server of `DBOP_PG_PORT`
+    /// (major 0: unknown).
+    public func postgresqlServers() -> [PostgreSQLServer] {
+        let listed = (environment["DBOP_PG_SERVERS"] ?? "").split(whereSeparator: { $0 == " " || $0 == "," }).compactMap { entry -> PostgreSQLServer? in
+            let parts = entry.split(separator: ":")
+            guard parts.count == 2, let major = Int(parts[0]), let port = Int(parts[1]) else { return nil }
+            return PostgreSQLServer(major: major, port: port)
+        }
+        if !listed.isEmpty { return listed.sorted { $0.major < $1.major } }
+        return [PostgreSQLServer(major: 0, port: environment["DBOP_PG_PORT"].flatMap { Int($0) } ?? 45432)]
+    }
+
+    /// The superuser login of one server of the matrix.
+    public func postgresql(_ server: PostgreSQLServer) throws -> DatabaseServerLogin {
+        let base = try postgresql()
+        return DatabaseServerLogin(host: base.host, port: server.port, user: base.user, password: base.password)
+    }
+
+    /// The CREATEDB CREATEROLE admin (no superuser) of one server of the matrix.
+    public func postgresqlLimited(_ server: PostgreSQLServer) throws -> DatabaseServerLogin {
+        let base = try postgresqlLimited()
+        return DatabaseServerLogin(host: base.host, port: server.port, user: base.user, password: base.password)
+    }
+
+    /// Where the PostgreSQL client tools are, newest first (`DBOP_PG_BIN_DIRS`): what
+    /// the driver gets as `DB_OPERATOR_PG_BIN_DIRS`. Empty when unset.
+    public var postgresqlToolDirectories: [String] {
+        (environment["DBOP_PG_BIN_DIRS"] ?? "").split(separator: ":").map(String.init)
+    }
+
+    /// The path of a PostgreSQL client tool of the newest major (`pg_restore`,
+    /// `createdb`), else Debian's wrapper.
+    public func postgresqlTool(_ name: String) -> String {
+        for directory in postgresqlToolDirectories where FileManager.default.isExecutableFile(atPath: "\(directory)/\(name)") {
+            return "\(directory)/\(name)"
+        }
+        return "/usr/bin/\(name)"
+    }
+
+    /// The MariaDB with `lower_case_table_names=1` (superuser login), or why not.
+    public func mysqlCaseFolding() throws -> DatabaseServerLogin {
+        if let problem = check(.mysqlCaseFolding) { throw problem }
+        return DatabaseServerLogin(
+            host: environment["DBOP_MYSQL_HOST"]!, port: Int(environment["DBOP_MYSQL_CI_PORT"]!)!,
+            user: environment["DBOP_MYSQL_USER"]!, password: environment["DBOP_MYSQL_PASSWORD"]!)
+    }
+
+    /// The second S3 implementation (moto, signatures checked against the raw
+    /// request), with the same bucket name and region, or why not.
+    public func s3Strict() throws -> S3Settings {
+        if let problem = check(.s3Strict) { throw problem }
+        return S3Settings(
+            endpoint: environment["DBOP_S3_STRICT_ENDPOINT"]!, region: environment["DBOP_S3_REGION"]!,
+            bucket: environment["DBOP_S3_BUCKET"]!, accessKeyID: environment["DBOP_S3_STRICT_ACCESS_KEY_ID"]!,
+            secretAccessKey: environment["DBOP_S3_STRICT_SECRET_ACCESS_KEY"]!)
     }
 
     /// The S3 store, or the reason it cannot be used.

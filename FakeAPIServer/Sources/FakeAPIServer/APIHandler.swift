@@ -18,12 +18,12 @@ struct APIHandler: Sendable {
     func handle(_ request: HTTPRequest) async -> HTTPResponse {
         let components = URLComponents(string: request.uri)
         let path = components?.percentEncodedPath.removingPercentEncoding ?? request.uri
-        var query: [String: String] = [:]
-        for item in components?.queryItems ?? [] { query[item.name] = item.value ?? "" }
+        let query = QueryString.parse(components?.percentEncodedQuery ?? "")
         do {
             let user = try authenticate(request, path: path)
             logger.trace("request", metadata: ["http.method": "\(request.method)", "http.path": "\(path)", "k8s.user": "\(user)"])
-            return try await route(request, path: path, query: query, user: user)
+            let response = try await route(request, path: path, query: query, user: user)
+            return Self.negotiated(response, accept: request.headers.first(name: "Accept"))
         } catch let error as APIError {
             return Self.error(error)
         } catch {
@@ -252,10 +252,33 @@ struct APIHandler: Sendable {
 
     // MARK: Encoding
 
+    /// A single object of a kind with a protobuf message goes back as protobuf when
+    /// the client asks for it first (kubectl's typed commands do); everything else,
+    /// errors and lists included, stays JSON, which such clients also accept.
+    static func negotiated(_ response: HTTPResponse, accept: String?) -> HTTPResponse {
+        guard KubernetesProtobuf.preferred(accept: accept), (200..<300).contains(response.status.code),
+            response.headers.first(name: "Content-Type") == "application/json", case .bytes(let body) = response.body,
+            let object = try? JSONValue.decode(Data(body.readableBytesView)), let encoded = KubernetesProtobuf.encode(object)
+        else { return response }
+        var copy = response
+        copy.headers.replaceOrAdd(name: "Content-Type", value: KubernetesProtobuf.mediaType)
+        copy.body = .bytes(ByteBuffer(bytes: encoded))
+        return copy
+    }
+
     private static func decodeBody(_ request: HTTPRequest) throws(APIError) -> JSONValue {
         let data = Data(request.body.readableBytesView)
         if data.isEmpty { throw .badRequest("the request body is empty") }
         let contentType = (request.headers.first(name: "Content-Type") ?? "application/json").lowercased()
+        if contentType.hasPrefix(KubernetesProtobuf.mediaType) {
+            do {
+                return try KubernetesProtobuf.decode(data)
+            } catch KubernetesProtobuf.Failure.unsupportedKind(let kind) {
+                throw APIError(code: 415, reason: "UnsupportedMediaType", message: KubernetesProtobuf.Failure.unsupportedKind(kind).description + "; send JSON")
+            } catch {
+                throw .badRequest("\(error)")
+            }
+        }
         if contentType.contains("yaml") || contentType.contains("protobuf") {
             throw .unsupportedMediaType(contentType)
         }

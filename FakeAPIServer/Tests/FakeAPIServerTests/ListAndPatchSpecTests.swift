@@ -18,6 +18,8 @@ struct ListAndPatchSpecTests {
             let cases: [(String, [String])] = [
                 ("tier%3Dweb", ["a"]), ("tier!%3Dweb", ["b", "c"]), ("tier%20in%20(web,db)", ["a", "b"]),
                 ("tier%20notin%20(web,db)", ["c"]), ("env", ["a", "b"]), ("!env", ["c"]), ("tier%3Ddb,env%3Ddev", ["b"]),
+                // '+' is a space in a query string (Go's url.ParseQuery), as Python's client sends it.
+                ("tier+in+(web,db)", ["a", "b"]), ("tier+in+%28web%2Cdb%29", ["a", "b"]), ("tier+notin+(web,db)", ["c"]),
             ]
             for (selector, expected) in cases {
                 #expect(names(try await api.get("\(configMaps)?labelSelector=\(selector)")) == expected, "\(selector)")

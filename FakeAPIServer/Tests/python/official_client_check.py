@@ -32,6 +32,11 @@ def main(kubeconfig, namespace):
     check(created.data == {"password": "czNjcmV0"}, "stringData is stored as base64 data: %r" % created.data)
     listed = core.list_namespaced_secret(namespace, label_selector="app=py")
     check([s.metadata.name for s in listed.items] == ["py-secret"], "label selector lists the secret")
+    # The client sends spaces as '+' (app+in+%28py%2Cweb%29): a space, as Go reads it.
+    listed = core.list_namespaced_secret(namespace, label_selector="app in (py,web)")
+    check([s.metadata.name for s in listed.items] == ["py-secret"], "a set-based selector with spaces lists the secret")
+    listed = core.list_namespaced_secret(namespace, label_selector="app notin (py)")
+    check(listed.items == [], "notin with spaces excludes the secret: %r" % [s.metadata.name for s in listed.items])
     patched = core.patch_namespaced_secret("py-secret", namespace, {"metadata": {"labels": {"extra": "yes"}}})
     check(patched.metadata.labels == {"app": "py", "extra": "yes"}, "strategic merge patch merges labels")
     core.delete_namespaced_secret("py-secret", namespace)
