@@ -24,6 +24,8 @@ enum KubernetesProtobuf {
 
     /// Keys whose values are `metav1.Time` in these kinds.
     static let timeKeys: Set<String> = ["creationTimestamp", "deletionTimestamp", "time", "lastTransitionTime"]
+    /// Maps whose entries are data, kept as they are (an empty value means something).
+    static let mapKeys: Set<String> = ["data", "stringData", "binaryData", "labels", "annotations"]
 
     enum Failure: Error, CustomStringConvertible {
         case notProtobuf
@@ -107,7 +109,16 @@ enum KubernetesProtobuf {
                 guard let raw = members["Raw"]?.stringValue, let data = Data(base64Encoded: raw), let json = try? JSONValue.decode(data) else { return .object([:]) }
                 return json
             }
-            return .object(members.reduce(into: [:]) { $0[$1.key] = fromProtobufJSON($1.value, key: $1.key) })
+            if let key, mapKeys.contains(key) { return value }
+            // Go writes every non-pointer field; the API's JSON omits the empty ones
+            // (`generateName: ""`, `generation: 0`), so a Secret without a type is defaulted.
+            return .object(members.reduce(into: [:]) { result, member in
+                switch member.value {
+                case .string(""): return
+                case .int(0) where member.key == "generation": return
+                default: result[member.key] = fromProtobufJSON(member.value, key: member.key)
+                }
+            })
         case .array(let items):
             return .array(items.map { fromProtobufJSON($0, key: nil) })
         default:

@@ -135,4 +135,54 @@ struct RealClientTests {
             #expect(result.stdoutText.contains("all checks passed"))
         }
     }
+
+    @Test(
+        "kubectl's typed commands (protobuf bodies): create namespace, secret generic from literals and files, configmap, serviceaccount; label and annotate",
+        .enabled(if: TestServices.current.shouldRun(.kubectl), "needs kubectl: run ci/install.sh"))
+    func kubectlTypedCreate() async throws {
+        try await TestAPIServer.with(tls: true) { api in
+            let workspace = try Workspace(api)
+            defer { workspace.remove() }
+            let file = workspace.directory.appendingPathComponent("ca.crt")
+            try Data("-----BEGIN CERTIFICATE-----\nnot really\n-----END CERTIFICATE-----\n".utf8).write(to: file)
+            // -v=8 shows the request's media type: these really are protobuf bodies.
+            let namespace = try await kubectl(workspace, ["create", "namespace", "shop", "-v=8"])
+            #expect(try succeeds(namespace).contains("namespace/shop created"))
+            #expect(namespace.stderr.contains("Content-Type: application/vnd.kubernetes.protobuf"))
+            #expect(try succeeds(try await kubectl(workspace, [
+                "create", "secret", "generic", "dbpassword", "-n", "shop", "--from-literal=password=s3cr3t with spaces", "--from-literal=empty=",
+                "--from-file=ca.crt=\(file.path)", "--type=Opaque",
+            ])).contains("secret/dbpassword created"))
+            #expect(try succeeds(try await kubectl(workspace, ["create", "secret", "generic", "untyped", "-n", "shop", "--from-literal=a=b"])).contains("created"))
+            #expect(try succeeds(try await kubectl(workspace, ["create", "configmap", "settings", "-n", "shop", "--from-literal=mode=fast", "--from-file=\(file.path)"])).contains("configmap/settings created"))
+            #expect(try succeeds(try await kubectl(workspace, ["create", "serviceaccount", "robot", "-n", "shop"])).contains("serviceaccount/robot created"))
+            #expect(try succeeds(try await kubectl(workspace, ["label", "secret", "dbpassword", "-n", "shop", "tier=db"])).contains("labeled"))
+            #expect(try succeeds(try await kubectl(workspace, ["annotate", "secret", "dbpassword", "-n", "shop", "owner=team a"])).contains("annotated"))
+
+            // What the server stored, read back as JSON.
+            let secret = try await api.get("/api/v1/namespaces/shop/secrets/dbpassword").body
+            #expect(secret["type"]?.stringValue == "Opaque")
+            #expect(secret[path: ["data", "password"]]?.stringValue == Data("s3cr3t with spaces".utf8).base64EncodedString())
+            #expect(secret[path: ["data", "empty"]]?.stringValue == "")
+            #expect(secret[path: ["data", "ca.crt"]]?.stringValue == (try Data(contentsOf: file)).base64EncodedString())
+            #expect(secret[path: ["metadata", "labels", "tier"]]?.stringValue == "db")
+            #expect(secret[path: ["metadata", "annotations", "owner"]]?.stringValue == "team a")
+            #expect(secret[path: ["metadata", "generateName"]] == nil, "empty fields of the protobuf body are not stored")
+            #expect(secret[path: ["metadata", "creationTimestamp"]]?.stringValue?.hasSuffix("Z") == true)
+            let untyped = try await api.get("/api/v1/namespaces/shop/secrets/untyped").body
+            #expect(untyped["type"]?.stringValue == "Opaque", "a Secret without a type is defaulted")
+            let configMap = try await api.get("/api/v1/namespaces/shop/configmaps/settings").body
+            #expect(configMap[path: ["data", "mode"]]?.stringValue == "fast")
+            #expect(configMap[path: ["data", "ca.crt"]]?.stringValue?.contains("not really") == true)
+            #expect(try await api.get("/api/v1/namespaces/shop/serviceaccounts/robot").status == 200)
+            #expect(try await api.get("/api/v1/namespaces/shop").body[path: ["status", "phase"]]?.stringValue == "Active")
+
+            // kubectl reads them back (its typed get decodes what the server sends).
+            let data = try succeeds(try await kubectl(workspace, ["get", "secret", "dbpassword", "-n", "shop", "-o", "jsonpath={.data.password}"]))
+            #expect(Data(base64Encoded: data).map { String(decoding: $0, as: UTF8.self) } == "s3cr3t with spaces")
+            // A second create of the same name is refused as a real server refuses it.
+            let again = try await kubectl(workspace, ["create", "secret", "generic", "dbpassword", "-n", "shop", "--from-literal=a=b"])
+            #expect(again.status != 0 && again.stderr.contains("secrets \"dbpassword\" already exists"), "\(again.stderr)")
+        }
+    }
 }
