@@ -139,9 +139,25 @@ extension DriverRuntime {
         return pem
     }
 
+    /// Any error as a DriverError: the store's errors keep their S3 code as the
+    /// reason and say what to fix; those that cannot pass on a retry are not retried.
+    static func classify(_ error: any Error) -> DriverError {
+        guard let error = error as? ObjectStoreError else { return DriverError.classify(error) }
+        let hint: String? = switch error.code {
+        case .signatureDoesNotMatch:
+            "the store refused the request's signature: check secretAccessKey in the S3 CredentialsSecret, and that backupTo's Endpoint and Region are the store's"
+        case .invalidAccessKeyID: "the store does not know the access key: check accessKeyId in the S3 CredentialsSecret"
+        case .accessDenied:
+            "the credentials may not do this: they need s3:PutObject, s3:GetObject, s3:ListBucket, s3:ListBucketMultipartUploads and s3:AbortMultipartUpload on the bucket and prefix"
+        case .noSuchBucket: "create the bucket, or fix backupTo's Bucket"
+        default: nil
+        }
+        return DriverError(reason: error.code.rawValue, message: hint.map { "\(error.description); \($0)" } ?? error.description, retryable: error.isRetryable)
+    }
+
     /// Says what went wrong (Ready=False, Event, log) and returns the error to throw.
     func failure(_ database: Resource<Database>, _ error: any Error, operation: String) async -> RuntimeFailure {
-        let classified = DriverError.classify(error)
+        let classified = Self.classify(error)
         logger.warning("\(operation) failed", metadata: ["reason": "\(classified.reason)", "error": "\(classified.message)"])
         await events.record(database.object, type: .warning, reason: classified.reason, message: classified.message)
         do {

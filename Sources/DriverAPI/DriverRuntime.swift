@@ -332,7 +332,7 @@ public final class DriverRuntime: Sendable {
     /// Ready condition) or the attempts are spent (BackupFailed), else thrown for the
     /// Job to retry.
     private func backupFailure(database: Resource<Database>, backup: Resource<Backup>, _ error: any Error, uncountedAttempt: Bool) async -> any Error {
-        let classified = DriverError.classify(error)
+        let classified = Self.classify(error)
         logger.warning("backup attempt failed", metadata: ["k8s.backup": "\(backup.name)", "reason": "\(classified.reason)", "error": "\(classified.message)"])
         await events.record(backup.object, type: .warning, reason: classified.reason, message: classified.message)
         let attempts = (backup.object.status?.attempts ?? 0)

@@ -22,16 +22,43 @@ public struct SQLDatabaseDriver<Engine: SQLEngine>: DatabaseDriver {
     public func create(_ target: DatabaseTarget, password: String) async throws {
         try checkNames(target)
         let admin = try await engine.connect(target.instance)
-        let book = try await engine.openBookkeeping(admin, instance: target.instance)
-        try await claim(target, admin: admin, book: book)
-        try await engine.ensureUser(admin, target.username, password: password)
-        try await engine.ensureDatabase(admin, target.databaseName, user: target.username)
+        let book = try await openBookkeeping(admin, target)
+        try await namingMissingRights {
+            try await claim(target, admin: admin, book: book)
+            try await engine.ensureUser(admin, target.username, password: password)
+            try await engine.ensureDatabase(admin, target.databaseName, user: target.username)
+        }
+    }
+
+    /// The bookkeeping session; a login that may not use it is told why (one admin
+    /// login per instance: it belongs to the login that made it).
+    func openBookkeeping(_ admin: Engine.Session, _ target: DatabaseTarget) async throws -> Engine.Session {
+        do {
+            return try await engine.openBookkeeping(admin, instance: target.instance)
+        } catch let error as SQLError where error.kind == .permissionDenied {
+            throw DriverError(
+                reason: "PermissionDenied",
+                message: "the admin login cannot use the bookkeeping database \(InstanceNames.bookkeepingDatabase) (was it made by another login? use one admin login per instance, or make this login a member of that one): \(error.description)",
+                retryable: false)
+        }
+    }
+
+    /// A statement the admin login may not run says which rights the login needs.
+    func namingMissingRights(_ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch let error as SQLError where error.kind == .permissionDenied {
+            throw DriverError(
+                reason: "PermissionDenied",
+                message: "\(error.description); the admin login needs \(engine.requiredAdminRights)",
+                retryable: false)
+        }
     }
 
     public func drop(_ target: DatabaseTarget) async throws {
         try checkNames(target)
         let admin = try await engine.connect(target.instance)
-        let book = try await engine.openBookkeeping(admin, instance: target.instance)
+        let book = try await openBookkeeping(admin, target)
         guard let record = try await record(of: target.databaseName, book: book) else { return }  // never created, or already dropped
         // Someone else's database: nothing of ours to drop, and theirs stays untouched.
         guard record.owner.uid == target.owner.uid else { return }
@@ -44,7 +71,7 @@ public struct SQLDatabaseDriver<Engine: SQLEngine>: DatabaseDriver {
     public func backup(_ target: DatabaseTarget) async throws -> DatabaseDump {
         try checkNames(target)
         let admin = try await engine.connect(target.instance)
-        let book = try await engine.openBookkeeping(admin, instance: target.instance)
+        let book = try await openBookkeeping(admin, target)
         guard let record = try await record(of: target.databaseName, book: book), record.owner.uid == target.owner.uid else {
             throw DriverError.notOwned("database \(target.databaseName) is not recorded as \(target.owner)'s; it is not backed up")
         }

@@ -15,6 +15,8 @@ public protocol SQLEngine: Sendable {
 
     var defaultPort: Int { get }
     var nameLimits: NameLimits { get }
+    /// The rights the admin login needs, as a person would grant them (in errors).
+    var requiredAdminRights: String { get }
 
     /// The admin login's session on the instance (no particular database).
     func connect(_ instance: ConnectionSettings) async throws -> Session

@@ -24,6 +24,9 @@ public struct MySQLEngine: SQLEngine {
     }
 
     public var defaultPort: Int { 3306 }
+    public var requiredAdminRights: String {
+        "CREATE USER, GRANT OPTION and CREATE, DROP, SELECT, INSERT, UPDATE, DELETE, INDEX, ALTER, REFERENCES, CREATE VIEW, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, CREATE ROUTINE, ALTER ROUTINE, EXECUTE on *.* (Amazon RDS's master user has them)"
+    }
     public var nameLimits: NameLimits { .mysql }
     public var bookkeepingTable: String { "`\(InstanceNames.bookkeepingDatabase)`.`databases`" }
 

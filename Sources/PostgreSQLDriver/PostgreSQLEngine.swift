@@ -20,6 +20,7 @@ public struct PostgreSQLEngine: SQLEngine {
     }
 
     public var defaultPort: Int { 5432 }
+    public var requiredAdminRights: String { "CREATEDB and CREATEROLE (ALTER ROLE <admin> CREATEDB CREATEROLE; Amazon RDS's master user has both)" }
     public var nameLimits: NameLimits { .postgresql }
     public var bookkeepingTable: String { "databases" }
 

@@ -6,8 +6,10 @@ import SQLSupport
 import Testing
 import TestSupport
 
-/// What users' servers and machines differ in (SPEC section 11): a server newer than
-/// every pg_dump is refused clearly, once, and never dropped without its final backup.
+/// What users' servers and machines differ in (SPEC section 11), and the mistakes
+/// they make: a server newer than every pg_dump, an admin login without the rights,
+/// a wrong S3 secret. Each is one clear condition and Event that names the fix, is
+/// not retried, and never shows a password; nothing is dropped without its backup.
 @Suite(
     "Compatibility: PostgreSQL versions and their client tools",
     .serialized,
@@ -92,6 +94,63 @@ struct CompatibilityTests {
             try await harness.modifyDatabase("main", namespace: ns) { $0.spec.deletionPolicy = .delete }
             try await harness.waitUntilGone("main", namespace: ns, timeout: .seconds(120))
             #expect(!(try await engine.inventory(login).contains("db:\(database)")))
+        }
+    }
+
+    @Test("an admin login without CREATEROLE gets PermissionDenied naming the rights it needs, on every PostgreSQL of the matrix")
+    func adminWithoutRights() async throws {
+        for server in Self.services.postgresqlServers() {
+            let engine = Engine.postgresql(server, limited: true)
+            let superuser = try engine.superuser()
+            let weak = "dbop_weak_\(UUID().uuidString.prefix(6).lowercased())", weakPassword = "weak-pw-\(UUID().uuidString.prefix(6))"
+            try await Engine.postgresql(server, limited: false).prepare()  // the bookkeeping is the RDS-like admin's
+            // A second admin in the RDS-like admin's group (so it may use the bookkeeping
+            // that login made), but without CREATEROLE.
+            _ = try await engine.runAsAdmin(superuser, nil, ["CREATE ROLE \(weak) LOGIN CREATEDB PASSWORD '\(weakPassword)' IN ROLE \(try engine.admin().user)"])
+            let login = DatabaseServerLogin(host: superuser.host, port: superuser.port, user: weak, password: weakPassword)
+            let target = engine.target(login, database: SQLDriverTests.unique("dbop_weak"), user: SQLDriverTests.unique("dbop_uweak"))
+            let error = await #expect(throws: DriverError.self) { try await engine.driver.create(target, password: "tenant-pw") }
+            #expect(error?.reason == "PermissionDenied", "\(server)")
+            #expect(error?.retryable == false)
+            #expect(error?.message.contains("permission denied to create role") == true, "\(error?.message ?? "")")
+            #expect(error?.message.contains("the admin login needs CREATEDB and CREATEROLE") == true, "\(error?.message ?? "")")
+            #expect(error?.message.contains(weakPassword) == false)
+            #expect(error?.message.contains("tenant-pw") == false)
+            // The claim was recorded before the refusal; the RDS-like admin's drop removes it.
+            try await engine.driver.drop(engine.target(try engine.admin(), database: target.databaseName, user: target.username, uid: target.owner.uid))
+            _ = try await engine.runAsAdmin(superuser, nil, ["DROP ROLE \(weak)"])
+        }
+    }
+
+    @Test(
+        "a wrong S3 secret against the strict store: the Backup fails once with SignatureDoesNotMatch, says what to fix, and never shows the secret",
+        .enabled(if: TestServices.current.shouldRun(.s3Strict)))
+    func wrongSignature() async throws {
+        let engine = Engine.postgresql
+        let login = try engine.admin()
+        var s3 = try Self.services.s3Strict()
+        let wrongSecret = "wrong-secret-\(UUID().uuidString.prefix(8))"
+        s3 = S3Settings(endpoint: s3.endpoint, region: s3.region, bucket: s3.bucket, accessKeyID: s3.accessKeyID, secretAccessKey: wrongSecret)
+        let ns = "bad-sig-\(UUID().uuidString.prefix(6).lowercased())"
+        try await LifecycleHarness.with { harness in
+            _ = try await harness.api.create(Namespace(metadata: ObjectMeta(name: ns)))
+            try await EndToEndTests.secret(harness, ns, "admin", ["password": login.password])
+            try await harness.s3CredentialsSecret(namespace: ns, s3: s3)
+            try await harness.createDatabase("main", namespace: ns, spec: LifecycleHarness.realDatabaseSpec(driver: "postgresql", login: login, s3: s3, prefix: "\(ns)/", policy: .delete))
+            try await harness.waitForPhase("main", namespace: ns, .created, timeout: .seconds(120))
+            try await harness.createBackup("main-1", namespace: ns, database: "main")
+            try await harness.waitForBackup("main-1", namespace: ns, .failed, timeout: .seconds(120))
+            let backup = try #require(try await harness.backup("main-1", namespace: ns))
+            let ready = try #require(backup.status?.conditions?[type: "Ready"])
+            #expect(ready.reason == "SignatureDoesNotMatch")
+            #expect(ready.message.contains("secretAccessKey"), "\(ready.message)")
+            #expect(!ready.message.contains(wrongSecret))
+            #expect(backup.status?.attempts == 1, "a wrong key is not retried")
+            try await eventually("a SignatureDoesNotMatch Warning Event") {
+                try await harness.api.list(Event.self, namespace: ns).contains { $0.object.reason == "SignatureDoesNotMatch" && $0.object.type == "Warning" && !($0.object.message ?? "").contains(wrongSecret) }
+            }
+            try await harness.delete("main", namespace: ns)
+            try await harness.waitUntilGone("main", namespace: ns, timeout: .seconds(120))
         }
     }
 }

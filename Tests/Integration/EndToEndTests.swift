@@ -46,7 +46,8 @@ struct EndToEndTests {
     @Test(
         "every transition for postgresql and mysql; logins, backups, restores, Retain, BackupBeforeDelete and tenant isolation",
         .enabled(
-            if: services.shouldRun(.postgresql) && services.shouldRun(.postgresqlVersions) && services.shouldRun(.mysql) && services.shouldRun(.s3)
+            if: services.shouldRun(.postgresql) && services.shouldRun(.postgresqlVersions) && services.shouldRun(.mysql)
+                && services.shouldRun(.mysqlCaseFolding) && services.shouldRun(.s3)
                 && services.shouldRun(.s3TLS) && services.shouldRun(.s3Strict)))
     func matrix() async throws {
         let s3 = try Self.services.s3()
@@ -70,14 +71,14 @@ struct EndToEndTests {
                 try await group.waitForAll()
             }
             let columns = full + short
-            var lines = ["transition  " + columns.map { $0.label.padding(toLength: 10, withPad: " ", startingAt: 0) }.joined()]
+            var lines = ["transition  " + columns.map { $0.label.padding(toLength: 13, withPad: " ", startingAt: 0) }.joined()]
             var empty: [String] = []
             for transition in Transition.allCases {
                 var line = transition.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)
                 for driver in columns {
                     let count = harness.recorder.objects(with: transition).filter { $0.hasPrefix("e2e-\(driver.label)-") }.count
                     let expected = full.contains { $0.label == driver.label } || Self.coreTransitions.contains(transition)
-                    line += (count == 0 ? (expected ? "MISSING" : "-") : "\(count)").padding(toLength: 10, withPad: " ", startingAt: 0)
+                    line += (count == 0 ? (expected ? "MISSING" : "-") : "\(count)").padding(toLength: 13, withPad: " ", startingAt: 0)
                     if count == 0 && expected { empty.append("\(transition.rawValue) x \(driver.label)") }
                 }
                 lines.append(line)

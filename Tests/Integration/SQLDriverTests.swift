@@ -87,16 +87,27 @@ struct Engine: Sendable, CustomTestStringConvertible {
             })
     }
 
-    static func mysql(limited: Bool) -> Engine {
+    /// MariaDB; `caseFolding` is the server with lower_case_table_names=1.
+    static func mysql(limited: Bool, caseFolding: Bool = false) -> Engine {
+        let superuser: @Sendable () throws -> DatabaseServerLogin
+        if caseFolding {
+            superuser = { try services.mysqlCaseFolding() }
+        } else {
+            superuser = { try services.mysql() }
+        }
         let admin: @Sendable () throws -> DatabaseServerLogin
         if limited {
-            admin = { try services.mysqlLimited() }
+            admin = {
+                let rds = try services.mysqlLimited(), server = try superuser()
+                return DatabaseServerLogin(host: server.host, port: server.port, user: rds.user, password: rds.password)
+            }
         } else {
-            admin = { try services.mysql() }
+            admin = superuser
         }
         return Engine(
-            name: "mysql" + (limited ? " (RDS-like admin)" : " (root)"), label: "mysql-" + (limited ? "rds" : "root"),
-            admin: admin, superuser: { try services.mysql() },
+            name: "mysql" + (caseFolding ? " lower_case_table_names=1" : "") + (limited ? " (RDS-like admin)" : " (root)"),
+            label: "mysql-" + (caseFolding ? "ci-" : "") + (limited ? "rds" : "root"),
+            admin: admin, superuser: superuser,
             driver: MySQLDatabaseDriver(engine: MySQLEngine()),
             runAs: { login, user, password, database, sql in
                 let connection = try await MySQLConnection.connect(ConnectionSettings(host: login.host, port: login.port, user: user, password: password, database: database, tlsMode: .disable))
@@ -127,9 +138,11 @@ struct Engine: Sendable, CustomTestStringConvertible {
         services.postgresqlServers().map { postgresql($0, limited: true) } + [mysql(limited: true)]
     }
 
-    /// Both kinds of admin on every server: superuser and RDS-like.
+    /// Both kinds of admin on every server: superuser and RDS-like; and the MariaDB
+    /// that folds names to lower case, through the RDS-like admin.
     static var allEngines: [Engine] {
-        services.postgresqlServers().flatMap { [postgresql($0, limited: true), postgresql($0, limited: false)] } + [mysql(limited: true), mysql(limited: false)]
+        services.postgresqlServers().flatMap { [postgresql($0, limited: true), postgresql($0, limited: false)] }
+            + [mysql(limited: true), mysql(limited: false), mysql(limited: true, caseFolding: true)]
     }
 
     /// PostgreSQL 15 (the default server) and MySQL through the RDS-like admins:
@@ -159,7 +172,10 @@ extension Engine {
 
 @Suite(
     "PostgreSQL and MySQL drivers against the real servers", .serialized,
-    .enabled(if: Engine.services.shouldRun(.postgresql) && Engine.services.shouldRun(.mysql), "needs PostgreSQL and MariaDB: run ci/services.sh start"))
+    .enabled(
+        if: Engine.services.shouldRun(.postgresql) && Engine.services.shouldRun(.postgresqlVersions) && Engine.services.shouldRun(.mysql)
+            && Engine.services.shouldRun(.mysqlCaseFolding),
+        "needs PostgreSQL 15-18 and both MariaDB servers: run ci/services.sh start"))
 struct SQLDriverTests {
     /// The RDS-like admins that are no superuser (the strictest case) on every
     /// PostgreSQL of the matrix and on MariaDB.

@@ -66,6 +66,13 @@ public struct DatabaseServerLogin: Sendable {
     public let port: Int
     public let user: String
     public let password: String
+
+    public init(host: String, port: Int, user: String, password: String) {
+        self.host = host
+        self.port = port
+        self.user = user
+        self.password = password
+    }
 }
 
 /// One PostgreSQL server of the version matrix: every server shares the host and
@@ -84,6 +91,14 @@ public struct S3Settings: Sendable {
     public let bucket: String
     public let accessKeyID: String
     public let secretAccessKey: String
+
+    public init(endpoint: String, region: String, bucket: String, accessKeyID: String, secretAccessKey: String) {
+        self.endpoint = endpoint
+        self.region = region
+        self.bucket = bucket
+        self.accessKeyID = accessKeyID
+        self.secretAccessKey = secretAccessKey
+    }
 }
 
 /// The S3 store over HTTPS, and its virtual-host domain.
