@@ -92,9 +92,13 @@ struct DevEnvironment: Service {
                       kubeconfig      \(kubeconfigOut)
                       drivers         \(operatorConfiguration.knownDrivers.sorted().joined(separator: ", "))
                       Job logs        \(stateDir)/jobs
-                    Try:
-                      kubectl --kubeconfig \(kubeconfigOut) apply -f Fixtures/dev/
-                      kubectl --kubeconfig \(kubeconfigOut) get databases,backups -w
+                    Try (README.md, "Quick start"):
+                      export KUBECONFIG=\(kubeconfigOut)
+                      kubectl create secret generic pg-admin --from-literal=password=dbop-rds-pw
+                      kubectl create secret generic mysql-admin --from-literal=password=dbop-rds-pw
+                      kubectl create secret generic s3-creds --from-literal=accessKeyId=dbopaccesskey --from-literal=secretAccessKey=dbop-secret-key-0123456789
+                      kubectl apply -f Fixtures/dev/
+                      kubectl get databases,backups -w
 
 
                     """.utf8))

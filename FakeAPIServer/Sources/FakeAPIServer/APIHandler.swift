@@ -210,7 +210,17 @@ struct APIHandler: Sendable {
         let filter = WatchFilter(
             storeKey: type.storeKey, namespace: namespace, labels: try LabelSelector(parsing: query["labelSelector"] ?? ""),
             fields: try FieldSelector(parsing: query["fieldSelector"] ?? "", for: type))
-        let watcher = try storage.watch(type, filter: filter, resourceVersion: query["resourceVersion"])
+        let sendInitialEvents = ["true", "1"].contains(query["sendInitialEvents"] ?? "")
+        if sendInitialEvents {
+            // As the real server validates a streaming list's options.
+            guard query["resourceVersionMatch"] == "NotOlderThan" else {
+                throw APIError(code: 422, reason: "Invalid", message: "resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan")
+            }
+            guard ["true", "1"].contains(query["allowWatchBookmarks"] ?? "") else {
+                throw APIError(code: 422, reason: "Invalid", message: "allowWatchBookmarks: Required value: sendInitialEvents requires allowWatchBookmarks=true")
+            }
+        }
+        let watcher = try storage.watch(type, filter: filter, resourceVersion: query["resourceVersion"], sendInitialEvents: sendInitialEvents)
         let storage = self.storage
         request.connectionClosed.whenComplete { _ in storage.stopWatching(watcher) }
         let bookmarks = ["true", "1"].contains(query["allowWatchBookmarks"] ?? "")

@@ -14,13 +14,20 @@
 // (resourceVersion, allowWatchBookmarks, timeoutSeconds, 410 Expired for a
 // compacted version), create, update, patch (merge, JSON, strategic merge for
 // built-ins), delete and deletecollection; Status errors with the real reasons and
-// codes; bearer tokens with per-token users; fault injection.
+// codes; bearer tokens with per-token users; fault injection; Kubernetes protobuf
+// bodies (the `k8s\0` envelope) of Namespace, Secret, ConfigMap and ServiceAccount
+// in requests and, when the client asks for protobuf first, in responses
+// (KubernetesProtobuf.swift; kubectl's typed `create` commands send them); query
+// strings decoded as Go's url.ParseQuery does (`+` is a space).
 //
 // It does not do (yet), so tests must not rely on these:
 // - TLS, client certificates, RBAC authorization (every authenticated user may do anything),
 //   admission webhooks, audit, API priority and fairness.
-// - Server-side apply (application/apply-patch+yaml) and managedFields; YAML or protobuf
-//   request bodies (JSON only; kubectl sends JSON).
+// - Server-side apply (application/apply-patch+yaml) and managedFields; YAML bodies;
+//   protobuf bodies of kinds other than the four above (415 UnsupportedMediaType),
+//   and protobuf lists, watch events and Status errors (answered as JSON, which
+//   protobuf clients also accept).
+// - The serviceaccounts/token subresource (`kubectl create token`).
 // - OpenAPI v2 (/openapi/v2 answers 404; kubectl uses v3) and aggregated discovery
 //   (the legacy discovery documents are served, which every client falls back to).
 // - CRD conversion between versions (every served version shows the same stored object),

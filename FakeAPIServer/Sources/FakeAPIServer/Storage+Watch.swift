@@ -4,7 +4,10 @@ extension Storage {
     /// Opens a watch. Without a resourceVersion (or with "0") it starts with an ADDED
     /// event for every selected object; with one, it replays the changes after it, or
     /// ends at once with a 410 Expired ERROR event when that version was compacted.
-    func watch(_ type: ResourceType, filter: WatchFilter, resourceVersion: String?) throws(APIError) -> Watcher {
+    /// `sendInitialEvents` (a streaming list, what client-go's reflectors and
+    /// `kubectl wait` use): ADDED for every selected object now, then a BOOKMARK
+    /// annotated `k8s.io/initial-events-end: "true"`, then the changes.
+    func watch(_ type: ResourceType, filter: WatchFilter, resourceVersion: String?, sendInitialEvents: Bool = false) throws(APIError) -> Watcher {
         var from: UInt64?
         if let resourceVersion, !resourceVersion.isEmpty, resourceVersion != "0" {
             guard let parsed = UInt64(resourceVersion) else {
@@ -15,7 +18,7 @@ extension Storage {
         return state.withLock { state in
             let watcher = Watcher(id: state.nextWatcherID, filter: filter, type: type)
             state.nextWatcherID += 1
-            if let from {
+            if let from, !sendInitialEvents {
                 if from < state.compactedRevision {
                     let expired = APIError.gone("too old resource version: \(from) (\(state.compactedRevision + 1))")
                     watcher.continuation.yield(WatchEvent(kind: .error, object: expired.status, namespace: "", revision: state.revision))
@@ -32,6 +35,16 @@ extension Storage {
                     watcher.continuation.yield(WatchEvent(
                         kind: .added, object: object, storeKey: type.storeKey,
                         namespace: object[path: ["metadata", "namespace"]]?.stringValue ?? "", revision: state.revision))
+                }
+                if sendInitialEvents {
+                    let end: JSONValue = [
+                        "kind": .string(type.kind), "apiVersion": .string(type.groupVersion),
+                        "metadata": [
+                            "resourceVersion": .string(String(state.revision)), "creationTimestamp": nil,
+                            "annotations": ["k8s.io/initial-events-end": "true"],
+                        ],
+                    ]
+                    watcher.continuation.yield(WatchEvent(kind: .bookmark, object: end, namespace: "", revision: state.revision))
                 }
             }
             state.watchers[watcher.id] = watcher

@@ -48,6 +48,25 @@ struct WatchAndFaultSpecTests {
         }
     }
 
+    @Test("a streaming list (sendInitialEvents) gets ADDED for each object, then the initial-events-end BOOKMARK, then changes; without NotOlderThan it is 422")
+    func streamingList() async throws {
+        try await TestAPIServer.with { api in
+            let old = try await api.create(configMaps, Fixtures.configMap("a")).resourceVersion!
+            try await api.create(configMaps, Fixtures.configMap("b"))
+            let watch = try await api.watch("\(configMaps)?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&resourceVersion=\(old)")
+            #expect(watch.status == 200)
+            let changed = Task { try await api.create(configMaps, Fixtures.configMap("c")) }
+            let events = try await watch.collect { $0.count >= 4 }
+            _ = try await changed.value
+            #expect(events.map(\.eventType) == ["ADDED", "ADDED", "BOOKMARK", "ADDED"])
+            #expect(events.prefix(2).compactMap { $0[path: ["object", "metadata", "name"]]?.stringValue } == ["a", "b"])
+            #expect(events[2][path: ["object", "metadata", "annotations", "k8s.io/initial-events-end"]] == "true")
+            #expect(events[3][path: ["object", "metadata", "name"]] == "c")
+            let refused = try await api.watch("\(configMaps)?watch=true&sendInitialEvents=true&allowWatchBookmarks=true")
+            #expect(refused.status == 422)
+        }
+    }
+
     @Test("a watch from a compacted resourceVersion ends with a 410 Expired ERROR event")
     func goneAfterCompaction() async throws {
         try await TestAPIServer.with { api in
