@@ -80,6 +80,20 @@ struct TestAPIServer {
         return Response(status: Int(response.status.code), body: json, headers: response.headers)
     }
 
+    /// A request with a body of raw bytes (a protobuf body, say); the response as `request`'s.
+    func requestBytes(_ method: HTTPMethod, _ path: String, body: [UInt8], contentType: String, accept: String? = nil) async throws -> (Response, [UInt8]) {
+        var request = HTTPClientRequest(url: server.url + path)
+        request.method = method
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        request.headers.add(name: "Content-Type", value: contentType)
+        if let accept { request.headers.add(name: "Accept", value: accept) }
+        request.body = .bytes(ByteBuffer(bytes: body))
+        let response = try await client.execute(request, timeout: .seconds(30))
+        let bytes = try await response.body.collect(upTo: 64 << 20)
+        let json = (try? JSONValue.decode(Data(bytes.readableBytesView))) ?? .null
+        return (Response(status: Int(response.status.code), body: json, headers: response.headers), Array(bytes.readableBytesView))
+    }
+
     func get(_ path: String) async throws -> Response { try await request(.GET, path) }
     func post(_ path: String, _ body: JSONValue) async throws -> Response { try await request(.POST, path, body) }
     func put(_ path: String, _ body: JSONValue) async throws -> Response { try await request(.PUT, path, body) }
