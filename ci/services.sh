@@ -219,7 +219,9 @@ JSON
   chmod 600 "$S3_DIR/s3.json"
   make_s3_certificates
   # Many small volumes: overwritten and deleted data stays as garbage until a vacuum,
-  # and big tests need room.
+  # and big tests need room. Every port is pinned, and the Iceberg catalog (8181) and
+  # Lance server (9101) it opens by default are off, so nothing else on the machine
+  # can stop it from starting.
   setsid weed server -dir="$S3_DIR/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
     -master.port="$DBOP_WEED_MASTER_PORT" -master.port.grpc=$((DBOP_WEED_MASTER_PORT + 10000)) \
     -master.volumeSizeLimitMB=256 -master.telemetry=false \
@@ -228,6 +230,7 @@ JSON
     -s3 -s3.port="$DBOP_S3_PORT" -s3.port.grpc=$((DBOP_S3_PORT + 10000)) -s3.config="$S3_DIR/s3.json" \
     -s3.port.https="$DBOP_S3_TLS_PORT" -s3.cert.file="$S3_DIR/tls/server.pem" -s3.key.file="$S3_DIR/tls/server-key.pem" \
     -s3.domainName="$DBOP_S3_VHOST_DOMAIN" \
+    -s3.port.iceberg=0 -s3.port.lance=0 \
     </dev/null >"$S3_DIR/server.log" 2>&1 &
   echo $! > "$S3_DIR/weed.pid"
   wait_until 90 s3_bucket_ready || { tail -n 30 "$S3_DIR/server.log" >&2; die "seaweedfs: S3 did not become ready"; }
@@ -235,16 +238,18 @@ JSON
   log "seaweedfs: S3 ready on 127.0.0.1:$DBOP_S3_PORT and https://127.0.0.1:$DBOP_S3_TLS_PORT, bucket $DBOP_S3_BUCKET"
 }
 
+# Stops a server started with setsid: SIGTERM to its process group, SIGKILL after 5 s
+# (weed may ignore SIGTERM).
+stop_group() {
+  local name="$1" pid="$2"
+  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  wait_until 5 bash -c "! kill -0 $pid" || { kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true; }
+  wait_until 10 bash -c "! kill -0 $pid" || die "$name: process $pid survived SIGKILL"
+  log "$name: stopped"
+}
+
 stop_seaweedfs() {
-  local pid
-  if s3_running; then
-    pid="$(s3_pid)"
-    # weed may ignore SIGTERM: give it a few seconds, then KILL its process group.
-    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-    wait_until 5 bash -c "! kill -0 $pid" || { kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true; }
-    wait_until 10 bash -c "! kill -0 $pid" || die "seaweedfs: process $pid survived SIGKILL"
-    log "seaweedfs: stopped"
-  fi
+  if s3_running; then stop_group seaweedfs "$(s3_pid)"; fi
   rm -f "$S3_DIR/weed.pid"
 }
 
@@ -273,13 +278,7 @@ start_moto() {
 }
 
 stop_moto() {
-  local pid
-  if moto_running; then
-    pid="$(moto_pid)"
-    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-    wait_until 5 bash -c "! kill -0 $pid" || { kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true; }
-    log "moto: stopped"
-  fi
+  if moto_running; then stop_group moto "$(moto_pid)"; fi
   rm -f "$MOTO_DIR/moto.pid" "$MOTO_DIR/keys"
 }
 
@@ -328,6 +327,7 @@ DBOP_MYSQL_PASSWORD=$DBOP_MYSQL_PASSWORD
 DBOP_MYSQL_LIMITED_USER=$DBOP_MYSQL_LIMITED_USER
 DBOP_MYSQL_LIMITED_PASSWORD=$DBOP_MYSQL_LIMITED_PASSWORD
 DBOP_PG_SERVERS="$(pg_servers)"
+DBOP_PG_SERVER_LOG=$PG_DIR/server.log
 DBOP_PG_BIN_DIRS=$(pg_tool_dirs)
 DBOP_MYSQL_CI_PORT=$DBOP_MYSQL_CI_PORT
 DBOP_S3_STRICT_ENDPOINT=http://127.0.0.1:$DBOP_S3_STRICT_PORT

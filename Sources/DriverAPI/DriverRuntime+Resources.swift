@@ -142,6 +142,9 @@ extension DriverRuntime {
     /// Any error as a DriverError: the store's errors keep their S3 code as the
     /// reason and say what to fix; those that cannot pass on a retry are not retried.
     static func classify(_ error: any Error) -> DriverError {
+        if let failure = error as? RuntimeFailure {  // already said on the Database
+            return DriverError(reason: failure.reason, message: failure.message, retryable: !failure.terminal)
+        }
         guard let error = error as? ObjectStoreError else { return DriverError.classify(error) }
         let hint: String? = switch error.code {
         case .signatureDoesNotMatch:
@@ -235,11 +238,8 @@ extension DriverRuntime {
             apiVersion: Database.resource.apiVersion, kind: Database.resource.kind, name: configuration.database,
             uid: database.metadata.uid ?? "", controller: true, blockOwnerDeletion: true)
         if let existing {
-            var owned = details.secret(updating: existing.object, name: configuration.database, namespace: configuration.namespace, owner: owner)
-            if existing.object.metadata.ownerReferences?.contains(where: { $0.controller == true && $0.uid != owner.uid }) == true {
-                // Another controller owns it: add ours without claiming control.
-                owned.metadata.ownerReferences = owned.metadata.ownerReferences?.map { $0.uid == owner.uid ? OwnerReference(apiVersion: $0.apiVersion, kind: $0.kind, name: $0.name, uid: $0.uid) : $0 }
-            }
+            // Only ever this Database's own Secret (the caller checked the owner).
+            let owned = details.secret(updating: existing.object, name: configuration.database, namespace: configuration.namespace, owner: owner)
             guard owned != existing.object else { return }
             _ = try await api.update(existing, to: owned)
         } else {

@@ -199,6 +199,12 @@ public final class DriverRuntime: Sendable {
         }
     }
 
+    /// Whether the Secret names the Database (by UID) among its owners.
+    static func isOwned(_ secret: Secret, by database: Database) -> Bool {
+        guard let uid = database.metadata.uid, !uid.isEmpty else { return false }
+        return secret.metadata.ownerReferences?.contains { $0.uid == uid } == true
+    }
+
     /// Ready stays True while the database is usable.
     private func ready(_ database: Resource<Database>, _ reason: String, _ message: String) -> (String, String, String) {
         ("True", reason, message)
@@ -211,6 +217,14 @@ public final class DriverRuntime: Sendable {
         // The password is stored before it is applied, so no crash can leave a
         // password that no Secret holds.
         let existing = try await readSecret()
+        // A Secret of this name that is not this Database's (by UID) is never written,
+        // adopted or deleted, and nothing is made in the instance while it is there.
+        if let existing, !Self.isOwned(existing.object, by: database.object) {
+            throw await failure(database, DriverError(
+                reason: "SecretConflict",
+                message: "Secret \(configuration.database) already exists and does not belong to this Database (no ownerReference to its UID); it is left alone and nothing is created: delete or rename that Secret, or give the Database another name",
+                retryable: true), operation: "create")
+        }
         let password = existing?.object.value("password").flatMap { $0.isEmpty ? nil : $0 } ?? PasswordGenerator.generate()
         let details = ConnectionDetails(
             driver: database.object.spec.driver, host: context.target.instance.host, port: context.target.instance.port,
@@ -245,9 +259,12 @@ public final class DriverRuntime: Sendable {
                 throw await failure(database, error, operation: "drop")
             }
         }
-        do {
-            try await api.delete(Secret.self, namespace: configuration.namespace, name: database.object.status?.secretName ?? configuration.database)
-        } catch let error as KubeError where error.code == .notFound {}
+        // Only this Database's own Secret goes; one that replaced it meanwhile stays.
+        if let secret = try await readSecret(database.object.status?.secretName ?? configuration.database), Self.isOwned(secret.object, by: database.object) {
+            do {
+                try await api.delete(Secret.resource, namespace: configuration.namespace, name: secret.name, propagation: nil, preconditionUID: secret.metadata.uid)
+            } catch let error as KubeError where error.code == .notFound || error.code == .conflict {}  // gone, or replaced meanwhile
+        }
         try await writePhase(database, to: .deleted, ready: ("False", "Deleted", database.object.spec.effectiveDeletionPolicy == .retain ? "the resource is removed; the database was retained" : "the database was dropped"))
     }
 
@@ -258,14 +275,18 @@ public final class DriverRuntime: Sendable {
             try await failBackup(database: database, backup: backup, message: "the Database has no spec.backupTo")
             return
         }
-        let context = try await resolve(database)
+        // Every attempt counts, also one that fails before the upload begins (B2 counts
+        // the others): an unreachable instance or a missing Secret cannot keep a
+        // Backup Starting, and its deletion waiting, for ever.
+        let context: DriverContext
         let dump: DatabaseDump
         let estimate: Int64?
         let store: any ObjectStore
         do {
+            context = try await resolve(database)
             store = try makeStore(location, try await s3Access(location))
         } catch {
-            throw await backupFailure(database: database, backup: backup, error, uncountedAttempt: false)
+            throw await backupFailure(database: database, backup: backup, error, uncountedAttempt: true)
         }
         let timestamp = Self.keyTimestamp(Date())
         // The extension is known once the driver starts; a few-byte probe would
@@ -335,7 +356,7 @@ public final class DriverRuntime: Sendable {
         let classified = Self.classify(error)
         logger.warning("backup attempt failed", metadata: ["k8s.backup": "\(backup.name)", "reason": "\(classified.reason)", "error": "\(classified.message)"])
         await events.record(backup.object, type: .warning, reason: classified.reason, message: classified.message)
-        let attempts = (backup.object.status?.attempts ?? 0)
+        let attempts = (backup.object.status?.attempts ?? 0) + (uncountedAttempt ? 1 : 0)
         if !classified.retryable || attempts >= configuration.maxBackupAttempts {
             do {
                 let fresh = try await readDatabase()
@@ -350,6 +371,7 @@ public final class DriverRuntime: Sendable {
             }
         }
         _ = try? await writeBackupFresh(backup.name, transition: nil) {
+            if uncountedAttempt { $0.attempts = ($0.attempts ?? 0) + 1 }
             $0.conditions = Self.setting($0.conditions, ready: ("False", classified.reason, "attempt \(attempts) of \(self.configuration.maxBackupAttempts) failed: \(classified.message)"), generation: backup.metadata.generation)
         }
         return RuntimeFailure(reason: classified.reason, message: classified.message)

@@ -3,10 +3,16 @@ import Foundation
 import NIOCore
 import SQLSupport
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Runs a dump tool and streams its standard output with back-pressure; a non-zero
 /// exit becomes `DriverError.toolFailed` carrying the end of the tool's own error
-/// output. Secrets go by environment or by a 0600 file removed afterwards, never by
-/// the command line.
+/// output. Secrets go by environment or by a file created 0600 (never readable by
+/// anyone else, not even for a moment) in a private 0700 directory removed
+/// afterwards, never by the command line. The tool's environment holds only what a
+/// dump needs, never the Job's other variables (AWS keys among them).
 ///
 /// The tool should never wait on us: a dump stalled on a full pipe is time lost for
 /// good, while the stages after it (compression, parts uploading) work in bursts. So
@@ -17,23 +23,13 @@ enum DumpProcess {
     static let readAhead = 8
 
     static func start(_ command: DumpCommand) throws -> DumpStream {
-        var written: [String] = []
-        var environment = ProcessInfo.processInfo.environment
-        do {
-            for (path, contents) in command.files {
-                guard FileManager.default.createFile(atPath: path, contents: Data(contents.utf8), attributes: [.posixPermissions: 0o600]) else {
-                    throw DriverError(reason: "DumpFailed", message: "cannot write \(path)", retryable: true)
-                }
-                written.append(path)
-            }
-        } catch {
-            written.forEach { try? FileManager.default.removeItem(atPath: $0) }
-            throw error
-        }
-        environment.merge(command.environment) { _, new in new }
+        let directory = try PrivateFiles.write(command.files)
+        let environment = toolEnvironment(command.environment)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: command.executable)
-        process.arguments = command.arguments
+        process.arguments = command.arguments.map { argument in
+            directory.map { argument.replacingOccurrences(of: DumpCommand.privateDirectory, with: $0) } ?? argument
+        }
         process.environment = environment
         let output = Pipe(), errors = Pipe()
         #if os(Linux)
@@ -44,22 +40,26 @@ enum DumpProcess {
         process.standardError = errors
         process.standardInput = FileHandle.nullDevice
         let tail = ErrorTail()
-        errors.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if data.isEmpty { handle.readabilityHandler = nil } else { tail.append(data) }
-        }
-        let files = written
+        let removeFiles: @Sendable () -> Void = { if let directory { try? FileManager.default.removeItem(atPath: directory) } }
         do {
             try process.run()
         } catch {
-            files.forEach { try? FileManager.default.removeItem(atPath: $0) }
+            removeFiles()
             throw DriverError(reason: "DumpFailed", message: "cannot start \(command.executable): \(error)", retryable: false)
         }
         let name = URL(fileURLWithPath: command.executable).lastPathComponent
+        // One reader of the error pipe, to its end (the tool's exit closes it): the
+        // tail is complete once this finishes.
+        let errorReader = errors.fileHandleForReading
+        let errorPump = Task {
+            try? await BlockingExecutor.run {
+                while let chunk = try errorReader.read(upToCount: 64 << 10), !chunk.isEmpty { tail.append(chunk) }
+            }
+        }
         let channel = AsyncThrowingChannel<ByteBuffer, any Error>()
         let reader = output.fileHandleForReading
         let pump = Task {
-            defer { files.forEach { try? FileManager.default.removeItem(atPath: $0) } }
+            defer { removeFiles() }
             do {
                 while true {
                     let data = try await BlockingExecutor.run { try reader.read(upToCount: chunkSize) ?? Data() }
@@ -73,8 +73,7 @@ enum DumpProcess {
                     return
                 }
                 let status = try await BlockingExecutor.run { process.waitUntilExit(); return process.terminationStatus }
-                // Give the error pipe a moment to drain before reading the tail.
-                try? await BlockingExecutor.run { _ = try? errors.fileHandleForReading.readToEnd() }
+                await errorPump.value
                 if status == 0 {
                     channel.finish()
                 } else {
@@ -123,5 +122,48 @@ private final class ErrorTail: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+extension DumpProcess {
+    /// What the tool inherits from this process; everything else it gets comes from the command.
+    static let inheritedVariables: Set<String> = ["PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR"]
+
+    static func toolEnvironment(_ own: [String: String], from environment: [String: String] = ProcessInfo.processInfo.environment) -> [String: String] {
+        environment.filter { inheritedVariables.contains($0.key) }.merging(own) { _, new in new }
+    }
+}
+
+/// Files a dump tool reads secrets from: a fresh directory only this user may enter
+/// (`mkdtemp`, 0700), each file created there with `O_CREAT|O_EXCL` and mode 0600.
+enum PrivateFiles {
+    /// The directory holding `files` (name to contents), or nil when there are none.
+    static func write(_ files: [String: String]) throws -> String? {
+        guard !files.isEmpty else { return nil }
+        var template = Array((NSTemporaryDirectory() + "/db-operator-XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else {
+            throw DriverError(reason: "DumpFailed", message: "cannot make a private directory in \(NSTemporaryDirectory()): \(String(cString: strerror(errno)))", retryable: true)
+        }
+        let directory = String(cString: made)
+        do {
+            for (name, contents) in files {
+                guard !name.isEmpty, !name.contains("/") else { throw DriverError(reason: "DumpFailed", message: "bad file name \(name)", retryable: false) }
+                let path = directory + "/" + name
+                let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+                guard fd >= 0 else { throw DriverError(reason: "DumpFailed", message: "cannot create \(path): \(String(cString: strerror(errno)))", retryable: true) }
+                defer { close(fd) }
+                let bytes = Array(contents.utf8)
+                var offset = 0
+                while offset < bytes.count {
+                    let written = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+                    guard written > 0 else { throw DriverError(reason: "DumpFailed", message: "cannot write \(path)", retryable: true) }
+                    offset += written
+                }
+            }
+        } catch {
+            try? FileManager.default.removeItem(atPath: directory)
+            throw error
+        }
+        return directory
     }
 }

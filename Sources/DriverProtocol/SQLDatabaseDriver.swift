@@ -22,9 +22,11 @@ public struct SQLDatabaseDriver<Engine: SQLEngine>: DatabaseDriver {
     public func create(_ target: DatabaseTarget, password: String) async throws {
         try checkNames(target)
         let admin = try await engine.connect(target.instance)
+        let asGiven = target.databaseName
+        let target = try await canonical(target, admin)
         let book = try await openBookkeeping(admin, target)
         try await namingMissingRights {
-            try await claim(target, admin: admin, book: book)
+            try await claim(target, admin: admin, book: book, asGiven: asGiven)
             try await engine.ensureUser(admin, target.username, password: password)
             try await engine.ensureDatabase(admin, target.databaseName, user: target.username)
         }
@@ -58,21 +60,27 @@ public struct SQLDatabaseDriver<Engine: SQLEngine>: DatabaseDriver {
     public func drop(_ target: DatabaseTarget) async throws {
         try checkNames(target)
         let admin = try await engine.connect(target.instance)
+        let asGiven = target.databaseName
+        let target = try await canonical(target, admin)
         let book = try await openBookkeeping(admin, target)
-        guard let record = try await record(of: target.databaseName, book: book) else { return }  // never created, or already dropped
+        guard let record = try await record(of: target.databaseName, asGiven: asGiven, book: book) else { return }  // never created, or already dropped
         // Someone else's database: nothing of ours to drop, and theirs stays untouched.
         guard record.owner.uid == target.owner.uid else { return }
         try await engine.endSessions(admin, database: target.databaseName, user: record.username)
         try await engine.dropDatabase(admin, target.databaseName)
         try await engine.dropUser(admin, record.username)
-        try await book.query("DELETE FROM \(engine.bookkeepingTable) WHERE database_name = \(engine.placeholder(1)) AND owner_uid = \(engine.placeholder(2))", [target.databaseName, target.owner.uid])
+        try await book.query(
+            "DELETE FROM \(engine.bookkeepingTable) WHERE database_name IN (\(engine.placeholder(1)), \(engine.placeholder(2))) AND owner_uid = \(engine.placeholder(3))",
+            [target.databaseName, asGiven, target.owner.uid])
     }
 
     public func backup(_ target: DatabaseTarget) async throws -> DatabaseDump {
         try checkNames(target)
         let admin = try await engine.connect(target.instance)
+        let asGiven = target.databaseName
+        let target = try await canonical(target, admin)
         let book = try await openBookkeeping(admin, target)
-        guard let record = try await record(of: target.databaseName, book: book), record.owner.uid == target.owner.uid else {
+        guard let record = try await record(of: target.databaseName, asGiven: asGiven, book: book), record.owner.uid == target.owner.uid else {
             throw DriverError.notOwned("database \(target.databaseName) is not recorded as \(target.owner)'s; it is not backed up")
         }
         let command = try await engine.dumpCommand(admin, target)
@@ -83,7 +91,17 @@ public struct SQLDatabaseDriver<Engine: SQLEngine>: DatabaseDriver {
 
     public func estimatedSize(_ target: DatabaseTarget) async throws -> Int64? {
         let admin = try await engine.connect(target.instance)
-        return try await engine.size(admin, database: target.databaseName)
+        return try await engine.size(admin, database: try await engine.canonicalDatabaseName(admin, target.databaseName))
+    }
+
+    /// The target with its database name as the server compares it, checked again
+    /// (`DB_OPERATOR` is the bookkeeping database where names fold). Every name the
+    /// driver looks up, records or acts on is this one.
+    func canonical(_ target: DatabaseTarget, _ admin: Engine.Session) async throws -> DatabaseTarget {
+        var canonical = target
+        canonical.databaseName = try await engine.canonicalDatabaseName(admin, target.databaseName)
+        if canonical.databaseName != target.databaseName { try checkNames(canonical) }
+        return canonical
     }
 
     // MARK: Tenant isolation
@@ -91,8 +109,8 @@ public struct SQLDatabaseDriver<Engine: SQLEngine>: DatabaseDriver {
     /// Records the database as the target's, or throws `NameConflict` when the name
     /// (or the user) is someone else's: recorded for another resource, or existing
     /// without a record at all.
-    public func claim(_ target: DatabaseTarget, admin: Engine.Session, book: Engine.Session) async throws {
-        if let record = try await record(of: target.databaseName, book: book) {
+    public func claim(_ target: DatabaseTarget, admin: Engine.Session, book: Engine.Session, asGiven: String? = nil) async throws {
+        if let record = try await record(of: target.databaseName, asGiven: asGiven ?? target.databaseName, book: book) {
             guard record.owner.uid == target.owner.uid else {
                 throw DriverError.nameConflict("database \(target.databaseName) is managed for \(record.owner.namespace)/\(record.owner.name)")
             }
@@ -101,11 +119,7 @@ public struct SQLDatabaseDriver<Engine: SQLEngine>: DatabaseDriver {
             }
             return
         }
-        let userRows = try await book.query(
-            "SELECT database_name, owner_namespace, owner_name FROM \(engine.bookkeepingTable) WHERE username = \(engine.placeholder(1))", [target.username])
-        if let row = userRows.first {
-            throw DriverError.nameConflict("user \(target.username) belongs to database \(row[0] ?? "") of \(row[1] ?? "")/\(row[2] ?? "")")
-        }
+        try await refuseUserOfAnother(target, book: book)
         if try await engine.databaseExists(admin, target.databaseName) {
             throw DriverError.nameConflict("database \(target.databaseName) already exists in the instance and was not created by this operator")
         }
@@ -118,12 +132,33 @@ public struct SQLDatabaseDriver<Engine: SQLEngine>: DatabaseDriver {
                 "INSERT INTO \(engine.bookkeepingTable) (database_name, username, owner_uid, owner_namespace, owner_name) VALUES (\(p(1)), \(p(2)), \(p(3)), \(p(4)), \(p(5)))",
                 [target.databaseName, target.username, target.owner.uid, target.owner.namespace, target.owner.name])
         } catch {
-            // Another run claimed it between the read and the insert: decide again.
-            guard let record = try await record(of: target.databaseName, book: book) else { throw error }
-            guard record.owner.uid == target.owner.uid else {
-                throw DriverError.nameConflict("database \(target.databaseName) is managed for \(record.owner.namespace)/\(record.owner.name)")
+            // Another run claimed the database or the user (both are unique in the
+            // table) between the reads and the insert: decide again.
+            if let record = try await record(of: target.databaseName, book: book) {
+                guard record.owner.uid == target.owner.uid, record.username == target.username else {
+                    throw DriverError.nameConflict("database \(target.databaseName) is managed for \(record.owner.namespace)/\(record.owner.name)")
+                }
+                return
             }
+            try await refuseUserOfAnother(target, book: book)
+            throw error
         }
+    }
+
+    /// `NameConflict` when the user is recorded for another database.
+    func refuseUserOfAnother(_ target: DatabaseTarget, book: Engine.Session) async throws {
+        let userRows = try await book.query(
+            "SELECT database_name, owner_namespace, owner_name FROM \(engine.bookkeepingTable) WHERE username = \(engine.placeholder(1))", [target.username])
+        if let row = userRows.first, row[0] != target.databaseName {
+            throw DriverError.nameConflict("user \(target.username) belongs to database \(row[0] ?? "") of \(row[1] ?? "")/\(row[2] ?? "")")
+        }
+    }
+
+    /// The record of `database`, else (a name recorded before names were folded, on a
+    /// server that folds them) the record of the name as the resource gave it.
+    func record(of database: String, asGiven: String, book: Engine.Session) async throws -> Record? {
+        if let found = try await record(of: database, book: book) { return found }
+        return asGiven == database ? nil : try await record(of: asGiven, book: book)
     }
 
     func record(of database: String, book: Engine.Session) async throws -> Record? {

@@ -31,6 +31,10 @@ public protocol SQLEngine: Sendable {
     /// The engine's placeholder for the `index`th parameter (from 1).
     func placeholder(_ index: Int) -> String
 
+    /// The name as the server compares database names: lower-cased where the server
+    /// folds case (MySQL's `lower_case_table_names`), else as it is.
+    func canonicalDatabaseName(_ admin: Session, _ name: String) async throws -> String
+
     func databaseExists(_ admin: Session, _ name: String) async throws -> Bool
     func userExists(_ admin: Session, _ name: String) async throws -> Bool
 
@@ -57,9 +61,13 @@ public struct DumpCommand: Sendable {
     public var executable: String
     public var arguments: [String]
     public var environment: [String: String]
-    /// Files the dump needs (a MySQL option file with the password), written 0600
-    /// before it starts and removed after.
+    /// Files the dump needs (a MySQL option file with the password), by name: created
+    /// 0600 in a private directory before it starts, removed after. Arguments name
+    /// that directory as `DumpCommand.privateDirectory`.
     public var files: [String: String]
+
+    /// Stands in an argument for the directory of `files`.
+    public static let privateDirectory = "${DB_OPERATOR_PRIVATE_DIR}"
     public var fileExtension: String
     public var wantsCompression: Bool
 

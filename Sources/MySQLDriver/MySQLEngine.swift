@@ -49,10 +49,28 @@ public struct MySQLEngine: SQLEngine {
                 owner_namespace VARCHAR(253) NOT NULL,
                 owner_name VARCHAR(253) NOT NULL,
                 created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
-                KEY by_user (username)) ENGINE=InnoDB
+                UNIQUE KEY unique_user (username)) ENGINE=InnoDB
             """)
+        // Tables made before usernames were unique: one database per user from now on.
+        let keys = try await admin.query(
+            "SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'databases' AND INDEX_NAME = 'unique_user'",
+            [InstanceNames.bookkeepingDatabase])
+        if keys.isEmpty {
+            do {
+                try await admin.query("ALTER TABLE \(bookkeepingTable) ADD UNIQUE KEY unique_user (username)")
+            } catch let error as SQLError where ["1061", "1062"].contains(error.serverCode ?? "") {
+                // Added meanwhile by another run (1061), or older rows share a user (1062): claims still check.
+            }
+        }
         // Tenants get grants on their own database only, so db_operator stays closed to them.
         return admin
+    }
+
+    /// With `lower_case_table_names` 1 or 2 the server compares database names in
+    /// lower case (`Shop_Orders` is `shop_orders`), so the driver does too.
+    public func canonicalDatabaseName(_ admin: MySQLConnection, _ name: String) async throws -> String {
+        let folding = try await admin.query("SELECT @@lower_case_table_names").first?.first.flatMap { $0 }.flatMap { Int($0) } ?? 0
+        return folding == 0 ? name : name.lowercased()
     }
 
     public func databaseExists(_ admin: MySQLConnection, _ name: String) async throws -> Bool {
@@ -132,7 +150,7 @@ public struct MySQLEngine: SQLEngine {
     public func dumpCommand(_ admin: MySQLConnection, _ target: DatabaseTarget) async throws -> DumpCommand {
         let instance = target.instance
         // The password goes in an option file only this process can read, never in argv.
-        let optionFile = FileManager.default.temporaryDirectory.appendingPathComponent("db-operator-\(UUID().uuidString).cnf").path
+        let optionFile = "\(DumpCommand.privateDirectory)/client.cnf"
         let escaped = instance.password.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
         var arguments = [
             "--defaults-extra-file=\(optionFile)", "--protocol=TCP", "--host=\(instance.host)", "--port=\(instance.port)",
@@ -148,7 +166,7 @@ public struct MySQLEngine: SQLEngine {
         }
         arguments += ["--", target.databaseName]
         return DumpCommand(
-            executable: dumpTool, arguments: arguments, files: [optionFile: "[client]\npassword=\"\(escaped)\"\n"],
+            executable: dumpTool, arguments: arguments, files: ["client.cnf": "[client]\npassword=\"\(escaped)\"\n"],
             fileExtension: "sql", wantsCompression: true)
     }
 

@@ -129,6 +129,20 @@ public final class PGConnection: @unchecked Sendable {
         return String(cString: escaped)
     }
 
+    /// A SCRAM-SHA-256 verifier of `password` for `user`, made here by libpq
+    /// (`PQencryptPasswordConn`): `CREATE/ALTER ROLE ... PASSWORD` takes it in place of
+    /// the password, so the password itself never reaches the server, its log
+    /// (`log_statement=ddl`) or pg_stat_statements.
+    public func scramVerifier(password: String, user: String) throws -> String {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let encrypted = PQencryptPasswordConn(handle, password, user, "scram-sha-256") else {
+            throw SQLError(kind: .statementFailed, message: "cannot make a SCRAM verifier: \(String(cString: PQerrorMessage(handle)))")
+        }
+        defer { PQfreemem(encrypted) }
+        return String(cString: encrypted)
+    }
+
     /// The server's version number (150004 for 15.4).
     public var serverVersion: Int {
         lock.lock()

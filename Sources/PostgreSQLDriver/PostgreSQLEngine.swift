@@ -42,7 +42,9 @@ public struct PostgreSQLEngine: SQLEngine {
             }
         }
         // Tenants may not connect to it (PUBLIC gets CONNECT and TEMP by default).
-        try await admin.query("REVOKE ALL ON DATABASE \(try admin.quoteIdentifier(name)) FROM PUBLIC")
+        try await Self.revokeFromPublic(
+            admin, held: "SELECT has_database_privilege('public', $1, 'CONNECT') OR has_database_privilege('public', $1, 'TEMP')", name,
+            revoke: "REVOKE ALL ON DATABASE \(try admin.quoteIdentifier(name)) FROM PUBLIC")
         var settings = instance
         settings.database = name
         let book = try await PGConnection.connect(settings)
@@ -59,9 +61,38 @@ public struct PostgreSQLEngine: SQLEngine {
         } catch let error as SQLError where error.serverCode == "23505" || error.serverCode == "42P07" {
             // IF NOT EXISTS is not safe against a concurrent CREATE: another run made it.
         }
-        try await book.query("REVOKE ALL ON SCHEMA public FROM PUBLIC")
+        // One database per user: two claims of one username cannot both be recorded.
+        do {
+            // Looked up first: CREATE INDEX locks the table even when the index exists.
+            if try await book.query("SELECT 1 FROM pg_class WHERE relname = 'databases_username' AND relkind = 'i'").isEmpty {
+                try await book.query("CREATE UNIQUE INDEX IF NOT EXISTS databases_username ON databases (username)")
+            }
+        } catch let error as SQLError where error.serverCode == "23505" || error.serverCode == "42P07" {
+            // Made meanwhile by another run (or older rows share a user: claims still check).
+        }
+        try await Self.revokeFromPublic(
+            book, held: "SELECT has_schema_privilege('public', $1, 'CREATE') OR has_schema_privilege('public', $1, 'USAGE')", "public",
+            revoke: "REVOKE ALL ON SCHEMA public FROM PUBLIC")
         return book
     }
+
+    /// Revokes PUBLIC's rights only while it holds them: concurrent GRANT/REVOKE on one
+    /// object fail with "tuple concurrently updated" (XX000), which many Jobs creating
+    /// databases on one instance at once would hit. Such a failure is checked again.
+    static func revokeFromPublic(_ session: PGConnection, held: String, _ object: String, revoke: String) async throws {
+        for attempt in 1...5 {
+            guard try await session.query(held, [object]).first?.first == "t" else { return }
+            do {
+                try await session.query(revoke)
+                return
+            } catch let error as SQLError where error.serverCode == "XX000" && attempt < 5 {
+                try await Task.sleep(for: .milliseconds(20 * attempt))
+            }
+        }
+    }
+
+    /// PostgreSQL compares quoted names exactly.
+    public func canonicalDatabaseName(_ admin: PGConnection, _ name: String) async throws -> String { name }
 
     public func databaseExists(_ admin: PGConnection, _ name: String) async throws -> Bool {
         try await !admin.query("SELECT 1 FROM pg_database WHERE datname = $1", [name]).isEmpty
@@ -73,8 +104,9 @@ public struct PostgreSQLEngine: SQLEngine {
 
     public func ensureUser(_ admin: PGConnection, _ name: String, password: String) async throws {
         let role = try admin.quoteIdentifier(name)
-        // CREATE/ALTER ROLE take no parameters: the password goes as a literal quoted by libpq.
-        let secret = try admin.quoteLiteral(password)
+        // CREATE/ALTER ROLE take no parameters: a SCRAM verifier made here goes as a
+        // literal, never the password (it would land in logs and statistics).
+        let secret = try admin.quoteLiteral(try admin.scramVerifier(password: password, user: name))
         if try await userExists(admin, name) {
             // Naming NOSUPERUSER here would need a superuser, even as a no-op.
             try await admin.query("ALTER ROLE \(role) WITH LOGIN PASSWORD \(secret)")
@@ -85,7 +117,7 @@ public struct PostgreSQLEngine: SQLEngine {
         // sessions and dump its tables. 16+ separates the rights: USAGE (inherit) and
         // SET must both be there; a CREATEROLE admin gets neither by creating the role.
         // Checked every time, so a crash between CREATE ROLE and the GRANT converges.
-        if try await Self.serverVersionNumber(admin) >= 160000 {
+        if admin.serverVersion >= 160000 {
             let rights = try await admin.query("SELECT pg_has_role(current_user, $1, 'USAGE') AND pg_has_role(current_user, $1, 'SET')", [name])
             if rights.first?.first != "t" {
                 try await admin.query("GRANT \(role) TO CURRENT_USER WITH INHERIT TRUE, SET TRUE")
@@ -98,14 +130,7 @@ public struct PostgreSQLEngine: SQLEngine {
         }
     }
 
-    /// `server_version_num`: 150004 for 15.4, 180006 for 18.6.
-    static func serverVersionNumber(_ session: PGConnection) async throws -> Int {
-        let rows = try await session.query("SELECT current_setting('server_version_num')")
-        guard let text = rows.first?.first ?? nil, let number = Int(text) else {
-            throw DriverError(reason: "DriverFailed", message: "the server did not say its version (server_version_num)", retryable: true)
-        }
-        return number
-    }
+
 
     public func ensureDatabase(_ admin: PGConnection, _ name: String, user: String) async throws {
         let database = try admin.quoteIdentifier(name)
@@ -141,11 +166,10 @@ public struct PostgreSQLEngine: SQLEngine {
     }
 
     public func dumpCommand(_ admin: PGConnection, _ target: DatabaseTarget) async throws -> DumpCommand {
-        let number = try await Self.serverVersionNumber(admin)
-        let version = try await admin.query("SELECT current_setting('server_version')").first?.first ?? nil
+        let number = admin.serverVersion  // 180006 for 18.6
         let found = await tools.find("pg_dump")
         let pgDump = try PostgreSQLTools.choose(
-            "pg_dump", serverVersion: version.map { String($0.prefix(while: { $0 != " " })) } ?? String(number), serverMajor: number / 10000,
+            "pg_dump", serverVersion: "\(number / 10000).\(number % 10000)", serverMajor: number / 10000,
             among: found, searched: tools.directories)
         let instance = target.instance
         // The connection goes as environment (PGPASSWORD never on the command line);

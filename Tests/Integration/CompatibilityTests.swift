@@ -56,12 +56,7 @@ struct CompatibilityTests {
         let s3 = try Self.services.s3()
         let ns = "old-tools-\(UUID().uuidString.prefix(6).lowercased())"
         try await LifecycleHarness.with(runnerEnvironment: ["DB_OPERATOR_PG_BIN_DIRS": oldTools]) { harness in
-            _ = try await harness.api.create(Namespace(metadata: ObjectMeta(name: ns)))
-            try await EndToEndTests.secret(harness, ns, "admin", ["password": login.password])
-            try await harness.s3CredentialsSecret(namespace: ns, s3: s3)
-            let spec = LifecycleHarness.realDatabaseSpec(driver: "postgresql", login: login, s3: s3, prefix: "\(ns)/", policy: .backupBeforeDelete)
-            try await harness.createDatabase("main", namespace: ns, spec: spec)
-            try await harness.waitForPhase("main", namespace: ns, .created, timeout: .seconds(120))
+            try await harness.createRealDatabase(namespace: ns, driver: "postgresql", login: login, s3: s3, policy: .backupBeforeDelete)
             let secret = try #require(try await harness.secret("main", namespace: ns))
             let database = try #require(secret.value("database"))
 
@@ -133,11 +128,7 @@ struct CompatibilityTests {
         s3 = S3Settings(endpoint: s3.endpoint, region: s3.region, bucket: s3.bucket, accessKeyID: s3.accessKeyID, secretAccessKey: wrongSecret)
         let ns = "bad-sig-\(UUID().uuidString.prefix(6).lowercased())"
         try await LifecycleHarness.with { harness in
-            _ = try await harness.api.create(Namespace(metadata: ObjectMeta(name: ns)))
-            try await EndToEndTests.secret(harness, ns, "admin", ["password": login.password])
-            try await harness.s3CredentialsSecret(namespace: ns, s3: s3)
-            try await harness.createDatabase("main", namespace: ns, spec: LifecycleHarness.realDatabaseSpec(driver: "postgresql", login: login, s3: s3, prefix: "\(ns)/", policy: .delete))
-            try await harness.waitForPhase("main", namespace: ns, .created, timeout: .seconds(120))
+            try await harness.createRealDatabase(namespace: ns, driver: "postgresql", login: login, s3: s3, policy: .delete)
             try await harness.createBackup("main-1", namespace: ns, database: "main")
             try await harness.waitForBackup("main-1", namespace: ns, .failed, timeout: .seconds(120))
             let backup = try #require(try await harness.backup("main-1", namespace: ns))

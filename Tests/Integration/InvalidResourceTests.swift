@@ -97,4 +97,63 @@ struct InvalidResourceTests {
         let body = try await response.body.collect(upTo: 1 << 20)
         return (Int(response.status.code), String(buffer: body))
     }
+
+    @Test("a Secret with the Database's name that is not its own is never taken over: SecretConflict, nothing created, the Secret untouched; once it is gone the Database is created, and a replacement is not deleted with it")
+    func secretConflict() async throws {
+        try await LifecycleHarness.with { harness in
+            let ns = "conflict"
+            try await harness.makeNamespace(ns)
+            var theirs = Secret(metadata: ObjectMeta(name: "orders", namespace: ns))
+            theirs.setValue("their-password", for: "password")
+            theirs.setValue("kept", for: "other")
+            _ = try await harness.api.create(theirs)
+            try await harness.createDatabase("orders", namespace: ns, spec: LifecycleHarness.databaseSpec(host: "instance-conflict", s3: nil))
+            try await eventually("orders to report SecretConflict") {
+                let ready = try await harness.database("orders", namespace: ns)?.status?.conditions?[type: "Ready"]
+                return ready?.status == "False" && ready?.reason == "SecretConflict" && ready?.message.contains("Secret orders already exists") == true
+            }
+            try await eventually("a SecretConflict Event") {
+                try await harness.api.list(Event.self, namespace: ns).contains { $0.object.involvedObject.name == "orders" && $0.object.reason == "SecretConflict" }
+            }
+            let untouched = try #require(try await harness.secret("orders", namespace: ns))
+            #expect(untouched.value("password") == "their-password" && untouched.value("other") == "kept" && untouched.value("username") == nil)
+            #expect(untouched.metadata.ownerReferences == nil)
+            let made = (try? FileManager.default.contentsOfDirectory(atPath: "\(harness.root)/instances/instance-conflict")) ?? []
+            #expect(made.isEmpty, "nothing was created in the instance: \(made)")
+
+            // Their Secret gone, the Database is created with a Secret of its own.
+            try await harness.api.delete(Secret.self, namespace: ns, name: "orders")
+            try await harness.waitForPhase("orders", namespace: ns, .created, timeout: .seconds(60))
+            let ours = try #require(try await harness.secret("orders", namespace: ns))
+            let uid = try #require(try await harness.database("orders", namespace: ns)?.metadata.uid)
+            #expect(ours.metadata.ownerReferences?.contains { $0.uid == uid } == true)
+            #expect(ours.value("password") != "their-password")
+
+            // A Secret that replaced ours after Created is not deleted with the Database.
+            try await harness.api.delete(Secret.self, namespace: ns, name: "orders")
+            _ = try await harness.api.create(theirs)
+            try await harness.delete("orders", namespace: ns)
+            try await harness.waitUntilGone("orders", namespace: ns)
+            #expect(try await harness.secret("orders", namespace: ns)?.value("password") == "their-password")
+        }
+    }
+
+    @Test("a Backup whose attempts fail before the upload begins (the S3 CredentialsSecret is missing) counts each one and ends Failed at the limit; deletion is not held by it")
+    func failuresBeforeTheUploadCount() async throws {
+        try await LifecycleHarness.with { harness in
+            let ns = "uncounted"
+            try await harness.makeNamespace(ns)  // no s3-creds Secret
+            let nowhere = S3Settings(endpoint: "http://127.0.0.1:1", region: "us-east-1", bucket: "b", accessKeyID: "k", secretAccessKey: "s")
+            try await harness.createDatabase("orders", namespace: ns, spec: LifecycleHarness.databaseSpec(host: "instance-uncounted", policy: .delete, s3: nowhere))
+            try await harness.waitForPhase("orders", namespace: ns, .created)
+            try await harness.createBackup("orders-1", namespace: ns, database: "orders")
+            try await harness.waitForBackup("orders-1", namespace: ns, .failed, timeout: .seconds(60))
+            let backup = try #require(try await harness.backup("orders-1", namespace: ns))
+            #expect(backup.status?.attempts == 2, "the harness allows two attempts")
+            #expect(backup.status?.conditions?[type: "Ready"]?.message.contains("s3-creds") == true, "\(backup.status?.conditions?[type: "Ready"]?.message ?? "")")
+            try await harness.waitForPhase("orders", namespace: ns, .created)
+            try await harness.delete("orders", namespace: ns)
+            try await harness.waitUntilGone("orders", namespace: ns)
+        }
+    }
 }

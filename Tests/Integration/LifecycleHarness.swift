@@ -144,6 +144,18 @@ final class LifecycleHarness: @unchecked Sendable {
         _ = try await api.create(secret)
     }
 
+    /// A namespace with Secrets `admin` (the login's password) and `s3-creds`, and a
+    /// Database `main` on the real server of `login` backed up to `s3`, once Created.
+    func createRealDatabase(namespace: String, driver: String, login: DatabaseServerLogin, s3: S3Settings, policy: DeletionPolicy) async throws {
+        _ = try await api.create(Namespace(metadata: ObjectMeta(name: namespace)))
+        var admin = Secret(metadata: ObjectMeta(name: "admin", namespace: namespace))
+        admin.setValue(login.password, for: "password")
+        _ = try await api.create(admin)
+        try await s3CredentialsSecret(namespace: namespace, s3: s3)
+        try await createDatabase("main", namespace: namespace, spec: Self.realDatabaseSpec(driver: driver, login: login, s3: s3, prefix: "\(namespace)/", policy: policy))
+        try await waitForPhase("main", namespace: namespace, .created, timeout: .seconds(120))
+    }
+
     /// A Database on a real server: admin `login` with its password in Secret `admin`,
     /// backups to `s3` under `prefix` with Secret `s3-creds`.
     static func realDatabaseSpec(driver: String, login: DatabaseServerLogin, s3: S3Settings, prefix: String, policy: DeletionPolicy) -> DatabaseSpec {

@@ -251,6 +251,102 @@ struct SQLDriverTests {
         try await engine.driver.drop(first)
     }
 
+    @Test("a server that folds names: another resource's Shop_Orders is its shop_orders (NameConflict, nothing dropped, no backup); DB_OPERATOR and MYSQL are refused")
+    func caseFoldingIsolation() async throws {
+        let engine = Engine.mysql(limited: true, caseFolding: true)
+        let login = try engine.admin()
+        let tag = String(UUID().uuidString.prefix(6).lowercased())
+        let owner = engine.target(login, database: "shop_orders_\(tag)", user: "dbop_ua_\(tag)", uid: "uid-a-\(tag)", namespace: "team-a", name: "orders")
+        try await engine.driver.create(owner, password: "owner-pw")
+        _ = try await engine.runAs(login, owner.username, "owner-pw", owner.databaseName, ["CREATE TABLE kept (id INT)", "INSERT INTO kept VALUES (1)"])
+
+        let thief = engine.target(login, database: "Shop_Orders_\(tag.uppercased())", user: "dbop_ub_\(tag)", uid: "uid-b-\(tag)", namespace: "team-b", name: "orders")
+        let conflict = await #expect(throws: DriverError.self) { try await engine.driver.create(thief, password: "thief-pw") }
+        #expect(conflict?.reason == "NameConflict")
+        #expect(conflict?.message.contains("team-a/orders") == true, "\(conflict?.message ?? "")")
+        // The thief's user was never made, so it cannot log in anywhere.
+        await #expect(throws: SQLError.self) { _ = try await engine.runAs(login, thief.username, "thief-pw", owner.databaseName, ["SELECT 1"]) }
+        let refused = await #expect(throws: DriverError.self) { _ = try await engine.driver.backup(thief) }
+        #expect(refused?.reason == "NotOwned")
+        try await engine.driver.drop(thief)
+        #expect(try await engine.runAs(login, owner.username, "owner-pw", owner.databaseName, ["SELECT COUNT(*) FROM kept"]) == [["1"]])
+
+        // Reserved and system names in any case.
+        let reserved = await #expect(throws: DriverError.self) {
+            try await engine.driver.create(engine.target(login, database: "DB_OPERATOR", user: "dbop_uc_\(tag)"), password: "x")
+        }
+        #expect(reserved?.reason == "InvalidSpec")
+        let system = await #expect(throws: DriverError.self) {
+            try await engine.driver.create(engine.target(login, database: "MySQL", user: "dbop_ud_\(tag)"), password: "x")
+        }
+        #expect(system?.reason == "NameConflict")
+        #expect(!(try await engine.inventory(login).contains { $0.contains("dbop_uc_\(tag)") || $0.contains("dbop_ud_\(tag)") }))
+
+        // A resource's own mixed-case name converges and drops.
+        let mixed = engine.target(login, database: "Mixed_Case_\(tag)", user: "dbop_um_\(tag)")
+        try await engine.driver.create(mixed, password: "m")
+        try await engine.driver.create(mixed, password: "m")
+        #expect(try await engine.runAs(login, mixed.username, "m", mixed.databaseName, ["SELECT DATABASE()"]) == [["mixed_case_\(tag)"]])
+        try await engine.driver.drop(mixed)
+        #expect(!(try await engine.inventory(login).contains("db:mixed_case_\(tag)")))
+        try await engine.driver.drop(owner)
+        #expect(!(try await engine.inventory(login).contains("db:shop_orders_\(tag)")))
+    }
+
+    @Test("PostgreSQL: with log_statement=ddl the server logs the DDL but never the tenant's password (a SCRAM verifier is sent)")
+    func passwordNotInServerLog() async throws {
+        let logPath = try #require(Engine.services.environment["DBOP_PG_SERVER_LOG"], "DBOP_PG_SERVER_LOG is not set: run ci/services.sh start")
+        let engine = Engine.postgresql
+        let superuser = try engine.superuser(), login = try engine.admin()
+        _ = try await engine.runAsAdmin(superuser, nil, ["ALTER ROLE \(login.user) SET log_statement = 'ddl'"])
+        let target = engine.target(login, database: Self.unique("dbop_log"), user: Self.unique("dbop_ulog"))
+        let first = "first-\(UUID().uuidString)", second = "second-\(UUID().uuidString)"
+        do {
+            try await engine.driver.create(target, password: first)
+            try await engine.driver.create(target, password: second)  // ALTER ROLE
+        } catch {
+            _ = try? await engine.runAsAdmin(superuser, nil, ["ALTER ROLE \(login.user) RESET log_statement"])
+            throw error
+        }
+        _ = try await engine.runAsAdmin(superuser, nil, ["ALTER ROLE \(login.user) RESET log_statement"])
+        #expect(try await engine.runAs(login, target.username, second, target.databaseName, ["SELECT 1"]) == [["1"]])
+        let log = try String(contentsOfFile: logPath, encoding: .utf8)
+        #expect(log.contains("CREATE ROLE \"\(target.username)\""), "the DDL is logged, so the check below means something")
+        #expect(log.contains("ALTER ROLE \"\(target.username)\""))
+        #expect(log.contains("SCRAM-SHA-256$"))
+        #expect(!log.contains(first) && !log.contains(second), "a tenant password is in the server log")
+        try await engine.driver.drop(target)
+    }
+
+    @Test("one username, claimed by eight resources at once for eight databases: exactly one wins, the others get NameConflict, and the winner's password holds", arguments: limitedEngines)
+    func usernameClaimedOnce(_ engine: Engine) async throws {
+        try await engine.prepare()
+        let login = try engine.admin()
+        let user = Self.unique("dbop_shared")
+        let targets = (0..<8).map { engine.target(login, database: Self.unique("dbop_race\($0)"), user: user, uid: "uid-race-\($0)-\(user)") }
+        let outcomes = await withTaskGroup(of: (Int, String?).self) { group in
+            for (index, target) in targets.enumerated() {
+                group.addTask {
+                    do {
+                        try await engine.driver.create(target, password: "pw-\(index)")
+                        return (index, nil)
+                    } catch {
+                        let classified = DriverError.classify(error)
+                        return (index, classified.reason == "NameConflict" ? classified.reason : "\(classified)")
+                    }
+                }
+            }
+            return await group.reduce(into: [Int: String?]()) { $0[$1.0] = $1.1 }
+        }
+        let winners = outcomes.filter { $0.value == nil }.map(\.key)
+        #expect(winners.count == 1, "\(outcomes)")
+        #expect(outcomes.values.compactMap { $0 }.allSatisfy { $0 == "NameConflict" }, "\(outcomes)")
+        let winner = try #require(winners.first)
+        #expect(try await engine.runAs(login, user, "pw-\(winner)", targets[winner].databaseName, ["SELECT 1"]) == [["1"]])
+        for target in targets { try await engine.driver.drop(target) }
+        #expect(!(try await engine.inventory(login).contains { $0.contains(user) }))
+    }
+
     @Test("hostile names are created and dropped as exactly themselves, touching nothing else", arguments: limitedEngines)
     func hostileNames(_ engine: Engine) async throws {
         try await engine.prepare()

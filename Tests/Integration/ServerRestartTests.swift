@@ -24,12 +24,7 @@ struct ServerRestartTests {
         let driver = try EndToEndTests.Driver(engine: Engine.postgresql)
         let ns = "restart-\(UUID().uuidString.prefix(6).lowercased())"
         try await LifecycleHarness.with(operatorArguments: ["--job-env", "DB_OPERATOR_MAX_BACKUP_ATTEMPTS=5"]) { harness in
-            _ = try await harness.api.create(Namespace(metadata: ObjectMeta(name: ns)))
-            try await EndToEndTests.secret(harness, ns, "admin", ["password": login.password])
-            try await harness.s3CredentialsSecret(namespace: ns, s3: s3)
-            let spec = LifecycleHarness.realDatabaseSpec(driver: "postgresql", login: login, s3: s3, prefix: "\(ns)/", policy: .delete)
-            try await harness.createDatabase("main", namespace: ns, spec: spec)
-            try await harness.waitForPhase("main", namespace: ns, .created, timeout: .seconds(120))
+            try await harness.createRealDatabase(namespace: ns, driver: "postgresql", login: login, s3: s3, policy: .delete)
             let secret = try #require(try await harness.secret("main", namespace: ns))
             let database = try #require(secret.value("database")), user = try #require(secret.value("username")), password = try #require(secret.value("password"))
             _ = try await driver.engine.runAs(login, user, password, database, ["CREATE TABLE items (id INT PRIMARY KEY)", "INSERT INTO items VALUES (1), (2), (3), (4)"])
