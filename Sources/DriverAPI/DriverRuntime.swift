@@ -89,7 +89,7 @@ public final class DriverRuntime: Sendable {
                 deletionBlocked: database.object.status?.conditions?[type: "DeletionBlocked"].map {
                     $0.status == "True" && ($0.observedGeneration ?? 0) >= (database.metadata.generation ?? 0)
                 } ?? false,
-                backupBeforeDelete: database.object.spec.effectiveDeletionPolicy == .backupBeforeDelete)
+                backupBeforeDelete: database.object.effectiveDeletionPolicy == .backupBeforeDelete)
             let step = RuntimeDecider.next(
                 configuration.operation, state, backupName: configuration.backup, finalBackupName: finalBackupName(database.object),
                 maxAttempts: configuration.maxBackupAttempts)
@@ -244,12 +244,13 @@ public final class DriverRuntime: Sendable {
             $0.host = context.target.instance.host
             $0.port = context.target.instance.port
             $0.activeBackup = ""
+            $0.deletionPolicy = database.object.effectiveDeletionPolicy
         }
         await events.record(database.object, type: .normal, reason: "Created", message: "database \(context.target.databaseName) and user \(context.target.username) are ready")
     }
 
     private func drop(_ database: Resource<Database>) async throws {
-        if database.object.spec.effectiveDeletionPolicy == .retain {
+        if database.object.effectiveDeletionPolicy == .retain {
             logger.info("deletion policy Retain: the database and user stay in the instance")
         } else {
             let context = try await resolve(database)
@@ -265,7 +266,7 @@ public final class DriverRuntime: Sendable {
                 try await api.delete(Secret.resource, namespace: configuration.namespace, name: secret.name, propagation: nil, preconditionUID: secret.metadata.uid)
             } catch let error as KubeError where error.code == .notFound || error.code == .conflict {}  // gone, or replaced meanwhile
         }
-        try await writePhase(database, to: .deleted, ready: ("False", "Deleted", database.object.spec.effectiveDeletionPolicy == .retain ? "the resource is removed; the database was retained" : "the database was dropped"))
+        try await writePhase(database, to: .deleted, ready: ("False", "Deleted", database.object.effectiveDeletionPolicy == .retain ? "the resource is removed; the database was retained" : "the database was dropped"))
     }
 
     // MARK: Backups

@@ -55,6 +55,7 @@ public enum CustomResourceDefinitions {
                 "databaseName": string(), "username": string(), "secretName": string(),
                 "driver": string(), "host": string(), "port": ["type": "integer"],
                 "activeBackup": string(),
+                "deletionPolicy": string(enum: DeletionPolicy.allCases.map(\.rawValue)),
                 "lastBackup": object(required: ["name"], ["name": string(), "destination": string(), "completedAt": string(format: "date-time")]),
                 "conditions": conditions,
             ]),

@@ -47,9 +47,21 @@ public struct DatabaseSpec: Codable, Sendable, Hashable {
         self.deletionPolicy = deletionPolicy
     }
 
-    /// The policy in force: as given, else `BackupBeforeDelete` with a backup target, else `Delete`.
+    /// The policy the spec gives: as written, else `BackupBeforeDelete` with a backup
+    /// target, else `Delete`. Once Created, `Database.effectiveDeletionPolicy` is the one in force.
     public var effectiveDeletionPolicy: DeletionPolicy {
         deletionPolicy ?? (backupTo?.s3Spec == nil ? .delete : .backupBeforeDelete)
+    }
+}
+
+extension Database {
+    /// The policy in force: one written in the spec; else `BackupBeforeDelete` when
+    /// that was in force at Created (removing `backupTo` later does not quietly turn it
+    /// into a plain drop; only writing `deletionPolicy` does); else the spec's default.
+    public var effectiveDeletionPolicy: DeletionPolicy {
+        if let written = spec.deletionPolicy { return written }
+        if status?.deletionPolicy == .backupBeforeDelete { return .backupBeforeDelete }
+        return spec.effectiveDeletionPolicy
     }
 }
 
@@ -153,6 +165,9 @@ public struct DatabaseStatus: Codable, Sendable, Hashable {
     public var port: Int?
     /// The Backup holding the database; empty when none.
     public var activeBackup: String?
+    /// The deletion policy in force when the database was Created (see
+    /// `Database.effectiveDeletionPolicy`).
+    public var deletionPolicy: DeletionPolicy?
     public var lastBackup: LastBackup?
     public var conditions: [Condition]?
 

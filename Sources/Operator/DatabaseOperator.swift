@@ -136,7 +136,7 @@ public final class DatabaseOperator: Service {
         let facts = DatabaseFacts(
             generation: generation, phase: database.phase, deleting: database.isBeingDeleted,
             hasFinalizer: database.metadata.finalizers?.contains(Database.finalizer) ?? false,
-            deletionPolicy: database.spec.effectiveDeletionPolicy,
+            deletionPolicy: database.effectiveDeletionPolicy,
             activeBackup: database.status?.activeBackup.flatMap { $0.isEmpty ? nil : $0 },
             specProblems: database.validate(knownDrivers: knownDrivers), deletionBlockedAtGeneration: blocked)
         let backupFacts = backups.map {

@@ -156,4 +156,26 @@ struct InvalidResourceTests {
             try await harness.waitUntilGone("orders", namespace: ns)
         }
     }
+
+    @Test("BackupBeforeDelete is recorded at Created: removing backupTo later blocks the deletion (nothing dropped) until deletionPolicy: Delete is written")
+    func recordedDeletionPolicy() async throws {
+        let s3 = try TestServices.current.s3()
+        try await LifecycleHarness.with { harness in
+            let ns = "recorded-policy"
+            try await harness.makeNamespace(ns)
+            try await harness.s3CredentialsSecret(namespace: ns, s3: s3)
+            try await harness.createDatabase("orders", namespace: ns, spec: LifecycleHarness.databaseSpec(host: "instance-recorded", s3: s3, prefix: "recorded/"))
+            try await harness.waitForPhase("orders", namespace: ns, .created)
+            #expect(try await harness.database("orders", namespace: ns)?.status?.deletionPolicy == .backupBeforeDelete)
+            try await harness.modifyDatabase("orders", namespace: ns) { $0.spec.backupTo = nil }
+            try await harness.delete("orders", namespace: ns)
+            try await eventually(timeout: .seconds(60), "the deletion to be blocked: no target for the final backup") {
+                try await harness.database("orders", namespace: ns)?.status?.conditions?[type: "DeletionBlocked"]?.status == "True"
+            }
+            #expect(harness.instanceRecord(host: "instance-recorded", database: "recorded_policy_orders") != nil, "the database was not dropped")
+            try await harness.modifyDatabase("orders", namespace: ns) { $0.spec.deletionPolicy = .delete }
+            try await harness.waitUntilGone("orders", namespace: ns)
+            #expect(harness.instanceRecord(host: "instance-recorded", database: "recorded_policy_orders") == nil)
+        }
+    }
 }

@@ -157,6 +157,22 @@ struct DatabaseValidationTests {
     func defaultPolicy() {
         #expect(Self.database().spec.effectiveDeletionPolicy == .delete)
         #expect(Self.database { $0.backupTo = BackupTarget(s3: S3Spec(bucket: "a")) }.spec.effectiveDeletionPolicy == .backupBeforeDelete)
+        // Once Created with BackupBeforeDelete, removing backupTo keeps it; writing a policy changes it.
+        var created = Self.database { $0.backupTo = BackupTarget(s3: S3Spec(bucket: "a")) }
+        let recorded = created.effectiveDeletionPolicy
+        created.status = DatabaseStatus(phase: .created)
+        created.status?.deletionPolicy = recorded
+        #expect(created.status?.deletionPolicy == .backupBeforeDelete)
+        created.spec.backupTo = nil
+        #expect(created.effectiveDeletionPolicy == .backupBeforeDelete)
+        created.spec.deletionPolicy = .delete
+        #expect(created.effectiveDeletionPolicy == .delete)
+        // Created without a target (Delete recorded), adding one later asks for the final backup.
+        var plain = Self.database()
+        plain.status = DatabaseStatus(phase: .created)
+        plain.status?.deletionPolicy = .delete
+        plain.spec.backupTo = BackupTarget(s3: S3Spec(bucket: "a"))
+        #expect(plain.effectiveDeletionPolicy == .backupBeforeDelete)
     }
 
     @Test("changes to immutable fields after creation are named")
