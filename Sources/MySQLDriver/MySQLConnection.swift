@@ -28,6 +28,8 @@ public final class MySQLConnection: @unchecked Sendable {
             mysql_options(handle, MYSQL_OPT_CONNECT_TIMEOUT, &timeout)
             mysql_options(handle, MYSQL_SET_CHARSET_NAME, "utf8mb4")
             var yes: my_bool = 1
+            // Bounded waits: a metadata lock held by a tenant's session cannot hang a Job.
+            _ = mysql_options(handle, MYSQL_INIT_COMMAND, "SET SESSION lock_wait_timeout = \(SessionLimits.lockWaitSeconds)")
             switch settings.tlsMode {
             case .disable:
                 break
@@ -56,6 +58,11 @@ public final class MySQLConnection: @unchecked Sendable {
             }
             return MySQLConnection(handle: handle, settings: settings)
         }
+    }
+
+    /// How long a statement waits for a lock before it fails (seconds).
+    enum SessionLimits {
+        static let lockWaitSeconds = 30
     }
 
     static func classify(_ code: UInt32, connecting: Bool) -> SQLError.Kind {

@@ -46,7 +46,9 @@ public final class PGConnection: @unchecked Sendable {
             // The idempotent DDL's "already exists, skipping" NOTICEs are noise in a Job's
             // log; WARNINGs still reach it (libpq prints them to stderr). A statement, not
             // the `options` startup parameter, which poolers such as PgBouncer refuse.
-            PQclear(PQexec(handle, "SET client_min_messages = warning"))
+            // Bounded waits: a lock held by a tenant's session, or a statement that never
+            // ends, fails the operation (and the Job retries) instead of hanging it.
+            PQclear(PQexec(handle, "SET client_min_messages = warning; SET lock_timeout = '30s'; SET statement_timeout = '300s'"))
             return PGConnection(handle: handle, settings: settings)
         }
     }

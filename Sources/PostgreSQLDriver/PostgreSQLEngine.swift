@@ -148,12 +148,20 @@ public struct PostgreSQLEngine: SQLEngine {
         try await admin.query("GRANT ALL ON DATABASE \(database) TO \(role)")
     }
 
+    /// The user may log in no more (a pool that reconnects cannot hold the database
+    /// open), then its sessions and the database's end.
     public func endSessions(_ admin: PGConnection, database: String, user: String) async throws {
-        try await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", [database])
+        if try await userExists(admin, user) {
+            try await admin.query("ALTER ROLE \(try admin.quoteIdentifier(user)) NOLOGIN")
+        }
+        try await admin.query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE (datname = $1 OR usename = $2) AND pid <> pg_backend_pid()", [database, user])
     }
 
+    /// `WITH (FORCE)` (13+) ends any session that got in since.
     public func dropDatabase(_ admin: PGConnection, _ name: String) async throws {
-        try await admin.query("DROP DATABASE IF EXISTS \(try admin.quoteIdentifier(name))")
+        let force = admin.serverVersion >= 130000 ? " WITH (FORCE)" : ""
+        try await admin.query("DROP DATABASE IF EXISTS \(try admin.quoteIdentifier(name))\(force)")
     }
 
     public func dropUser(_ admin: PGConnection, _ name: String) async throws {

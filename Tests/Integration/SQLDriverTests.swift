@@ -347,6 +347,39 @@ struct SQLDriverTests {
         #expect(!(try await engine.inventory(login).contains { $0.contains(user) }))
     }
 
+    @Test("PostgreSQL: a drop finishes while the tenant holds a transaction open and its pool keeps reconnecting",
+          arguments: limitedEngines.filter(\.isPostgreSQL))
+    func dropUnderAReconnectingPool(_ engine: Engine) async throws {
+        let login = try engine.admin()
+        let target = engine.target(login, database: Self.unique("dbop_pool"), user: Self.unique("dbop_upool"))
+        try await engine.driver.create(target, password: "pool-pw")
+        let tenant = ConnectionSettings(host: login.host, port: login.port, user: target.username, password: "pool-pw", database: target.databaseName, tlsMode: .disable)
+        let held = try await PGConnection.connect(tenant)
+        try await held.query("BEGIN")
+        try await held.query("CREATE TABLE t (id INT)")
+        // A connection pool of eight: whenever a session ends, another one starts.
+        let pool = Task {
+            await withTaskGroup(of: Int.self) { group in
+                for _ in 0..<8 {
+                    group.addTask {
+                        var sessions = 0
+                        while !Task.isCancelled {
+                            if let session = try? await PGConnection.connect(tenant), (try? await session.query("SELECT pg_sleep(0.05)")) != nil { sessions += 1 }
+                        }
+                        return sessions
+                    }
+                }
+                return await group.reduce(0, +)
+            }
+        }
+        try await eventually("the pool to be connecting") { (try? await PGConnection.connect(tenant)) != nil }
+        try await engine.driver.drop(target)
+        pool.cancel()
+        #expect(await pool.value > 0)
+        let left = try await engine.inventory(login)
+        #expect(!left.contains { $0.contains(target.databaseName) || $0.contains(target.username) })
+    }
+
     @Test("hostile names are created and dropped as exactly themselves, touching nothing else", arguments: limitedEngines)
     func hostileNames(_ engine: Engine) async throws {
         try await engine.prepare()
