@@ -250,8 +250,14 @@ public final class DriverRuntime: Sendable {
     }
 
     private func drop(_ database: Resource<Database>) async throws {
+        let problems = database.object.validate(knownDrivers: Set(drivers.names))
         if database.object.effectiveDeletionPolicy == .retain {
             logger.info("deletion policy Retain: the database and user stay in the instance")
+        } else if database.object.status?.driver == nil, !problems.isEmpty {
+            // Never Created, and the spec cannot say where: released without touching an instance.
+            let text = "released without dropping anything: the database was never Created and the spec is invalid (\(problems.map(\.description).joined(separator: "; ")))"
+            logger.warning("\(text)")
+            await events.record(database.object, type: .warning, reason: "ReleasedInvalid", message: text)
         } else {
             let context = try await resolve(database)
             do {

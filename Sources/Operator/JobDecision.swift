@@ -178,7 +178,10 @@ public enum JobDecider {
 
     public static func decide(_ input: DecisionInput, retry: RetryPolicy = RetryPolicy()) -> JobDecision {
         let database = input.database
-        if !database.specProblems.isEmpty { return .invalidSpec(database.specProblems) }
+        // An invalid spec creates and backs up nothing, but never blocks a deletion the
+        // runtime holds a finalizer for: it drops what it recorded at Created, or
+        // releases a database that never got there.
+        if !database.specProblems.isEmpty, !(database.deleting && database.hasFinalizer) { return .invalidSpec(database.specProblems) }
         // One Job per database at a time, whatever it does.
         if let running = input.jobs.first(where: { $0.state == .running }) { return .waitForJob(running.name) }
         guard let (operation, backup) = wantedOperation(input) else { return .idle }

@@ -178,4 +178,37 @@ struct InvalidResourceTests {
             #expect(harness.instanceRecord(host: "instance-recorded", database: "recorded_policy_orders") == nil)
         }
     }
+
+    @Test("an invalid spec never blocks a deletion: a Database never Created is released at once, a Created one is dropped as recorded")
+    func invalidSpecDoesNotBlockDeletion() async throws {
+        try await LifecycleHarness.with { harness in
+            let ns = "invalid-delete"
+            try await harness.makeNamespace(ns)
+            // Stuck Creating (its instance "unreachable"), then made invalid, then deleted: released.
+            try harness.setFlag("invalid_delete_stuck", "fail-create")
+            try await harness.createDatabase("stuck", namespace: ns, spec: LifecycleHarness.databaseSpec(host: "instance-invalid", s3: nil))
+            try await harness.waitForPhase("stuck", namespace: ns, .creating)
+            try await harness.modifyDatabase("stuck", namespace: ns) { $0.spec.connect.host = nil }
+            try await eventually("stuck to report InvalidSpec") {
+                try await harness.database("stuck", namespace: ns)?.status?.conditions?[type: "Ready"]?.reason == "InvalidSpec"
+            }
+            try await harness.delete("stuck", namespace: ns)
+            try await harness.waitUntilGone("stuck", namespace: ns)
+            try await eventually("a ReleasedInvalid Event") {
+                try await harness.api.list(Event.self, namespace: ns).contains { $0.object.involvedObject.name == "stuck" && $0.object.reason == "ReleasedInvalid" }
+            }
+
+            // Created, then given an unknown driver, then deleted: dropped with the recorded driver.
+            try await harness.createDatabase("made", namespace: ns, spec: LifecycleHarness.databaseSpec(host: "instance-invalid", policy: .delete, s3: nil))
+            try await harness.waitForPhase("made", namespace: ns, .created)
+            #expect(harness.instanceRecord(host: "instance-invalid", database: "invalid_delete_made") != nil)
+            try await harness.modifyDatabase("made", namespace: ns) { $0.spec.driver = "oracle" }
+            try await eventually("made to report InvalidSpec") {
+                try await harness.database("made", namespace: ns)?.status?.conditions?[type: "Ready"]?.reason == "InvalidSpec"
+            }
+            try await harness.delete("made", namespace: ns)
+            try await harness.waitUntilGone("made", namespace: ns)
+            #expect(harness.instanceRecord(host: "instance-invalid", database: "invalid_delete_made") == nil, "dropped")
+        }
+    }
 }

@@ -132,12 +132,19 @@ struct JobDecisionTests {
         #expect(JobDecider.pendingBackups(backups).map(\.name) == ["a", "b"])
     }
 
-    @Test("an invalid spec creates no Job, whatever the phase")
+    @Test("an invalid spec creates no Job, whatever the phase, unless a deletion holds the finalizer: then it decides as with a valid spec")
     func invalidSpec() {
         for phase in Self.phases {
             var input = Self.input(phase: phase, deleting: false, pending: true, policy: .delete)
             input.database.specProblems = [SpecProblem(field: "spec.driver", message: "unknown")]
             #expect(JobDecider.decide(input) == .invalidSpec(input.database.specProblems))
+            var deleting = Self.input(phase: phase, deleting: true, pending: false, policy: .delete)
+            let valid = JobDecider.decide(deleting)
+            deleting.database.specProblems = input.database.specProblems
+            #expect(JobDecider.decide(deleting) == valid, "\(String(describing: phase))")
+            if phase == nil || phase == .creating || phase == .created {
+                #expect(valid == .createJob(JobRequest(operation: .delete, backup: nil, attempt: 0)), "\(String(describing: phase))")
+            }
         }
     }
 
