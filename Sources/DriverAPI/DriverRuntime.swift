@@ -314,13 +314,21 @@ public final class DriverRuntime: Sendable {
         let fileExtension = compression.map { "\(dump.fileExtension).\($0.fileSuffix)" } ?? dump.fileExtension
         let key = location.key(namespace: configuration.namespace, database: configuration.database, backup: backup.name, timestamp: timestamp, fileExtension: fileExtension)
         let destination = location.url(key: key)
-        // B2 (or B3 when an earlier attempt had begun): the upload begins, counted.
-        var current = try await writeBackup(backup, transition: backup.phase == .starting ? .b2 : .b3) {
-            $0.phase = .backingUp
-            $0.destination = destination
-            $0.attempts = ($0.attempts ?? 0) + 1
-            $0.progress = BackupProgress(bytes: 0, estimatedTotalBytes: estimate, percent: estimate == nil ? nil : 0, updatedAt: KubeTime.now())
-            $0.conditions = Self.setting($0.conditions, ready: ("False", "BackingUp", "streaming to \(destination)"), generation: backup.metadata.generation)
+        // B2 (or B3 when an earlier attempt had begun): the upload begins, counted. If
+        // that write fails, the dump already running is stopped (and its files removed).
+        var current: Resource<Backup>
+        do {
+            current = try await writeBackup(backup, transition: backup.phase == .starting ? .b2 : .b3) {
+                $0.phase = .backingUp
+                $0.destination = destination
+                $0.attempts = ($0.attempts ?? 0) + 1
+                $0.progress = BackupProgress(bytes: 0, estimatedTotalBytes: estimate, percent: estimate == nil ? nil : 0, updatedAt: KubeTime.now())
+                $0.conditions = Self.setting($0.conditions, ready: ("False", "BackingUp", "streaming to \(destination)"), generation: backup.metadata.generation)
+            }
+        } catch {
+            dump.bytes.cancel()
+            try? await (store as? S3ObjectStore)?.shutdown()
+            throw error
         }
         let uploader = StreamingUpload(store: store, configuration: configuration.upload, logger: logger)
         let dumped = ByteCounter()

@@ -68,7 +68,7 @@ enum DumpProcess {
                     if Task.isCancelled { break }
                 }
                 if Task.isCancelled {
-                    process.terminate()
+                    stop(process)
                     channel.fail(CancellationError())
                     return
                 }
@@ -80,11 +80,11 @@ enum DumpProcess {
                     channel.fail(DriverError.toolFailed("\(name) exited with status \(status): \(tail.text)"))
                 }
             } catch {
-                process.terminate()
+                stop(process)
                 channel.fail(error)
             }
         }
-        return DumpStream(CancellingSequence(channel: channel, task: pump).buffer(policy: .bounded(readAhead)))
+        return DumpStream(CancellingSequence(channel: channel, task: pump).buffer(policy: .bounded(readAhead)), onCancel: { pump.cancel() })
     }
 }
 
@@ -126,6 +126,14 @@ private final class ErrorTail: @unchecked Sendable {
 }
 
 extension DumpProcess {
+    /// Ends an unwanted dump with SIGKILL: SIGTERM may be ignored by a tool that
+    /// inherited an ignored SIGTERM from a parent that handles signals itself (as
+    /// service lifecycles do), and a cut dump is worth nothing anyway.
+    static func stop(_ process: Process) {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+    }
+
     /// What the tool inherits from this process; everything else it gets comes from the command.
     static let inheritedVariables: Set<String> = ["PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR"]
 

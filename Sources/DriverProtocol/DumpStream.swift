@@ -6,14 +6,21 @@ public struct DumpStream: AsyncSequence, Sendable {
     public typealias Element = ByteBuffer
 
     private let makeIterator: @Sendable () -> AsyncIterator
+    private let onCancel: (@Sendable () -> Void)?
 
-    /// A stream from any async sequence of buffers.
-    public init<Source: AsyncSequence & Sendable>(_ source: Source) where Source.Element == ByteBuffer, Source.AsyncIterator: SendableMetatype {
+    /// A stream from any async sequence of buffers; `onCancel` stops its producer.
+    public init<Source: AsyncSequence & Sendable>(_ source: Source, onCancel: (@Sendable () -> Void)? = nil)
+    where Source.Element == ByteBuffer, Source.AsyncIterator: SendableMetatype {
         makeIterator = {
             var iterator = source.makeAsyncIterator()
             return AsyncIterator { try await iterator.next() }
         }
+        self.onCancel = onCancel
     }
+
+    /// Stops the dump without reading it (the tool is ended, its secret files
+    /// removed): for a dump started and then not wanted after all.
+    public func cancel() { onCancel?() }
 
     public struct AsyncIterator: AsyncIteratorProtocol {
         let nextChunk: () async throws -> ByteBuffer?
@@ -54,7 +61,7 @@ public final class ByteCounter: Sendable {
 extension DumpStream {
     /// This stream, adding the size of every chunk to `counter` as it is read.
     public func counted(into counter: ByteCounter) -> DumpStream {
-        DumpStream(Counted(base: self, counter: counter))
+        DumpStream(Counted(base: self, counter: counter), onCancel: cancel)
     }
 
     private struct Counted: AsyncSequence, Sendable {

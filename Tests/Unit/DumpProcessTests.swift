@@ -41,4 +41,32 @@ struct DumpProcessTests {
             from: ["PATH": "/usr/bin", "LANG": "C.UTF-8", "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s", "HOME": "/root", "DB_OPERATOR_NAMESPACE": "x"])
         #expect(inherited == ["PATH": "/own", "LANG": "C.UTF-8", "PGHOST": "db"])
     }
+
+    @Test("a dump started and then not wanted is cancelled: the tool ends and its secret files go, though nothing was read")
+    func cancelledUnread() async throws {
+        let pidFile = NSTemporaryDirectory() + "/dump-pid-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: pidFile) }
+        let command = DumpCommand(
+            executable: "/bin/sh", arguments: ["-c", "echo $$ > \"$1\"; echo \"$0\" >> \"$1\"; exec yes dump-bytes", DumpCommand.privateDirectory, pidFile],
+            files: ["client.cnf": "secret"], fileExtension: "sql", wantsCompression: false)
+        let stream = try DumpProcess.start(command)
+        var lines: [String] = []
+        let deadline = ContinuousClock.now + .seconds(10)
+        while lines.count < 2, ContinuousClock.now < deadline {
+            lines = ((try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let pid = try #require(lines.first.flatMap { pid_t($0) })
+        let directory = lines[1]
+        #expect(FileManager.default.fileExists(atPath: directory))
+        stream.cancel()
+        // Ended: gone, or a zombie not yet reaped (state Z in /proc).
+        let ended = { kill(pid, 0) != 0 || ((try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.split(separator: " ").dropFirst(2).first == "Z") }
+        let end = ContinuousClock.now + .seconds(10)
+        while (!ended() || FileManager.default.fileExists(atPath: directory)), ContinuousClock.now < end {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(ended(), "the tool has ended: \((try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? "gone")")
+        #expect(!FileManager.default.fileExists(atPath: directory), "its private directory is gone")
+    }
 }
