@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KubeClient
+import KubeModel
 import KubeRuntime
 import Logging
 import Operator
@@ -35,6 +36,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Seconds before a failed Job is retried; doubles per failure up to 600.")
     var jobRetryBase: Double = 10
 
+    @Option(help: "How long a Job of an operation may run, as OPERATION=SECONDS (create, delete, backup, backup-before-delete; repeatable). Defaults: 600 to create or delete, 21600 to back up.")
+    var jobDeadline: [String] = []
+
     @Option(help: "Databases reconciled at once.")
     var maxConcurrent = 8
 
@@ -56,6 +60,13 @@ struct RunCommand: AsyncParsableCommand {
         for entry in jobEnv {
             guard let equals = entry.firstIndex(of: "=") else { throw ValidationError("--job-env \(entry): expected NAME=VALUE") }
             configuration.jobTemplate.environment[String(entry[..<equals])] = String(entry[entry.index(after: equals)...])
+        }
+        for entry in jobDeadline {
+            let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let operation = DatabaseOperation(rawValue: parts[0]), let seconds = Int(parts[1]), seconds > 0 else {
+                throw ValidationError("--job-deadline \(entry): expected OPERATION=SECONDS with OPERATION one of \(DatabaseOperation.allCases.map(\.rawValue).joined(separator: ", ")) and SECONDS > 0")
+            }
+            configuration.jobTemplate.activeDeadlines[operation] = seconds
         }
         if let root = enableTestDriver {
             configuration.jobTemplate.environment[TestDriverSwitch.environmentKey] = root

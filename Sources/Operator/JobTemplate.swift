@@ -11,6 +11,12 @@ public struct JobTemplate: Sendable {
     public var ttlSecondsAfterFinished = 3600
     /// Variables every Job gets besides the `DB_OPERATOR_*` ones.
     public var environment: [String: String] = [:]
+    /// How long a Job of each operation may run (`activeDeadlineSeconds`) before it
+    /// is ended and counted as failed: a hung Job cannot hold its Database for ever.
+    public var activeDeadlines: [DatabaseOperation: Int] = Self.defaultDeadlines
+
+    /// 10 minutes to create or drop, 6 hours to back up.
+    public static let defaultDeadlines: [DatabaseOperation: Int] = [.create: 600, .delete: 600, .backup: 21_600, .backupBeforeDelete: 21_600]
 
     public init() {}
 
@@ -62,7 +68,7 @@ public struct JobTemplate: Sendable {
             template: PodTemplateSpec(
                 metadata: ObjectMeta(labels: labels),
                 spec: PodSpec(containers: [container], restartPolicy: "Never", serviceAccountName: serviceAccountName)),
-            backoffLimit: backoffLimit, ttlSecondsAfterFinished: ttlSecondsAfterFinished)
+            backoffLimit: backoffLimit, activeDeadlineSeconds: activeDeadlines[request.operation], ttlSecondsAfterFinished: ttlSecondsAfterFinished)
         spec.ttlSecondsAfterFinished = ttlSecondsAfterFinished
         return Job(
             metadata: ObjectMeta(

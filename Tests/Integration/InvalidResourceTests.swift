@@ -211,4 +211,24 @@ struct InvalidResourceTests {
             #expect(harness.instanceRecord(host: "instance-invalid", database: "invalid_delete_made") == nil, "dropped")
         }
     }
+
+    @Test("a hung backup Job is ended at its deadline and counted: the Backup fails at the limit and the Database is free again")
+    func hungJobDeadline() async throws {
+        let s3 = try TestServices.current.s3()
+        try await LifecycleHarness.with(operatorArguments: ["--job-deadline", "backup=2"]) { harness in
+            let ns = "hung"
+            try await harness.makeNamespace(ns)
+            try await harness.s3CredentialsSecret(namespace: ns, s3: s3)
+            try await harness.createDatabase("orders", namespace: ns, spec: LifecycleHarness.databaseSpec(host: "instance-hung", policy: .delete, s3: s3, prefix: "hung/"))
+            try await harness.waitForPhase("orders", namespace: ns, .created)
+            // The dump takes 10 minutes: far past the 2 s deadline.
+            try harness.setFlag("hung_orders", "backup-seconds", "600")
+            try await harness.createBackup("orders-1", namespace: ns, database: "orders")
+            try await harness.waitForBackup("orders-1", namespace: ns, .failed, timeout: .seconds(90))
+            try await harness.waitForPhase("orders", namespace: ns, .created, timeout: .seconds(60))
+            let jobs = try await harness.api.list(Job.self, namespace: ns).filter { $0.object.metadata.labels?["dboperator.io/operation"] == "backup" }
+            #expect(jobs.contains { $0.object.spec?.activeDeadlineSeconds == 2 })
+            #expect(jobs.contains { $0.object.status?.conditions?.contains { $0.type == "Failed" && $0.reason == "DeadlineExceeded" } == true })
+        }
+    }
 }

@@ -191,6 +191,10 @@ struct JobTemplateTests {
         #expect(job.metadata.ownerReferences == [OwnerReference(apiVersion: "dboperator.io/v1alpha1", kind: "Database", name: "orders", uid: "9b1c2d3e-0000-4000-8000-000000000001", controller: true, blockOwnerDeletion: true)])
         #expect(job.spec?.backoffLimit == 2)
         #expect(job.spec?.ttlSecondsAfterFinished != nil)
+        #expect(job.spec?.activeDeadlineSeconds == 21_600, "a backup may run six hours by default")
+        #expect(template.job(for: Self.database(), request: JobRequest(operation: .create, backup: nil, attempt: 0)).spec?.activeDeadlineSeconds == 600)
+        template.activeDeadlines[.create] = 30
+        #expect(template.job(for: Self.database(), request: JobRequest(operation: .create, backup: nil, attempt: 0)).spec?.activeDeadlineSeconds == 30)
         let pod = try #require(job.spec?.template.spec)
         #expect(pod.restartPolicy == "Never")
         #expect(pod.serviceAccountName == "db-operator-driver")
