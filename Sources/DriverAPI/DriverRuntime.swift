@@ -148,7 +148,7 @@ public final class DriverRuntime: Sendable {
         case .createFinalBackup(let name):
             if try await readBackup(name) == nil {
                 let final = Backup(
-                    metadata: ObjectMeta(name: name, namespace: configuration.namespace, labels: ["dboperator.io/database": String(configuration.database.prefix(63)), "dboperator.io/final": "true"]),
+                    metadata: ObjectMeta(name: name, namespace: configuration.namespace, labels: ["dboperator.io/database": LabelValue.valid(configuration.database), "dboperator.io/final": "true"]),
                     spec: BackupSpec(database: configuration.database))
                 do { _ = try await api.create(final) } catch let error as KubeError where error.code == .alreadyExists {}
             }

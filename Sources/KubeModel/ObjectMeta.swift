@@ -112,3 +112,17 @@ extension Array where Element == Condition {
 
     public subscript(type type: String) -> Condition? { first { $0.type == type } }
 }
+
+/// Label values as the API server accepts them: at most 63 characters of
+/// `[A-Za-z0-9._-]`, beginning and ending with a letter or digit (or empty).
+public enum LabelValue {
+    /// `text` as a valid label value: cut to 63 characters, characters outside the
+    /// set dropped, and non-alphanumerics trimmed from both ends.
+    public static func valid(_ text: String) -> String {
+        let allowed = text.filter { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == ".") }
+        var value = Substring(allowed.prefix(63))
+        while let first = value.first, !(first.isLetter || first.isNumber) { value = value.dropFirst() }
+        while let last = value.last, !(last.isLetter || last.isNumber) { value = value.dropLast() }
+        return String(value)
+    }
+}

@@ -48,7 +48,8 @@ public struct JobTemplate: Sendable {
         let namespace = database.metadata.namespace ?? ""
         let uid = database.metadata.uid ?? ""
         var labels = [Self.databaseUIDLabel: uid, Self.operationLabel: request.operation.rawValue, "app.kubernetes.io/managed-by": "db-operator"]
-        if name.count <= 63 { labels[Self.databaseLabel] = name }
+        // The name as a label only where it is one exactly (the UID label selects anyway).
+        if LabelValue.valid(name) == name { labels[Self.databaseLabel] = name }
         var annotations = [Self.generationAnnotation: String(database.metadata.generation ?? 0), Self.attemptAnnotation: String(request.attempt)]
         var env = [
             EnvVar(name: "DB_OPERATOR_DATABASE", value: name),

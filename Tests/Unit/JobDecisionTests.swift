@@ -215,3 +215,16 @@ struct JobTemplateTests {
         #expect(!long.contains("."))
     }
 }
+
+@Suite("Label values")
+struct LabelValueTests {
+    @Test("names become valid label values: at most 63 characters, alphanumeric at both ends")
+    func valid() {
+        #expect(LabelValue.valid("orders") == "orders")
+        let long = String(repeating: "a", count: 62) + "-b"  // 64 characters, a '-' at 63
+        #expect(LabelValue.valid(long) == String(repeating: "a", count: 62))
+        #expect(LabelValue.valid(String(repeating: "x", count: 63)).count == 63)
+        #expect(LabelValue.valid("-a.b_c-") == "a.b_c")
+        #expect(LabelValue.valid("") == "")
+    }
+}
