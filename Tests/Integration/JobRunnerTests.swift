@@ -48,10 +48,13 @@ struct JobRunnerTests {
                 #expect(finished.status?.active == 0)
                 #expect(finished.status?.startTime != nil && finished.status?.completionTime != nil)
                 #expect(finished.condition("Complete")?.reason == "CompletionsReached")
+                // One pod, unless a start failed (a busy machine can refuse a fork): then
+                // each failed start is counted in `failed`, as the job controller counts it.
+                // Never a second pod beside a running or succeeded one.
                 let files = try FileManager.default.contentsOfDirectory(atPath: logs).filter { $0.hasPrefix("default_ok-") }
-                #expect(files.count == 1)
-                let log = try String(contentsOfFile: "\(logs)/\(files[0])", encoding: .utf8)
-                #expect(log == "hello from the job\n")
+                #expect(files.count == 1 + (finished.status?.failed ?? 0), "pods \(files), status \(String(describing: finished.status))")
+                let logsText = try files.map { try String(contentsOfFile: "\(logs)/\($0)", encoding: .utf8) }
+                #expect(logsText.filter { $0 == "hello from the job\n" }.count == 1)
             }
         }
     }
