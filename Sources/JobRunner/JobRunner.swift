@@ -122,8 +122,21 @@ public final class JobRunner: Service {
             if processes.pod(for: uid) != nil { return .requeue(after: .milliseconds(Int64(remaining * 1000) + 50)) }
         }
         if processes.pod(for: uid) != nil { return .done }
+        // A pod may have ended between the read above and that check. Its outcome is
+        // written to the Job before it leaves the table, so a second read has it: the
+        // first one could still say "no failures", and start a pod too many.
+        let current: Resource<Job>
+        do {
+            current = try await api.get(Job.self, namespace: key.namespace, name: key.name)
+        } catch let error as KubeError where error.code == .notFound {
+            return .done
+        }
+        guard current.metadata.uid == uid, current.object.metadata.deletionTimestamp == nil, !current.object.isFinished else {
+            return .requeue(after: .milliseconds(10))
+        }
+        let latest = current.object.status ?? JobStatus()
 
-        let failures = status.failed ?? 0
+        let failures = latest.failed ?? 0
         let backoffLimit = job.spec?.backoffLimit ?? 6
         if failures > backoffLimit {
             try await finish(key, uid: uid, reason: "BackoffLimitExceeded", message: "Job has reached the specified backoff limit", failedPod: false)
@@ -137,7 +150,7 @@ public final class JobRunner: Service {
 
         let plan: PodPlan
         do {
-            plan = try await prepare(job, attempt: failures + (status.succeeded ?? 0) + 1)
+            plan = try await prepare(job, attempt: failures + (latest.succeeded ?? 0) + 1)
         } catch let error as PodSetupError {
             logger.warning("cannot start the Job's container", metadata: ["k8s.job": "\(key)", "error": "\(error)"])
             await events.record(job, type: .warning, reason: "FailedCreatePodContainer", message: error.description)
