@@ -8,6 +8,9 @@ import Synchronization
 /// holder renews the lease every `retryPeriod`; others take it over once it has gone
 /// unrenewed for `leaseDuration` (measured on their own clock, from when they last
 /// saw it change); a leader that cannot renew within `renewDeadline` stops leading.
+/// Each renewal is bounded by that deadline as a whole (the client's own retries
+/// included), and counts from when the last successful renewal was sent, so a
+/// leader stops before any other candidate can see the lease expire.
 public final class LeaderElector: Sendable {
     public struct Configuration: Sendable {
         public var leaseName: String
@@ -48,56 +51,95 @@ public final class LeaderElector: Sendable {
     /// the lease so another candidate takes over at once.
     public func run(_ work: @escaping @Sendable () async throws -> Void) async throws {
         var observed = Observation()
-        while try await !tryAcquireOrRenew(&observed) {
+        var sent = ContinuousClock.now
+        while true {
+            sent = .now
+            do {
+                let outcome = try await tryAcquireOrRenew(observed)
+                observed = outcome.observed
+                if outcome.acquired { break }
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                logger.debug("could not acquire the lease", metadata: ["error": "\(error)"])
+            }
             try await Task.sleep(for: Backoff.jittered(configuration.retryPeriod))
         }
         leading.store(true, ordering: .relaxed)
         logger.info("became leader", metadata: ["lease": "\(configuration.namespace)/\(configuration.leaseName)", "identity": "\(configuration.identity)"])
-        defer { leading.store(false, ordering: .relaxed) }
         let acquired = observed
+        let acquiredSent = sent
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await work() }
-                group.addTask { try await self.renewLoop(acquired) }
+                group.addTask { try await self.renewLoop(acquired, lastRenewSent: acquiredSent) }
                 try await group.next()
                 group.cancelAll()
             }
         } catch {
+            leading.store(false, ordering: .relaxed)
             await releaseShielded()
             throw error
         }
+        leading.store(false, ordering: .relaxed)
         await releaseShielded()
     }
 
-    /// Releases even when the calling task is cancelled (the usual way leading ends).
+    /// Releases even when the calling task is cancelled (the usual way leading ends),
+    /// giving up after a renew deadline: the lease then simply expires.
     private func releaseShielded() async {
-        await Task.detached { await self.release() }.value
+        let deadline = ContinuousClock.now + configuration.renewDeadline
+        await Task.detached { _ = try? await Self.bounded(by: deadline) { await self.release() } }.value
     }
 
-    private func renewLoop(_ start: Observation) async throws {
+    private func renewLoop(_ start: Observation, lastRenewSent acquired: ContinuousClock.Instant) async throws {
         var observed = start
-        var lastRenew = ContinuousClock.now
+        var lastRenewSent = acquired
         while true {
             try await Task.sleep(for: configuration.retryPeriod)
+            let deadline = lastRenewSent + configuration.renewDeadline
+            let sent = ContinuousClock.now
+            let snapshot = observed
             do {
-                if try await tryAcquireOrRenew(&observed) {
-                    lastRenew = .now
-                    continue
+                if let outcome = try await Self.bounded(by: deadline, { try await self.tryAcquireOrRenew(snapshot) }) {
+                    observed = outcome.observed
+                    if outcome.acquired {
+                        lastRenewSent = sent
+                        continue
+                    }
                 }
             } catch is CancellationError {
                 throw CancellationError()
             } catch {
                 logger.debug("lease renewal failed", metadata: ["error": "\(error)"])
             }
-            if ContinuousClock.now - lastRenew > configuration.renewDeadline || observed.holder != configuration.identity {
+            if ContinuousClock.now >= deadline || observed.holder != configuration.identity {
+                // Stop counting as leader before anything else (release, the work's
+                // shutdown) so nobody acts on a lease another may take.
+                leading.store(false, ordering: .relaxed)
                 logger.warning("lost leadership", metadata: ["lease": "\(configuration.leaseName)"])
                 throw LostLeadership()
             }
         }
     }
 
+    /// Runs `operation` until `deadline`; past it, cancels it and returns nil.
+    static func bounded<T: Sendable>(
+        by deadline: ContinuousClock.Instant, _ operation: @escaping @Sendable () async throws -> T
+    ) async throws -> T? {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await operation() }
+            group.addTask {
+                try await Task.sleep(until: deadline, clock: .continuous)
+                return nil
+            }
+            defer { group.cancelAll() }
+            return try await group.next() ?? nil
+        }
+    }
+
     /// What this candidate last saw of the lease, and when (on its own clock).
-    struct Observation {
+    struct Observation: Sendable {
         var holder: String?
         var renewTime: String?
         var seenAt: ContinuousClock.Instant = .now
@@ -105,7 +147,8 @@ public final class LeaderElector: Sendable {
 
     /// One round of client-go's `tryAcquireOrRenew`: create the lease, renew it if
     /// ours, or take it if it expired; every write is a compare-and-swap.
-    private func tryAcquireOrRenew(_ observed: inout Observation) async throws -> Bool {
+    private func tryAcquireOrRenew(_ previous: Observation) async throws -> (acquired: Bool, observed: Observation) {
+        var observed = previous
         let now = KubeTime.microNow()
         let seconds = Int(configuration.leaseDuration.components.seconds)
         let current: Resource<Lease>
@@ -117,10 +160,9 @@ public final class LeaderElector: Sendable {
                 spec: LeaseSpec(holderIdentity: configuration.identity, leaseDurationSeconds: seconds, acquireTime: now, renewTime: now, leaseTransitions: 0))
             do {
                 _ = try await api.create(lease)
-                observed = Observation(holder: configuration.identity, renewTime: now)
-                return true
+                return (true, Observation(holder: configuration.identity, renewTime: now))
             } catch let error as KubeError where error.code == .alreadyExists || error.code == .conflict {
-                return false
+                return (false, observed)
             }
         }
         let spec = current.object.spec ?? LeaseSpec()
@@ -130,7 +172,7 @@ public final class LeaderElector: Sendable {
         let holder = spec.holderIdentity ?? ""
         let duration = Duration.seconds(spec.leaseDurationSeconds ?? seconds)
         let expired = ContinuousClock.now - observed.seenAt > duration
-        guard holder.isEmpty || holder == configuration.identity || expired else { return false }
+        guard holder.isEmpty || holder == configuration.identity || expired else { return (false, observed) }
 
         var updated = current.object
         var newSpec = spec
@@ -144,10 +186,9 @@ public final class LeaderElector: Sendable {
         updated.spec = newSpec
         do {
             _ = try await api.update(current, to: updated)
-            observed = Observation(holder: configuration.identity, renewTime: now)
-            return true
+            return (true, Observation(holder: configuration.identity, renewTime: now))
         } catch let error as KubeError where error.code == .conflict {
-            return false
+            return (false, observed)
         }
     }
 

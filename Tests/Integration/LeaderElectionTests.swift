@@ -48,15 +48,32 @@ struct LeaderElectionTests {
         }
     }
 
-    @Test("a leader that can no longer renew stops leading, and the other takes over after the lease expires")
-    func lostRenewals() async throws {
+    /// How the leader's lease requests fail while partitioned away.
+    enum Partition: String, CaseIterable, Sendable, CustomTestStringConvertible {
+        case failing, hanging
+        var rule: FaultRule {
+            switch self {
+            case .failing: FaultRule(resource: "leases", user: "job", status: 500)
+            // Longer than the lease lasts: a renewal not bounded by the deadline would
+            // still be waiting when the other candidate takes over.
+            case .hanging: FaultRule(resource: "leases", user: "job", delayMilliseconds: 8_000)
+            }
+        }
+        var testDescription: String { rawValue }
+    }
+
+    @Test(
+        "a leader that can no longer renew (requests failing and retried, or hanging) stops leading before the lease expires, and the other takes over after",
+        arguments: Partition.allCases)
+    func lostRenewals(_ partition: Partition) async throws {
         try await FakeCluster.with { cluster in
+            // The leader's client retries as the operator's does: the renew deadline
+            // must bound each renewal, retries included.
             var jobConfiguration = cluster.client.configuration
             jobConfiguration.token = cluster.server.configuration.tokens.first { $0.value == "job" }!.key
-            jobConfiguration.maxAttempts = 1
             let otherClient = try HTTPKubernetesClient(configuration: jobConfiguration, logger: FakeCluster.logger)
             do {
-                try await partitionedLeader(cluster, otherClient)
+                try await partitionedLeader(cluster, otherClient, partition)
             } catch {
                 try? await otherClient.shutdown()
                 throw error
@@ -65,26 +82,36 @@ struct LeaderElectionTests {
         }
     }
 
-    private func partitionedLeader(_ cluster: FakeCluster, _ otherClient: HTTPKubernetesClient) async throws {
-            var first = configuration("first")
-            first.leaseName = "renewals"
-            var second = configuration("second")
-            second.leaseName = "renewals"
-            let leader = LeaderElector(api: otherClient, configuration: first, logger: FakeCluster.logger)
-            let candidate = LeaderElector(api: cluster.client, configuration: second, logger: FakeCluster.logger)
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    await #expect(throws: LeaderElector.LostLeadership.self) {
-                        try await leader.run { try await Task.sleep(for: .seconds(3600)) }
-                    }
+    private func partitionedLeader(_ cluster: FakeCluster, _ otherClient: HTTPKubernetesClient, _ partition: Partition) async throws {
+        // A wide margin between the renew deadline and the lease duration, so a
+        // loaded machine cannot blur which comes first.
+        var first = configuration("first")
+        first.leaseName = "renewals-\(partition.rawValue)"
+        first.leaseDuration = .seconds(4)
+        first.renewDeadline = .seconds(1)
+        var second = first
+        second.identity = "second"
+        let leader = LeaderElector(api: otherClient, configuration: first, logger: FakeCluster.logger)
+        let candidate = LeaderElector(api: cluster.client, configuration: second, logger: FakeCluster.logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await #expect(throws: LeaderElector.LostLeadership.self) {
+                    try await leader.run { try await Task.sleep(for: .seconds(3600)) }
                 }
-                try await eventually("the first to lead") { leader.isLeader }
-                group.addTask { try? await candidate.run { try await Task.sleep(for: .seconds(3600)) } }
-                // The first candidate's requests now fail, as if it were partitioned away.
-                cluster.server.injectFault(FaultRule(resource: "leases", user: "job", status: 500))
-                try await eventually(timeout: .seconds(10), "the second to take over") { candidate.isLeader }
-                #expect(!leader.isLeader)
-                group.cancelAll()
             }
+            try await eventually("the first to lead") { leader.isLeader }
+            group.addTask { try? await candidate.run { try await Task.sleep(for: .seconds(3600)) } }
+            // The first candidate's requests now fail or hang, as if it were partitioned away.
+            cluster.server.injectFault(partition.rule)
+            // Watch both: the first must have stopped leading before the second leads.
+            var stopped: ContinuousClock.Instant? = nil
+            try await eventually(timeout: .seconds(15), "the second to take over") {
+                if stopped == nil && !leader.isLeader { stopped = .now }
+                return candidate.isLeader
+            }
+            #expect(stopped != nil, "the first still leads while the second does")
+            group.cancelAll()
+            cluster.server.clearFaults()
+        }
     }
 }
