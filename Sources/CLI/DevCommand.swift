@@ -26,6 +26,12 @@ struct DevCommand: AsyncParsableCommand {
     @Option(help: "Directory for the Jobs' logs and the programs' kubeconfigs.")
     var stateDir = "/tmp/db-operator-dev"
 
+    @Option(help: "Directory where the fake API server keeps its objects, CA and tokens across restarts (default: <state-dir>/apiserver).")
+    var dataDir: String?
+
+    @Flag(help: "Keep the fake API server's objects in memory only: a restart starts empty.")
+    var ephemeral = false
+
     @Option(help: "Seconds before a failed Job is retried; doubles per failure up to 600.")
     var jobRetryBase: Double = 5
 
@@ -36,6 +42,7 @@ struct DevCommand: AsyncParsableCommand {
         let logger = logging.makeLogger(label: "db-operator-dev")
         var serverConfiguration = FakeAPIServer.Configuration()
         serverConfiguration.port = port
+        serverConfiguration.dataDirectory = ephemeral ? nil : (dataDir ?? "\(stateDir)/apiserver")
         serverConfiguration.tokens = [
             FakeAPIServer.randomToken(): "admin", FakeAPIServer.randomToken(): "db-operator", FakeAPIServer.randomToken(): "db-operator-job",
         ]
@@ -46,7 +53,13 @@ struct DevCommand: AsyncParsableCommand {
             server: server, kubeconfigOut: kubeconfigOut, stateDir: stateDir, retryBase: jobRetryBase,
             testDriverRoot: enableTestDriver, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [environment], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            server.close()
+            throw error
+        }
+        server.close()
     }
 }
 
@@ -90,6 +103,7 @@ struct DevEnvironment: Service {
                     db-operator dev is running (Ctrl-C stops it).
                       Kubernetes API  https://127.0.0.1:\(port)
                       kubeconfig      \(kubeconfigOut)
+                      objects kept in \(server.configuration.dataDirectory ?? "memory only (--ephemeral)")
                       drivers         \(operatorConfiguration.knownDrivers.sorted().joined(separator: ", "))
                       Job logs        \(stateDir)/jobs
                     Try (README.md, "Quick start"):

@@ -69,4 +69,79 @@ struct QuickStartTests {
         #expect(finals.split(separator: "\n").filter { $0.hasPrefix("orders-final-") && $0.hasSuffix("=Completed") }.count == 1, "\(finals)")
         await #expect(throws: (any Error).self) { _ = try await Engine.postgresql.runAs(pg, user, password, database, ["SELECT 1"]) }
     }
+
+    @Test("db-operator dev stopped with Ctrl-C during a backup and started again: Databases, Secrets and the kubeconfig are as they were, and the backup completes")
+    func restartKeepsEverything() async throws {
+        let kubectl = try Self.services.kubectl()
+        let pg = try Self.services.postgresqlLimited(), mysql = try Self.services.mysqlLimited(), s3 = try Self.services.s3()
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("restart-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let kubeconfig = "\(root)/kubeconfig"
+        let tools = Self.services.postgresqlToolDirectories.joined(separator: ":")
+        // A fixed port, as the default one is: a kubeconfig names it.
+        let port = try ChildProcess.freePort()
+        func startDev() async throws -> RunningProcess {
+            let dev = try RunningProcess(
+                LifecycleHarness.binary,
+                ["dev", "--port", "\(port)", "--kubeconfig-out", kubeconfig, "--state-dir", "\(root)/state", "--log-format", "text"],
+                environment: tools.isEmpty ? [:] : ["DB_OPERATOR_PG_BIN_DIRS": tools])
+            _ = try await dev.waitForOutput(timeout: .seconds(60)) { $0.contains("db-operator dev is running") }
+            return dev
+        }
+        var dev = try await startDev()
+        defer { dev.terminate() }
+
+        let ns = "restart-\(UUID().uuidString.prefix(6).lowercased())"
+        func run(_ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) async throws -> String {
+            let result = try await ChildProcess.run(
+                kubectl, ["--kubeconfig", kubeconfig, "--cache-dir", "\(root)/cache"] + arguments, environment: ["HOME": root])
+            try #require(result.status == 0, "kubectl \(arguments.joined(separator: " ")): \(result.stderr)\n\(dev.text.suffix(4000))", sourceLocation: sourceLocation)
+            return result.stdoutText
+        }
+        _ = try await run(["create", "namespace", ns])
+        _ = try await run(["create", "secret", "generic", "pg-admin", "-n", ns, "--from-literal=password=\(pg.password)"])
+        _ = try await run(["create", "secret", "generic", "mysql-admin", "-n", ns, "--from-literal=password=\(mysql.password)"])
+        _ = try await run([
+            "create", "secret", "generic", "s3-creds", "-n", ns, "--from-literal=accessKeyId=\(s3.accessKeyID)", "--from-literal=secretAccessKey=\(s3.secretAccessKey)",
+        ])
+        let fixtures = Self.repository.appendingPathComponent("Fixtures/dev").path + "/"
+        _ = try await run(["apply", "-n", ns, "-f", fixtures])
+        _ = try await run(["wait", "-n", ns, "--for=jsonpath={.status.phase}=Created", "database/orders", "database/inventory", "--timeout=180s"])
+        _ = try await run(["wait", "-n", ns, "--for=jsonpath={.status.phase}=Completed", "backup/orders-1", "backup/inventory-1", "--timeout=180s"])
+
+        // Enough rows that a backup takes a while, then a backup, and Ctrl-C while it runs.
+        let user = String(decoding: Data(base64Encoded: try await run(["get", "secret", "orders", "-n", ns, "-o", "jsonpath={.data.username}"])) ?? Data(), as: UTF8.self)
+        let password = String(decoding: Data(base64Encoded: try await run(["get", "secret", "orders", "-n", ns, "-o", "jsonpath={.data.password}"])) ?? Data(), as: UTF8.self)
+        let database = String(decoding: Data(base64Encoded: try await run(["get", "secret", "orders", "-n", ns, "-o", "jsonpath={.data.database}"])) ?? Data(), as: UTF8.self)
+        _ = try await Engine.postgresql.runAs(pg, user, password, database, [
+            "CREATE TABLE rows AS SELECT n, md5(n::text) || md5((n * 7)::text) AS payload FROM generate_series(1, 800000) AS n",
+        ])
+        let before = try await run(["get", "databases,secrets,backups", "-n", ns, "-o", "jsonpath={range .items[*]}{.kind}/{.metadata.name} {.metadata.uid}{\"\\n\"}{end}"])
+        let kubeconfigBefore = try String(contentsOfFile: kubeconfig, encoding: .utf8)
+        let manifest = "\(root)/orders-2.yaml"
+        try "apiVersion: dboperator.io/v1alpha1\nkind: Backup\nmetadata:\n  name: orders-2\nspec:\n  database: orders\n".write(toFile: manifest, atomically: true, encoding: .utf8)
+        _ = try await run(["apply", "-n", ns, "-f", manifest])
+        _ = try await run(["wait", "-n", ns, "--for=jsonpath={.status.phase}=BackingUp", "backup/orders-2", "--timeout=120s"])
+        dev.signal(SIGINT)
+        try await eventually(timeout: .seconds(60), "db-operator dev to stop on Ctrl-C") { !dev.isRunning }
+        let stoppedOutput = dev.text
+        #expect(dev.exitStatus == 0, "\(stoppedOutput.suffix(3000))")
+
+        dev = try await startDev()
+        // The kubeconfig written before still works (same CA, token and port), and is unchanged.
+        #expect(try String(contentsOfFile: kubeconfig, encoding: .utf8) == kubeconfigBefore)
+        let after = try await run(["get", "databases,secrets,backups", "-n", ns, "-o", "jsonpath={range .items[*]}{.kind}/{.metadata.name} {.metadata.uid}{\"\\n\"}{end}"])
+        let lines = Set(after.split(separator: "\n"))
+        for line in before.split(separator: "\n") { #expect(lines.contains(line), "\(line) is gone after the restart:\n\(after)") }
+        #expect(try await run(["get", "database", "inventory", "-n", ns, "-o", "jsonpath={.status.phase}"]) == "Created")
+        _ = try await run(["wait", "-n", ns, "--for=jsonpath={.status.phase}=Completed", "backup/orders-2", "--timeout=180s"])
+        // The attempt Ctrl-C ended and the one after the restart: the backup ran across it.
+        #expect(try await run(["get", "backup", "orders-2", "-n", ns, "-o", "jsonpath={.status.attempts}"]) == "2")
+        _ = try await run(["wait", "-n", ns, "--for=jsonpath={.status.phase}=Created", "database/orders", "--timeout=60s"])
+        #expect(try await Engine.postgresql.runAs(pg, user, password, database, ["SELECT count(*) FROM rows"]) == [["800000"]])
+
+        _ = try await run(["delete", "-n", ns, "-f", fixtures, "--wait=false"])
+        _ = try await run(["wait", "-n", ns, "--for=delete", "database/orders", "database/inventory", "--timeout=180s"])
+    }
 }

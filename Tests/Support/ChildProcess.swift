@@ -11,6 +11,24 @@ public struct ChildProcessResult: Sendable {
 
 /// Runs programs the tests drive as black boxes (kubectl, the aws CLI, db-operator).
 public enum ChildProcess {
+    /// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then closed),
+    /// for a program that must listen on the same port across restarts.
+    public static func freePort() throws -> Int {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw TimedOut(description: "socket() failed") }
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
+        }
+        guard bound else { throw TimedOut(description: "could not bind a free port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
     /// Runs `executable` with `arguments` to completion; `environment` is added to this
     /// process's environment. The wait happens on a Dispatch thread, never on Swift's
     /// cooperative pool, so servers running in the test process keep serving the child.

@@ -158,6 +158,28 @@ struct APIHandler: Sendable {
         }
 
         let dryRun = query["dryRun"] == "All"
+        if !["get", "list", "watch"].contains(verb) && !dryRun {
+            // Answer a write only once it is on disk (with a data directory).
+            let response = try await serveResource(request, type: type, verb: verb, namespace: namespace, name: name, subresource: subresource, query: query, dryRun: dryRun)
+            try await saved()
+            return response
+        }
+        return try await serveResource(request, type: type, verb: verb, namespace: namespace, name: name, subresource: subresource, query: query, dryRun: dryRun)
+    }
+
+    /// Waits until the changes made so far are in the data directory.
+    private func saved() async throws {
+        do {
+            try await storage.journal?.waitUntilDurable()
+        } catch {
+            throw APIError(code: 500, reason: "InternalError", message: "Internal error occurred: the change could not be saved: \(error)")
+        }
+    }
+
+    private func serveResource(
+        _ request: HTTPRequest, type: ResourceType, verb: String, namespace: String?, name: String?, subresource: String?,
+        query: [String: String], dryRun: Bool
+    ) async throws -> HTTPResponse {
         let wantsTable = (request.headers.first(name: "Accept") ?? "").contains("as=Table")
         var unknownFields = UnknownFields(directive: UnknownFields.Directive(rawValue: query["fieldValidation"] ?? "Warn") ?? .warn)
         switch verb {

@@ -71,6 +71,12 @@ public final class FakeAPIServer: Service, Sendable {
         public var tls = true
         /// Namespaces that exist from the start.
         public var initialNamespaces = ["default", "kube-system", "kube-public", "kube-node-lease"]
+        /// Keep every object, the CA and the tokens in this directory, so a restart
+        /// changes nothing a client can see (see Journal.swift); nil keeps them in
+        /// memory only. Saved tokens are used again; `tokens` adds users they lack.
+        public var dataDirectory: String?
+        /// Records in a journal segment before a snapshot replaces it.
+        public var recordsPerSnapshot = 20_000
 
         public init() {}
     }
@@ -85,10 +91,27 @@ public final class FakeAPIServer: Service, Sendable {
     private let bound = AsyncStream<Int>.makeStream()
 
     public init(configuration: Configuration = Configuration(), logger: Logger = Logger(label: "fake-apiserver")) throws {
-        self.configuration = configuration
-        tlsIdentity = configuration.tls ? try TLSIdentity.generate() : nil
+        var configuration = configuration
         self.logger = logger
-        storage = Storage(configuration: .init(historyLimit: configuration.historyLimit))
+        if let directory = configuration.dataDirectory {
+            let (journal, restored) = try Journal.open(directory: directory, recordsPerSegment: configuration.recordsPerSnapshot, logger: logger)
+            do {
+                let saved = try SavedIdentity.loadOrCreate(directory: directory, tls: configuration.tls, tokens: configuration.tokens)
+                configuration.tokens = saved.tokens
+                tlsIdentity = configuration.tls ? saved.tls : nil
+            } catch {
+                journal.close()
+                throw error
+            }
+            storage = Storage(configuration: .init(historyLimit: configuration.historyLimit), persistence: (journal, restored))
+            logger.info("restored from the data directory", metadata: [
+                "directory": "\(directory)", "objects": "\(restored.objects.count)", "resourceVersion": "\(storage.currentRevision)",
+            ])
+        } else {
+            tlsIdentity = configuration.tls ? try TLSIdentity.generate() : nil
+            storage = Storage(configuration: .init(historyLimit: configuration.historyLimit))
+        }
+        self.configuration = configuration
         let namespaces = storage.resourceType(group: "", version: "v1", plural: "namespaces")!
         for name in configuration.initialNamespaces {
             var unknownFields = UnknownFields(directive: .ignore)
@@ -100,6 +123,12 @@ public final class FakeAPIServer: Service, Sendable {
     /// graceful shutdown.
     public func run() async throws {
         try await cancelWhenGracefulShutdown { try await self.serve() }
+    }
+
+    /// Saves what is pending and releases the data directory (if any); the server
+    /// accepts no more changes after it. Call once `run()` has returned.
+    public func close() {
+        storage.journal?.close()
     }
 
     private func serve() async throws {

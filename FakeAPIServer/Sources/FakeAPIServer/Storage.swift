@@ -14,9 +14,27 @@ final class Storage: Sendable {
     }
 
     let state: Mutex<State>
+    /// Where committed changes are saved (`--data-dir`); nil keeps them in memory only.
+    let journal: Journal?
 
-    init(configuration: Configuration = Configuration()) {
-        state = Mutex(State(configuration: configuration))
+    /// A store, restored from `persistence` when given: its objects, their CRDs'
+    /// resources served again, and the resourceVersion after the last reserved one
+    /// (watches from before the restart get 410 Gone and relist).
+    init(configuration: Configuration = Configuration(), persistence: (journal: Journal, restored: Journal.Restored)? = nil) {
+        var state = State(configuration: configuration)
+        if let persistence {
+            for (storeKey, key, object) in persistence.restored.objects { state.store(storeKey, key, object) }
+            if let crds = state.types[State.typeKey("apiextensions.k8s.io", "v1", "customresourcedefinitions")] {
+                for object in (state.objects[crds.storeKey] ?? [:]).values { Strategies.afterWrite(crds, object, old: nil, state: &state) }
+            }
+            state.revision = max(state.revision, persistence.restored.revision)
+            state.compactedRevision = state.revision
+            state.reservedRevision = state.revision
+            state.journal = persistence.journal
+            persistence.journal.start(objects: state.objects, revision: state.reservedRevision)
+        }
+        self.state = Mutex(state)
+        journal = persistence?.journal
     }
 
     /// What the lock protects.
@@ -34,6 +52,10 @@ final class Storage: Sendable {
         var compactedRevision: UInt64 = 0
         var watchers: [UInt64: Watcher] = [:]
         var nextWatcherID: UInt64 = 1
+        /// Saves every change when the server has a data directory.
+        var journal: Journal?
+        /// resourceVersions up to this one are reserved on disk (see Journal).
+        var reservedRevision: UInt64 = 0
 
         init(configuration: Configuration) {
             self.configuration = configuration
@@ -279,6 +301,7 @@ extension Storage.State {
     mutating func store(_ storeKey: StoreKey, _ key: String, _ object: JSONValue) {
         let old = objects[storeKey]?[key]
         objects[storeKey, default: [:]][key] = object
+        journal?.put(storeKey, key, object)
         let ref = Storage.ObjectRef(storeKey: storeKey, key: key)
         for uid in Self.ownerUIDs(old) where !Self.ownerUIDs(object).contains(uid) {
             dependents[uid]?.remove(ref)
@@ -289,6 +312,7 @@ extension Storage.State {
 
     mutating func unstore(_ storeKey: StoreKey, _ key: String) -> JSONValue? {
         guard let old = objects[storeKey]?.removeValue(forKey: key) else { return nil }
+        journal?.delete(storeKey, key)
         let ref = Storage.ObjectRef(storeKey: storeKey, key: key)
         for uid in Self.ownerUIDs(old) {
             dependents[uid]?.remove(ref)
@@ -303,6 +327,14 @@ extension Storage.State {
 
     /// Appends to the history and fans out to the open watches.
     mutating func record(_ event: WatchEvent) {
+        if let journal {
+            // The version must be reserved on disk before anyone sees it.
+            if event.revision > reservedRevision {
+                reservedRevision = event.revision + Journal.reservationBlock
+                try? journal.reserve(through: reservedRevision)
+            }
+            journal.rotateIfDue(objects: objects, revision: reservedRevision)
+        }
         history.append(event)
         if history.count > configuration.historyLimit {
             let drop = history.count - configuration.historyLimit / 2

@@ -7,7 +7,7 @@ import X509
 /// A CA and a server certificate for 127.0.0.1 and localhost, made at startup.
 /// kubectl (client-go) sends bearer tokens only over TLS, so the fake serves HTTPS,
 /// and its kubeconfig carries the CA as a real cluster's does.
-public struct TLSIdentity: Sendable {
+public struct TLSIdentity: Sendable, Codable {
     /// The CA certificate, PEM: what a client trusts.
     public let caPEM: String
     let certificatePEM: String
@@ -62,5 +62,43 @@ public struct TLSIdentity: Sendable {
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.trustRoots = .certificates([try NIOSSLCertificate(bytes: Array(caPEM.utf8), format: .pem)])
         return configuration
+    }
+}
+
+/// The identity a data directory keeps across restarts, so kubeconfigs written
+/// before keep working: the serving CA, certificate and key, and the tokens.
+struct SavedIdentity: Codable {
+    var tls: TLSIdentity?
+    var tokens: [String: String]
+
+    /// Reads `identity.json`, or makes and writes it (mode 0600). Users of `tokens`
+    /// that it lacks are added to it; a TLS identity is made if it has none.
+    static func loadOrCreate(directory: String, tls: Bool, tokens: [String: String]) throws -> SavedIdentity {
+        let path = directory + "/identity.json"
+        var saved: SavedIdentity
+        var changed = false
+        if let data = FileManager.default.contents(atPath: path) {
+            saved = try JSONDecoder().decode(SavedIdentity.self, from: data)
+        } else {
+            saved = SavedIdentity(tls: nil, tokens: [:])
+            changed = true
+        }
+        let users = Set(saved.tokens.values)
+        for (token, user) in tokens where !users.contains(user) {
+            saved.tokens[token] = user
+            changed = true
+        }
+        if tls && saved.tls == nil {
+            saved.tls = try TLSIdentity.generate()
+            changed = true
+        }
+        if changed {
+            let temporary = path + ".tmp"
+            guard FileManager.default.createFile(atPath: temporary, contents: try JSONEncoder().encode(saved), attributes: [.posixPermissions: 0o600]) else {
+                throw Journal.WriteFailed(description: "cannot write \(temporary)")
+            }
+            guard rename(temporary, path) == 0 else { throw Journal.WriteFailed(description: "cannot write \(path)") }
+        }
+        return saved
     }
 }

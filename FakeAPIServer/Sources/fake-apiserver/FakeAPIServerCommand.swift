@@ -27,11 +27,15 @@ struct ServerOptions: ParsableArguments {
     @Flag(help: "Serve plain HTTP instead of HTTPS (kubectl then sends no token, so requests are refused).")
     var insecureHTTP = false
 
+    @Option(help: "Keep every object, the CA and the tokens in this directory, so a restart keeps them (default: memory only).")
+    var dataDir: String?
+
     func configuration() -> FakeAPIServer.Configuration {
         var configuration = FakeAPIServer.Configuration()
         configuration.port = port
         configuration.bookmarkInterval = .seconds(bookmarkInterval)
         configuration.tls = !insecureHTTP
+        configuration.dataDirectory = dataDir
         return configuration
     }
 }
@@ -63,6 +67,7 @@ struct Serve: AsyncParsableCommand {
             print("fake API server listening on \(apiServer.url) (port \(port))")
             try await tasks.waitForAll()
         }
+        apiServer.close()
     }
 }
 
