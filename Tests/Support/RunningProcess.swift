@@ -74,4 +74,6 @@ public final class RunningProcess: @unchecked Sendable {
 /// A wait on a condition that did not come true in time.
 public struct TimedOut: Error, CustomStringConvertible {
     public let description: String
+
+    public init(description: String) { self.description = description }
 }

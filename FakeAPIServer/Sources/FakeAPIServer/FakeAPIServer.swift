@@ -77,6 +77,9 @@ public final class FakeAPIServer: Service, Sendable {
         public var dataDirectory: String?
         /// Records in a journal segment before a snapshot replaces it.
         public var recordsPerSnapshot = 20_000
+        /// Waited before each write to the data directory: a slow disk, for tests
+        /// that must catch an answer sent before its change is saved.
+        public var slowDisk: Duration = .zero
 
         public init() {}
     }
@@ -94,7 +97,8 @@ public final class FakeAPIServer: Service, Sendable {
         var configuration = configuration
         self.logger = logger
         if let directory = configuration.dataDirectory {
-            let (journal, restored) = try Journal.open(directory: directory, recordsPerSegment: configuration.recordsPerSnapshot, logger: logger)
+            let (journal, restored) = try Journal.open(
+                directory: directory, recordsPerSegment: configuration.recordsPerSnapshot, flushDelay: configuration.slowDisk, logger: logger)
             do {
                 let saved = try SavedIdentity.loadOrCreate(directory: directory, tls: configuration.tls, tokens: configuration.tokens)
                 configuration.tokens = saved.tokens

@@ -66,6 +66,8 @@ final class Journal: @unchecked Sendable {
     private let logger: Logger
     /// Records in a segment after which the log is rotated and a snapshot written.
     private let recordsPerSegment: Int
+    /// Waited before each batch is written: a slow disk, for tests.
+    private let flushDelay: Duration
     private let lockDescriptor: Int32
 
     private let condition = NSCondition()
@@ -86,7 +88,7 @@ final class Journal: @unchecked Sendable {
     }
 
     /// Opens (creating it if needed) and locks a data directory, and reads it.
-    static func open(directory: String, recordsPerSegment: Int = 20_000, logger: Logger) throws -> (Journal, Restored) {
+    static func open(directory: String, recordsPerSegment: Int = 20_000, flushDelay: Duration = .zero, logger: Logger) throws -> (Journal, Restored) {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let lock = Glibc.open(directory + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard lock >= 0 else { throw WriteFailed(description: "cannot open \(directory)/lock: \(String(cString: strerror(errno)))") }
@@ -96,7 +98,8 @@ final class Journal: @unchecked Sendable {
         }
         do {
             let (restored, lastSegment) = try read(directory: directory, logger: logger)
-            let journal = Journal(directory: directory, lockDescriptor: lock, segment: lastSegment, recordsPerSegment: recordsPerSegment, logger: logger)
+            let journal = Journal(
+                directory: directory, lockDescriptor: lock, segment: lastSegment, recordsPerSegment: recordsPerSegment, flushDelay: flushDelay, logger: logger)
             return (journal, restored)
         } catch {
             Glibc.close(lock)
@@ -104,7 +107,8 @@ final class Journal: @unchecked Sendable {
         }
     }
 
-    private init(directory: String, lockDescriptor: Int32, segment: Int, recordsPerSegment: Int, logger: Logger) {
+    private init(directory: String, lockDescriptor: Int32, segment: Int, recordsPerSegment: Int, flushDelay: Duration, logger: Logger) {
+        self.flushDelay = flushDelay
         self.directory = directory
         self.lockDescriptor = lockDescriptor
         self.segment = segment
@@ -211,6 +215,11 @@ final class Journal: @unchecked Sendable {
         while true {
             while pending.isEmpty && !closed { condition.wait() }
             if pending.isEmpty && closed { break }
+            if flushDelay > .zero && !closed {
+                condition.unlock()
+                Thread.sleep(forTimeInterval: Double(flushDelay.components.seconds) + Double(flushDelay.components.attoseconds) / 1e18)
+                condition.lock()
+            }
             let batch = pending
             let target = appended
             pending.removeAll(keepingCapacity: true)

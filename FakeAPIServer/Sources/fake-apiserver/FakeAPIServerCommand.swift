@@ -30,12 +30,16 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "Keep every object, the CA and the tokens in this directory, so a restart keeps them (default: memory only).")
     var dataDir: String?
 
+    @Option(help: "Milliseconds to wait before each write to the data directory, as a slow disk would (for tests).")
+    var slowDiskMs = 0
+
     func configuration() -> FakeAPIServer.Configuration {
         var configuration = FakeAPIServer.Configuration()
         configuration.port = port
         configuration.bookmarkInterval = .seconds(bookmarkInterval)
         configuration.tls = !insecureHTTP
         configuration.dataDirectory = dataDir
+        configuration.slowDisk = .milliseconds(slowDiskMs)
         return configuration
     }
 }
@@ -62,9 +66,10 @@ struct Serve: AsyncParsableCommand {
             let port = await apiServer.waitUntilListening()
             if let kubeconfigOut {
                 try apiServer.writeKubeconfig(to: kubeconfigOut)
-                print("kubeconfig written to \(kubeconfigOut)")
+                FileHandle.standardOutput.write(Data("kubeconfig written to \(kubeconfigOut)\n".utf8))
             }
-            print("fake API server listening on \(apiServer.url) (port \(port))")
+            // Unbuffered: a program waiting on this line gets it at once.
+            FileHandle.standardOutput.write(Data("fake API server listening on \(apiServer.url) (port \(port))\n".utf8))
             try await tasks.waitForAll()
         }
         apiServer.close()

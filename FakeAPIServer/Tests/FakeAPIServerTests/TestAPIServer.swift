@@ -41,9 +41,11 @@ struct TestAPIServer {
                 defer { group.cancelAll() }
                 return try await body(TestAPIServer(server: server, client: client, token: "admin-token"))
             }
+            server.close()
             try await client.shutdown()
             return result
         } catch {
+            server.close()
             try? await client.shutdown()
             throw error
         }
