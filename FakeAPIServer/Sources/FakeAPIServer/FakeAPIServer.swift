@@ -18,7 +18,8 @@
 // bodies (the `k8s\0` envelope) of Namespace, Secret, ConfigMap and ServiceAccount
 // in requests and, when the client asks for protobuf first, in responses
 // (KubernetesProtobuf.swift; kubectl's typed `create` commands send them); query
-// strings decoded as Go's url.ParseQuery does (`+` is a space).
+// strings decoded as Go's url.ParseQuery does (`+` is a space); with a data
+// directory, state that survives restarts and kill -9 (Journal.swift).
 //
 // It does not do (yet), so tests must not rely on these:
 // - TLS, client certificates, RBAC authorization (every authenticated user may do anything),
