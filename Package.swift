@@ -217,7 +217,7 @@ let package = Package(
             name: "UnitTests",
             dependencies: [
                 "CLI", "KubeModel", "KubeClient", "KubeRuntime", "ObjectStore", "TestSupport", "Operator", "DriverAPI", "DriverProtocol", "FakeAPIServer",
-                "PostgreSQLDriver",
+                "PostgreSQLDriver", "SQLSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -36,6 +36,7 @@ struct DriverCommand: AsyncParsableCommand {
         let testRoot = environment[TestDriverSwitch.environmentKey]
         var configuration = DriverRuntime.Configuration(namespace: namespace, database: database, operation: operation, backup: environment["DB_OPERATOR_BACKUP"].flatMap { $0.isEmpty ? nil : $0 })
         configuration.maxBackupAttempts = environment["DB_OPERATOR_MAX_BACKUP_ATTEMPTS"].flatMap(Int.init) ?? maxBackupAttempts
+        configuration.clusterID = environment["DB_OPERATOR_CLUSTER_ID"] ?? ""
         if let interval = environment["DB_OPERATOR_PROGRESS_INTERVAL_MS"].flatMap(Int64.init) {
             configuration.progressInterval = .milliseconds(interval)
         }

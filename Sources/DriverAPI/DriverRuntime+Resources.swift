@@ -85,8 +85,12 @@ extension DriverRuntime {
         let instance = ConnectionSettings(
             host: object.status?.host ?? object.spec.connect.host ?? "", port: object.status?.port ?? object.spec.connect.port ?? driver.defaultPort,
             user: username, password: password, tlsMode: tls)
-        let owner = OwnerRecord(uid: object.metadata.uid ?? "", namespace: configuration.namespace, name: configuration.database)
-        return DriverContext(driver: driver, target: DatabaseTarget(instance: instance, databaseName: names.database, username: names.user, owner: owner))
+        let owner = OwnerRecord(
+            uid: object.metadata.uid ?? "", namespace: configuration.namespace, name: configuration.database, cluster: configuration.clusterID,
+            createdAt: object.metadata.creationTimestamp ?? "")
+        return DriverContext(
+            driver: driver,
+            target: DatabaseTarget(instance: instance, databaseName: names.database, username: names.user, owner: owner, adopt: object.spec.adopt ?? false))
     }
 
     /// A literal, or a key of a Secret in the resource's own namespace.

@@ -22,6 +22,10 @@ public final class DriverRuntime: Sendable {
         public var backup: String?
         /// A backup started this many times fails for good (B5) on the next start.
         public var maxBackupAttempts = 3
+        /// The cluster's identity (UID of namespace kube-system, `DB_OPERATOR_CLUSTER_ID`
+        /// from the operator); empty when unknown. Recorded with each database, it
+        /// decides what a new Database may adopt.
+        public var clusterID = ""
         /// At most one progress write (B3) per this interval.
         public var progressInterval: Duration = .seconds(2)
         public var upload = StreamingUpload.Configuration()
@@ -231,12 +235,20 @@ public final class DriverRuntime: Sendable {
             database: context.target.databaseName, username: context.target.username, password: password,
             sslMode: database.object.spec.connect.sslMode)
         try await writeSecret(details, existing: existing, database: database.object)
+        let outcome: CreateOutcome
         do {
-            try await context.driver.create(context.target, password: password)
+            outcome = try await context.driver.create(context.target, password: password)
         } catch {
             throw await failure(database, error, operation: "create")
         }
-        try await writePhase(database, to: .created, ready: ("True", "Created", "the database is ready; connection details are in Secret \(configuration.database)")) {
+        var ready = ("True", "Created", "the database is ready; connection details are in Secret \(configuration.database)")
+        if case .adopted(let earlier) = outcome {
+            let when = earlier.createdAt.isEmpty ? "" : ", created \(earlier.createdAt)"
+            let text = "adopted database \(context.target.databaseName) and user \(context.target.username), retained by an earlier Database \(earlier.namespace)/\(earlier.name) (uid \(earlier.uid)\(when)); the user's password is now the one in Secret \(configuration.database)"
+            ready = ("True", "Adopted", "the database is ready: \(text)")
+            await events.record(database.object, type: .normal, reason: "Adopted", message: text)
+        }
+        try await writePhase(database, to: .created, ready: ready) {
             $0.databaseName = context.target.databaseName
             $0.username = context.target.username
             $0.secretName = self.configuration.database

@@ -13,8 +13,12 @@ public protocol DatabaseDriver: Sendable {
     /// Converges: the user exists with exactly `password`, the database exists and is
     /// owned by (or fully granted to) the user, closed to everyone else, and the
     /// bookkeeping row records `target.owner`. Throws `DriverError.nameConflict` when
-    /// the database or user exists but belongs to someone else.
-    func create(_ target: DatabaseTarget, password: String) async throws
+    /// the database or user exists but belongs to someone else. A database retained
+    /// by an earlier resource of the same cluster, namespace and name (or of another
+    /// cluster, with `target.adopt`) is adopted: recorded as `target.owner`'s, its
+    /// user's password reset to `password`.
+    @discardableResult
+    func create(_ target: DatabaseTarget, password: String) async throws -> CreateOutcome
 
     /// Ends sessions, drops the database and the user, removes the bookkeeping row —
     /// only when the row records `target.owner`. Nothing of the owner's to drop (never
@@ -37,13 +41,25 @@ public struct DatabaseTarget: Sendable {
     public var username: String
     /// The resource the database belongs to, as the bookkeeping row records it.
     public var owner: OwnerRecord
+    /// `spec.adopt`: take over a database recorded for the same namespace and name
+    /// in another cluster (or in one not recorded), as when moving it on purpose.
+    public var adopt: Bool
 
-    public init(instance: ConnectionSettings, databaseName: String, username: String, owner: OwnerRecord) {
+    public init(instance: ConnectionSettings, databaseName: String, username: String, owner: OwnerRecord, adopt: Bool = false) {
         self.instance = instance
         self.databaseName = databaseName
         self.username = username
         self.owner = owner
+        self.adopt = adopt
     }
+}
+
+/// What `create` found.
+public enum CreateOutcome: Sendable, Hashable {
+    /// Made now, or already the owner's.
+    case ready
+    /// Retained by an earlier resource (`from`), and now the owner's.
+    case adopted(from: OwnerRecord)
 }
 
 /// The owning resource of a database: what the bookkeeping table stores.
@@ -51,11 +67,18 @@ public struct OwnerRecord: Sendable, Hashable, CustomStringConvertible {
     public var uid: String
     public var namespace: String
     public var name: String
+    /// The cluster's identity (the UID of its `kube-system` namespace); empty when
+    /// unknown (records made before it was kept, or an operator that cannot read it).
+    public var cluster: String
+    /// The resource's creationTimestamp; empty when unknown.
+    public var createdAt: String
 
-    public init(uid: String, namespace: String, name: String) {
+    public init(uid: String, namespace: String, name: String, cluster: String = "", createdAt: String = "") {
         self.uid = uid
         self.namespace = namespace
         self.name = name
+        self.cluster = cluster
+        self.createdAt = createdAt
     }
 
     public var description: String { "\(namespace)/\(name) (uid \(uid))" }

@@ -7,6 +7,9 @@ import Crypto
 public enum InstanceNames {
     /// The bookkeeping database on every instance; no resource may resolve to it.
     public static let bookkeepingDatabase = "db_operator"
+    /// Bookkeeping columns added after the first release (cluster and adoption);
+    /// each engine adds those an older table lacks.
+    public static let adoptionColumns = ["cluster_id", "owner_created", "adopted_from_uid", "adopted_from_created", "adopted_from_cluster"]
 
     /// The database and user names for a resource, or a message saying why the
     /// given names cannot be used.

@@ -15,21 +15,30 @@ public struct SQLDatabaseDriver<Engine: SQLEngine>: DatabaseDriver {
 
     /// What the bookkeeping table says about a database.
     public struct Record: Sendable, Hashable {
+        /// The name the row is kept under (a name recorded before names were folded may differ).
+        public var databaseName: String
         public var username: String
         public var owner: OwnerRecord
+        /// The resource it was adopted from, if it was.
+        public var adoptedFrom: OwnerRecord?
     }
 
-    public func create(_ target: DatabaseTarget, password: String) async throws {
+    @discardableResult
+    public func create(_ target: DatabaseTarget, password: String) async throws -> CreateOutcome {
         try checkNames(target)
         let admin = try await engine.connect(target.instance)
         let asGiven = target.databaseName
         let target = try await canonical(target, admin)
         let book = try await openBookkeeping(admin, target)
+        var outcome = CreateOutcome.ready
         try await namingMissingRights {
-            try await claim(target, admin: admin, book: book, asGiven: asGiven)
+            // Claimed (or adopted) first; the user's password is then set to the
+            // target's, so an adopted database's old password stops working.
+            outcome = try await claim(target, admin: admin, book: book, asGiven: asGiven)
             try await engine.ensureUser(admin, target.username, password: password)
             try await engine.ensureDatabase(admin, target.databaseName, user: target.username)
         }
+        return outcome
     }
 
     /// The bookkeeping session; a login that may not use it is told why (one admin
@@ -107,42 +116,64 @@ public struct SQLDatabaseDriver<Engine: SQLEngine>: DatabaseDriver {
     // MARK: Tenant isolation
 
     /// Records the database as the target's, or throws `NameConflict` when the name
-    /// (or the user) is someone else's: recorded for another resource, or existing
-    /// without a record at all.
-    public func claim(_ target: DatabaseTarget, admin: Engine.Session, book: Engine.Session, asGiven: String? = nil) async throws {
-        if let record = try await record(of: target.databaseName, asGiven: asGiven ?? target.databaseName, book: book) {
-            guard record.owner.uid == target.owner.uid else {
-                throw DriverError.nameConflict("database \(target.databaseName) is managed for \(record.owner.namespace)/\(record.owner.name)")
-            }
-            guard record.username == target.username else {
-                throw DriverError.nameConflict("database \(target.databaseName) was created with user \(record.username), not \(target.username)")
-            }
-            return
-        }
-        try await refuseUserOfAnother(target, book: book)
-        if try await engine.databaseExists(admin, target.databaseName) {
-            throw DriverError.nameConflict("database \(target.databaseName) already exists in the instance and was not created by this operator")
-        }
-        if try await engine.userExists(admin, target.username) {
-            throw DriverError.nameConflict("user \(target.username) already exists in the instance and was not created by this operator")
-        }
+    /// (or the user) is someone else's: recorded for another resource (see
+    /// `Adoption` for the one that is taken over), or existing without a record at all.
+    @discardableResult
+    public func claim(_ target: DatabaseTarget, admin: Engine.Session, book: Engine.Session, asGiven: String? = nil) async throws -> CreateOutcome {
         let p = engine.placeholder
-        do {
-            try await book.query(
-                "INSERT INTO \(engine.bookkeepingTable) (database_name, username, owner_uid, owner_namespace, owner_name) VALUES (\(p(1)), \(p(2)), \(p(3)), \(p(4)), \(p(5)))",
-                [target.databaseName, target.username, target.owner.uid, target.owner.namespace, target.owner.name])
-        } catch {
-            // Another run claimed the database or the user (both are unique in the
-            // table) between the reads and the insert: decide again.
-            if let record = try await record(of: target.databaseName, book: book) {
-                guard record.owner.uid == target.owner.uid, record.username == target.username else {
-                    throw DriverError.nameConflict("database \(target.databaseName) is managed for \(record.owner.namespace)/\(record.owner.name)")
+        // Each write is a compare-and-swap; a run that loses one decides again.
+        for _ in 0..<5 {
+            if let record = try await record(of: target.databaseName, asGiven: asGiven ?? target.databaseName, book: book) {
+                switch Adoption.decide(record: record.owner, recordedUser: record.username, target: target) {
+                case .conflict(let message):
+                    throw DriverError.nameConflict(message)
+                case .ours:
+                    if record.owner.cluster.isEmpty && !target.owner.cluster.isEmpty {
+                        // Made before clusters were recorded: record it now, so the row
+                        // can be adopted after a Retain.
+                        try await book.query(
+                            "UPDATE \(engine.bookkeepingTable) SET cluster_id = \(p(1)), owner_created = \(p(2)) WHERE database_name = \(p(3)) AND owner_uid = \(p(4))",
+                            [target.owner.cluster, target.owner.createdAt, record.databaseName, target.owner.uid])
+                    }
+                    return record.adoptedFrom.map { .adopted(from: $0) } ?? .ready
+                case .adopt:
+                    try await book.query(
+                        """
+                        UPDATE \(engine.bookkeepingTable) SET owner_uid = \(p(1)), cluster_id = \(p(2)), owner_created = \(p(3)), \
+                        adopted_from_uid = \(p(4)), adopted_from_created = \(p(5)), adopted_from_cluster = \(p(6)) \
+                        WHERE database_name = \(p(7)) AND owner_uid = \(p(8))
+                        """,
+                        [target.owner.uid, target.owner.cluster, target.owner.createdAt, record.owner.uid, record.owner.createdAt, record.owner.cluster,
+                         record.databaseName, record.owner.uid])
+                    continue
                 }
-                return
             }
             try await refuseUserOfAnother(target, book: book)
-            throw error
+            if try await engine.databaseExists(admin, target.databaseName) {
+                throw DriverError.nameConflict("database \(target.databaseName) already exists in the instance and was not created by this operator")
+            }
+            if try await engine.userExists(admin, target.username) {
+                throw DriverError.nameConflict("user \(target.username) already exists in the instance and was not created by this operator")
+            }
+            do {
+                try await book.query(
+                    """
+                    INSERT INTO \(engine.bookkeepingTable) (database_name, username, owner_uid, owner_namespace, owner_name, cluster_id, owner_created) \
+                    VALUES (\(p(1)), \(p(2)), \(p(3)), \(p(4)), \(p(5)), \(p(6)), \(p(7)))
+                    """,
+                    [target.databaseName, target.username, target.owner.uid, target.owner.namespace, target.owner.name, target.owner.cluster, target.owner.createdAt])
+                return .ready
+            } catch {
+                // Another run claimed the database or the user (both are unique in the
+                // table) between the reads and the insert: decide again.
+                if try await record(of: target.databaseName, book: book) != nil { continue }
+                try await refuseUserOfAnother(target, book: book)
+                throw error
+            }
         }
+        throw DriverError(
+            reason: "ClaimContended", message: "the bookkeeping row of database \(target.databaseName) kept changing while it was claimed; trying again",
+            retryable: true)
     }
 
     /// `NameConflict` when the user is recorded for another database.
@@ -165,7 +196,11 @@ public struct SQLDatabaseDriver<Engine: SQLEngine>: DatabaseDriver {
         let rows: [[String?]]
         do {
             rows = try await book.query(
-                "SELECT username, owner_uid, owner_namespace, owner_name FROM \(engine.bookkeepingTable) WHERE database_name = \(engine.placeholder(1))", [database])
+                """
+                SELECT database_name, username, owner_uid, owner_namespace, owner_name, cluster_id, owner_created, \
+                adopted_from_uid, adopted_from_created, adopted_from_cluster \
+                FROM \(engine.bookkeepingTable) WHERE database_name = \(engine.placeholder(1))
+                """, [database])
         } catch let error as SQLError where error.kind == .permissionDenied {
             throw DriverError(
                 reason: "PermissionDenied",
@@ -173,7 +208,11 @@ public struct SQLDatabaseDriver<Engine: SQLEngine>: DatabaseDriver {
                 retryable: false)
         }
         guard let row = rows.first else { return nil }
-        return Record(username: row[0] ?? "", owner: OwnerRecord(uid: row[1] ?? "", namespace: row[2] ?? "", name: row[3] ?? ""))
+        let column = { (index: Int) in row[index] ?? "" }
+        let owner = OwnerRecord(uid: column(2), namespace: column(3), name: column(4), cluster: column(5), createdAt: column(6))
+        let adoptedFrom = column(7).isEmpty
+            ? nil : OwnerRecord(uid: column(7), namespace: owner.namespace, name: owner.name, cluster: column(9), createdAt: column(8))
+        return Record(databaseName: column(0), username: column(1), owner: owner, adoptedFrom: adoptedFrom)
     }
 
     /// Names the engine would truncate or cannot hold are refused, never shortened

@@ -48,6 +48,10 @@ public enum CustomResourceDefinitions {
                 "databaseName": string(description: "Default: <namespace>_<name>, normalised and shortened.", minLength: 1, maxLength: 64),
                 "username": string(description: "Default: the database name, shortened to the engine's limit.", minLength: 1, maxLength: 63),
                 "deletionPolicy": string(enum: DeletionPolicy.allCases.map(\.rawValue)),
+                "adopt": [
+                    "type": "boolean",
+                    "description": "Dangerous: take over a database recorded for this namespace and name in another cluster. A database retained by an earlier Database of this cluster is adopted without it.",
+                ],
             ]),
             "status": object([
                 "phase": string(enum: DatabasePhase.allCases.map(\.rawValue)),

@@ -33,11 +33,16 @@ public struct DatabaseSpec: Codable, Sendable, Hashable {
     public var databaseName: String?
     public var username: String?
     public var deletionPolicy: DeletionPolicy?
+    /// Dangerous: take over a database the instance's bookkeeping records for this
+    /// namespace and name in another cluster (or in one not recorded). Without it a
+    /// database retained by an earlier Database is adopted only within one cluster.
+    public var adopt: Bool?
 
     public init(
         driver: String, connect: ConnectSpec, credentials: CredentialsSpec? = nil, backupTo: BackupTarget? = nil,
-        databaseName: String? = nil, username: String? = nil, deletionPolicy: DeletionPolicy? = nil
+        databaseName: String? = nil, username: String? = nil, deletionPolicy: DeletionPolicy? = nil, adopt: Bool? = nil
     ) {
+        self.adopt = adopt
         self.driver = driver
         self.connect = connect
         self.credentials = credentials

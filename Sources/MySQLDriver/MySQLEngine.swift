@@ -49,8 +49,24 @@ public struct MySQLEngine: SQLEngine {
                 owner_namespace VARCHAR(253) NOT NULL,
                 owner_name VARCHAR(253) NOT NULL,
                 created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+                cluster_id VARCHAR(64) NOT NULL DEFAULT '',
+                owner_created VARCHAR(64) NOT NULL DEFAULT '',
+                adopted_from_uid VARCHAR(64) NOT NULL DEFAULT '',
+                adopted_from_created VARCHAR(64) NOT NULL DEFAULT '',
+                adopted_from_cluster VARCHAR(64) NOT NULL DEFAULT '',
                 UNIQUE KEY unique_user (username)) ENGINE=InnoDB
             """)
+        // Tables made before the cluster and adoption were recorded get their columns.
+        let columns = Set(try await admin.query(
+            "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'databases'",
+            [InstanceNames.bookkeepingDatabase]).compactMap { $0.first ?? nil })
+        for column in InstanceNames.adoptionColumns where !columns.contains(column) {
+            do {
+                try await admin.query("ALTER TABLE \(bookkeepingTable) ADD COLUMN \(column) VARCHAR(64) NOT NULL DEFAULT ''")
+            } catch let error as SQLError where error.serverCode == "1060" {
+                // Added meanwhile by another run.
+            }
+        }
         // Tables made before usernames were unique: one database per user from now on.
         let keys = try await admin.query(
             "SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'databases' AND INDEX_NAME = 'unique_user'",

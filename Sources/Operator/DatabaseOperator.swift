@@ -4,6 +4,7 @@ import KubeModel
 import KubeRuntime
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// The operator (`db-operator run`): observes Databases, Backups and Jobs, decides
 /// with `JobDecider` which Job should exist, and creates it. It never writes a
@@ -31,6 +32,8 @@ public final class DatabaseOperator: Service {
     private let events: EventRecorder
     /// What `/metrics` shows.
     public let metrics: OperatorMetrics
+    /// The UID of namespace kube-system, read at start: the cluster's identity.
+    private let clusterID = Mutex<String?>(nil)
 
     public init(api: any KubernetesAPI, configuration: Configuration, logger: Logger, metrics: OperatorMetrics = OperatorMetrics()) {
         self.api = api
@@ -41,6 +44,7 @@ public final class DatabaseOperator: Service {
     }
 
     public func run() async throws {
+        await readClusterIdentity()
         var databases = Controller<Database>.Configuration(name: "databases", watcher: .init(namespace: configuration.namespace))
         databases.maxConcurrent = configuration.maxConcurrent
         databases.errorBaseDelay = .milliseconds(200)
@@ -68,6 +72,21 @@ public final class DatabaseOperator: Service {
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await databaseController.run() }
             group.addTask { try await backupController.run() }
+        }
+    }
+
+    /// Reads the cluster's identity, as other tools take it: the UID of namespace
+    /// kube-system. Without it a database retained by an earlier Database is not
+    /// adopted (except with `spec.adopt`), so failing to read it is only a warning.
+    private func readClusterIdentity() async {
+        do {
+            let namespace = try await api.get(Namespace.self, namespace: nil, name: "kube-system")
+            clusterID.withLock { $0 = namespace.metadata.uid }
+            logger.info("cluster identity read", metadata: ["cluster.id": "\(namespace.metadata.uid ?? "")"])
+        } catch {
+            logger.warning(
+                "cannot read namespace kube-system, the cluster's identity: databases retained by deleted Databases are adopted only with spec.adopt",
+                metadata: ["error": "\(error)"])
         }
     }
 
@@ -117,7 +136,7 @@ public final class DatabaseOperator: Service {
         case .backoff(_, let delay):
             return .requeue(after: .milliseconds(Int64(delay * 1000) + 10))
         case .createJob(let request):
-            let job = configuration.jobTemplate.job(for: database.object, request: request)
+            let job = configuration.jobTemplate.job(for: database.object, request: request, clusterID: clusterID.withLock { $0 })
             do {
                 _ = try await api.create(job)
                 metrics.recordJobCreated(request.operation.rawValue)

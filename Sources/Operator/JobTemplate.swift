@@ -42,8 +42,12 @@ public struct JobTemplate: Sendable {
         return prefix.replacingDots() + suffix
     }
 
-    /// The Job for `request` on `database`.
-    public func job(for database: Database, request: JobRequest) -> Job {
+    /// The variable that gives a Job the cluster's identity (see `DatabaseOperator`).
+    public static let clusterIDVariable = "DB_OPERATOR_CLUSTER_ID"
+
+    /// The Job for `request` on `database`; `clusterID` (the UID of namespace
+    /// kube-system) is recorded with the database, for adoption after a Retain.
+    public func job(for database: Database, request: JobRequest, clusterID: String? = nil) -> Job {
         let name = database.metadata.name ?? ""
         let namespace = database.metadata.namespace ?? ""
         let uid = database.metadata.uid ?? ""
@@ -60,6 +64,7 @@ public struct JobTemplate: Sendable {
             annotations[Self.backupAnnotation] = backup
             env.append(EnvVar(name: "DB_OPERATOR_BACKUP", value: backup))
         }
+        if let clusterID, !clusterID.isEmpty { env.append(EnvVar(name: Self.clusterIDVariable, value: clusterID)) }
         env += environment.sorted { $0.key < $1.key }.map { EnvVar(name: $0.key, value: $0.value) }
         var container = Container(name: "driver", image: image, command: ["db-operator", "driver"], env: env)
         container.resources = resources

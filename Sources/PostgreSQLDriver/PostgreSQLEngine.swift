@@ -56,10 +56,25 @@ public struct PostgreSQLEngine: SQLEngine {
                 owner_uid text NOT NULL,
                 owner_namespace text NOT NULL,
                 owner_name text NOT NULL,
-                created_at timestamptz NOT NULL DEFAULT now())
+                created_at timestamptz NOT NULL DEFAULT now(),
+                cluster_id text NOT NULL DEFAULT '',
+                owner_created text NOT NULL DEFAULT '',
+                adopted_from_uid text NOT NULL DEFAULT '',
+                adopted_from_created text NOT NULL DEFAULT '',
+                adopted_from_cluster text NOT NULL DEFAULT '')
             """)
         } catch let error as SQLError where error.serverCode == "23505" || error.serverCode == "42P07" {
             // IF NOT EXISTS is not safe against a concurrent CREATE: another run made it.
+        }
+        // Tables made before the cluster and adoption were recorded get their columns.
+        let columns = Set(try await book.query(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'databases'").compactMap { $0.first ?? nil })
+        for column in InstanceNames.adoptionColumns where !columns.contains(column) {
+            do {
+                try await book.query("ALTER TABLE databases ADD COLUMN IF NOT EXISTS \(column) text NOT NULL DEFAULT ''")
+            } catch let error as SQLError where error.serverCode == "42701" || error.serverCode == "23505" {
+                // Added meanwhile by another run.
+            }
         }
         // One database per user: two claims of one username cannot both be recorded.
         do {

@@ -30,21 +30,33 @@ public struct TestDatabaseDriver: DatabaseDriver {
         public var name: String
         public var username: String
         public var password: String
+        public var cluster: String?
+        public var createdAt: String?
+        public var adoptedFrom: String?
     }
 
-    public func create(_ target: DatabaseTarget, password: String) async throws {
+    @discardableResult
+    public func create(_ target: DatabaseTarget, password: String) async throws -> CreateOutcome {
         if flag(target, "fail-create") != nil {
             throw DriverError(reason: "InstanceUnreachable", message: "test driver: \(target.instance.host) is unreachable (flag fail-create)", retryable: true)
         }
+        var adoptedFrom: OwnerRecord?
         if let existing = try record(target) {
-            guard existing.ownerUID == target.owner.uid else {
-                throw DriverError.nameConflict("database \(target.databaseName) exists and belongs to \(existing.namespace)/\(existing.name)")
+            let owner = OwnerRecord(uid: existing.ownerUID, namespace: existing.namespace, name: existing.name, cluster: existing.cluster ?? "", createdAt: existing.createdAt ?? "")
+            switch Adoption.decide(record: owner, recordedUser: existing.username, target: target) {
+            case .conflict(let message): throw DriverError.nameConflict(message)
+            case .ours: adoptedFrom = existing.adoptedFrom.map { OwnerRecord(uid: $0, namespace: existing.namespace, name: existing.name) }
+            case .adopt: adoptedFrom = owner
             }
         }
-        let record = Record(ownerUID: target.owner.uid, namespace: target.owner.namespace, name: target.owner.name, username: target.username, password: password)
+        var record = Record(ownerUID: target.owner.uid, namespace: target.owner.namespace, name: target.owner.name, username: target.username, password: password)
+        record.cluster = target.owner.cluster
+        record.createdAt = target.owner.createdAt
+        record.adoptedFrom = adoptedFrom?.uid
         let data = try JSONEncoder().encode(record)
         try FileManager.default.createDirectory(at: instance(target), withIntermediateDirectories: true)
         try data.write(to: file(target), options: .atomic)
+        return adoptedFrom.map { .adopted(from: $0) } ?? .ready
     }
 
     public func drop(_ target: DatabaseTarget) async throws {

@@ -152,10 +152,26 @@ struct Engine: Sendable, CustomTestStringConvertible {
 }
 
 extension Engine {
-    func target(_ login: DatabaseServerLogin, database: String, user: String, uid: String = UUID().uuidString, namespace: String = "ns", name: String = "db") -> DatabaseTarget {
+    func target(
+        _ login: DatabaseServerLogin, database: String, user: String, uid: String = UUID().uuidString, namespace: String = "ns", name: String = "db",
+        cluster: String = "", adopt: Bool = false
+    ) -> DatabaseTarget {
         DatabaseTarget(
             instance: ConnectionSettings(host: login.host, port: login.port, user: login.user, password: login.password, tlsMode: .disable, connectTimeoutSeconds: 5),
-            databaseName: database, username: user, owner: OwnerRecord(uid: uid, namespace: namespace, name: name))
+            databaseName: database, username: user,
+            owner: OwnerRecord(uid: uid, namespace: namespace, name: name, cluster: cluster, createdAt: "2026-12-01T00:00:00Z"), adopt: adopt)
+    }
+
+    /// Only the first step of create (the bookkeeping row), as a run that crashed
+    /// right after it would leave things.
+    func claimOnly(_ target: DatabaseTarget) async throws -> CreateOutcome {
+        func claim<E: SQLEngine>(_ driver: SQLDatabaseDriver<E>) async throws -> CreateOutcome {
+            let admin = try await driver.engine.connect(target.instance)
+            let book = try await driver.engine.openBookkeeping(admin, instance: target.instance)
+            return try await driver.claim(target, admin: admin, book: book)
+        }
+        if let driver = driver as? PostgreSQLDatabaseDriver { return try await claim(driver) }
+        return try await claim(try #require(driver as? MySQLDatabaseDriver))
     }
 
     /// Every database and user name in the instance, to prove nothing else was touched.
@@ -249,6 +265,62 @@ struct SQLDriverTests {
         #expect(try await engine.inventory(login).contains("db:\(manual)"))
         _ = try await engine.runAsAdmin(login, nil, ["DROP DATABASE \(engine.quote(manual))"])
         try await engine.driver.drop(first)
+    }
+
+    @Test(
+        "Retain, then re-created: the new resource adopts the database (rows kept, its password works, the old one not), also after a crash between the steps; another namespace never, another or an unrecorded cluster only with adopt",
+        arguments: allEngines)
+    func adoption(_ engine: Engine) async throws {
+        try await engine.prepare()
+        let login = try engine.admin()
+        let database = Self.unique("dbop_adopt"), user = Self.unique("dbop_uad")
+        let cluster = "cluster-\(UUID().uuidString.prefix(8))"
+        let old = engine.target(login, database: database, user: user, uid: "uid-old", namespace: "shop", name: "orders", cluster: cluster)
+        #expect(try await engine.driver.create(old, password: "old-pw") == .ready)
+        _ = try await engine.runAs(login, user, "old-pw", database, ["CREATE TABLE kept (id INT)", "INSERT INTO kept VALUES (1), (2)"])
+        // The old resource is deleted with Retain: nothing is dropped.
+
+        // Another namespace asking for the name is refused, even with adopt.
+        let thief = engine.target(login, database: database, user: user, uid: "uid-thief", namespace: "other", name: "orders", cluster: cluster, adopt: true)
+        let stolen = await #expect(throws: DriverError.self) { try await engine.driver.create(thief, password: "thief-pw") }
+        #expect(stolen?.reason == "NameConflict" && stolen?.message.contains("managed for shop/orders") == true, "\(stolen?.message ?? "")")
+        // Another cluster's resource of the same namespace and name: only with adopt.
+        let elsewhere = engine.target(login, database: database, user: user, uid: "uid-elsewhere", namespace: "shop", name: "orders", cluster: "cluster-b")
+        let refused = await #expect(throws: DriverError.self) { try await engine.driver.create(elsewhere, password: "elsewhere-pw") }
+        #expect(refused?.reason == "NameConflict" && refused?.message.contains("spec.adopt: true") == true, "\(refused?.message ?? "")")
+        #expect(try await engine.runAs(login, user, "old-pw", database, ["SELECT COUNT(*) FROM kept"]) == [["2"]])
+
+        // Re-created in the same cluster: adopted, and a crash right after the row
+        // changed hands (password not yet reset) converges on the next run.
+        let new = engine.target(login, database: database, user: user, uid: "uid-new", namespace: "shop", name: "orders", cluster: cluster)
+        let earlier = OwnerRecord(uid: "uid-old", namespace: "shop", name: "orders", cluster: cluster, createdAt: "2026-12-01T00:00:00Z")
+        #expect(try await engine.claimOnly(new) == .adopted(from: earlier))
+        #expect(try await engine.driver.create(new, password: "new-pw") == .adopted(from: earlier))
+        #expect(try await engine.runAs(login, user, "new-pw", database, ["SELECT COUNT(*) FROM kept"]) == [["2"]])
+        await #expect(throws: SQLError.self) { _ = try await engine.runAs(login, user, "old-pw", database, ["SELECT 1"]) }
+        // The old resource owns nothing any more: its drop touches nothing, its backup is refused.
+        try await engine.driver.drop(old)
+        #expect(try await engine.runAs(login, user, "new-pw", database, ["SELECT COUNT(*) FROM kept"]) == [["2"]])
+        #expect(try await engine.driver.create(new, password: "new-pw") == .adopted(from: earlier))
+
+        // A record without a cluster (made by an earlier release): only with adopt.
+        let legacyDatabase = Self.unique("dbop_legacy"), legacyUser = Self.unique("dbop_ulg")
+        let legacy = engine.target(login, database: legacyDatabase, user: legacyUser, uid: "uid-legacy", namespace: "shop", name: "legacy")
+        try await engine.driver.create(legacy, password: "legacy-pw")
+        var again = engine.target(login, database: legacyDatabase, user: legacyUser, uid: "uid-legacy-2", namespace: "shop", name: "legacy", cluster: cluster)
+        let unrecorded = await #expect(throws: DriverError.self) { try await engine.driver.create(again, password: "legacy-2") }
+        #expect(unrecorded?.message.contains("whose cluster was not recorded") == true, "\(unrecorded?.message ?? "")")
+        again.adopt = true
+        guard case .adopted = try await engine.driver.create(again, password: "legacy-2") else {
+            Issue.record("expected the legacy record to be adopted with spec.adopt")
+            return
+        }
+        #expect(try await engine.runAs(login, legacyUser, "legacy-2", legacyDatabase, ["SELECT 1"]) == [["1"]])
+
+        try await engine.driver.drop(new)
+        try await engine.driver.drop(again)
+        let left = try await engine.inventory(login)
+        #expect(!left.contains { $0.contains(database) || $0.contains(legacyDatabase) })
     }
 
     @Test("a server that folds names: another resource's Shop_Orders is its shop_orders (NameConflict, nothing dropped, no backup); DB_OPERATOR and MYSQL are refused")
