@@ -158,6 +158,11 @@ struct EndToEndTests {
         try await harness.createDatabase("later", namespace: ns, spec: spec(policy: .delete, backups: false, adminSecret: "admin-later"))
         for name in ["main", "plain", "kept", "nobucket"] { try await harness.waitForPhase(name, namespace: ns, .created, timeout: .seconds(120)) }
 
+        // kept's rows must outlive the resource (Retain) and come back with its successor.
+        let kept = try #require(try await harness.secret("kept", namespace: ns))
+        let keptDatabase = try #require(kept.value("database")), keptUser = try #require(kept.value("username")), keptPassword = try #require(kept.value("password"))
+        _ = try await driver.engine.runAs(driver.login, keptUser, keptPassword, keptDatabase, ["CREATE TABLE notes (id INT)", "INSERT INTO notes VALUES (1), (2), (3), (4)"])
+
         // The Secret logs in, and the user can work in its database.
         let main = try #require(try await harness.secret("main", namespace: ns))
         let mainDatabase = try #require(main.value("database")), mainUser = try #require(main.value("username")), mainPassword = try #require(main.value("password"))
@@ -206,6 +211,9 @@ struct EndToEndTests {
         // Retain: the resource and Secret are gone, the database and user stay.
         #expect(try await harness.secret("kept", namespace: ns) == nil)
         #expect(try await driver.engine.inventory(driver.login).contains("db:e2e_\(driver.namePart)_\(run)_kept"))
+        try await Self.expectAdoption(
+            driver, harness: harness, namespace: ns, other: other, spec: spec(policy: .retain, backups: false),
+            thiefSpec: spec(policy: .delete, backups: false, databaseName: keptDatabase), old: (keptDatabase, keptUser, keptPassword))
 
         // nobucket: its final backup fails too, so deletion is blocked and the database kept...
         try await eventually(timeout: .seconds(120), "nobucket's deletion to be blocked") {
@@ -228,8 +236,40 @@ struct EndToEndTests {
         fixed = try await harness.api.update(fixed, to: corrected)
         try await harness.waitUntilGone("later", namespace: ns, timeout: .seconds(180))
 
-        // Leave the instance as found: drop the retained database by hand.
-        _ = try await driver.engine.runAsAdmin(try driver.engine.superuser(), nil, ["DROP DATABASE \(driver.engine.quote("e2e_\(driver.namePart)_\(run)_kept"))"])
+        // Leave the instance as found: the adopted kept goes with its database now.
+        try await harness.modifyDatabase("kept", namespace: ns) { $0.spec.deletionPolicy = .delete }
+        try await harness.delete("kept", namespace: ns)
+        try await harness.waitUntilGone("kept", namespace: ns, timeout: .seconds(120))
+        #expect(!(try await driver.engine.inventory(driver.login).contains("db:\(keptDatabase)")))
+    }
+
+    /// Retain, then the same Database again: it adopts the retained database (an
+    /// Event and the Ready reason say so), the rows are there, its new Secret's
+    /// password works and the old one no longer does. Another namespace asking for
+    /// the database by name is refused.
+    static func expectAdoption(
+        _ driver: Driver, harness: LifecycleHarness, namespace ns: String, other: String, spec: DatabaseSpec, thiefSpec: DatabaseSpec,
+        old: (database: String, user: String, password: String)
+    ) async throws {
+        try await harness.createDatabase("kept-thief", namespace: other, spec: thiefSpec)
+        try await eventually(timeout: .seconds(60), "another namespace's claim on the retained database to be refused") {
+            let ready = try await harness.database("kept-thief", namespace: other)?.status?.conditions?[type: "Ready"]
+            return ready?.reason == "NameConflict" && ready?.message.contains("\(ns)/kept") == true
+        }
+        try await harness.delete("kept-thief", namespace: other)
+        try await harness.waitUntilGone("kept-thief", namespace: other, timeout: .seconds(120))
+
+        try await harness.createDatabase("kept", namespace: ns, spec: spec)
+        try await harness.waitForPhase("kept", namespace: ns, .created, timeout: .seconds(120))
+        let ready = try await harness.database("kept", namespace: ns)?.status?.conditions?[type: "Ready"]
+        #expect(ready?.reason == "Adopted" && ready?.message.contains("retained by an earlier Database \(ns)/kept") == true, "\(ready?.message ?? "no Ready")")
+        #expect(try await harness.api.list(Event.self, namespace: ns).contains { $0.object.involvedObject.name == "kept" && $0.object.reason == "Adopted" })
+        let secret = try #require(try await harness.secret("kept", namespace: ns))
+        #expect(secret.value("database") == old.database && secret.value("username") == old.user)
+        let password = try #require(secret.value("password"))
+        #expect(password != old.password)
+        #expect(try await driver.engine.runAs(driver.login, old.user, password, old.database, ["SELECT COUNT(*) FROM notes"]) == [["4"]])
+        await #expect(throws: SQLError.self) { _ = try await driver.engine.runAs(driver.login, old.user, old.password, old.database, ["SELECT 1"]) }
     }
 
     static func secret(_ harness: LifecycleHarness, _ namespace: String, _ name: String, _ values: [String: String]) async throws {
