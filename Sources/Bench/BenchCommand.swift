@@ -73,12 +73,12 @@ struct UploadBench: AsyncParsableCommand {
         let result: StreamingUpload.Result
         do {
             if source == "stdin" {
-                result = try await upload.uploadRecordingChecksum(StandardInput(), compressing: format, key: key)
+                result = try await upload.upload(StandardInput(), compressing: format, key: key)
             } else if source == "command" {
                 let dump = try DumpStream.running(DumpCommand(executable: command[0], arguments: Array(command.dropFirst()), fileExtension: "sql", wantsCompression: format != nil))
-                result = try await upload.uploadRecordingChecksum(dump.counted(into: readFromCommand), compressing: format, key: key)
+                result = try await upload.upload(dump.counted(into: readFromCommand), compressing: format, key: key)
             } else {
-                result = try await upload.uploadRecordingChecksum(GeneratedBytes(total: bytes, chunkSize: 256 << 10), compressing: format, key: key)
+                result = try await upload.upload(GeneratedBytes(total: bytes, chunkSize: 256 << 10), compressing: format, key: key)
             }
         } catch {
             try? await store.shutdown()

@@ -353,9 +353,27 @@ public final class DriverRuntime: Sendable {
                 "namespace": configuration.namespace, "database": configuration.database, "backup": backup.name,
                 "backup-uid": backup.metadata.uid ?? "", "driver": database.object.spec.driver,
             ]
-            result = try await uploader.uploadRecordingChecksum(dump.bytes.counted(into: dumped), compressing: compression, key: key, metadata: metadata) { await progress.report($0) }
-            guard let stored = try await store.headObject(key: key), stored.size == result.size, stored.metadata["sha256"] == result.sha256 else {
+            let contentType = BackupManifest.contentType(dumpFormat: dump.fileExtension, compression: compression)
+            // Written once: size and checksum, known only at the end, go into the manifest.
+            result = try await uploader.upload(
+                dump.bytes.counted(into: dumped), compressing: compression, key: key, metadata: metadata, contentType: contentType
+            ) { await progress.report($0) }
+            guard let stored = try await store.headObject(key: key), stored.size == result.size else {
                 throw DriverError(reason: "VerificationFailed", message: "the stored object \(destination) does not match what was uploaded", retryable: true)
+            }
+            let manifest = BackupManifest(
+                key: key, destination: destination, size: result.size, sha256: result.sha256, contentType: contentType,
+                engine: database.object.spec.driver, serverVersion: dump.serverVersion, tool: dump.tool, dumpFormat: dump.fileExtension,
+                compression: compression?.rawValue, namespace: configuration.namespace, database: configuration.database,
+                databaseName: context.target.databaseName, backup: backup.name, backupUID: backup.metadata.uid ?? "",
+                startedAt: current.object.status?.startedAt ?? KubeTime.now(), completedAt: KubeTime.now())
+            do {
+                _ = try await store.putObject(
+                    key: BackupManifest.key(for: key), body: ByteBuffer(bytes: try manifest.encoded()), metadata: metadata, contentType: "application/json")
+            } catch {
+                // No object without its manifest: the next attempt writes both again.
+                try? await store.deleteObject(key: key)
+                throw error
             }
         } catch {
             try? await (store as? S3ObjectStore)?.shutdown()

@@ -93,11 +93,17 @@ public struct DatabaseDump: Sendable {
     public var wantsCompression: Bool
     /// The dump's output; the sequence throws if the dump tool fails.
     public var bytes: DumpStream
+    /// The server's version ("18.6", "10.11.14-MariaDB"), for the backup's manifest.
+    public var serverVersion: String?
+    /// The dump tool and its version ("pg_dump 18.6"), for the backup's manifest.
+    public var tool: String?
 
-    public init(fileExtension: String, wantsCompression: Bool, bytes: DumpStream) {
+    public init(fileExtension: String, wantsCompression: Bool, bytes: DumpStream, serverVersion: String? = nil, tool: String? = nil) {
         self.fileExtension = fileExtension
         self.wantsCompression = wantsCompression
         self.bytes = bytes
+        self.serverVersion = serverVersion
+        self.tool = tool
     }
 }
 

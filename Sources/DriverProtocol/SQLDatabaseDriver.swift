@@ -95,7 +95,7 @@ public struct SQLDatabaseDriver<Engine: SQLEngine>: DatabaseDriver {
         let command = try await engine.dumpCommand(admin, target)
         return DatabaseDump(
             fileExtension: command.fileExtension, wantsCompression: command.wantsCompression,
-            bytes: try DumpProcess.start(command))
+            bytes: try DumpProcess.start(command), serverVersion: command.serverVersion, tool: command.tool)
     }
 
     public func estimatedSize(_ target: DatabaseTarget) async throws -> Int64? {

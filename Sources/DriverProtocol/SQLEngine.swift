@@ -70,8 +70,16 @@ public struct DumpCommand: Sendable {
     public static let privateDirectory = "${DB_OPERATOR_PRIVATE_DIR}"
     public var fileExtension: String
     public var wantsCompression: Bool
+    /// For the backup's manifest: the server's version, the tool and its version.
+    public var serverVersion: String?
+    public var tool: String?
 
-    public init(executable: String, arguments: [String], environment: [String: String] = [:], files: [String: String] = [:], fileExtension: String, wantsCompression: Bool) {
+    public init(
+        executable: String, arguments: [String], environment: [String: String] = [:], files: [String: String] = [:], fileExtension: String,
+        wantsCompression: Bool, serverVersion: String? = nil, tool: String? = nil
+    ) {
+        self.serverVersion = serverVersion
+        self.tool = tool
         self.executable = executable
         self.arguments = arguments
         self.environment = environment

@@ -183,7 +183,7 @@ public struct MySQLEngine: SQLEngine {
         arguments += ["--", target.databaseName]
         return DumpCommand(
             executable: dumpTool, arguments: arguments, files: ["client.cnf": "[client]\npassword=\"\(escaped)\"\n"],
-            fileExtension: "sql", wantsCompression: true)
+            fileExtension: "sql", wantsCompression: true, serverVersion: admin.serverVersion, tool: URL(fileURLWithPath: dumpTool).lastPathComponent)
     }
 
     static func findDumpTool() -> String {

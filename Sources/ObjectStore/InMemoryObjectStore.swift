@@ -10,11 +10,12 @@ public final class InMemoryObjectStore: ObjectStore {
     private struct Upload {
         var key: String
         var metadata: [String: String]
+        var contentType: String?
         var parts: [Int: ByteBuffer] = [:]
     }
 
     private struct State {
-        var objects: [String: (ByteBuffer, [String: String])] = [:]
+        var objects: [String: (ByteBuffer, [String: String], String?)] = [:]
         var uploads: [String: Upload] = [:]
         var nextUpload = 1
     }
@@ -26,21 +27,21 @@ public final class InMemoryObjectStore: ObjectStore {
         self.minimumPartSize = minimumPartSize
     }
 
-    public func putObject(key: String, body: ByteBuffer, metadata: [String: String]) async throws -> String {
-        state.withLock { $0.objects[key] = (body, metadata) }
+    public func putObject(key: String, body: ByteBuffer, metadata: [String: String], contentType: String?) async throws -> String {
+        state.withLock { $0.objects[key] = (body, metadata, contentType) }
         return Self.etag(body)
     }
 
     public func getObject(key: String) async throws -> (ObjectInfo, ByteStream) {
-        guard let (body, metadata) = state.withLock({ $0.objects[key] }) else {
+        guard let (body, metadata, contentType) = state.withLock({ $0.objects[key] }) else {
             throw ObjectStoreError(code: .noSuchKey, httpStatus: 404, message: "The specified key does not exist.", request: "GET \(key)")
         }
-        return (ObjectInfo(key: key, size: Int64(body.readableBytes), etag: Self.etag(body), metadata: metadata), ByteStream(body))
+        return (ObjectInfo(key: key, size: Int64(body.readableBytes), etag: Self.etag(body), metadata: metadata, contentType: contentType), ByteStream(body))
     }
 
     public func headObject(key: String) async throws -> ObjectInfo? {
         state.withLock { state in
-            state.objects[key].map { ObjectInfo(key: key, size: Int64($0.0.readableBytes), etag: Self.etag($0.0), metadata: $0.1) }
+            state.objects[key].map { ObjectInfo(key: key, size: Int64($0.0.readableBytes), etag: Self.etag($0.0), metadata: $0.1, contentType: $0.2) }
         }
     }
 
@@ -55,11 +56,11 @@ public final class InMemoryObjectStore: ObjectStore {
         _ = state.withLock { $0.objects.removeValue(forKey: key) }
     }
 
-    public func createMultipartUpload(key: String, metadata: [String: String]) async throws -> String {
+    public func createMultipartUpload(key: String, metadata: [String: String], contentType: String?) async throws -> String {
         state.withLock { state in
             let id = "upload-\(state.nextUpload)"
             state.nextUpload += 1
-            state.uploads[id] = Upload(key: key, metadata: metadata)
+            state.uploads[id] = Upload(key: key, metadata: metadata, contentType: contentType)
             return id
         }
     }
@@ -88,7 +89,7 @@ public final class InMemoryObjectStore: ObjectStore {
                 }
                 body.writeBuffer(&data)
             }
-            state.objects[key] = (body, upload.metadata)
+            state.objects[key] = (body, upload.metadata, upload.contentType)
             state.uploads.removeValue(forKey: uploadID)
             return Self.etag(body)
         }
@@ -102,15 +103,6 @@ public final class InMemoryObjectStore: ObjectStore {
         state.withLock { state in
             state.uploads.filter { $0.value.key.hasPrefix(prefix) }.map { MultipartUploadInfo(key: $0.value.key, uploadID: $0.key) }
                 .sorted { $0.uploadID < $1.uploadID }
-        }
-    }
-
-    public func replaceMetadata(key: String, metadata: [String: String]) async throws {
-        try state.withLock { state in
-            guard let (body, _) = state.objects[key] else {
-                throw ObjectStoreError(code: .noSuchKey, httpStatus: 404, message: "The specified key does not exist.")
-            }
-            state.objects[key] = (body, metadata)
         }
     }
 

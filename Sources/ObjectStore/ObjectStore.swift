@@ -9,8 +9,11 @@ public struct ObjectInfo: Sendable, Hashable {
     public var lastModified: String?
     /// User metadata (`x-amz-meta-*`), keys lowercased, without the prefix.
     public var metadata: [String: String]
+    /// The Content-Type it was stored with.
+    public var contentType: String?
 
-    public init(key: String, size: Int64, etag: String? = nil, lastModified: String? = nil, metadata: [String: String] = [:]) {
+    public init(key: String, size: Int64, etag: String? = nil, lastModified: String? = nil, metadata: [String: String] = [:], contentType: String? = nil) {
+        self.contentType = contentType
         self.key = key
         self.size = size
         self.etag = etag
@@ -88,20 +91,28 @@ public struct ByteStream: AsyncSequence, Sendable {
 
 /// An S3-compatible object store: the operations backups need.
 public protocol ObjectStore: Sendable {
-    func putObject(key: String, body: ByteBuffer, metadata: [String: String]) async throws -> String
+    /// Stores `body` as `key` with user metadata and, when given, a Content-Type.
+    func putObject(key: String, body: ByteBuffer, metadata: [String: String], contentType: String?) async throws -> String
     func getObject(key: String) async throws -> (ObjectInfo, ByteStream)
     /// Nil when there is no such object.
     func headObject(key: String) async throws -> ObjectInfo?
     func listObjects(prefix: String) async throws -> [ObjectInfo]
     func deleteObject(key: String) async throws
-    func createMultipartUpload(key: String, metadata: [String: String]) async throws -> String
+    func createMultipartUpload(key: String, metadata: [String: String], contentType: String?) async throws -> String
     func uploadPart(key: String, uploadID: String, partNumber: Int, body: ByteBuffer) async throws -> CompletedPart
     func completeMultipartUpload(key: String, uploadID: String, parts: [CompletedPart]) async throws -> String
     func abortMultipartUpload(key: String, uploadID: String) async throws
     func listMultipartUploads(prefix: String) async throws -> [MultipartUploadInfo]
-    /// Replaces an object's user metadata (a server-side copy onto itself): how a
-    /// streamed object gets metadata known only at its end, such as its SHA-256.
-    func replaceMetadata(key: String, metadata: [String: String]) async throws
+}
+
+extension ObjectStore {
+    public func putObject(key: String, body: ByteBuffer, metadata: [String: String]) async throws -> String {
+        try await putObject(key: key, body: body, metadata: metadata, contentType: nil)
+    }
+
+    public func createMultipartUpload(key: String, metadata: [String: String]) async throws -> String {
+        try await createMultipartUpload(key: key, metadata: metadata, contentType: nil)
+    }
 }
 
 /// An object store error with the store's code (`NoSuchKey`, `SignatureDoesNotMatch`,

@@ -182,14 +182,14 @@ public enum ProcessInfoCores {
 }
 
 extension StreamingUpload {
-    /// Uploads `source` as `uploadRecordingChecksum` does, compressed on the way in
-    /// `format` by a `ParallelCompressor` (as is when `format` is nil). The checksum
-    /// and size are those of the stored, compressed object.
-    public func uploadRecordingChecksum<Source: AsyncSequence & Sendable>(
-        _ source: Source, compressing format: CompressionFormat?, key: String, metadata: [String: String] = [:],
+    /// Uploads `source` as `upload` does, compressed on the way in `format` by a
+    /// `ParallelCompressor` (as is when `format` is nil). The checksum and size are
+    /// those of the stored, compressed object.
+    public func upload<Source: AsyncSequence & Sendable>(
+        _ source: Source, compressing format: CompressionFormat?, key: String, metadata: [String: String] = [:], contentType: String? = nil,
         progress: @escaping @Sendable (Int64) async -> Void = { _ in }
     ) async throws -> Result where Source.Element == ByteBuffer {
-        guard let format else { return try await uploadRecordingChecksum(source, key: key, metadata: metadata, progress: progress) }
+        guard let format else { return try await upload(source, key: key, metadata: metadata, contentType: contentType, progress: progress) }
         let compressed = AsyncThrowingChannel<ByteBuffer, any Error>()
         return try await withThrowingTaskGroup(of: Result?.self) { group in
             group.addTask {
@@ -201,7 +201,7 @@ extension StreamingUpload {
                 }
                 return nil
             }
-            group.addTask { try await uploadRecordingChecksum(compressed, key: key, metadata: metadata, progress: progress) }
+            group.addTask { try await upload(compressed, key: key, metadata: metadata, contentType: contentType, progress: progress) }
             var uploaded: Result?
             for try await value in group { if let value { uploaded = value } }
             return uploaded!

@@ -28,8 +28,6 @@ public final class S3ObjectStore: ObjectStore {
         public var maxAttempts = 5
         public var initialBackoff: Duration = .milliseconds(200)
         public var requestTimeout: Duration = .seconds(300)
-        /// Largest object copied in one CopyObject (S3: 5 GiB); larger ones are copied in parts of this size.
-        public var copyPartSize = 5 << 30
 
         public init(endpoint: String?, region: String, bucket: String, credentials: S3Credentials) {
             self.endpoint = endpoint
@@ -79,8 +77,8 @@ public final class S3ObjectStore: ObjectStore {
 
     // MARK: ObjectStore
 
-    public func putObject(key: String, body: ByteBuffer, metadata: [String: String]) async throws -> String {
-        let response = try await send(.PUT, key: key, headers: Self.metadataHeaders(metadata), body: body)
+    public func putObject(key: String, body: ByteBuffer, metadata: [String: String], contentType: String?) async throws -> String {
+        let response = try await send(.PUT, key: key, headers: Self.metadataHeaders(metadata) + Self.contentTypeHeader(contentType), body: body)
         return response.headers.first(name: "ETag") ?? ""
     }
 
@@ -141,8 +139,8 @@ public final class S3ObjectStore: ObjectStore {
         _ = try await send(.DELETE, key: key)
     }
 
-    public func createMultipartUpload(key: String, metadata: [String: String]) async throws -> String {
-        let xml = try await sendXML(.POST, key: key, query: [("uploads", "")], headers: Self.metadataHeaders(metadata))
+    public func createMultipartUpload(key: String, metadata: [String: String], contentType: String?) async throws -> String {
+        let xml = try await sendXML(.POST, key: key, query: [("uploads", "")], headers: Self.metadataHeaders(metadata) + Self.contentTypeHeader(contentType))
         guard let id = xml["UploadId"]?.text, !id.isEmpty else {
             throw ObjectStoreError(code: .badResponse, message: "CreateMultipartUpload returned no UploadId", request: "POST \(key)")
         }
@@ -197,45 +195,6 @@ public final class S3ObjectStore: ObjectStore {
             }
         } while markers != nil
         return result
-    }
-
-    /// A copy onto itself with `x-amz-metadata-directive: REPLACE`; objects over 5 GiB
-    /// (CopyObject's limit) are copied part by part with UploadPartCopy.
-    public func replaceMetadata(key: String, metadata: [String: String]) async throws {
-        guard let info = try await headObject(key: key) else {
-            throw ObjectStoreError(code: .noSuchKey, httpStatus: 404, message: "The specified key does not exist.", request: "COPY \(key)")
-        }
-        let source = "/\(configuration.bucket)/\(SigV4Signer.uriEncode(key, encodeSlash: false))"
-        if info.size <= Int64(configuration.copyPartSize) {
-            let xml = try await sendXML(
-                .PUT, key: key,
-                headers: [("x-amz-copy-source", source), ("x-amz-metadata-directive", "REPLACE")] + Self.metadataHeaders(metadata))
-            if xml.name == "Error" { throw Self.error(from: xml, httpStatus: 200, request: "COPY \(key)") }
-            return
-        }
-        let uploadID = try await createMultipartUpload(key: key, metadata: metadata)
-        do {
-            var parts: [CompletedPart] = []
-            var offset: Int64 = 0
-            var number = 1
-            while offset < info.size {
-                let end = min(info.size, offset + Int64(configuration.copyPartSize)) - 1
-                let xml = try await sendXML(
-                    .PUT, key: key, query: [("partNumber", String(number)), ("uploadId", uploadID)],
-                    headers: [("x-amz-copy-source", source), ("x-amz-copy-source-range", "bytes=\(offset)-\(end)")])
-                guard xml.name != "Error", let etag = xml["ETag"]?.text else {
-                    throw Self.error(from: xml, httpStatus: 200, request: "COPY \(key) part \(number)")
-                }
-                parts.append(CompletedPart(partNumber: number, etag: etag))
-                offset = end + 1
-                number += 1
-            }
-            _ = try await completeMultipartUpload(key: key, uploadID: uploadID, parts: parts)
-        } catch {
-            let id = uploadID
-            await Task.detached { try? await self.abortMultipartUpload(key: key, uploadID: id) }.value
-            throw error
-        }
     }
 
     // MARK: Requests
@@ -338,7 +297,11 @@ public final class S3ObjectStore: ObjectStore {
         }
         return ObjectInfo(
             key: key, size: Int64(headers.first(name: "Content-Length") ?? "") ?? 0, etag: headers.first(name: "ETag"),
-            lastModified: headers.first(name: "Last-Modified"), metadata: metadata)
+            lastModified: headers.first(name: "Last-Modified"), metadata: metadata, contentType: headers.first(name: "Content-Type"))
+    }
+
+    private static func contentTypeHeader(_ contentType: String?) -> [(String, String)] {
+        contentType.map { [("Content-Type", $0)] } ?? []
     }
 
     private static func error(status: Int, body: ByteBuffer, request: String) -> ObjectStoreError {

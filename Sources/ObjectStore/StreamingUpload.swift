@@ -57,24 +57,12 @@ public struct StreamingUpload: Sendable {
         return uploads.count
     }
 
-    /// Uploads `source` as `key`, then records the SHA-256 (`sha256`) and size (`size`)
-    /// in the object's metadata next to `metadata`, so the object describes itself.
-    public func uploadRecordingChecksum<Source: AsyncSequence & Sendable>(
-        _ source: Source, key: String, metadata: [String: String] = [:],
-        progress: @escaping @Sendable (Int64) async -> Void = { _ in }
-    ) async throws -> Result where Source.Element == ByteBuffer {
-        let result = try await upload(source, key: key, metadata: metadata, progress: progress)
-        var final = metadata
-        final["sha256"] = result.sha256
-        final["size"] = String(result.size)
-        try await store.replaceMetadata(key: key, metadata: final)
-        return result
-    }
-
-    /// Uploads everything `source` yields as the object `key`.
+    /// Uploads everything `source` yields as the object `key`, written once (its
+    /// size and SHA-256, known only at the end, are in the result: a manifest next
+    /// to it records them, never a copy of the object onto itself).
     /// - Parameter progress: called with the bytes stored so far, after each part.
     public func upload<Source: AsyncSequence & Sendable>(
-        _ source: Source, key: String, metadata: [String: String] = [:],
+        _ source: Source, key: String, metadata: [String: String] = [:], contentType: String? = nil,
         progress: @escaping @Sendable (Int64) async -> Void = { _ in }
     ) async throws -> Result where Source.Element == ByteBuffer {
         var hasher = SHA256()
@@ -92,7 +80,7 @@ public struct StreamingUpload: Sendable {
                 let stored = StoredBytes()
 
                 func send(_ part: ByteBuffer) async throws {
-                    if uploadID == nil { uploadID = try await store.createMultipartUpload(key: key, metadata: metadata) }
+                    if uploadID == nil { uploadID = try await store.createMultipartUpload(key: key, metadata: metadata, contentType: contentType) }
                     guard partNumber <= configuration.partLimit else {
                         throw ObjectStoreError(code: .tooLarge, message: "the stream exceeds \(configuration.partLimit) parts", request: "upload \(key)")
                     }
@@ -123,7 +111,7 @@ public struct StreamingUpload: Sendable {
                 try Task.checkCancellation()
                 let sha256 = hasher.finalize().map { String(format: "%02x", $0) }.joined()
                 if uploadID == nil {
-                    _ = try await store.putObject(key: key, body: pending.bytes, metadata: metadata)
+                    _ = try await store.putObject(key: key, body: pending.bytes, metadata: metadata, contentType: contentType)
                     await progress(total)
                     return Result(key: key, size: total, sha256: sha256, parts: 1)
                 }

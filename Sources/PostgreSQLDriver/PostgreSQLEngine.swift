@@ -205,7 +205,8 @@ public struct PostgreSQLEngine: SQLEngine {
                 "PGSSLMODE": instance.tlsMode.rawValue, "PGCONNECT_TIMEOUT": String(instance.connectTimeoutSeconds),
                 "PGAPPNAME": "db-operator-backup",
             ],
-            fileExtension: "pgdump", wantsCompression: false)
+            fileExtension: "pgdump", wantsCompression: false,
+            serverVersion: "\(number / 10000).\(number % 10000)", tool: "pg_dump \(pgDump.version)")
     }
 
     /// A conninfo value inside single quotes: backslash and quote escaped.

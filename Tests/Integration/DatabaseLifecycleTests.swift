@@ -113,7 +113,8 @@ struct DatabaseLifecycleTests {
         }
     }
 
-    /// The object a Backup names exists with the recorded size and sha256.
+    /// The object a Backup names exists, written once with a Content-Type, and its
+    /// manifest next to it records the size and sha256 the status shows.
     static func expectStored(_ backup: Backup, s3: S3Settings) async throws {
         let destination = try #require(backup.status?.destination)
         let key = String(destination.dropFirst("s3://\(s3.bucket)/".count))
@@ -125,8 +126,13 @@ struct DatabaseLifecycleTests {
         defer { Task { try? await store.shutdown() } }
         let info = try #require(try await store.headObject(key: key), "no object at \(destination)")
         #expect(info.size == backup.status?.size)
-        #expect(info.metadata["sha256"] == backup.status?.sha256)
         #expect(info.metadata["namespace"] == backup.metadata.namespace)
+        let (manifestInfo, manifestBody) = try await store.getObject(key: BackupManifest.key(for: key))
+        let manifest = try JSONDecoder().decode(BackupManifest.self, from: Data(try await manifestBody.collect(upTo: 1 << 20).readableBytesView))
+        #expect(manifestInfo.contentType == "application/json")
+        #expect(manifest.size == backup.status?.size && manifest.sha256 == backup.status?.sha256 && manifest.destination == destination)
+        #expect(manifest.backupUID == backup.metadata.uid && manifest.namespace == backup.metadata.namespace)
+        #expect(info.contentType == manifest.contentType)
         #expect(try await store.listMultipartUploads(prefix: key).isEmpty)
         try await store.shutdown()
     }

@@ -284,10 +284,19 @@ struct EndToEndTests {
         let destination = try #require(backup.status?.destination)
         let key = String(destination.dropFirst("s3://\(s3.bucket)/".count))
         let store = try CrashConvergenceTests.store(s3)  // SeaweedFS or moto, as the backup went
-        let (_, stream) = try await store.getObject(key: key)
+        let (info, stream) = try await store.getObject(key: key)
         var bytes = ByteBuffer()
         for try await var chunk in stream { bytes.writeBuffer(&chunk) }
+        // The manifest next to it says what it is: engine, versions, format, checksum.
+        let manifestBody = try await store.getObject(key: BackupManifest.key(for: key)).1.collect(upTo: 1 << 20)
         try await store.shutdown()
+        let manifest = try JSONDecoder().decode(BackupManifest.self, from: Data(manifestBody.readableBytesView))
+        #expect(manifest.sha256 == backup.status?.sha256 && manifest.size == backup.status?.size && manifest.engine == driver.name)
+        #expect(manifest.contentType == info.contentType && manifest.backupUID == backup.metadata.uid)
+        #expect(manifest.serverVersion?.isEmpty == false, "\(manifest)")
+        #expect(manifest.tool?.contains(driver.name == "mysql" ? "dump" : "pg_dump") == true, "\(manifest)")
+        let expectedType = switch key.split(separator: ".").last { case "zst": "application/zstd"; case "gz": "application/gzip"; case "sql": "application/sql"; default: "application/octet-stream" }
+        #expect(info.contentType == expectedType, "\(key): \(info.contentType ?? "none")")
         #expect(Int64(bytes.readableBytes) == backup.status?.size)
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("e2e-\(UUID().uuidString)-\(key.split(separator: "/").last!)")
         try Data(bytes.readableBytesView).write(to: file)

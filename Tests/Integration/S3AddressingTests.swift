@@ -54,13 +54,13 @@ struct S3AddressingTests {
         upload.initialPartSize = 5 << 20
         let source = GeneratedBytes(total: (11 << 20) + 3, chunkSize: 100_000)
         let result = try await StreamingUpload(store: store, configuration: upload, logger: Logger(label: "test"))
-            .uploadRecordingChecksum(source, key: prefix + "big", metadata: ["driver": "mysql"])
+            .upload(source, key: prefix + "big", metadata: ["driver": "mysql"])
         #expect(result.parts == 3)
         let (bigInfo, bigStream) = try await store.getObject(key: prefix + "big")
         var expected = ByteBuffer()
         for try await var chunk in source { expected.writeBuffer(&chunk) }
         #expect(try await bigStream.collect(upTo: 16 << 20) == expected)
-        #expect(bigInfo.metadata["sha256"] == result.sha256)
+        #expect(bigInfo.size == result.size && bigInfo.metadata == ["driver": "mysql"])
 
         #expect(try await store.listObjects(prefix: prefix).map(\.key).sorted() == [prefix + "big", prefix + "small"])
         for key in ["big", "small"] { try await store.deleteObject(key: prefix + key) }

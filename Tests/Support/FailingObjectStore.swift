@@ -20,18 +20,21 @@ public final class FailingObjectStore: ObjectStore {
         return try await base.uploadPart(key: key, uploadID: uploadID, partNumber: partNumber, body: body)
     }
 
-    public func putObject(key: String, body: ByteBuffer, metadata: [String: String]) async throws -> String { try await base.putObject(key: key, body: body, metadata: metadata) }
+    public func putObject(key: String, body: ByteBuffer, metadata: [String: String], contentType: String?) async throws -> String {
+        try await base.putObject(key: key, body: body, metadata: metadata, contentType: contentType)
+    }
     public func getObject(key: String) async throws -> (ObjectInfo, ByteStream) { try await base.getObject(key: key) }
     public func headObject(key: String) async throws -> ObjectInfo? { try await base.headObject(key: key) }
     public func listObjects(prefix: String) async throws -> [ObjectInfo] { try await base.listObjects(prefix: prefix) }
     public func deleteObject(key: String) async throws { try await base.deleteObject(key: key) }
-    public func createMultipartUpload(key: String, metadata: [String: String]) async throws -> String { try await base.createMultipartUpload(key: key, metadata: metadata) }
+    public func createMultipartUpload(key: String, metadata: [String: String], contentType: String?) async throws -> String {
+        try await base.createMultipartUpload(key: key, metadata: metadata, contentType: contentType)
+    }
     public func completeMultipartUpload(key: String, uploadID: String, parts: [CompletedPart]) async throws -> String {
         try await base.completeMultipartUpload(key: key, uploadID: uploadID, parts: parts)
     }
     public func abortMultipartUpload(key: String, uploadID: String) async throws { try await base.abortMultipartUpload(key: key, uploadID: uploadID) }
     public func listMultipartUploads(prefix: String) async throws -> [MultipartUploadInfo] { try await base.listMultipartUploads(prefix: prefix) }
-    public func replaceMetadata(key: String, metadata: [String: String]) async throws { try await base.replaceMetadata(key: key, metadata: metadata) }
 }
 
 /// Deterministic pseudo-random bytes in chunks, as a dump arrives.

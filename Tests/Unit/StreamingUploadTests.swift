@@ -50,12 +50,17 @@ struct StreamingUploadTests {
         #expect(try await store.listMultipartUploads(prefix: "").isEmpty)
     }
 
-    @Test("the SHA-256 and size are recorded in the object's metadata after the upload")
-    func checksumMetadata() async throws {
+    @Test("an object is written once with its metadata and Content-Type; its size and SHA-256 come back in the result")
+    func writtenOnce() async throws {
         let store = InMemoryObjectStore()
         let upload = StreamingUpload(store: store, logger: logger)
-        let result = try await upload.uploadRecordingChecksum(GeneratedBytes(total: 1000), key: "k", metadata: ["driver": "postgresql"])
-        #expect(try await store.headObject(key: "k")?.metadata == ["driver": "postgresql", "sha256": result.sha256, "size": "1000"])
+        let result = try await upload.upload(GeneratedBytes(total: 1000), key: "k", metadata: ["driver": "postgresql"], contentType: "application/octet-stream")
+        let info = try #require(try await store.headObject(key: "k"))
+        #expect(info.metadata == ["driver": "postgresql"] && info.contentType == "application/octet-stream")
+        var expected = ByteBuffer()
+        for try await var chunk in GeneratedBytes(total: 1000) { expected.writeBuffer(&chunk) }
+        let digest = expected.withUnsafeReadableBytes { SHA256.hash(data: $0) }.map { String(format: "%02x", $0) }.joined()
+        #expect(result.size == 1000 && result.sha256 == digest)
     }
 
     @Test("a failure mid-upload aborts the multipart upload: no parts, no object")
