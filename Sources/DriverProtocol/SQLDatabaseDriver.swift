@@ -75,8 +75,15 @@ public struct SQLDatabaseDriver<Engine: SQLEngine>: DatabaseDriver {
         guard let record = try await record(of: target.databaseName, asGiven: asGiven, book: book) else { return }  // never created, or already dropped
         // Someone else's database: nothing of ours to drop, and theirs stays untouched.
         guard record.owner.uid == target.owner.uid else { return }
-        try await engine.endSessions(admin, database: target.databaseName, user: record.username)
-        try await engine.dropDatabase(admin, target.databaseName)
+        let unended = try await engine.endSessions(admin, database: target.databaseName, user: record.username)
+        do {
+            try await engine.dropDatabase(admin, target.databaseName)
+        } catch let error as SQLError where !unended.isEmpty && error.kind != .connectionLost && error.kind != .unreachable {
+            throw DriverError(
+                reason: "SessionsNotEnded",
+                message: "could not end \(unended.count) session(s) of user \(record.username) (\(unended.joined(separator: "; "))), and the drop then failed waiting for their locks: \(error.message); give the admin login \(engine.sessionAdminRight), or end those sessions; the drop is tried again",
+                retryable: true)
+        }
         try await engine.dropUser(admin, record.username)
         try await book.query(
             "DELETE FROM \(engine.bookkeepingTable) WHERE database_name IN (\(engine.placeholder(1)), \(engine.placeholder(2))) AND owner_uid = \(engine.placeholder(3))",

@@ -17,6 +17,8 @@ public protocol SQLEngine: Sendable {
     var nameLimits: NameLimits { get }
     /// The rights the admin login needs, as a person would grant them (in errors).
     var requiredAdminRights: String { get }
+    /// The right that lets the admin end other users' sessions (for error messages).
+    var sessionAdminRight: String { get }
 
     /// The admin login's session on the instance (no particular database).
     func connect(_ instance: ConnectionSettings) async throws -> Session
@@ -44,8 +46,10 @@ public protocol SQLEngine: Sendable {
     /// else may connect to it.
     func ensureDatabase(_ admin: Session, _ name: String, user: String) async throws
 
-    /// Ends other sessions on the database (best effort where the admin may not).
-    func endSessions(_ admin: Session, database: String, user: String) async throws
+    /// Stops the user logging in again and ends its sessions (and the database's).
+    /// Returns what it could not end ("session 12: <error>"): the drop that follows
+    /// may then wait for their locks, and its failure says why.
+    func endSessions(_ admin: Session, database: String, user: String) async throws -> [String]
     func dropDatabase(_ admin: Session, _ name: String) async throws
     func dropUser(_ admin: Session, _ name: String) async throws
 

@@ -24,6 +24,7 @@ public struct MySQLEngine: SQLEngine {
     }
 
     public var defaultPort: Int { 3306 }
+    public var sessionAdminRight: String { "CONNECTION ADMIN (MariaDB 10.5+, MySQL 8) or SUPER (on Amazon RDS, mysql.rds_kill is used when KILL is refused)" }
     public var requiredAdminRights: String {
         "CREATE USER, GRANT OPTION and CREATE, DROP, SELECT, INSERT, UPDATE, DELETE, INDEX, ALTER, REFERENCES, CREATE VIEW, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, CREATE ROUTINE, ALTER ROUTINE, EXECUTE on *.* (Amazon RDS's master user has them)"
     }
@@ -139,14 +140,34 @@ public struct MySQLEngine: SQLEngine {
         return MySQLConnection.quoteIdentifier(escaped)
     }
 
-    public func endSessions(_ admin: MySQLConnection, database: String, user: String) async throws {
+    /// The account is locked first (no reconnecting pool gets in again), then each
+    /// session is killed: `KILL` needs CONNECTION ADMIN or SUPER; where that is
+    /// refused and the server has Amazon RDS's `mysql.rds_kill`, that is used.
+    public func endSessions(_ admin: MySQLConnection, database: String, user: String) async throws -> [String] {
+        if try await userExists(admin, user) {
+            do {
+                try await admin.query("ALTER USER \(account(admin, user)) ACCOUNT LOCK")
+            } catch let error as SQLError where error.kind != .connectionLost && error.kind != .unreachable {
+                // Servers before MariaDB 10.4 / MySQL 5.7.6 cannot lock accounts: the kills still run.
+            }
+        }
         let sessions = try await admin.query("SELECT ID, USER FROM information_schema.PROCESSLIST WHERE USER = ? AND ID <> CONNECTION_ID()", [user])
+        var failures: [String] = []
+        var rdsKill: Bool?
         for row in sessions where row[1] == user {
             guard let id = row[0].flatMap({ Int($0) }) else { continue }
-            // Needs CONNECTION ADMIN (or SUPER); without it DROP DATABASE still works, it
-            // only waits for the sessions' metadata locks.
-            _ = try? await admin.query("KILL CONNECTION \(id)")
+            do {
+                try await admin.query("KILL CONNECTION \(id)")
+            } catch let error as SQLError where error.kind != .connectionLost && error.kind != .unreachable {
+                if rdsKill == nil {
+                    rdsKill = !(try await admin.query(
+                        "SELECT 1 FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = 'mysql' AND ROUTINE_NAME = 'rds_kill'")).isEmpty
+                }
+                if rdsKill == true, (try? await admin.query("CALL mysql.rds_kill(\(id))")) != nil { continue }
+                failures.append("session \(id): \(error.message)")
+            }
         }
+        return failures
     }
 
     public func dropDatabase(_ admin: MySQLConnection, _ name: String) async throws {

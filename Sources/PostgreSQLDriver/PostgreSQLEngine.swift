@@ -20,6 +20,7 @@ public struct PostgreSQLEngine: SQLEngine {
     }
 
     public var defaultPort: Int { 5432 }
+    public var sessionAdminRight: String { "membership in the user's role or pg_signal_backend" }
     public var requiredAdminRights: String { "CREATEDB and CREATEROLE (ALTER ROLE <admin> CREATEDB CREATEROLE; Amazon RDS's master user has both)" }
     public var nameLimits: NameLimits { .postgresql }
     public var bookkeepingTable: String { "databases" }
@@ -165,12 +166,13 @@ public struct PostgreSQLEngine: SQLEngine {
 
     /// The user may log in no more (a pool that reconnects cannot hold the database
     /// open), then its sessions and the database's end.
-    public func endSessions(_ admin: PGConnection, database: String, user: String) async throws {
+    public func endSessions(_ admin: PGConnection, database: String, user: String) async throws -> [String] {
         if try await userExists(admin, user) {
             try await admin.query("ALTER ROLE \(try admin.quoteIdentifier(user)) NOLOGIN")
         }
-        try await admin.query(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE (datname = $1 OR usename = $2) AND pid <> pg_backend_pid()", [database, user])
+        let ended = try await admin.query(
+            "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE (datname = $1 OR usename = $2) AND pid <> pg_backend_pid()", [database, user])
+        return ended.filter { $0[1] != "t" }.map { "session \($0[0] ?? "?"): pg_terminate_backend refused" }
     }
 
     /// `WITH (FORCE)` (13+) ends any session that got in since.

@@ -323,6 +323,38 @@ struct SQLDriverTests {
         #expect(!left.contains { $0.contains(database) || $0.contains(legacyDatabase) })
     }
 
+    @Test(
+        "MySQL: a tenant session holding a lock: an admin with CONNECTION ADMIN kills it and drops; one without says SessionsNotEnded naming the right, the account stays locked, and the drop succeeds once the session ends",
+        arguments: [Engine.mysql(limited: false), Engine.mysql(limited: true)])
+    func sessionsHoldingLocks(_ engine: Engine) async throws {
+        try await engine.prepare()
+        let login = try engine.admin()
+        let database = Self.unique("dbop_kill"), user = Self.unique("dbop_ukill")
+        let target = engine.target(login, database: database, user: user)
+        try await engine.driver.create(target, password: "tenant-pw")
+        let tenant = try await MySQLConnection.connect(
+            ConnectionSettings(host: login.host, port: login.port, user: user, password: "tenant-pw", database: database, tlsMode: .disable))
+        try await tenant.query("CREATE TABLE t (id INT)")
+        // An open transaction that read t holds a metadata lock on it until it ends.
+        try await tenant.query("START TRANSACTION")
+        _ = try await tenant.query("SELECT * FROM t")
+        if engine.label.hasSuffix("rds") {
+            let refused = await #expect(throws: DriverError.self) { try await engine.driver.drop(target) }
+            #expect(refused?.reason == "SessionsNotEnded" && refused?.retryable == true)
+            #expect(refused?.message.contains("CONNECTION ADMIN") == true, "\(refused?.message ?? "")")
+            #expect(try await engine.inventory(login).contains("db:\(database)"))
+            // The account is locked: nothing new logs in while the drop waits.
+            await #expect(throws: SQLError.self) { _ = try await engine.runAs(login, user, "tenant-pw", database, ["SELECT 1"]) }
+            _ = try await tenant.query("COMMIT")
+            try await engine.driver.drop(target)
+        } else {
+            try await engine.driver.drop(target)
+            await #expect(throws: SQLError.self) { _ = try await tenant.query("SELECT 1") }
+        }
+        let left = try await engine.inventory(login)
+        #expect(!left.contains { $0.contains(database) || $0.contains(user) })
+    }
+
     @Test("a server that folds names: another resource's Shop_Orders is its shop_orders (NameConflict, nothing dropped, no backup); DB_OPERATOR and MYSQL are refused")
     func caseFoldingIsolation() async throws {
         let engine = Engine.mysql(limited: true, caseFolding: true)
