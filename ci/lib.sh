@@ -33,6 +33,8 @@ DBOP_MYSQL_PASSWORD="${DBOP_MYSQL_PASSWORD:-dbop-admin-pw}"
 # A second MariaDB that folds names to lower case (lower_case_table_names=1), as
 # MySQL on Windows and macOS and some managed services do.
 DBOP_MYSQL_CI_PORT="${DBOP_MYSQL_CI_PORT:-43307}"
+# PostgreSQL (the newest wheel's) that accepts TLS only, with a certificate from the test CA.
+DBOP_PG_TLS_PORT="${DBOP_PG_TLS_PORT:-45428}"
 
 # SeaweedFS: its gRPC ports are the HTTP ports + 10000, so all stay below 55535.
 DBOP_S3_PORT="${DBOP_S3_PORT:-41833}"

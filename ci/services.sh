@@ -21,6 +21,7 @@ MY_DIR="$DBOP_STATE_DIR/mariadb"
 MY_CI_DIR="$DBOP_STATE_DIR/mariadb-ci"
 MOTO_DIR="$DBOP_STATE_DIR/moto"
 S3_DIR="$DBOP_STATE_DIR/seaweedfs"
+TLS_DIR="$S3_DIR/tls"
 
 prepare_state_dir() {
   mkdir -p "$DBOP_STATE_DIR"
@@ -33,7 +34,7 @@ prepare_state_dir() {
 pg_server_running() { [ -f "$1/data/postmaster.pid" ] && as_user postgres "$2/pg_ctl" -D "$1/data" status >/dev/null 2>&1; }
 
 pg_server_start() {
-  local name="$1" dir="$2" bin="$3" port="$4"
+  local name="$1" dir="$2" bin="$3" port="$4" extra="${5:-}"
   if pg_server_running "$dir" "$bin"; then log "$name: already running on port $port"; return; fi
   mkdir -p "$dir/run"
   if [ ! -f "$dir/data/PG_VERSION" ]; then
@@ -46,10 +47,11 @@ pg_server_start() {
       --auth-local=scram-sha-256 --auth-host=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
       || { cat "$dir/initdb.log" >&2; die "$name: initdb failed"; }
     rm -f "$dir/pwfile"
+    [ -n "$extra" ] && [ -f "$dir/pg_hba.tls" ] && cp "$dir/pg_hba.tls" "$dir/data/pg_hba.conf"
   fi
   [ "$(id -u)" = 0 ] && chown -R postgres:postgres "$dir"
   as_user postgres "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
-    -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir/run -c max_connections=200 -c fsync=off -c shared_buffers=32MB" \
+    -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir/run -c max_connections=200 -c fsync=off -c shared_buffers=32MB $extra" \
     >/dev/null || { tail -n 30 "$dir/server.log" >&2; die "$name: failed to start"; }
   log "$name: ready on 127.0.0.1:$port"
 }
@@ -90,6 +92,29 @@ stop_wheel_postgres() {
     [ -x "$bin/pg_ctl" ] || continue
     pg_server_stop "postgresql $major" "$DBOP_STATE_DIR/postgres-$major" "$bin"
   done
+}
+
+# The newest wheel's PostgreSQL with TLS only (hostssl), its certificate from the test
+# CA for 127.0.0.1 alone: verify-full to "localhost" fails on the name.
+start_tls_postgres() {
+  local major bin dir="$DBOP_STATE_DIR/postgres-tls"
+  major="$(printf '%s\n' $DBOP_PG_WHEEL_VERSIONS | sort -n | tail -n 1)"
+  bin="$(pg_wheel_bindir "$major")"
+  mkdir -p "$dir"
+  cp "$TLS_DIR/database.pem" "$dir/server.crt"; cp "$TLS_DIR/database-key.pem" "$dir/server.key"
+  printf 'local all all scram-sha-256\nhostssl all all 127.0.0.1/32 scram-sha-256\n' > "$dir/pg_hba.tls"
+  [ "$(id -u)" = 0 ] && chown -R postgres:postgres "$dir"
+  chmod 600 "$dir/server.key"
+  pg_server_start "postgresql $major (TLS only)" "$dir" "$bin" "$DBOP_PG_TLS_PORT" \
+    "-c ssl=on -c ssl_cert_file=$dir/server.crt -c ssl_key_file=$dir/server.key"
+}
+
+stop_tls_postgres() {
+  local major bin
+  major="$(printf '%s\n' $DBOP_PG_WHEEL_VERSIONS | sort -n | tail -n 1)"
+  bin="$(pg_wheel_bindir "$major")"
+  [ -x "$bin/pg_ctl" ] || return 0
+  pg_server_stop "postgresql $major (TLS only)" "$DBOP_STATE_DIR/postgres-tls" "$bin"
 }
 
 # "MAJOR:PORT ..." of every PostgreSQL server, Debian's first.
@@ -161,8 +186,14 @@ my_server_stop() {
 
 start_mariadb() {
   my_server_start mariadb "$MY_DIR" "$DBOP_MYSQL_PORT"
-  # Names folded to lower case, as the server compares them (set at initialisation).
-  my_server_start "mariadb (lower_case_table_names=1)" "$MY_CI_DIR" "$DBOP_MYSQL_CI_PORT" --lower-case-table-names=1
+  # Names folded to lower case, as the server compares them (set at initialisation);
+  # it also offers TLS with a certificate from the test CA (for 127.0.0.1 alone).
+  mkdir -p "$MY_CI_DIR/tls"
+  cp "$TLS_DIR/database.pem" "$TLS_DIR/database-key.pem" "$TLS_DIR/ca.pem" "$MY_CI_DIR/tls/"
+  [ "$(id -u)" = 0 ] && chown -R mysql:mysql "$MY_CI_DIR/tls"
+  chmod 600 "$MY_CI_DIR/tls/database-key.pem"
+  my_server_start "mariadb (lower_case_table_names=1)" "$MY_CI_DIR" "$DBOP_MYSQL_CI_PORT" --lower-case-table-names=1 \
+    --ssl-cert="$MY_CI_DIR/tls/database.pem" --ssl-key="$MY_CI_DIR/tls/database-key.pem" --ssl-ca="$MY_CI_DIR/tls/ca.pem"
 }
 
 stop_mariadb() {
@@ -186,9 +217,10 @@ s3_bucket_ready() {
 
 # A CA of our own and a server certificate for 127.0.0.1, localhost, the virtual-host
 # domain and its subdomains: HTTPS tests trust the CA explicitly, never the system.
-make_s3_certificates() {
-  local tls="$S3_DIR/tls"
-  [ -f "$tls/server.pem" ] && [ -f "$tls/ca.pem" ] && return
+# The database servers get one for 127.0.0.1 alone; another CA signs nothing we serve.
+make_test_certificates() {
+  local tls="$TLS_DIR"
+  [ -f "$tls/server.pem" ] && [ -f "$tls/ca.pem" ] && [ -f "$tls/database.pem" ] && [ -f "$tls/other-ca.pem" ] && return
   command -v openssl >/dev/null || die "openssl not found (run ci/install.sh)"
   mkdir -p "$tls"
   openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=db-operator test CA" \
@@ -199,8 +231,16 @@ make_s3_certificates() {
     "$DBOP_S3_VHOST_DOMAIN" "$DBOP_S3_VHOST_DOMAIN" > "$tls/server.ext"
   openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca-key.pem" -CAcreateserial -days 3650 \
     -extfile "$tls/server.ext" -out "$tls/server.pem" 2>/dev/null
-  chmod 600 "$tls/ca-key.pem" "$tls/server-key.pem"
-  log "seaweedfs: made a test CA and server certificate in $tls"
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=db-operator test database" -keyout "$tls/database-key.pem" -out "$tls/database.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n' > "$tls/database.ext"
+  openssl x509 -req -in "$tls/database.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca-key.pem" -CAcreateserial -days 3650 \
+    -extfile "$tls/database.ext" -out "$tls/database.pem" 2>/dev/null
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=db-operator other CA" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+    -keyout "$tls/other-ca-key.pem" -out "$tls/other-ca.pem" 2>/dev/null
+  chmod 600 "$tls/ca-key.pem" "$tls/server-key.pem" "$tls/database-key.pem" "$tls/other-ca-key.pem"
+  chmod 644 "$tls/ca.pem" "$tls/other-ca.pem"
+  log "made a test CA, server certificates (S3, databases) and another CA in $tls"
 }
 
 start_seaweedfs() {
@@ -217,7 +257,6 @@ start_seaweedfs() {
   "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}
 JSON
   chmod 600 "$S3_DIR/s3.json"
-  make_s3_certificates
   # Many small volumes: overwritten and deleted data stays as garbage until a vacuum,
   # and big tests need room. Every port is pinned, and the Iceberg catalog (8181) and
   # Lance server (9101) it opens by default are off, so nothing else on the machine
@@ -228,7 +267,7 @@ JSON
     -volume.port="$DBOP_WEED_VOLUME_PORT" -volume.port.grpc=$((DBOP_WEED_VOLUME_PORT + 10000)) -volume.max=400 \
     -filer -filer.port="$DBOP_WEED_FILER_PORT" -filer.port.grpc=$((DBOP_WEED_FILER_PORT + 10000)) \
     -s3 -s3.port="$DBOP_S3_PORT" -s3.port.grpc=$((DBOP_S3_PORT + 10000)) -s3.config="$S3_DIR/s3.json" \
-    -s3.port.https="$DBOP_S3_TLS_PORT" -s3.cert.file="$S3_DIR/tls/server.pem" -s3.key.file="$S3_DIR/tls/server-key.pem" \
+    -s3.port.https="$DBOP_S3_TLS_PORT" -s3.cert.file="$TLS_DIR/server.pem" -s3.key.file="$TLS_DIR/server-key.pem" \
     -s3.domainName="$DBOP_S3_VHOST_DOMAIN" \
     -s3.port.iceberg=0 -s3.port.lance=0 \
     </dev/null >"$S3_DIR/server.log" 2>&1 &
@@ -287,7 +326,7 @@ stop_moto() {
 # Made on every start, so data directories from before get them too.
 ensure_limited_admins() {
   local server major port bin
-  for server in $(pg_servers); do
+  for server in $(pg_servers) tls:$DBOP_PG_TLS_PORT; do
     major="${server%%:*}"; port="${server##*:}"
     bin="$(pg_tool_dirs | cut -d: -f1)"
     PGPASSWORD="$DBOP_PG_PASSWORD" "$bin/psql" -h 127.0.0.1 -p "$port" -U "$DBOP_PG_USER" -d postgres -q -v ON_ERROR_STOP=1 \
@@ -339,7 +378,11 @@ DBOP_S3_BUCKET=$DBOP_S3_BUCKET
 DBOP_S3_ACCESS_KEY_ID=$DBOP_S3_ACCESS_KEY_ID
 DBOP_S3_SECRET_ACCESS_KEY=$DBOP_S3_SECRET_ACCESS_KEY
 DBOP_S3_TLS_ENDPOINT=https://127.0.0.1:$DBOP_S3_TLS_PORT
-DBOP_S3_CA_FILE=$S3_DIR/tls/ca.pem
+DBOP_S3_CA_FILE=$TLS_DIR/ca.pem
+DBOP_DB_CA_FILE=$TLS_DIR/ca.pem
+DBOP_DB_OTHER_CA_FILE=$TLS_DIR/other-ca.pem
+DBOP_PG_TLS_PORT=$DBOP_PG_TLS_PORT
+DBOP_MYSQL_TLS_PORT=$DBOP_MYSQL_CI_PORT
 DBOP_S3_VHOST_DOMAIN=$DBOP_S3_VHOST_DOMAIN
 DBOP_KUBECTL=$(command -v kubectl)
 DBOP_AWS=$(command -v aws || true)
@@ -356,6 +399,8 @@ status() {
     pg_server_running "$DBOP_STATE_DIR/postgres-$major" "$(pg_wheel_bindir "$major")" \
       && echo "postgresql $major: running on 127.0.0.1:$(pg_wheel_port "$major")" || echo "postgresql $major: stopped"
   done
+  pg_server_running "$DBOP_STATE_DIR/postgres-tls" "$(pg_wheel_bindir "$(printf '%s\n' $DBOP_PG_WHEEL_VERSIONS | sort -n | tail -n 1)")" \
+    && echo "postgresql (TLS only): running on 127.0.0.1:$DBOP_PG_TLS_PORT" || echo "postgresql (TLS only): stopped"
   my_running && echo "mariadb: running on 127.0.0.1:$DBOP_MYSQL_PORT" || echo "mariadb: stopped"
   my_server_running "$MY_CI_DIR" && echo "mariadb (lower_case_table_names=1): running on 127.0.0.1:$DBOP_MYSQL_CI_PORT" || echo "mariadb (lower_case_table_names=1): stopped"
   s3_running && echo "seaweedfs: running, S3 on 127.0.0.1:$DBOP_S3_PORT" || echo "seaweedfs: stopped"
@@ -382,8 +427,10 @@ case "${1:-}" in
   start)
     lock
     prepare_state_dir
+    make_test_certificates
     start_postgres
     start_wheel_postgres
+    start_tls_postgres
     start_mariadb
     start_seaweedfs
     start_moto
@@ -391,7 +438,7 @@ case "${1:-}" in
     write_env
     log "env file: $DBOP_ENV_FILE"
     ;;
-  stop) lock; stop_moto; stop_seaweedfs; stop_mariadb; stop_wheel_postgres; stop_postgres ;;
+  stop) lock; stop_moto; stop_seaweedfs; stop_mariadb; stop_tls_postgres; stop_wheel_postgres; stop_postgres ;;
   restart) "$0" stop; "$0" start ;;
   # Tests of crash convergence restart one server under a running backup.
   restart-postgresql) stop_postgres; start_postgres ;;

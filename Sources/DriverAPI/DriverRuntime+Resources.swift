@@ -82,9 +82,18 @@ extension DriverRuntime {
         case .verifyCA: .verifyCA
         case .verifyFull: .verifyFull
         }
+        var certificateAuthority: String?
+        if let caSecret = object.spec.connect.caSecret {
+            do {
+                certificateAuthority = try await value(
+                    of: ValueSource(valueFrom: .init(secretKeyRef: SecretKeyRef(name: caSecret, key: "ca.crt"))), field: "spec.connect.caSecret")
+            } catch {
+                throw await failure(database, error, operation: "resolve")
+            }
+        }
         let instance = ConnectionSettings(
             host: object.status?.host ?? object.spec.connect.host ?? "", port: object.status?.port ?? object.spec.connect.port ?? driver.defaultPort,
-            user: username, password: password, tlsMode: tls)
+            user: username, password: password, tlsMode: tls, certificateAuthorityPEM: certificateAuthority)
         let owner = OwnerRecord(
             uid: object.metadata.uid ?? "", namespace: configuration.namespace, name: configuration.database, cluster: configuration.clusterID,
             createdAt: object.metadata.creationTimestamp ?? "")

@@ -23,8 +23,16 @@ enum DumpProcess {
     static let readAhead = 8
 
     static func start(_ command: DumpCommand) throws -> DumpStream {
-        let directory = try PrivateFiles.write(command.files)
-        let environment = toolEnvironment(command.environment)
+        let directory: String?
+        do {
+            directory = try PrivateFiles.write(command.files)
+        } catch let failed as PrivateFiles.Failed {
+            throw DriverError(reason: "DumpFailed", message: failed.message, retryable: failed.retryable)
+        }
+        // Arguments and variables may name the private directory (an option file, a CA).
+        let environment = toolEnvironment(command.environment).mapValues { value in
+            directory.map { value.replacingOccurrences(of: DumpCommand.privateDirectory, with: $0) } ?? value
+        }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: command.executable)
         process.arguments = command.arguments.map { argument in
@@ -139,39 +147,5 @@ extension DumpProcess {
 
     static func toolEnvironment(_ own: [String: String], from environment: [String: String] = ProcessInfo.processInfo.environment) -> [String: String] {
         environment.filter { inheritedVariables.contains($0.key) }.merging(own) { _, new in new }
-    }
-}
-
-/// Files a dump tool reads secrets from: a fresh directory only this user may enter
-/// (`mkdtemp`, 0700), each file created there with `O_CREAT|O_EXCL` and mode 0600.
-enum PrivateFiles {
-    /// The directory holding `files` (name to contents), or nil when there are none.
-    static func write(_ files: [String: String]) throws -> String? {
-        guard !files.isEmpty else { return nil }
-        var template = Array((NSTemporaryDirectory() + "/db-operator-XXXXXX").utf8CString)
-        guard let made = mkdtemp(&template) else {
-            throw DriverError(reason: "DumpFailed", message: "cannot make a private directory in \(NSTemporaryDirectory()): \(String(cString: strerror(errno)))", retryable: true)
-        }
-        let directory = String(cString: made)
-        do {
-            for (name, contents) in files {
-                guard !name.isEmpty, !name.contains("/") else { throw DriverError(reason: "DumpFailed", message: "bad file name \(name)", retryable: false) }
-                let path = directory + "/" + name
-                let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-                guard fd >= 0 else { throw DriverError(reason: "DumpFailed", message: "cannot create \(path): \(String(cString: strerror(errno)))", retryable: true) }
-                defer { close(fd) }
-                let bytes = Array(contents.utf8)
-                var offset = 0
-                while offset < bytes.count {
-                    let written = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-                    guard written > 0 else { throw DriverError(reason: "DumpFailed", message: "cannot write \(path)", retryable: true) }
-                    offset += written
-                }
-            }
-        } catch {
-            try? FileManager.default.removeItem(atPath: directory)
-            throw error
-        }
-        return directory
     }
 }

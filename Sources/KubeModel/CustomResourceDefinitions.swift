@@ -35,6 +35,9 @@ public enum CustomResourceDefinitions {
                     "host": string(description: "Host of the instance (required; the operator reports a missing one)."),
                     "port": ["type": "integer", "minimum": 1, "maximum": 65535, "description": "Default 5432 (postgresql), 3306 (mysql)."],
                     "sslMode": string(enum: TLSModeName.allCases.map(\.rawValue)),
+                    "caSecret": string(
+                        description: "Secret (this namespace) whose ca.crt is the CA the server's certificate must chain to; for verify-ca and verify-full.",
+                        minLength: 1),
                 ]),
                 "credentials": object([
                     "username": valueSource, "password": valueSource,

@@ -76,11 +76,15 @@ public struct ConnectSpec: Codable, Sendable, Hashable {
     public var host: String?
     public var port: Int?
     public var sslMode: TLSModeName?
+    /// A Secret in the Database's namespace whose `ca.crt` is the CA the server's
+    /// certificate must chain to (verify-ca, verify-full).
+    public var caSecret: String?
 
-    public init(host: String?, port: Int? = nil, sslMode: TLSModeName? = nil) {
+    public init(host: String?, port: Int? = nil, sslMode: TLSModeName? = nil, caSecret: String? = nil) {
         self.host = host
         self.port = port
         self.sslMode = sslMode
+        self.caSecret = caSecret
     }
 }
 

@@ -23,10 +23,25 @@ public final class MySQLConnection: @unchecked Sendable {
     public static func connect(_ settings: ConnectionSettings) async throws -> MySQLConnection {
         _ = libraryInitialised
         return try await BlockingExecutor.run {
+            // Connector/C reads a CA from a file only: a private one, removed once connected.
+            guard let pem = settings.certificateAuthorityPEM else { return try connectBlocking(settings, certificateAuthority: nil) }
+            do {
+                return try PrivateFiles.with("ca.crt", pem) { try connectBlocking(settings, certificateAuthority: $0) }
+            } catch let failed as PrivateFiles.Failed {
+                throw SQLError(kind: .tlsRefused, message: "cannot connect to \(settings): cannot write the CA certificate: \(failed.message)")
+            }
+        }
+    }
+
+    private static func connectBlocking(_ settings: ConnectionSettings, certificateAuthority: String?) throws -> MySQLConnection {
+        do {
             guard let handle = mysql_init(nil) else { throw SQLError(kind: .unreachable, message: "mysql_init failed") }
             var timeout = UInt32(settings.connectTimeoutSeconds)
             mysql_options(handle, MYSQL_OPT_CONNECT_TIMEOUT, &timeout)
             mysql_options(handle, MYSQL_SET_CHARSET_NAME, "utf8mb4")
+            // Always TCP: with host "localhost" Connector/C would take a local socket instead.
+            var tcp = UInt32(MYSQL_PROTOCOL_TCP.rawValue)
+            mysql_options(handle, MYSQL_OPT_PROTOCOL, &tcp)
             var yes: my_bool = 1
             // Bounded waits: a metadata lock held by a tenant's session cannot hang a Job.
             _ = mysql_options(handle, MYSQL_INIT_COMMAND, "SET SESSION lock_wait_timeout = \(SessionLimits.lockWaitSeconds)")
@@ -41,6 +56,9 @@ public final class MySQLConnection: @unchecked Sendable {
                 // Connector/C checks the chain and the host name together.
                 mysql_options(handle, MYSQL_OPT_SSL_ENFORCE, &yes)
                 mysql_options(handle, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &yes)
+            }
+            if let certificateAuthority, settings.tlsMode != .disable {
+                mysql_options(handle, MYSQL_OPT_SSL_CA, certificateAuthority)
             }
             guard mysql_real_connect(handle, settings.host, settings.user, settings.password, settings.database, UInt32(settings.port), nil, 0) != nil else {
                 let code = mysql_errno(handle)

@@ -201,9 +201,14 @@ public struct MySQLEngine: SQLEngine {
         case .require: arguments.append(mariadb ? "--ssl" : "--ssl-mode=REQUIRED")
         case .verifyCA, .verifyFull: arguments += mariadb ? ["--ssl", "--ssl-verify-server-cert"] : ["--ssl-mode=VERIFY_IDENTITY"]
         }
+        var files = ["client.cnf": "[client]\npassword=\"\(escaped)\"\n"]
+        if let pem = instance.certificateAuthorityPEM, instance.tlsMode != .disable {
+            files["ca.crt"] = pem
+            arguments.append("--ssl-ca=\(DumpCommand.privateDirectory)/ca.crt")
+        }
         arguments += ["--", target.databaseName]
         return DumpCommand(
-            executable: dumpTool, arguments: arguments, files: ["client.cnf": "[client]\npassword=\"\(escaped)\"\n"],
+            executable: dumpTool, arguments: arguments, files: files,
             fileExtension: "sql", wantsCompression: true, serverVersion: admin.serverVersion, tool: URL(fileURLWithPath: dumpTool).lastPathComponent)
     }
 

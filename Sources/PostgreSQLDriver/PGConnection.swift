@@ -20,6 +20,18 @@ public final class PGConnection: @unchecked Sendable {
     /// message and the server's SQLSTATE.
     public static func connect(_ settings: ConnectionSettings) async throws -> PGConnection {
         try await BlockingExecutor.run {
+            // libpq reads a CA from a file only: a private one, removed once connected.
+            guard let pem = settings.certificateAuthorityPEM else { return try connectBlocking(settings, rootCertificate: nil) }
+            do {
+                return try PrivateFiles.with("root.crt", pem) { try connectBlocking(settings, rootCertificate: $0) }
+            } catch let failed as PrivateFiles.Failed {
+                throw SQLError(kind: .tlsRefused, message: "cannot connect to \(settings): cannot write the CA certificate: \(failed.message)")
+            }
+        }
+    }
+
+    private static func connectBlocking(_ settings: ConnectionSettings, rootCertificate: String?) throws -> PGConnection {
+        do {
             var parameters: [(String, String)] = [
                 ("host", settings.host), ("port", String(settings.port)), ("user", settings.user),
                 ("password", settings.password), ("dbname", settings.database ?? "postgres"),
@@ -27,6 +39,7 @@ public final class PGConnection: @unchecked Sendable {
                 ("application_name", "db-operator"),
             ]
             if settings.password.isEmpty { parameters.removeAll { $0.0 == "password" } }
+            if let rootCertificate { parameters.append(("sslrootcert", rootCertificate)) }
             let keys = parameters.map { strdup($0.0) } + [nil]
             let values = parameters.map { strdup($0.1) } + [nil]
             defer { (keys + values).forEach { free($0) } }
@@ -55,12 +68,14 @@ public final class PGConnection: @unchecked Sendable {
 
     static func classifyConnectFailure(_ message: String) -> SQLError.Kind {
         let text = message.lowercased()
+        // A server that takes TLS connections only refuses a plain one by pg_hba.conf.
+        if text.contains("no pg_hba.conf entry") && text.contains("no encryption") { return .tlsRefused }
         if text.contains("password authentication failed") || text.contains("no pg_hba.conf entry") || text.contains("authentication failed")
             || text.contains("role") && text.contains("does not exist")
         {
             return .authenticationFailed
         }
-        if text.contains("ssl") || text.contains("tls") { return .tlsRefused }
+        if text.contains("ssl") || text.contains("tls") || text.contains("certificate") { return .tlsRefused }
         return .unreachable
     }
 

@@ -197,16 +197,22 @@ public struct PostgreSQLEngine: SQLEngine {
             "pg_dump", serverVersion: "\(number / 10000).\(number % 10000)", serverMajor: number / 10000,
             among: found, searched: tools.directories)
         let instance = target.instance
+        var environment = [
+            "PGHOST": instance.host, "PGPORT": String(instance.port), "PGUSER": instance.user, "PGPASSWORD": instance.password,
+            "PGSSLMODE": instance.tlsMode.rawValue, "PGCONNECT_TIMEOUT": String(instance.connectTimeoutSeconds),
+            "PGAPPNAME": "db-operator-backup",
+        ]
+        var files: [String: String] = [:]
+        if let pem = instance.certificateAuthorityPEM {
+            files["root.crt"] = pem
+            environment["PGSSLROOTCERT"] = "\(DumpCommand.privateDirectory)/root.crt"
+        }
         // The connection goes as environment (PGPASSWORD never on the command line);
         // the database name as a conninfo keyword so any name is taken literally.
         return DumpCommand(
             executable: pgDump.path,
             arguments: ["--format=custom", "--no-password", "--dbname=dbname='\(Self.conninfoEscape(target.databaseName))'"],
-            environment: [
-                "PGHOST": instance.host, "PGPORT": String(instance.port), "PGUSER": instance.user, "PGPASSWORD": instance.password,
-                "PGSSLMODE": instance.tlsMode.rawValue, "PGCONNECT_TIMEOUT": String(instance.connectTimeoutSeconds),
-                "PGAPPNAME": "db-operator-backup",
-            ],
+            environment: environment, files: files,
             fileExtension: "pgdump", wantsCompression: false,
             serverVersion: "\(number / 10000).\(number % 10000)", tool: "pg_dump \(pgDump.version)")
     }

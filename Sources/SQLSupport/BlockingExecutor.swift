@@ -32,8 +32,15 @@ public struct ConnectionSettings: Sendable, CustomStringConvertible {
     public var database: String?
     public var tlsMode: TLSMode
     public var connectTimeoutSeconds: Int
+    /// The CA (PEM) the server's certificate must chain to (`connect.caSecret`); nil:
+    /// the client library's default. Used with verify-ca and verify-full.
+    public var certificateAuthorityPEM: String?
 
-    public init(host: String, port: Int, user: String, password: String, database: String? = nil, tlsMode: TLSMode = .prefer, connectTimeoutSeconds: Int = 10) {
+    public init(
+        host: String, port: Int, user: String, password: String, database: String? = nil, tlsMode: TLSMode = .prefer, connectTimeoutSeconds: Int = 10,
+        certificateAuthorityPEM: String? = nil
+    ) {
+        self.certificateAuthorityPEM = certificateAuthorityPEM
         self.host = host
         self.port = port
         self.user = user

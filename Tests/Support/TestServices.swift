@@ -25,6 +25,9 @@ public enum TestService: String, Sendable, CaseIterable {
     case s3Strict
     /// A MariaDB that folds names to lower case (`lower_case_table_names=1`).
     case mysqlCaseFolding
+    /// A PostgreSQL that takes TLS only and a MariaDB that offers it, both with a
+    /// certificate (for 127.0.0.1 alone) from the test CA; and a CA that signed neither.
+    case databaseTLS
 
     /// The variables that must be set for this service.
     public var requiredVariables: [String] {
@@ -39,6 +42,8 @@ public enum TestService: String, Sendable, CaseIterable {
         case .postgresqlVersions: ["DBOP_PG_SERVERS", "DBOP_PG_BIN_DIRS", "DBOP_PG_HOST", "DBOP_PG_USER", "DBOP_PG_PASSWORD", "DBOP_PG_LIMITED_USER", "DBOP_PG_LIMITED_PASSWORD"]
         case .s3Strict: ["DBOP_S3_STRICT_ENDPOINT", "DBOP_S3_STRICT_ACCESS_KEY_ID", "DBOP_S3_STRICT_SECRET_ACCESS_KEY", "DBOP_S3_REGION", "DBOP_S3_BUCKET"]
         case .mysqlCaseFolding: ["DBOP_MYSQL_CI_PORT", "DBOP_MYSQL_HOST", "DBOP_MYSQL_USER", "DBOP_MYSQL_PASSWORD"]
+        case .databaseTLS:
+            ["DBOP_PG_TLS_PORT", "DBOP_MYSQL_TLS_PORT", "DBOP_DB_CA_FILE", "DBOP_DB_OTHER_CA_FILE", "DBOP_PG_USER", "DBOP_PG_PASSWORD", "DBOP_MYSQL_USER", "DBOP_MYSQL_PASSWORD"]
         }
     }
 }
@@ -177,6 +182,15 @@ public struct TestServices: Sendable {
                 return ServiceUnavailable(service: service, reason: "DBOP_MYSQL_CI_PORT is not a port number")
             }
             return Self.probe(service, host: environment["DBOP_MYSQL_HOST"]!, port: port)
+        case .databaseTLS:
+            for file in ["DBOP_DB_CA_FILE", "DBOP_DB_OTHER_CA_FILE"] where !FileManager.default.isReadableFile(atPath: environment[file]!) {
+                return ServiceUnavailable(service: service, reason: "\(file) (\(environment[file]!)) cannot be read")
+            }
+            for port in ["DBOP_PG_TLS_PORT", "DBOP_MYSQL_TLS_PORT"] {
+                guard let number = Int(environment[port]!) else { return ServiceUnavailable(service: service, reason: "\(port) is not a port number") }
+                if let problem = Self.probe(service, host: "127.0.0.1", port: number) { return problem }
+            }
+            return nil
         case .kubectl, .awsCLI, .pythonKubernetes:
             let variable = service.requiredVariables[0]
             let path = environment[variable]!
@@ -259,6 +273,20 @@ public struct TestServices: Sendable {
         return DatabaseServerLogin(
             host: environment["DBOP_MYSQL_HOST"]!, port: Int(environment["DBOP_MYSQL_CI_PORT"]!)!,
             user: environment["DBOP_MYSQL_USER"]!, password: environment["DBOP_MYSQL_PASSWORD"]!)
+    }
+
+    /// The TLS-only PostgreSQL and the TLS MariaDB (superuser logins, host 127.0.0.1,
+    /// the only name their certificates hold), the test CA's PEM and another CA's.
+    public func databaseTLS() throws -> DatabaseTLSSettings {
+        if let problem = check(.databaseTLS) { throw problem }
+        return DatabaseTLSSettings(
+            postgresql: DatabaseServerLogin(
+                host: "127.0.0.1", port: Int(environment["DBOP_PG_TLS_PORT"]!)!, user: environment["DBOP_PG_USER"]!, password: environment["DBOP_PG_PASSWORD"]!),
+            mysql: DatabaseServerLogin(
+                host: "127.0.0.1", port: Int(environment["DBOP_MYSQL_TLS_PORT"]!)!, user: environment["DBOP_MYSQL_USER"]!,
+                password: environment["DBOP_MYSQL_PASSWORD"]!),
+            certificateAuthorityPEM: try String(contentsOfFile: environment["DBOP_DB_CA_FILE"]!, encoding: .utf8),
+            otherCertificateAuthorityPEM: try String(contentsOfFile: environment["DBOP_DB_OTHER_CA_FILE"]!, encoding: .utf8))
     }
 
     /// The second S3 implementation (moto, signatures checked against the raw
@@ -353,4 +381,13 @@ public struct TestServices: Sendable {
 extension TestServices {
     /// The services of this test process.
     public static let current = TestServices()
+}
+
+/// Database servers with TLS, and the CAs to verify them with (`TestServices.databaseTLS()`).
+public struct DatabaseTLSSettings: Sendable {
+    public let postgresql: DatabaseServerLogin
+    public let mysql: DatabaseServerLogin
+    public let certificateAuthorityPEM: String
+    /// A CA that signed neither server's certificate.
+    public let otherCertificateAuthorityPEM: String
 }
