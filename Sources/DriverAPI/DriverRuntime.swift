@@ -123,8 +123,10 @@ public final class DriverRuntime: Sendable {
             let digits = String(byte, radix: 16)
             return byte < 16 ? "0" + digits : digits
         }.joined()
-        let name = database.metadata.name ?? ""
-        return "\(name.prefix(253 - 15))-final-\(hex)"
+        var prefix = String((database.metadata.name ?? "").prefix(253 - 15))
+        // A DNS subdomain's parts start and end alphanumeric: no '-' or '.' before "-final".
+        while let last = prefix.last, last == "-" || last == "." { prefix.removeLast() }
+        return "\(prefix)-final-\(hex)"
     }
 
     // MARK: Steps
@@ -348,7 +350,7 @@ public final class DriverRuntime: Sendable {
         let result: StreamingUpload.Result
         do {
             // A re-run writes a fresh object; what an earlier attempt left unfinished goes.
-            try await uploader.abortIncompleteUploads(prefix: "\(location.prefix)\(configuration.namespace)/\(configuration.database)/\(backup.name)-")
+            try await uploader.abortIncompleteUploads(prefix: location.backupPrefix(namespace: configuration.namespace, database: configuration.database, backup: backup.name))
             let metadata = [
                 "namespace": configuration.namespace, "database": configuration.database, "backup": backup.name,
                 "backup-uid": backup.metadata.uid ?? "", "driver": database.object.spec.driver,

@@ -101,7 +101,28 @@ public struct S3Location: Sendable, Hashable {
     /// The object key of a backup (SPEC section 5):
     /// `<prefix><namespace>/<database>/<backup>-<yyyyMMdd'T'HHmmss'Z'>.<extension>`.
     public func key(namespace: String, database: String, backup: String, timestamp: String, fileExtension: String) -> String {
-        "\(prefix)\(namespace)/\(database)/\(backup)-\(timestamp).\(fileExtension)"
+        "\(backupPrefix(namespace: namespace, database: database, backup: backup))\(timestamp).\(fileExtension)"
+    }
+
+    /// What every object of one Backup's attempts starts with.
+    public func backupPrefix(namespace: String, database: String, backup: String) -> String {
+        "\(prefix)\(namespace)/\(database)/\(Self.objectNamePart(backup))-"
+    }
+
+    /// A Backup's name as the start of an object name. Stores that keep objects as
+    /// files (SeaweedFS's filer, MinIO) take at most 255 bytes per path component,
+    /// and "<part>-<timestamp>.<ext>.manifest.json" must fit: a longer name is cut,
+    /// with a hash of the whole so two long names never share a part.
+    public static func objectNamePart(_ backup: String) -> String {
+        let limit = 200
+        guard backup.utf8.count > limit else { return backup }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a, stable across runs and machines
+        for byte in backup.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01b3
+        }
+        let hex = String(hash, radix: 16)
+        return String(backup.utf8.prefix(limit - 17).map { Character(UnicodeScalar($0)) }) + "-" + String(repeating: "0", count: 16 - hex.count) + hex
     }
 
     /// `s3://bucket/key`.

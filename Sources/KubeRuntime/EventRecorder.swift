@@ -41,7 +41,11 @@ public final class EventRecorder: Sendable {
                 // The event may have been deleted (or expired): make a new one.
             }
         }
-        let eventName = "\(name).\(String(UInt64.random(in: 0...UInt64.max), radix: 16))"
+        // "<object>.<random hex>", the object's part cut so the whole stays a valid name
+        // (253 characters) for objects with the longest names.
+        var objectPart = String(name.prefix(253 - 17))
+        while let last = objectPart.last, last == "-" || last == "." { objectPart.removeLast() }
+        let eventName = "\(objectPart).\(String(UInt64.random(in: 0...UInt64.max), radix: 16))"
         let event = Event(
             metadata: ObjectMeta(name: eventName, namespace: namespace),
             involvedObject: ObjectReference(apiVersion: T.resource.apiVersion, kind: T.resource.kind, name: name, namespace: metadata.namespace, uid: metadata.uid),

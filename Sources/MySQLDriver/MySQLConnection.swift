@@ -23,13 +23,7 @@ public final class MySQLConnection: @unchecked Sendable {
     public static func connect(_ settings: ConnectionSettings) async throws -> MySQLConnection {
         _ = libraryInitialised
         return try await BlockingExecutor.run {
-            // Connector/C reads a CA from a file only: a private one, removed once connected.
-            guard let pem = settings.certificateAuthorityPEM else { return try connectBlocking(settings, certificateAuthority: nil) }
-            do {
-                return try PrivateFiles.with("ca.crt", pem) { try connectBlocking(settings, certificateAuthority: $0) }
-            } catch let failed as PrivateFiles.Failed {
-                throw SQLError(kind: .tlsRefused, message: "cannot connect to \(settings): cannot write the CA certificate: \(failed.message)")
-            }
+            try PrivateFiles.withCertificateAuthority(of: settings, named: "ca.crt") { try connectBlocking(settings, certificateAuthority: $0) }
         }
     }
 

@@ -20,13 +20,7 @@ public final class PGConnection: @unchecked Sendable {
     /// message and the server's SQLSTATE.
     public static func connect(_ settings: ConnectionSettings) async throws -> PGConnection {
         try await BlockingExecutor.run {
-            // libpq reads a CA from a file only: a private one, removed once connected.
-            guard let pem = settings.certificateAuthorityPEM else { return try connectBlocking(settings, rootCertificate: nil) }
-            do {
-                return try PrivateFiles.with("root.crt", pem) { try connectBlocking(settings, rootCertificate: $0) }
-            } catch let failed as PrivateFiles.Failed {
-                throw SQLError(kind: .tlsRefused, message: "cannot connect to \(settings): cannot write the CA certificate: \(failed.message)")
-            }
+            try PrivateFiles.withCertificateAuthority(of: settings, named: "root.crt") { try connectBlocking(settings, rootCertificate: $0) }
         }
     }
 

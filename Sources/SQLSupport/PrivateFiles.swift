@@ -46,6 +46,18 @@ public enum PrivateFiles {
         return directory
     }
 
+    /// Runs `connect` with the settings' CA (if any) in a private file named `name`
+    /// (its path, else nil), removed afterwards: the client libraries read CAs from
+    /// files only. A file that cannot be written fails as `TLSRefused`.
+    public static func withCertificateAuthority<T>(of settings: ConnectionSettings, named name: String, _ connect: (String?) throws -> T) throws -> T {
+        guard let pem = settings.certificateAuthorityPEM else { return try connect(nil) }
+        do {
+            return try with(name, pem) { try connect($0) }
+        } catch let failed as Failed {
+            throw SQLError(kind: .tlsRefused, message: "cannot connect to \(settings): cannot write the CA certificate: \(failed.message)")
+        }
+    }
+
     /// Runs `body` with `contents` in a private file (its path), removed afterwards.
     public static func with<T>(_ name: String, _ contents: String, _ body: (String) throws -> T) throws -> T {
         let directory = try write([name: contents])!

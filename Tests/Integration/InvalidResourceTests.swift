@@ -231,4 +231,41 @@ struct InvalidResourceTests {
             #expect(jobs.contains { $0.object.status?.conditions?.contains { $0.type == "Failed" && $0.reason == "DeadlineExceeded" } == true })
         }
     }
+
+    @Test("Databases named with 63 and 253 characters (dots too), BackupBeforeDelete: created, backed up and deleted; every Job name, final Backup name and label is one a real API server takes")
+    func longNames() async throws {
+        let s3 = try TestServices.current.s3()
+        try await LifecycleHarness.with { harness in
+            let ns = "long-names"
+            try await harness.makeNamespace(ns)
+            try await harness.s3CredentialsSecret(namespace: ns, s3: s3)
+            let sixtyThree = "db-" + String(repeating: "x", count: 59) + "9"
+            // 253: labels of up to 63 between dots, the longest a name may be.
+            let longest = (0..<4).map { part in String(repeating: "abcdefgh", count: 8).prefix(part == 3 ? 61 : 63) }.joined(separator: ".")
+            #expect(sixtyThree.count == 63 && longest.count == 253)
+            let spec = LifecycleHarness.databaseSpec(host: "instance-long", policy: .backupBeforeDelete, s3: s3, prefix: "\(ns)/")
+            for name in [sixtyThree, longest] { try await harness.createDatabase(name, namespace: ns, spec: spec) }
+            for name in [sixtyThree, longest] { try await harness.waitForPhase(name, namespace: ns, .created, timeout: .seconds(90)) }
+            let jobs = try await harness.api.list(Job.self, namespace: ns)
+            #expect(jobs.count == 2 && jobs.allSatisfy { $0.name.count <= 63 }, "\(jobs.map(\.name))")
+            for name in [sixtyThree, longest] { try await harness.delete(name, namespace: ns) }
+            for name in [sixtyThree, longest] { try await harness.waitUntilGone(name, namespace: ns, timeout: .seconds(120)) }
+            // The final backups completed; their names and labels are valid (the fake
+            // validates them as the real server does, so an invalid one would not exist).
+            let finals = try await harness.api.list(Backup.self, namespace: ns)
+            #expect(finals.count == 2 && finals.allSatisfy { $0.object.phase == .completed }, "\(finals.map { "\($0.name) \($0.object.phase?.rawValue ?? "-")" })")
+            for final in finals {
+                #expect(final.name.count <= 253 && final.name.contains("-final-"))
+                #expect((final.metadata.labels?["dboperator.io/database"] ?? "").count <= 63)
+            }
+            // Events about them were recorded (their names cut to fit), and the backup
+            // objects' names fit the stores' 255-byte path components.
+            let events = try await harness.api.list(Event.self, namespace: ns)
+            #expect(events.contains { $0.object.involvedObject.name == longest && $0.object.reason == "Created" })
+            for final in finals {
+                let last = try #require(final.object.status?.destination?.split(separator: "/").last)
+                #expect(last.utf8.count + ".manifest.json".count <= 255, "\(last)")
+            }
+        }
+    }
 }

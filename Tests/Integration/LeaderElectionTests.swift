@@ -10,8 +10,9 @@ import Testing
 struct LeaderElectionTests {
     private func configuration(_ identity: String) -> LeaderElector.Configuration {
         var configuration = LeaderElector.Configuration(leaseName: "db-operator", namespace: "default", identity: identity)
-        configuration.leaseDuration = .seconds(2)
-        configuration.renewDeadline = .milliseconds(1500)
+        // Wide enough that a machine busy with a whole test run renews in time.
+        configuration.leaseDuration = .seconds(8)
+        configuration.renewDeadline = .seconds(6)
         configuration.retryPeriod = .milliseconds(200)
         return configuration
     }
@@ -36,7 +37,8 @@ struct LeaderElectionTests {
                     // Stop the leader: it releases the lease as it goes.
                     leaders.cancelAll()
                 }
-                try await eventually(timeout: .seconds(2), "the other candidate to lead within the lease duration") { b.isLeader }
+                // The leader released the lease as it stopped: no waiting for it to expire.
+                try await eventually(timeout: .seconds(6), "the other candidate to lead before the lease would have expired") { b.isLeader }
                 #expect(!a.isLeader)
                 let lease = try await cluster.client.get(Lease.self, namespace: "default", name: "db-operator")
                 #expect(lease.object.spec?.holderIdentity == "b")
@@ -56,7 +58,7 @@ struct LeaderElectionTests {
             case .failing: FaultRule(resource: "leases", user: "job", status: 500)
             // Longer than the lease lasts: a renewal not bounded by the deadline would
             // still be waiting when the other candidate takes over.
-            case .hanging: FaultRule(resource: "leases", user: "job", delayMilliseconds: 8_000)
+            case .hanging: FaultRule(resource: "leases", user: "job", delayMilliseconds: 12_000)
             }
         }
         var testDescription: String { rawValue }
@@ -87,8 +89,8 @@ struct LeaderElectionTests {
         // loaded machine cannot blur which comes first.
         var first = configuration("first")
         first.leaseName = "renewals-\(partition.rawValue)"
-        first.leaseDuration = .seconds(4)
-        first.renewDeadline = .seconds(1)
+        first.leaseDuration = .seconds(8)
+        first.renewDeadline = .seconds(2)
         var second = first
         second.identity = "second"
         let leader = LeaderElector(api: otherClient, configuration: first, logger: FakeCluster.logger)
@@ -105,7 +107,7 @@ struct LeaderElectionTests {
             cluster.server.injectFault(partition.rule)
             // Watch both: the first must have stopped leading before the second leads.
             var stopped: ContinuousClock.Instant? = nil
-            try await eventually(timeout: .seconds(15), "the second to take over") {
+            try await eventually(timeout: .seconds(30), "the second to take over") {
                 if stopped == nil && !leader.isLeader { stopped = .now }
                 return candidate.isLeader
             }

@@ -20,38 +20,15 @@ struct QuickStartTests {
 
     @Test("create secret generic, apply -f Fixtures/dev/, wait, log in, delete -f Fixtures/dev/")
     func quickStart() async throws {
-        let kubectl = try Self.services.kubectl()
-        let pg = try Self.services.postgresqlLimited(), mysql = try Self.services.mysqlLimited(), s3 = try Self.services.s3()
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("quickstart-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        let kubeconfig = "\(root)/kubeconfig"
-        let tools = Self.services.postgresqlToolDirectories.joined(separator: ":")
-        let dev = try RunningProcess(
-            LifecycleHarness.binary, ["dev", "--port", "0", "--kubeconfig-out", kubeconfig, "--state-dir", "\(root)/state", "--log-format", "text"],
-            environment: tools.isEmpty ? [:] : ["DB_OPERATOR_PG_BIN_DIRS": tools])
-        defer { dev.terminate() }
-        _ = try await dev.waitForOutput(timeout: .seconds(60)) { $0.contains("db-operator dev is running") }
-
+        let pg = try Self.services.postgresqlLimited()
+        let session = try DevSession(name: "quickstart", port: 0)
+        defer { session.close() }
+        try await session.start()
         let ns = "quickstart-\(UUID().uuidString.prefix(6).lowercased())"
         func run(_ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) async throws -> String {
-            let result = try await ChildProcess.run(
-                kubectl, ["--kubeconfig", kubeconfig, "--cache-dir", "\(root)/cache"] + arguments,
-                environment: ["HOME": root])
-            try #require(result.status == 0, "kubectl \(arguments.joined(separator: " ")): \(result.stderr)\n\(dev.text.suffix(4000))", sourceLocation: sourceLocation)
-            return result.stdoutText
+            try await session.run(arguments, sourceLocation: sourceLocation)
         }
-        _ = try await run(["create", "namespace", ns])
-        #expect(try await run(["create", "secret", "generic", "pg-admin", "-n", ns, "--from-literal=password=\(pg.password)"]).contains("created"))
-        #expect(try await run(["create", "secret", "generic", "mysql-admin", "-n", ns, "--from-literal=password=\(mysql.password)"]).contains("created"))
-        #expect(try await run([
-            "create", "secret", "generic", "s3-creds", "-n", ns, "--from-literal=accessKeyId=\(s3.accessKeyID)", "--from-literal=secretAccessKey=\(s3.secretAccessKey)",
-        ]).contains("created"))
-        let fixtures = Self.repository.appendingPathComponent("Fixtures/dev").path + "/"
-        let applied = try await run(["apply", "-n", ns, "-f", fixtures])
-        #expect(applied.contains("database.dboperator.io/orders created") && applied.contains("backup.dboperator.io/inventory-1 created"), "\(applied)")
-        _ = try await run(["wait", "-n", ns, "--for=jsonpath={.status.phase}=Created", "database/orders", "database/inventory", "--timeout=180s"])
-        _ = try await run(["wait", "-n", ns, "--for=jsonpath={.status.phase}=Completed", "backup/orders-1", "backup/inventory-1", "--timeout=180s"])
+        let fixtures = try await session.applyQuickStart(namespace: ns)
 
         // The connection Secret logs in.
         let uri = try #require(Data(base64Encoded: try await run(["get", "secret", "orders", "-n", ns, "-o", "jsonpath={.data.uri}"])))
@@ -72,43 +49,17 @@ struct QuickStartTests {
 
     @Test("db-operator dev stopped with Ctrl-C during a backup and started again: Databases, Secrets and the kubeconfig are as they were, and the backup completes")
     func restartKeepsEverything() async throws {
-        let kubectl = try Self.services.kubectl()
-        let pg = try Self.services.postgresqlLimited(), mysql = try Self.services.mysqlLimited(), s3 = try Self.services.s3()
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("restart-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        let kubeconfig = "\(root)/kubeconfig"
-        let tools = Self.services.postgresqlToolDirectories.joined(separator: ":")
+        let pg = try Self.services.postgresqlLimited()
         // A fixed port, as the default one is: a kubeconfig names it.
-        let port = try ChildProcess.freePort()
-        func startDev() async throws -> RunningProcess {
-            let dev = try RunningProcess(
-                LifecycleHarness.binary,
-                ["dev", "--port", "\(port)", "--kubeconfig-out", kubeconfig, "--state-dir", "\(root)/state", "--log-format", "text"],
-                environment: tools.isEmpty ? [:] : ["DB_OPERATOR_PG_BIN_DIRS": tools])
-            _ = try await dev.waitForOutput(timeout: .seconds(60)) { $0.contains("db-operator dev is running") }
-            return dev
-        }
-        var dev = try await startDev()
-        defer { dev.terminate() }
-
+        let session = try DevSession(name: "restart", port: try ChildProcess.freePort())
+        defer { session.close() }
+        try await session.start()
         let ns = "restart-\(UUID().uuidString.prefix(6).lowercased())"
         func run(_ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) async throws -> String {
-            let result = try await ChildProcess.run(
-                kubectl, ["--kubeconfig", kubeconfig, "--cache-dir", "\(root)/cache"] + arguments, environment: ["HOME": root])
-            try #require(result.status == 0, "kubectl \(arguments.joined(separator: " ")): \(result.stderr)\n\(dev.text.suffix(4000))", sourceLocation: sourceLocation)
-            return result.stdoutText
+            try await session.run(arguments, sourceLocation: sourceLocation)
         }
-        _ = try await run(["create", "namespace", ns])
-        _ = try await run(["create", "secret", "generic", "pg-admin", "-n", ns, "--from-literal=password=\(pg.password)"])
-        _ = try await run(["create", "secret", "generic", "mysql-admin", "-n", ns, "--from-literal=password=\(mysql.password)"])
-        _ = try await run([
-            "create", "secret", "generic", "s3-creds", "-n", ns, "--from-literal=accessKeyId=\(s3.accessKeyID)", "--from-literal=secretAccessKey=\(s3.secretAccessKey)",
-        ])
-        let fixtures = Self.repository.appendingPathComponent("Fixtures/dev").path + "/"
-        _ = try await run(["apply", "-n", ns, "-f", fixtures])
-        _ = try await run(["wait", "-n", ns, "--for=jsonpath={.status.phase}=Created", "database/orders", "database/inventory", "--timeout=180s"])
-        _ = try await run(["wait", "-n", ns, "--for=jsonpath={.status.phase}=Completed", "backup/orders-1", "backup/inventory-1", "--timeout=180s"])
+        let fixtures = try await session.applyQuickStart(namespace: ns)
+        let kubeconfig = session.kubeconfig
 
         // Enough rows that a backup takes a while, then a backup, and Ctrl-C while it runs.
         let user = String(decoding: Data(base64Encoded: try await run(["get", "secret", "orders", "-n", ns, "-o", "jsonpath={.data.username}"])) ?? Data(), as: UTF8.self)
@@ -119,16 +70,14 @@ struct QuickStartTests {
         ])
         let before = try await run(["get", "databases,secrets,backups", "-n", ns, "-o", "jsonpath={range .items[*]}{.kind}/{.metadata.name} {.metadata.uid}{\"\\n\"}{end}"])
         let kubeconfigBefore = try String(contentsOfFile: kubeconfig, encoding: .utf8)
-        let manifest = "\(root)/orders-2.yaml"
+        let manifest = "\(session.root)/orders-2.yaml"
         try "apiVersion: dboperator.io/v1alpha1\nkind: Backup\nmetadata:\n  name: orders-2\nspec:\n  database: orders\n".write(toFile: manifest, atomically: true, encoding: .utf8)
         _ = try await run(["apply", "-n", ns, "-f", manifest])
         _ = try await run(["wait", "-n", ns, "--for=jsonpath={.status.phase}=BackingUp", "backup/orders-2", "--timeout=120s"])
-        dev.signal(SIGINT)
-        try await eventually(timeout: .seconds(60), "db-operator dev to stop on Ctrl-C") { !dev.isRunning }
-        let stoppedOutput = dev.text
-        #expect(dev.exitStatus == 0, "\(stoppedOutput.suffix(3000))")
+        let exitStatus = try await session.interrupt()
+        #expect(exitStatus == 0, "\(session.output.suffix(3000))")
 
-        dev = try await startDev()
+        try await session.start()
         // The kubeconfig written before still works (same CA, token and port), and is unchanged.
         #expect(try String(contentsOfFile: kubeconfig, encoding: .utf8) == kubeconfigBefore)
         let after = try await run(["get", "databases,secrets,backups", "-n", ns, "-o", "jsonpath={range .items[*]}{.kind}/{.metadata.name} {.metadata.uid}{\"\\n\"}{end}"])
@@ -143,5 +92,75 @@ struct QuickStartTests {
 
         _ = try await run(["delete", "-n", ns, "-f", fixtures, "--wait=false"])
         _ = try await run(["wait", "-n", ns, "--for=delete", "database/orders", "database/inventory", "--timeout=180s"])
+    }
+}
+
+/// A `db-operator dev` in a directory of its own, and real kubectl pointed at it.
+final class DevSession: @unchecked Sendable {
+    let root: String
+    let kubeconfig: String
+    let port: Int
+    private let kubectl: String
+    private var process: RunningProcess?
+
+    init(name: String, port: Int) throws {
+        kubectl = try QuickStartTests.services.kubectl()
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        kubeconfig = "\(root)/kubeconfig"
+        self.port = port
+    }
+
+    /// Starts it (again, on the same state directory) and waits until it runs.
+    func start() async throws {
+        let tools = QuickStartTests.services.postgresqlToolDirectories.joined(separator: ":")
+        let dev = try RunningProcess(
+            LifecycleHarness.binary, ["dev", "--port", "\(port)", "--kubeconfig-out", kubeconfig, "--state-dir", "\(root)/state", "--log-format", "text"],
+            environment: tools.isEmpty ? [:] : ["DB_OPERATOR_PG_BIN_DIRS": tools])
+        process = dev
+        _ = try await dev.waitForOutput(timeout: .seconds(60)) { $0.contains("db-operator dev is running") }
+    }
+
+    /// Ctrl-C: SIGINT, then its exit status once it has stopped.
+    func interrupt() async throws -> Int32? {
+        guard let dev = process else { return nil }
+        dev.signal(SIGINT)
+        try await eventually(timeout: .seconds(60), "db-operator dev to stop on Ctrl-C") { !dev.isRunning }
+        return dev.exitStatus
+    }
+
+    var output: String { process?.text ?? "" }
+
+    /// kubectl with this session's kubeconfig; fails the test when it fails.
+    func run(_ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) async throws -> String {
+        let result = try await ChildProcess.run(kubectl, ["--kubeconfig", kubeconfig, "--cache-dir", "\(root)/cache"] + arguments, environment: ["HOME": root])
+        try #require(result.status == 0, "kubectl \(arguments.joined(separator: " ")): \(result.stderr)\n\(output.suffix(4000))", sourceLocation: sourceLocation)
+        return result.stdoutText
+    }
+
+    /// The README's steps in `namespace`: the three Secrets with `kubectl create
+    /// secret generic`, `kubectl apply -f Fixtures/dev/`, and waits until both
+    /// Databases are Created and both Backups Completed. Returns the fixtures' path.
+    func applyQuickStart(namespace ns: String) async throws -> String {
+        let services = QuickStartTests.services
+        let pg = try services.postgresqlLimited(), mysql = try services.mysqlLimited(), s3 = try services.s3()
+        _ = try await run(["create", "namespace", ns])
+        #expect(try await run(["create", "secret", "generic", "pg-admin", "-n", ns, "--from-literal=password=\(pg.password)"]).contains("created"))
+        #expect(try await run(["create", "secret", "generic", "mysql-admin", "-n", ns, "--from-literal=password=\(mysql.password)"]).contains("created"))
+        #expect(try await run([
+            "create", "secret", "generic", "s3-creds", "-n", ns, "--from-literal=accessKeyId=\(s3.accessKeyID)", "--from-literal=secretAccessKey=\(s3.secretAccessKey)",
+        ]).contains("created"))
+        let fixtures = QuickStartTests.repository.appendingPathComponent("Fixtures/dev").path + "/"
+        let applied = try await run(["apply", "-n", ns, "-f", fixtures])
+        #expect(applied.contains("database.dboperator.io/orders created") && applied.contains("backup.dboperator.io/inventory-1 created"), "\(applied)")
+        _ = try await run(["wait", "-n", ns, "--for=jsonpath={.status.phase}=Created", "database/orders", "database/inventory", "--timeout=180s"])
+        _ = try await run(["wait", "-n", ns, "--for=jsonpath={.status.phase}=Completed", "backup/orders-1", "backup/inventory-1", "--timeout=180s"])
+        return fixtures
+    }
+
+    /// Stops it and removes its directory.
+    func close() {
+        process?.terminate()
+        try? FileManager.default.removeItem(atPath: root)
     }
 }

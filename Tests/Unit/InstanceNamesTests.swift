@@ -81,3 +81,17 @@ struct ConnectionSecretTests {
         }
     }
 }
+
+@Suite("Object names of backups")
+struct BackupObjectNameTests {
+    @Test("a Backup's name starts its objects' names as it is up to 200 bytes; longer ones are cut with a hash of the whole, so two never share a part")
+    func objectNamePart() {
+        let short = String(repeating: "a", count: 200)
+        #expect(S3Location.objectNamePart(short) == short)
+        let one = String(repeating: "b", count: 250) + "1", other = String(repeating: "b", count: 250) + "2"
+        let (a, b) = (S3Location.objectNamePart(one), S3Location.objectNamePart(other))
+        #expect(a.utf8.count == 200 && b.utf8.count == 200 && a != b)
+        #expect(a == S3Location.objectNamePart(one))
+        #expect(a.hasPrefix(String(repeating: "b", count: 183) + "-"))
+    }
+}

@@ -278,6 +278,17 @@ enum Strategies {
         if let limit = object[path: ["spec", "backoffLimit"]]?.intValue, limit < 0 {
             errors.append(.invalid("spec.backoffLimit", .int(limit), "must be greater than or equal to 0"))
         }
+        // The Job's name becomes the pods' job-name label (added at creation), so as the
+        // real server it must be a valid label value: at most 63 characters.
+        if old == nil, let name = object[path: ["metadata", "name"]]?.stringValue, !name.isEmpty, let problem = Names.labelValueProblem(name) {
+            errors.append(.invalid("spec.template.labels", .string(name), problem))
+        }
+        for (key, value) in object[path: ["spec", "template", "metadata", "labels"]]?.objectValue ?? [:] {
+            if let problem = Names.qualifiedNameProblem(key) { errors.append(.invalid("spec.template.metadata.labels", .string(key), problem)) }
+            if let problem = Names.labelValueProblem(value.stringValue ?? "") {
+                errors.append(.invalid("spec.template.metadata.labels", value, problem))
+            }
+        }
         if let deadline = object[path: ["spec", "activeDeadlineSeconds"]]?.intValue, deadline <= 0 {
             errors.append(.invalid("spec.activeDeadlineSeconds", .int(deadline), "must be greater than 0"))
         }
@@ -401,8 +412,10 @@ enum Strategies {
 /// The name rules of `k8s.io/apimachinery/pkg/util/validation`.
 enum Names {
     static func dnsSubdomainProblem(_ name: String) -> String? {
+        // As apimachinery's IsDNS1123Subdomain: the whole at most 253, its parts follow
+        // the label pattern but are not limited to 63 characters each.
         let labels = name.split(separator: ".", omittingEmptySubsequences: false)
-        if name.count <= 253, labels.allSatisfy({ isDNSLabel(String($0)) }) { return nil }
+        if name.count <= 253, labels.allSatisfy({ isDNSLabel(String($0), limit: 253) }) { return nil }
         return name.count > 253 ? "must be no more than 253 characters"
             : "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
     }
@@ -431,8 +444,8 @@ enum Names {
         return nil
     }
 
-    private static func isDNSLabel(_ s: String) -> Bool {
-        guard !s.isEmpty, s.count <= 63, let first = s.first, let last = s.last else { return false }
+    private static func isDNSLabel(_ s: String, limit: Int = 63) -> Bool {
+        guard !s.isEmpty, s.count <= limit, let first = s.first, let last = s.last else { return false }
         func alnum(_ c: Character) -> Bool { c.isASCII && (c.isLowercase || c.isNumber) }
         return alnum(first) && alnum(last) && s.allSatisfy { alnum($0) || $0 == "-" }
     }

@@ -20,6 +20,27 @@ struct ObjectSemanticsSpecTests {
         }
     }
 
+    @Test("names are DNS subdomains as apimachinery checks them: parts longer than 63 are fine, 254 characters or a '-' next to a '.' are not; a Job's name must also be a label value")
+    func nameRules() async throws {
+        try await TestAPIServer.with { api in
+            let long = String(repeating: "a", count: 70) + "-final-29f8be54"
+            #expect(try await api.post(configMaps, Fixtures.configMap(long)).status == 201)
+            for bad in [String(repeating: "b", count: 254), "x.-y", "x-", "Upper"] {
+                let response = try await api.post(configMaps, Fixtures.configMap(bad))
+                #expect(response.status == 422 && response.reason == "Invalid", "\(bad): \(response.status)")
+            }
+            let job: (String) -> JSONValue = { name in
+                [
+                    "apiVersion": "batch/v1", "kind": "Job", "metadata": ["name": .string(name)],
+                    "spec": ["template": ["spec": ["restartPolicy": "Never", "containers": [["name": "c", "image": "busybox"]]]]],
+                ]
+            }
+            let tooLong = try await api.post("/apis/batch/v1/namespaces/default/jobs", job(String(repeating: "j", count: 64)))
+            #expect(tooLong.status == 422 && tooLong.message.contains("spec.template.labels") && tooLong.message.contains("no more than 63"), "\(tooLong.message)")
+            #expect(try await api.post("/apis/batch/v1/namespaces/default/jobs", job(String(repeating: "j", count: 63))).status == 201)
+        }
+    }
+
     @Test("generateName makes a unique name from the prefix and a random suffix")
     func generateName() async throws {
         try await TestAPIServer.with { api in
