@@ -78,6 +78,8 @@ public final class FakeAPIServer: Service, Sendable {
         public var dataDirectory: String?
         /// Records in a journal segment before a snapshot replaces it.
         public var recordsPerSnapshot = 20_000
+        /// How long to try for the data directory's lock before it counts as in use.
+        public var dataDirectoryLockWait: Duration = .seconds(5)
         /// Waited before each write to the data directory: a slow disk, for tests
         /// that must catch an answer sent before its change is saved.
         public var slowDisk: Duration = .zero
@@ -99,7 +101,8 @@ public final class FakeAPIServer: Service, Sendable {
         self.logger = logger
         if let directory = configuration.dataDirectory {
             let (journal, restored) = try Journal.open(
-                directory: directory, recordsPerSegment: configuration.recordsPerSnapshot, flushDelay: configuration.slowDisk, logger: logger)
+                directory: directory, recordsPerSegment: configuration.recordsPerSnapshot, flushDelay: configuration.slowDisk,
+                lockWait: configuration.dataDirectoryLockWait, logger: logger)
             do {
                 let saved = try SavedIdentity.loadOrCreate(directory: directory, tls: configuration.tls, tokens: configuration.tokens)
                 configuration.tokens = saved.tokens

@@ -88,13 +88,22 @@ final class Journal: @unchecked Sendable {
     }
 
     /// Opens (creating it if needed) and locks a data directory, and reads it.
-    static func open(directory: String, recordsPerSegment: Int = 20_000, flushDelay: Duration = .zero, logger: Logger) throws -> (Journal, Restored) {
+    /// - Parameter lockWait: how long to try for the lock. A process spawned in this
+    ///   one between its fork and exec briefly shares (and holds) the lock of a
+    ///   server that just stopped here, so a free directory may look taken for a moment.
+    static func open(
+        directory: String, recordsPerSegment: Int = 20_000, flushDelay: Duration = .zero, lockWait: Duration = .seconds(5), logger: Logger
+    ) throws -> (Journal, Restored) {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let lock = Glibc.open(directory + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard lock >= 0 else { throw WriteFailed(description: "cannot open \(directory)/lock: \(String(cString: strerror(errno)))") }
-        guard flock(lock, LOCK_EX | LOCK_NB) == 0 else {
-            Glibc.close(lock)
-            throw DirectoryInUse(path: directory)
+        let giveUp = ContinuousClock.now + lockWait
+        while flock(lock, LOCK_EX | LOCK_NB) != 0 {
+            guard errno == EWOULDBLOCK || errno == EINTR, ContinuousClock.now < giveUp else {
+                Glibc.close(lock)
+                throw DirectoryInUse(path: directory)
+            }
+            usleep(50_000)
         }
         do {
             let (restored, lastSegment) = try read(directory: directory, logger: logger)

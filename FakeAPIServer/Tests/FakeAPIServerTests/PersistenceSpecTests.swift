@@ -48,6 +48,7 @@ struct PersistenceSpecTests {
             #expect(throws: (any Error).self) {
                 var configuration = FakeAPIServer.Configuration()
                 configuration.dataDirectory = directory
+                configuration.dataDirectoryLockWait = .milliseconds(200)
                 _ = try FakeAPIServer(configuration: configuration)
             }
             return Before(
