@@ -191,12 +191,13 @@ struct EndToEndTests {
             try await harness.database("later", namespace: ns)?.status?.conditions?[type: "Ready"]?.reason == "AdminLoginFailed"
         }
 
-        // Deletions.
-        for name in ["main", "plain", "kept", "nobucket", "later"] { try await harness.delete(name, namespace: ns) }
+        // Deleting the second namespace's resource drops nothing of the first's (checked
+        // before main's own deletion starts, which drops it).
         try await harness.delete("thief", namespace: other)
         try await harness.waitUntilGone("thief", namespace: other, timeout: .seconds(120))
-        // Deleting the second namespace's resource dropped nothing of the first's.
         #expect(try await driver.engine.runAs(driver.login, mainUser, mainPassword, mainDatabase, ["SELECT COUNT(*) FROM items"]) == [["3"]])
+        // Deletions.
+        for name in ["main", "plain", "kept", "nobucket", "later"] { try await harness.delete(name, namespace: ns) }
         try await harness.waitUntilGone("main", namespace: ns, timeout: .seconds(120))
         try await harness.waitUntilGone("plain", namespace: ns, timeout: .seconds(120))
         try await harness.waitUntilGone("kept", namespace: ns, timeout: .seconds(120))
