@@ -65,7 +65,7 @@ let package = Package(
             path: "Sources/DriverProtocol"
         ),
         // A driver for tests that needs no database server (enabled only on request).
-        .target(name: "TestDriver", dependencies: ["DriverProtocol", .product(name: "NIOCore", package: "swift-nio")], path: "Sources/TestDriver"),
+        .target(name: "TestDriver", dependencies: ["DriverProtocol", "SQLSupport", .product(name: "NIOCore", package: "swift-nio")], path: "Sources/TestDriver"),
 
         // Codable Kubernetes API types, and the JSON value they keep unknown fields in.
         .target(name: "KubeModel", path: "Sources/KubeModel"),

@@ -86,6 +86,11 @@ struct DevEnvironment: Service {
             let api = try HTTPKubernetesClient(configuration: clientConfiguration, logger: logger)
             do {
                 try await Self.installCRDs(api)
+                // The operator's namespace: DatabaseServers' Secrets and their Databases' Jobs.
+                let operatorNamespace = DatabaseOperator.Configuration().operatorNamespace
+                do {
+                    _ = try await api.create(Namespace(metadata: ObjectMeta(name: operatorNamespace)))
+                } catch let error as KubeError where error.code == .alreadyExists {}
 
                 var operatorConfiguration = DatabaseOperator.Configuration()
                 operatorConfiguration.retry = RetryPolicy(base: retryBase, max: 600)
@@ -113,6 +118,8 @@ struct DevEnvironment: Service {
                       kubectl create secret generic s3-creds --from-literal=accessKeyId=dbopaccesskey --from-literal=secretAccessKey=dbop-secret-key-0123456789
                       kubectl apply -f Fixtures/dev/
                       kubectl get databases,backups -w
+                    A DatabaseServer (admin Secrets in namespace \(operatorNamespace); README, "Multi-tenant"):
+                      kubectl apply -f Fixtures/dev/servers/
 
 
                     """.utf8))

@@ -8,7 +8,9 @@ import ObjectStore
 
 /// `db-operator driver`: the entrypoint of a driver Job (SPEC section 4). Reads
 /// `DB_OPERATOR_DATABASE`, `DB_OPERATOR_NAMESPACE`, `DB_OPERATOR_OPERATION` and
-/// `DB_OPERATOR_BACKUP`, and runs the operation to its end.
+/// `DB_OPERATOR_BACKUP` (and `DB_OPERATOR_OPERATOR_NAMESPACE` for a Database on a
+/// DatabaseServer), and runs the operation to its end; operation `probe` with
+/// `DB_OPERATOR_SERVER` probes a DatabaseServer instead.
 struct DriverCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "driver", abstract: "Run one operation of the Driver API (the entrypoint of the operator's Jobs).")
@@ -25,6 +27,24 @@ struct DriverCommand: AsyncParsableCommand {
         var logger = logging.makeLogger(label: "db-operator-driver")
         // The operator passes its Jobs a level through the environment (`--job-env`).
         if let level = environment["DB_OPERATOR_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) { logger.logLevel = level }
+        let testRoot = environment[TestDriverSwitch.environmentKey]
+        if environment["DB_OPERATOR_OPERATION"] == "probe" {
+            guard let server = environment["DB_OPERATOR_SERVER"], let operatorNamespace = environment["DB_OPERATOR_OPERATOR_NAMESPACE"] else {
+                throw ValidationError("a probe needs DB_OPERATOR_SERVER and DB_OPERATOR_OPERATOR_NAMESPACE")
+            }
+            let api = try client.makeClient(logger: logger)
+            let probe = ServerProbe(
+                api: api, server: server, operatorNamespace: operatorNamespace, drivers: DriverRegistration.registry(testDriverRoot: testRoot), logger: logger)
+            do {
+                try await probe.run()
+            } catch {
+                try? await api.shutdown()
+                logger.error("probe failed", metadata: ["error": "\(error)"])
+                throw ExitCode(1)
+            }
+            try await api.shutdown()
+            return
+        }
         guard let database = environment["DB_OPERATOR_DATABASE"], let namespace = environment["DB_OPERATOR_NAMESPACE"],
             let operationName = environment["DB_OPERATOR_OPERATION"]
         else {
@@ -33,10 +53,10 @@ struct DriverCommand: AsyncParsableCommand {
         guard let operation = DatabaseOperation(rawValue: operationName) else {
             throw ValidationError("DB_OPERATOR_OPERATION \(operationName) is not one of \(DatabaseOperation.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        let testRoot = environment[TestDriverSwitch.environmentKey]
         var configuration = DriverRuntime.Configuration(namespace: namespace, database: database, operation: operation, backup: environment["DB_OPERATOR_BACKUP"].flatMap { $0.isEmpty ? nil : $0 })
         configuration.maxBackupAttempts = environment["DB_OPERATOR_MAX_BACKUP_ATTEMPTS"].flatMap(Int.init) ?? maxBackupAttempts
         configuration.clusterID = environment["DB_OPERATOR_CLUSTER_ID"] ?? ""
+        configuration.operatorNamespace = environment["DB_OPERATOR_OPERATOR_NAMESPACE"].flatMap { $0.isEmpty ? nil : $0 }
         if let interval = environment["DB_OPERATOR_PROGRESS_INTERVAL_MS"].flatMap(Int64.init) {
             configuration.progressInterval = .milliseconds(interval)
         }

@@ -45,6 +45,12 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Serve /metrics, /healthz and /readyz on HOST:PORT (e.g. :8080); off when not given.")
     var metricsAddr: String?
 
+    @Option(help: "The operator's namespace: Jobs of Databases on a DatabaseServer run here, and DatabaseServers' Secrets are read from here.")
+    var operatorNamespace = "db-operator"
+
+    @Option(help: "Seconds between probes of a usable DatabaseServer (one that fails is probed again after 30 s).")
+    var serverProbeInterval: Double = 600
+
     @Option(help: "Directory of the test driver's state. Registers the driver \"test\", which needs no database server; for tests and demos only.")
     var enableTestDriver: String?
 
@@ -53,6 +59,9 @@ struct RunCommand: AsyncParsableCommand {
         let api = try client.makeClient(logger: logger)
         var configuration = DatabaseOperator.Configuration()
         configuration.namespace = namespace
+        configuration.operatorNamespace = operatorNamespace
+        guard serverProbeInterval > 0 else { throw ValidationError("--server-probe-interval must be more than 0") }
+        configuration.serverProbeInterval = serverProbeInterval
         configuration.maxConcurrent = maxConcurrent
         configuration.retry = RetryPolicy(base: jobRetryBase, max: 600)
         configuration.jobTemplate.image = jobImage

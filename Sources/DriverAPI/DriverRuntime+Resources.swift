@@ -7,10 +7,17 @@ import ObjectStore
 import SQLSupport
 import Synchronization
 
-/// What a driver call needs, resolved from the Database and its Secrets.
+/// What a driver call needs, resolved from the Database (and its DatabaseServer)
+/// and their Secrets.
 struct DriverContext {
     var driver: any DatabaseDriver
+    var driverName: String
     var target: DatabaseTarget
+    var sslMode: TLSModeName?
+    /// The DatabaseServer the database is on, if any.
+    var server: DatabaseServer?
+    /// The backup target in force, and the namespace of its CredentialsSecret.
+    var backup: (target: BackupTarget, secretsNamespace: String)?
 }
 
 extension DriverRuntime {
@@ -32,26 +39,72 @@ extension DriverRuntime {
         }
     }
 
-    func readSecret(_ name: String? = nil) async throws -> Resource<Secret>? {
+    func readSecret(_ name: String? = nil, namespace: String? = nil) async throws -> Resource<Secret>? {
         do {
-            return try await api.get(Secret.self, namespace: configuration.namespace, name: name ?? configuration.database)
+            return try await api.get(Secret.self, namespace: namespace ?? configuration.namespace, name: name ?? configuration.database)
         } catch let error as KubeError where error.code == .notFound {
             return nil
         }
     }
 
+    func readServer(_ name: String) async throws -> Resource<DatabaseServer>? {
+        do {
+            return try await api.get(DatabaseServer.self, namespace: nil, name: name)
+        } catch let error as KubeError where error.code == .notFound {
+            return nil
+        }
+    }
+
+    /// The DatabaseServer `database` is on, when it names one and it exists.
+    func server(of database: Database) async throws -> DatabaseServer? {
+        guard let name = database.serverName else { return nil }
+        return try await readServer(name)?.object
+    }
+
     // MARK: Resolution
+
+    /// The DatabaseServer a Database names, checked: it exists, this Job runs where its
+    /// Secrets are, and (to create or back up) it allows the Database's namespace.
+    private func resolveServer(_ name: String) async throws -> (server: DatabaseServer, secretsNamespace: String) {
+        guard let operatorNamespace = configuration.operatorNamespace, !operatorNamespace.isEmpty else {
+            throw DriverError(
+                reason: "InvalidSpec",
+                message: "the Database is on DatabaseServer \(name), whose Jobs the operator runs in its own namespace; this Job has no DB_OPERATOR_OPERATOR_NAMESPACE",
+                retryable: false)
+        }
+        guard let server = try await readServer(name)?.object else {
+            throw DriverError(reason: "ServerNotFound", message: "DatabaseServer \(name) does not exist", retryable: true)
+        }
+        if [.create, .backup].contains(configuration.operation), server.spec.allowedNamespaces?.selector != nil {
+            let labels = try await api.get(Namespace.self, namespace: nil, name: configuration.namespace).metadata.labels ?? [:]
+            guard server.allows(namespaceLabels: labels) else {
+                throw DriverError(
+                    reason: "NamespaceNotAllowed", message: "DatabaseServer \(name) does not allow namespace \(configuration.namespace)", retryable: false)
+            }
+        }
+        return (server, operatorNamespace)
+    }
 
     /// The driver, the admin login and the names; a problem becomes a condition, an
     /// Event and a thrown `RuntimeFailure`.
     func resolve(_ database: Resource<Database>) async throws -> DriverContext {
         let object = database.object
-        // Once created, the recorded driver, host and port are the truth (changes are reported, not applied).
-        let driverName = object.status?.driver ?? object.spec.driver
+        var server: DatabaseServer?
+        var secretsNamespace = configuration.namespace
+        if let name = object.serverName {
+            do {
+                (server, secretsNamespace) = try await resolveServer(name)
+            } catch {
+                throw await failure(database, error, operation: "resolve")
+            }
+        }
+        // Once created, the recorded driver, host and port are the truth (changes are
+        // reported, not applied); a server's address is its own.
+        let driverName = object.status?.driver ?? server?.spec.driver ?? object.spec.driver ?? ""
         guard let driver = drivers.driver(named: driverName) else {
             throw await failure(database, DriverError(reason: "InvalidSpec", message: "no driver \"\(driverName)\" in this program (it has: \(drivers.names.joined(separator: ", ")))", retryable: false), operation: "resolve")
         }
-        let problems = object.validate(knownDrivers: Set(drivers.names))
+        let problems = object.validate(knownDrivers: Set(drivers.names), server: server)
         if !problems.isEmpty, object.status?.driver == nil {
             throw await failure(database, DriverError(reason: "InvalidSpec", message: problems.map(\.description).joined(separator: "; "), retryable: false), operation: "resolve")
         }
@@ -68,65 +121,58 @@ extension DriverRuntime {
                 throw await failure(database, DriverError(reason: "InvalidSpec", message: invalid.message, retryable: false), operation: "resolve")
             }
         }
+        let connect = server?.spec.connect ?? object.spec.connect ?? ConnectSpec(host: nil)
+        let credentials = server?.spec.credentials ?? object.spec.credentials
         let username: String, password: String
+        var certificateAuthority: String?
         do {
-            username = try await value(of: object.spec.credentials?.username, field: "spec.credentials.username")
-            password = try await value(of: object.spec.credentials?.password, field: "spec.credentials.password")
+            username = try await value(of: credentials?.username, field: "spec.credentials.username", namespace: secretsNamespace)
+            password = try await value(of: credentials?.password, field: "spec.credentials.password", namespace: secretsNamespace)
+            if let caSecret = connect.caSecret {
+                certificateAuthority = try await value(
+                    of: ValueSource(valueFrom: .init(secretKeyRef: SecretKeyRef(name: caSecret, key: "ca.crt"))), field: "spec.connect.caSecret",
+                    namespace: secretsNamespace)
+            }
         } catch {
             throw await failure(database, error, operation: "resolve")
         }
-        let tls: TLSMode = switch object.spec.connect.sslMode ?? .prefer {
+        let host = server == nil ? (object.status?.host ?? connect.host ?? "") : (connect.host ?? "")
+        let port = server == nil ? (object.status?.port ?? connect.port ?? driver.defaultPort) : (connect.port ?? driver.defaultPort)
+        let instance = ConnectionSettings(
+            host: host, port: port, user: username, password: password, tlsMode: Self.tlsMode(connect.sslMode), certificateAuthorityPEM: certificateAuthority)
+        let owner = OwnerRecord(
+            uid: object.metadata.uid ?? "", namespace: configuration.namespace, name: configuration.database, cluster: configuration.clusterID,
+            createdAt: object.metadata.creationTimestamp ?? "")
+        let backup = object.backupTarget(server: server).map { ($0.target, $0.fromServer ? secretsNamespace : configuration.namespace) }
+        return DriverContext(
+            driver: driver, driverName: driverName,
+            target: DatabaseTarget(instance: instance, databaseName: names.database, username: names.user, owner: owner, adopt: object.spec.adopt ?? false),
+            sslMode: connect.sslMode, server: server, backup: backup)
+    }
+
+    static func tlsMode(_ name: TLSModeName?) -> TLSMode {
+        switch name ?? .prefer {
         case .disable: .disable
         case .prefer: .prefer
         case .require: .require
         case .verifyCA: .verifyCA
         case .verifyFull: .verifyFull
         }
-        var certificateAuthority: String?
-        if let caSecret = object.spec.connect.caSecret {
-            do {
-                certificateAuthority = try await value(
-                    of: ValueSource(valueFrom: .init(secretKeyRef: SecretKeyRef(name: caSecret, key: "ca.crt"))), field: "spec.connect.caSecret")
-            } catch {
-                throw await failure(database, error, operation: "resolve")
-            }
-        }
-        let instance = ConnectionSettings(
-            host: object.status?.host ?? object.spec.connect.host ?? "", port: object.status?.port ?? object.spec.connect.port ?? driver.defaultPort,
-            user: username, password: password, tlsMode: tls, certificateAuthorityPEM: certificateAuthority)
-        let owner = OwnerRecord(
-            uid: object.metadata.uid ?? "", namespace: configuration.namespace, name: configuration.database, cluster: configuration.clusterID,
-            createdAt: object.metadata.creationTimestamp ?? "")
-        return DriverContext(
-            driver: driver,
-            target: DatabaseTarget(instance: instance, databaseName: names.database, username: names.user, owner: owner, adopt: object.spec.adopt ?? false))
     }
 
-    /// A literal, or a key of a Secret in the resource's own namespace.
-    func value(of source: ValueSource?, field: String) async throws -> String {
-        if let value = source?.value { return value }
-        guard let ref = source?.valueFrom?.secretKeyRef else {
-            throw DriverError(reason: "InvalidSpec", message: "\(field) is required", retryable: false)
-        }
-        if let other = ref.namespace, other != configuration.namespace {
-            throw DriverError(reason: "InvalidSpec", message: "\(field): Secrets are read from namespace \(configuration.namespace) only, not \(other)", retryable: false)
-        }
-        guard let secret = try await readSecret(ref.name) else {
-            throw DriverError(reason: "SecretNotFound", message: "\(field): Secret \(ref.name) not found in namespace \(configuration.namespace)", retryable: true)
-        }
-        guard let value = secret.object.value(ref.key) else {
-            throw DriverError(reason: "SecretKeyNotFound", message: "\(field): Secret \(ref.name) has no key \(ref.key)", retryable: true)
-        }
-        return value
+    /// A literal, or a key of a Secret in `namespace`: the resource's own, or the
+    /// operator's for a DatabaseServer's.
+    func value(of source: ValueSource?, field: String, namespace: String) async throws -> String {
+        try await SecretReader(api: api, namespace: namespace).value(of: source, field: field)
     }
 
     /// The credentials for `location` (its CredentialsSecret, else the `AWS_*`
     /// environment) and the CA to trust besides the system's: the Secret's `ca.crt`,
     /// else the PEM file `AWS_CA_BUNDLE` names.
-    func s3Access(_ location: S3Location) async throws -> S3Access {
+    func s3Access(_ location: S3Location, namespace: String) async throws -> S3Access {
         if let name = location.credentialsSecret {
-            guard let secret = try await readSecret(name) else {
-                throw DriverError(reason: "SecretNotFound", message: "S3 CredentialsSecret \(name) not found in namespace \(configuration.namespace)", retryable: true)
+            guard let secret = try await readSecret(name, namespace: namespace) else {
+                throw DriverError(reason: "SecretNotFound", message: "S3 CredentialsSecret \(name) not found in namespace \(namespace)", retryable: true)
             }
             guard let key = secret.object.value("accessKeyId"), let secretKey = secret.object.value("secretAccessKey") else {
                 throw DriverError(reason: "SecretKeyNotFound", message: "S3 CredentialsSecret \(name) needs keys accessKeyId and secretAccessKey", retryable: true)
@@ -313,5 +359,33 @@ final class ProgressWriter: Sendable {
         } catch {
             // Progress is best effort; the upload goes on.
         }
+    }
+}
+
+/// Reads values of `ValueSource`s from the Secrets of one namespace.
+struct SecretReader {
+    let api: any KubernetesAPI
+    let namespace: String
+
+    /// A literal, or a key of a Secret in `namespace` (a reference to another
+    /// namespace is refused).
+    func value(of source: ValueSource?, field: String) async throws -> String {
+        if let value = source?.value { return value }
+        guard let ref = source?.valueFrom?.secretKeyRef else {
+            throw DriverError(reason: "InvalidSpec", message: "\(field) is required", retryable: false)
+        }
+        if let other = ref.namespace, other != namespace {
+            throw DriverError(reason: "InvalidSpec", message: "\(field): Secrets are read from namespace \(namespace) only, not \(other)", retryable: false)
+        }
+        let secret: Resource<Secret>
+        do {
+            secret = try await api.get(Secret.self, namespace: namespace, name: ref.name)
+        } catch let error as KubeError where error.code == .notFound {
+            throw DriverError(reason: "SecretNotFound", message: "\(field): Secret \(ref.name) not found in namespace \(namespace)", retryable: true)
+        }
+        guard let value = secret.object.value(ref.key) else {
+            throw DriverError(reason: "SecretKeyNotFound", message: "\(field): Secret \(ref.name) has no key \(ref.key)", retryable: true)
+        }
+        return value
     }
 }

@@ -26,6 +26,9 @@ public final class DriverRuntime: Sendable {
         /// from the operator); empty when unknown. Recorded with each database, it
         /// decides what a new Database may adopt.
         public var clusterID = ""
+        /// The operator's namespace (`DB_OPERATOR_OPERATOR_NAMESPACE`), where the
+        /// Secrets of DatabaseServers are; set on Jobs of Databases on a server.
+        public var operatorNamespace: String?
         /// At most one progress write (B3) per this interval.
         public var progressInterval: Duration = .seconds(2)
         public var upload = StreamingUpload.Configuration()
@@ -83,6 +86,7 @@ public final class DriverRuntime: Sendable {
                 ? (database.object.status?.activeBackup.flatMap { $0.isEmpty ? nil : $0 } ?? finalBackupName(database.object))
                 : configuration.backup
             let backup = try await backupName.asyncMap { try await readBackup($0) } ?? nil
+            let server = try await server(of: database.object)
             let state = RuntimeState(
                 phase: database.object.phase, deleting: database.object.isBeingDeleted,
                 hasFinalizer: database.metadata.finalizers?.contains(Database.finalizer) ?? false,
@@ -93,7 +97,7 @@ public final class DriverRuntime: Sendable {
                 deletionBlocked: database.object.status?.conditions?[type: "DeletionBlocked"].map {
                     $0.status == "True" && ($0.observedGeneration ?? 0) >= (database.metadata.generation ?? 0)
                 } ?? false,
-                backupBeforeDelete: database.object.effectiveDeletionPolicy == .backupBeforeDelete)
+                backupBeforeDelete: database.object.effectiveDeletionPolicy(server: server) == .backupBeforeDelete)
             let step = RuntimeDecider.next(
                 configuration.operation, state, backupName: configuration.backup, finalBackupName: finalBackupName(database.object),
                 maxAttempts: configuration.maxBackupAttempts)
@@ -233,9 +237,9 @@ public final class DriverRuntime: Sendable {
         }
         let password = existing?.object.value("password").flatMap { $0.isEmpty ? nil : $0 } ?? PasswordGenerator.generate()
         let details = ConnectionDetails(
-            driver: database.object.spec.driver, host: context.target.instance.host, port: context.target.instance.port,
+            driver: context.driverName, host: context.target.instance.host, port: context.target.instance.port,
             database: context.target.databaseName, username: context.target.username, password: password,
-            sslMode: database.object.spec.connect.sslMode)
+            sslMode: context.sslMode)
         try await writeSecret(details, existing: existing, database: database.object)
         let outcome: CreateOutcome
         do {
@@ -254,18 +258,21 @@ public final class DriverRuntime: Sendable {
             $0.databaseName = context.target.databaseName
             $0.username = context.target.username
             $0.secretName = self.configuration.database
-            $0.driver = database.object.spec.driver
+            $0.driver = context.driverName
             $0.host = context.target.instance.host
             $0.port = context.target.instance.port
+            $0.server = database.object.serverName
             $0.activeBackup = ""
-            $0.deletionPolicy = database.object.effectiveDeletionPolicy
+            $0.deletionPolicy = database.object.effectiveDeletionPolicy(server: context.server)
         }
         await events.record(database.object, type: .normal, reason: "Created", message: "database \(context.target.databaseName) and user \(context.target.username) are ready")
     }
 
     private func drop(_ database: Resource<Database>) async throws {
-        let problems = database.object.validate(knownDrivers: Set(drivers.names))
-        if database.object.effectiveDeletionPolicy == .retain {
+        let server = try await server(of: database.object)
+        let problems = database.object.validate(knownDrivers: Set(drivers.names), server: server)
+        let policy = database.object.effectiveDeletionPolicy(server: server)
+        if policy == .retain {
             logger.info("deletion policy Retain: the database and user stay in the instance")
         } else if database.object.status?.driver == nil, !problems.isEmpty {
             // Never Created, and the spec cannot say where: released without touching an instance.
@@ -286,16 +293,12 @@ public final class DriverRuntime: Sendable {
                 try await api.delete(Secret.resource, namespace: configuration.namespace, name: secret.name, propagation: nil, preconditionUID: secret.metadata.uid)
             } catch let error as KubeError where error.code == .notFound || error.code == .conflict {}  // gone, or replaced meanwhile
         }
-        try await writePhase(database, to: .deleted, ready: ("False", "Deleted", database.object.effectiveDeletionPolicy == .retain ? "the resource is removed; the database was retained" : "the database was dropped"))
+        try await writePhase(database, to: .deleted, ready: ("False", "Deleted", policy == .retain ? "the resource is removed; the database was retained" : "the database was dropped"))
     }
 
     // MARK: Backups
 
     private func upload(database: Resource<Database>, backup: Resource<Backup>) async throws {
-        guard let location = database.object.spec.backupTo?.s3Spec?.location else {
-            try await failBackup(database: database, backup: backup, message: "the Database has no spec.backupTo")
-            return
-        }
         // Every attempt counts, also one that fails before the upload begins (B2 counts
         // the others): an unreachable instance or a missing Secret cannot keep a
         // Backup Starting, and its deletion waiting, for ever.
@@ -303,9 +306,15 @@ public final class DriverRuntime: Sendable {
         let dump: DatabaseDump
         let estimate: Int64?
         let store: any ObjectStore
+        let location: S3Location
         do {
             context = try await resolve(database)
-            store = try makeStore(location, try await s3Access(location))
+            guard let backupTarget = context.backup, let resolved = backupTarget.target.s3Spec?.location else {
+                try await failBackup(database: database, backup: backup, message: "the Database has no spec.backupTo (and its server none)")
+                return
+            }
+            location = resolved
+            store = try makeStore(location, try await s3Access(location, namespace: backupTarget.secretsNamespace))
         } catch {
             throw await backupFailure(database: database, backup: backup, error, uncountedAttempt: true)
         }
@@ -320,7 +329,7 @@ public final class DriverRuntime: Sendable {
             throw await backupFailure(database: database, backup: backup, error, uncountedAttempt: true)
         }
         // The spec was validated before the Job was made; an unknown value still means gzip here.
-        let compression: CompressionFormat? = switch (dump.wantsCompression, database.object.spec.backupTo?.compressionFormat) {
+        let compression: CompressionFormat? = switch (dump.wantsCompression, context.backup?.target.compressionFormat) {
         case (false, _): nil
         case (true, .zstd?): .zstd
         case (true, _): .gzip
@@ -353,7 +362,7 @@ public final class DriverRuntime: Sendable {
             try await uploader.abortIncompleteUploads(prefix: location.backupPrefix(namespace: configuration.namespace, database: configuration.database, backup: backup.name))
             let metadata = [
                 "namespace": configuration.namespace, "database": configuration.database, "backup": backup.name,
-                "backup-uid": backup.metadata.uid ?? "", "driver": database.object.spec.driver,
+                "backup-uid": backup.metadata.uid ?? "", "driver": context.driverName,
             ]
             let contentType = BackupManifest.contentType(dumpFormat: dump.fileExtension, compression: compression)
             // Written once: size and checksum, known only at the end, go into the manifest.
@@ -365,7 +374,7 @@ public final class DriverRuntime: Sendable {
             }
             let manifest = BackupManifest(
                 key: key, destination: destination, size: result.size, sha256: result.sha256, contentType: contentType,
-                engine: database.object.spec.driver, serverVersion: dump.serverVersion, tool: dump.tool, dumpFormat: dump.fileExtension,
+                engine: context.driverName, serverVersion: dump.serverVersion, tool: dump.tool, dumpFormat: dump.fileExtension,
                 compression: compression?.rawValue, namespace: configuration.namespace, database: configuration.database,
                 databaseName: context.target.databaseName, backup: backup.name, backupUID: backup.metadata.uid ?? "",
                 startedAt: current.object.status?.startedAt ?? KubeTime.now(), completedAt: KubeTime.now())
@@ -485,7 +494,7 @@ public struct RuntimeFailure: Error, CustomStringConvertible, Sendable {
 }
 
 extension Optional {
-    fileprivate func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
+    func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
         switch self {
         case .some(let value): try await transform(value)
         case .none: nil

@@ -31,6 +31,10 @@ public protocol DatabaseDriver: Sendable {
 
     /// The database's size in bytes, for a progress estimate; nil when unknown.
     func estimatedSize(_ target: DatabaseTarget) async throws -> Int64?
+
+    /// Checks that the admin login of `instance` can do the driver's work (logs in,
+    /// opens the bookkeeping database) and returns the server's version, e.g. `18.6`.
+    func probe(_ instance: ConnectionSettings) async throws -> String
 }
 
 /// One database inside an instance, as a driver operation sees it.

@@ -66,6 +66,14 @@ public struct SQLDatabaseDriver<Engine: SQLEngine>: DatabaseDriver {
         }
     }
 
+    public func probe(_ instance: ConnectionSettings) async throws -> String {
+        let admin = try await engine.connect(instance)
+        let probe = DatabaseTarget(
+            instance: instance, databaseName: InstanceNames.bookkeepingDatabase, username: "", owner: OwnerRecord(uid: "", namespace: "", name: ""))
+        _ = try await openBookkeeping(admin, probe)
+        return try await engine.serverVersion(admin)
+    }
+
     public func drop(_ target: DatabaseTarget) async throws {
         try checkNames(target)
         let admin = try await engine.connect(target.instance)

@@ -54,6 +54,8 @@ public protocol SQLEngine: Sendable {
     func dropUser(_ admin: Session, _ name: String) async throws
 
     func size(_ admin: Session, database: String) async throws -> Int64?
+    /// The server's version as people write it: `18.6`, `10.11.14-MariaDB`.
+    func serverVersion(_ admin: Session) async throws -> String
 
     /// The dump tool's invocation for a database, its password kept off the command
     /// line; the admin session tells the server's version where the tool depends on it.

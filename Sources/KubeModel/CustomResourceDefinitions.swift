@@ -1,8 +1,19 @@
-/// The CustomResourceDefinitions of `Database` and `Backup` (`db-operator crds`):
+/// The CustomResourceDefinitions of `Database`, `Backup` and `DatabaseServer` (`db-operator crds`):
 /// OpenAPI v3 schemas that match the Swift types (a test proves it both ways),
 /// printer columns, the status subresource.
 public enum CustomResourceDefinitions {
-    public static var all: [CustomResourceDefinition] { [database, backup] }
+    public static var all: [CustomResourceDefinition] { [database, backup, databaseServer] }
+
+    public static var databaseServer: CustomResourceDefinition {
+        crd(DatabaseServer.resource, singular: "databaseserver", shortNames: ["dbserver", "dbservers"], schema: databaseServerSchema, columns: [
+            column("Driver", ".spec.driver"),
+            column("Host", ".spec.connect.host"),
+            column("Version", ".status.version"),
+            column("Databases", ".status.databases", type: "integer"),
+            column("Ready", ".status.conditions[?(@.type==\"Ready\")].reason"),
+            column("Age", ".metadata.creationTimestamp", type: "date"),
+        ])
+    }
 
     public static var database: CustomResourceDefinition {
         crd(Database.resource, singular: "database", shortNames: ["db", "dbs"], schema: databaseSchema, columns: [
@@ -29,8 +40,11 @@ public enum CustomResourceDefinitions {
     static var databaseSchema: JSONValue {
         object(required: ["spec"], [
             "apiVersion": string(), "kind": string(), "metadata": ["type": "object"],
-            "spec": object(required: ["driver", "connect"], [
-                "driver": string(description: "The driver that manages the database: postgresql or mysql.", minLength: 1),
+            "spec": object([
+                "driver": string(description: "The driver that manages the database: postgresql or mysql. Required without server.", minLength: 1),
+                "server": string(
+                    description: "A DatabaseServer to create the database on, instead of connect and credentials: the admin login stays in the operator's namespace.",
+                    minLength: 1),
                 "connect": object([
                     "host": string(description: "Host of the instance (required; the operator reports a missing one)."),
                     "port": ["type": "integer", "minimum": 1, "maximum": 65535, "description": "Default 5432 (postgresql), 3306 (mysql)."],
@@ -60,10 +74,52 @@ public enum CustomResourceDefinitions {
                 "phase": string(enum: DatabasePhase.allCases.map(\.rawValue)),
                 "observedGeneration": int64,
                 "databaseName": string(), "username": string(), "secretName": string(),
-                "driver": string(), "host": string(), "port": ["type": "integer"],
+                "driver": string(), "host": string(), "port": ["type": "integer"], "server": string(),
                 "activeBackup": string(),
                 "deletionPolicy": string(enum: DeletionPolicy.allCases.map(\.rawValue)),
                 "lastBackup": object(required: ["name"], ["name": string(), "destination": string(), "completedAt": string(format: "date-time")]),
+                "conditions": conditions,
+            ]),
+        ])
+    }
+
+    static var databaseServerSchema: JSONValue {
+        object(required: ["spec"], [
+            "apiVersion": string(), "kind": string(), "metadata": ["type": "object"],
+            "spec": object(required: ["driver", "connect", "credentials"], [
+                "driver": string(description: "postgresql or mysql.", minLength: 1),
+                "connect": object(required: ["host"], [
+                    "host": string(minLength: 1),
+                    "port": ["type": "integer", "minimum": 1, "maximum": 65535, "description": "Default 5432 (postgresql), 3306 (mysql)."],
+                    "sslMode": string(enum: TLSModeName.allCases.map(\.rawValue)),
+                    "caSecret": string(description: "Secret in the operator's namespace whose ca.crt the server's certificate must chain to.", minLength: 1),
+                ]),
+                "credentials": object([
+                    "username": valueSource, "password": valueSource,
+                ], description: "The instance's admin login; Secrets are read from the operator's namespace only."),
+                "allowedNamespaces": object([
+                    "selector": object([
+                        "matchLabels": ["type": "object", "additionalProperties": string()],
+                        "matchExpressions": [
+                            "type": "array",
+                            "items": object(required: ["key", "operator"], [
+                                "key": string(minLength: 1),
+                                "operator": string(enum: ["In", "NotIn", "Exists", "DoesNotExist"]),
+                                "values": ["type": "array", "items": string()],
+                            ]),
+                        ],
+                    ]),
+                ], description: "The namespaces whose Databases may use this server; absent: every namespace."),
+                "backupTo": object([
+                    "S3": s3Schema, "s3": s3Schema,
+                    "compression": string(enum: BackupCompression.allCases.map(\.rawValue)),
+                ], description: "Default backup target of the server's Databases; its CredentialsSecret is read from the operator's namespace."),
+            ]),
+            "status": object([
+                "observedGeneration": int64,
+                "version": string(),
+                "lastProbeTime": string(format: "date-time"),
+                "databases": ["type": "integer", "minimum": 0],
                 "conditions": conditions,
             ]),
         ])
@@ -163,7 +219,7 @@ public enum CustomResourceDefinitions {
             metadata: ObjectMeta(name: "\(resource.plural).\(resource.group)", labels: ["app.kubernetes.io/managed-by": "db-operator"]),
             spec: [
                 "group": .string(resource.group),
-                "scope": "Namespaced",
+                "scope": .string(resource.namespaced ? "Namespaced" : "Cluster"),
                 "names": [
                     "plural": .string(resource.plural), "singular": .string(singular), "kind": .string(resource.kind),
                     "listKind": .string("\(resource.kind)List"), "shortNames": .array(shortNames.map { .string($0) }),

@@ -25,9 +25,13 @@ public struct Database: KubernetesObject, Hashable {
 
 /// What the user asks for.
 public struct DatabaseSpec: Codable, Sendable, Hashable {
-    /// The registered driver: `postgresql`, `mysql`.
-    public var driver: String
-    public var connect: ConnectSpec
+    /// The registered driver: `postgresql`, `mysql`. Required without `server`; with
+    /// it, the server's driver (giving another is invalid).
+    public var driver: String?
+    /// A DatabaseServer (cluster-scoped) to create the database on, instead of
+    /// `connect` and `credentials`.
+    public var server: String?
+    public var connect: ConnectSpec?
     public var credentials: CredentialsSpec?
     public var backupTo: BackupTarget?
     public var databaseName: String?
@@ -39,10 +43,12 @@ public struct DatabaseSpec: Codable, Sendable, Hashable {
     public var adopt: Bool?
 
     public init(
-        driver: String, connect: ConnectSpec, credentials: CredentialsSpec? = nil, backupTo: BackupTarget? = nil,
-        databaseName: String? = nil, username: String? = nil, deletionPolicy: DeletionPolicy? = nil, adopt: Bool? = nil
+        driver: String?, connect: ConnectSpec?, credentials: CredentialsSpec? = nil, backupTo: BackupTarget? = nil,
+        databaseName: String? = nil, username: String? = nil, deletionPolicy: DeletionPolicy? = nil, adopt: Bool? = nil,
+        server: String? = nil
     ) {
         self.adopt = adopt
+        self.server = server
         self.driver = driver
         self.connect = connect
         self.credentials = credentials
@@ -53,20 +59,37 @@ public struct DatabaseSpec: Codable, Sendable, Hashable {
     }
 
     /// The policy the spec gives: as written, else `BackupBeforeDelete` with a backup
-    /// target, else `Delete`. Once Created, `Database.effectiveDeletionPolicy` is the one in force.
-    public var effectiveDeletionPolicy: DeletionPolicy {
-        deletionPolicy ?? (backupTo?.s3Spec == nil ? .delete : .backupBeforeDelete)
+    /// target (its own, or `serverBackupTo`, the default of its DatabaseServer), else
+    /// `Delete`. Once Created, `Database.effectiveDeletionPolicy` is the one in force.
+    public func effectiveDeletionPolicy(serverBackupTo: BackupTarget? = nil) -> DeletionPolicy {
+        deletionPolicy ?? ((backupTo ?? serverBackupTo)?.s3Spec == nil ? .delete : .backupBeforeDelete)
     }
 }
 
 extension Database {
     /// The policy in force: one written in the spec; else `BackupBeforeDelete` when
     /// that was in force at Created (removing `backupTo` later does not quietly turn it
-    /// into a plain drop; only writing `deletionPolicy` does); else the spec's default.
-    public var effectiveDeletionPolicy: DeletionPolicy {
+    /// into a plain drop; only writing `deletionPolicy` does); else the spec's default
+    /// (with `server`'s default backup target when the Database names one).
+    public func effectiveDeletionPolicy(server: DatabaseServer? = nil) -> DeletionPolicy {
         if let written = spec.deletionPolicy { return written }
         if status?.deletionPolicy == .backupBeforeDelete { return .backupBeforeDelete }
-        return spec.effectiveDeletionPolicy
+        return spec.effectiveDeletionPolicy(serverBackupTo: server?.spec.backupTo)
+    }
+
+    /// The DatabaseServer the database is on: once Created, the one recorded then
+    /// (nil for a database created from `connect`); before, `spec.server`.
+    public var serverName: String? {
+        if status?.driver != nil { return status?.server }
+        return spec.server.flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// The backup target in force: the Database's own, else its server's default.
+    /// `fromServer` says whose namespace the CredentialsSecret is read from.
+    public func backupTarget(server: DatabaseServer?) -> (target: BackupTarget, fromServer: Bool)? {
+        if let own = spec.backupTo { return (own, false) }
+        if serverName != nil, let target = server?.spec.backupTo { return (target, true) }
+        return nil
     }
 }
 
@@ -172,6 +195,8 @@ public struct DatabaseStatus: Codable, Sendable, Hashable {
     public var driver: String?
     public var host: String?
     public var port: Int?
+    /// The DatabaseServer the database was created on (none for `connect`).
+    public var server: String?
     /// The Backup holding the database; empty when none.
     public var activeBackup: String?
     /// The deletion policy in force when the database was Created (see

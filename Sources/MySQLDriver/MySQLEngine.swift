@@ -184,6 +184,8 @@ public struct MySQLEngine: SQLEngine {
         return rows.first?.first.flatMap { $0 }.flatMap { Int64($0) }
     }
 
+    public func serverVersion(_ admin: MySQLConnection) async throws -> String { admin.serverVersion }
+
     public func dumpCommand(_ admin: MySQLConnection, _ target: DatabaseTarget) async throws -> DumpCommand {
         let instance = target.instance
         // The password goes in an option file only this process can read, never in argv.

@@ -22,18 +22,25 @@ public final class DatabaseOperator: Service {
         public var maxConcurrent = 8
         /// How often a Backup of a missing Database is looked at again.
         public var missingDatabaseRecheck: Duration = .seconds(30)
+        /// Where the Jobs of Databases on a DatabaseServer run, and where the servers'
+        /// Secrets are (`--operator-namespace`).
+        public var operatorNamespace = "db-operator"
+        /// How often a usable DatabaseServer is probed again (`--server-probe-interval`).
+        public var serverProbeInterval: TimeInterval = 600
 
         public init() {}
     }
 
-    private let api: any KubernetesAPI
+    let api: any KubernetesAPI
     public let configuration: Configuration
-    private let logger: Logger
-    private let events: EventRecorder
+    let logger: Logger
+    let events: EventRecorder
     /// What `/metrics` shows.
     public let metrics: OperatorMetrics
     /// The UID of namespace kube-system, read at start: the cluster's identity.
     private let clusterID = Mutex<String?>(nil)
+    /// The Databases as the Database controller sees them, for the server controller.
+    let databaseCache = Mutex<ObjectCache<Database>?>(nil)
 
     public init(api: any KubernetesAPI, configuration: Configuration, logger: Logger, metrics: OperatorMetrics = OperatorMetrics()) {
         self.api = api
@@ -45,22 +52,26 @@ public final class DatabaseOperator: Service {
 
     public func run() async throws {
         await readClusterIdentity()
+        let servers = serverController()
         var databases = Controller<Database>.Configuration(name: "databases", watcher: .init(namespace: configuration.namespace))
         databases.maxConcurrent = configuration.maxConcurrent
         databases.errorBaseDelay = .milliseconds(200)
         databases.errorMaxDelay = .seconds(60)
-        let jobs = Watcher<Job>.Configuration(namespace: configuration.namespace, labelSelector: JobTemplate.databaseUIDLabel)
+        var jobSources = [jobsToDatabases(namespace: configuration.namespace)]
+        if let namespace = configuration.namespace, namespace != configuration.operatorNamespace {
+            jobSources.append(jobsToDatabases(namespace: configuration.operatorNamespace))
+        }
         let databaseController = Controller<Database>(
-            api: api, configuration: databases, logger: logger,
-            sources: [Controller<Database>.owned(Job.self, api: api, configuration: jobs, logger: logger), backupsToDatabases()]
+            api: api, configuration: databases, logger: logger, sources: jobSources + [backupsToDatabases(), serversToDatabases()]
         ) { key, controller in
             do {
-                return try await self.reconcile(database: key)
+                return try await self.reconcile(database: key, cache: controller.cache, servers: servers.cache)
             } catch {
                 self.metrics.recordReconcileError()
                 throw error
             }
         }
+        databaseCache.withLock { $0 = databaseController.cache }
 
         var backups = Controller<Backup>.Configuration(name: "backups", watcher: .init(namespace: configuration.namespace))
         backups.maxConcurrent = 2
@@ -72,6 +83,7 @@ public final class DatabaseOperator: Service {
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await databaseController.run() }
             group.addTask { try await backupController.run() }
+            group.addTask { try await servers.run() }
         }
     }
 
@@ -87,6 +99,55 @@ public final class DatabaseOperator: Service {
             logger.warning(
                 "cannot read namespace kube-system, the cluster's identity: databases retained by deleted Databases are adopted only with spec.adopt",
                 metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Queues the Database of each driver Job that changes in `namespace` (nil: all):
+    /// its owner, or for a Job in the operator's namespace the Database its labels name.
+    private func jobsToDatabases(namespace: String?) -> Controller<Database>.KeySource {
+        let api = self.api, logger = self.logger
+        let configuration = Watcher<Job>.Configuration(namespace: namespace, labelSelector: JobTemplate.databaseUIDLabel)
+        return { enqueue in
+            for try await event in Watcher<Job>(api: api, configuration: configuration, logger: logger) {
+                let jobs: [Resource<Job>]
+                switch event {
+                case .restarted(let items): jobs = items
+                case .applied(let item), .deleted(let item): jobs = [item]
+                }
+                for job in jobs {
+                    if let key = Self.databaseKey(of: job.object) { await enqueue(key) }
+                }
+            }
+        }
+    }
+
+    /// The Database a driver Job works for.
+    static func databaseKey(of job: Job) -> ObjectKey? {
+        if let namespace = job.metadata.labels?[JobTemplate.databaseNamespaceLabel],
+            let name = job.metadata.annotations?[JobTemplate.databaseNameAnnotation]
+        {
+            return ObjectKey(namespace: namespace, name: name)
+        }
+        guard let owner = job.metadata.ownerReferences?.first(where: { $0.kind == Database.resource.kind && $0.controller == true }) else { return nil }
+        return ObjectKey(namespace: job.metadata.namespace, name: owner.name)
+    }
+
+    /// Queues every Database on a DatabaseServer when the server changes (its backup
+    /// target, its allowed namespaces, its existence).
+    private func serversToDatabases() -> Controller<Database>.KeySource {
+        let api = self.api, logger = self.logger
+        return { [self] enqueue in
+            for try await event in Watcher<DatabaseServer>(api: api, configuration: .init(), logger: logger) {
+                let names: Set<String>
+                switch event {
+                case .restarted(let items): names = Set(items.map(\.name))
+                case .applied(let item), .deleted(let item): names = [item.name]
+                }
+                guard let cache = databaseCache.withLock({ $0 }) else { continue }
+                for database in cache.all where database.object.serverName.map(names.contains) == true {
+                    await enqueue(ObjectKey(database.metadata))
+                }
+            }
         }
     }
 
@@ -107,40 +168,67 @@ public final class DatabaseOperator: Service {
 
     // MARK: Databases
 
-    func reconcile(database key: ObjectKey) async throws -> ReconcileResult {
+    func reconcile(database key: ObjectKey, cache: ObjectCache<Database>, servers: ObjectCache<DatabaseServer>) async throws -> ReconcileResult {
         guard let namespace = key.namespace else { return .done }
         // Jobs first, then the Database: a Job seen finished has made its writes, so
-        // the Database read after it shows them.
-        let jobs = try await api.list(Job.self, namespace: namespace, labelSelector: "\(JobTemplate.operationLabel)")
+        // the Database read after it shows them. Where the Jobs are and their label
+        // come from the cached Database (its UID and server do not change).
+        var known = cache[key]
+        if known == nil {
+            do {
+                known = try await api.get(Database.self, namespace: namespace, name: key.name)
+            } catch let error as KubeError where error.code == .notFound {
+                return .done
+            }
+        }
+        guard let known else { return .done }
+        let jobNamespace = known.object.serverName == nil ? namespace : configuration.operatorNamespace
+        let jobs = try await api.list(Job.self, namespace: jobNamespace, labelSelector: "\(JobTemplate.databaseUIDLabel)=\(known.metadata.uid ?? "")")
         let database: Resource<Database>
         do {
             database = try await api.get(Database.self, namespace: namespace, name: key.name)
         } catch let error as KubeError where error.code == .notFound {
             return .done
         }
-        let uid = database.metadata.uid ?? ""
-        let owned = jobs.filter { $0.metadata.ownerReferences?.contains { $0.uid == uid } ?? false }
+        guard database.metadata.uid == known.metadata.uid, database.object.serverName == known.object.serverName else {
+            return .requeue(after: .milliseconds(100))  // re-created or moved meanwhile; the cache catches up
+        }
+        let owned = jobs.filter { job in
+            Self.databaseKey(of: job.object) == key
+        }
         let backups = try await api.list(Backup.self, namespace: namespace).filter { $0.object.spec.database == key.name }
-        let input = Self.decisionInput(database: database.object, backups: backups.map(\.object), jobs: owned.map(\.object), knownDrivers: configuration.knownDrivers)
+        var server: DatabaseServer?
+        var refusal: Refusal?
+        if let name = database.object.serverName {
+            (server, refusal) = try await serverFor(database.object, name: name, servers: servers)
+        }
+        var input = Self.decisionInput(
+            database: database.object, backups: backups.map(\.object), jobs: owned.map(\.object), knownDrivers: configuration.knownDrivers, server: server)
+        input.database.refusal = refusal
         let decision = JobDecider.decide(input, retry: configuration.retry)
         metrics.record(decision)
         let metadata: Logger.Metadata = ["k8s.namespace": "\(namespace)", "k8s.database": "\(key.name)", "decision": "\(decision)"]
         logger.debug("decided", metadata: metadata)
-        try await reportSpec(database, problems: input.database.specProblems)
-        try await reportWaitingBackups(database: database.object, backups: backups, decision: decision)
+        try await reportSpec(database, problems: input.database.specProblems, refusal: refusal)
+        try await reportWaitingBackups(database: database.object, backups: backups, decision: decision, server: server, refusal: refusal)
         switch decision {
         case .idle, .waitForJob, .deletionBlocked:
             return .done
         case .invalidSpec:
             return .done
+        case .refused:
+            // A server may come, a namespace may be labelled: those changes queue the
+            // Database too, but a namespace's labels are not watched.
+            return .requeue(after: .seconds(30))
         case .backoff(_, let delay):
             return .requeue(after: .milliseconds(Int64(delay * 1000) + 10))
         case .createJob(let request):
-            let job = configuration.jobTemplate.job(for: database.object, request: request, clusterID: clusterID.withLock { $0 })
+            let job = configuration.jobTemplate.job(
+                for: database.object, request: request, clusterID: clusterID.withLock { $0 }, operatorNamespace: configuration.operatorNamespace)
             do {
                 _ = try await api.create(job)
                 metrics.recordJobCreated(request.operation.rawValue)
-                logger.info("created job", metadata: metadata.merging(["k8s.job": "\(job.metadata.name ?? "")"]) { $1 })
+                logger.info("created job", metadata: metadata.merging(["k8s.job": "\(job.metadata.namespace ?? "")/\(job.metadata.name ?? "")"]) { $1 })
             } catch let error as KubeError where error.code == .alreadyExists {
                 // Made by an earlier reconcile whose Job we have not seen yet.
             }
@@ -148,16 +236,42 @@ public final class DatabaseOperator: Service {
         }
     }
 
+    /// The DatabaseServer a Database names, and why it may not be used: it does not
+    /// exist, or the Database's namespace is not among those it allows.
+    private func serverFor(_ database: Database, name: String, servers: ObjectCache<DatabaseServer>) async throws -> (DatabaseServer?, Refusal?) {
+        var server = servers[ObjectKey(namespace: nil, name: name)]?.object
+        if server == nil {
+            do {
+                server = try await api.get(DatabaseServer.self, namespace: nil, name: name).object
+            } catch let error as KubeError where error.code == .notFound {
+                return (nil, Refusal(reason: "ServerNotFound", message: "DatabaseServer \(name) does not exist"))
+            }
+        }
+        guard let server else { return (nil, nil) }
+        let namespace = database.metadata.namespace ?? ""
+        if server.spec.allowedNamespaces?.selector != nil {
+            let labels = try await api.get(Namespace.self, namespace: nil, name: namespace).metadata.labels ?? [:]
+            if !server.allows(namespaceLabels: labels) {
+                return (server, Refusal(
+                    reason: "NamespaceNotAllowed",
+                    message: "DatabaseServer \(name) does not allow namespace \(namespace) (see its spec.allowedNamespaces); no Job is created"))
+            }
+        }
+        return (server, nil)
+    }
+
     /// The decision's input from the objects as read.
-    static func decisionInput(database: Database, backups: [Backup], jobs: [Job], knownDrivers: Set<String>, now: Date = Date()) -> DecisionInput {
+    static func decisionInput(
+        database: Database, backups: [Backup], jobs: [Job], knownDrivers: Set<String>, server: DatabaseServer? = nil, now: Date = Date()
+    ) -> DecisionInput {
         let generation = database.metadata.generation ?? 0
         let blocked = database.status?.conditions?[type: "DeletionBlocked"].flatMap { $0.status == "True" ? ($0.observedGeneration ?? 0) : nil }
         let facts = DatabaseFacts(
             generation: generation, phase: database.phase, deleting: database.isBeingDeleted,
             hasFinalizer: database.metadata.finalizers?.contains(Database.finalizer) ?? false,
-            deletionPolicy: database.effectiveDeletionPolicy,
+            deletionPolicy: database.effectiveDeletionPolicy(server: server),
             activeBackup: database.status?.activeBackup.flatMap { $0.isEmpty ? nil : $0 },
-            specProblems: database.validate(knownDrivers: knownDrivers), deletionBlockedAtGeneration: blocked)
+            specProblems: database.validate(knownDrivers: knownDrivers, server: server), deletionBlockedAtGeneration: blocked)
         let backupFacts = backups.map {
             BackupFacts(name: $0.metadata.name ?? "", creationTimestamp: $0.metadata.creationTimestamp ?? "", phase: $0.phase)
         }
@@ -174,9 +288,10 @@ public final class DatabaseOperator: Service {
         return DecisionInput(database: facts, backups: backupFacts, jobs: jobFacts, now: now)
     }
 
-    /// An invalid spec gets `Ready=False, reason InvalidSpec` and a Warning Event; a
-    /// change to an immutable field gets a `SpecChangeIgnored` condition.
-    private func reportSpec(_ database: Resource<Database>, problems: [SpecProblem]) async throws {
+    /// An invalid spec gets `Ready=False, reason InvalidSpec` and a Warning Event (a
+    /// refusal its own reason); a change to an immutable field gets a
+    /// `SpecChangeIgnored` condition.
+    private func reportSpec(_ database: Resource<Database>, problems: [SpecProblem], refusal: Refusal?) async throws {
         let generation = database.metadata.generation
         var status = database.object.status ?? DatabaseStatus()
         var conditions = status.conditions ?? []
@@ -186,7 +301,12 @@ public final class DatabaseOperator: Service {
             let message = "no Job is created until the spec is fixed: " + problems.map(\.description).joined(separator: "; ")
             conditions.set(Condition(type: "Ready", status: "False", reason: "InvalidSpec", message: message, lastTransitionTime: now, observedGeneration: generation))
             warnings.append(("InvalidSpec", message))
-        } else if let ready = conditions[type: "Ready"], ready.reason == "InvalidSpec" {
+        } else if let refusal, database.object.phase == nil || database.object.phase == .creating {
+            conditions.set(Condition(type: "Ready", status: "False", reason: refusal.reason, message: refusal.message, lastTransitionTime: now, observedGeneration: generation))
+            warnings.append((refusal.reason, refusal.message))
+        } else if let ready = conditions[type: "Ready"], ready.reason == "InvalidSpec"
+            || (refusal == nil && (database.object.phase ?? .creating) == .creating && ["ServerNotFound", "NamespaceNotAllowed"].contains(ready.reason))
+        {
             // Fixed: say so until the runtime writes the next real state.
             conditions.set(Condition(type: "Ready", status: "False", reason: "SpecAccepted", message: "the spec is valid; waiting for the driver", lastTransitionTime: now, observedGeneration: generation))
         }
@@ -212,7 +332,9 @@ public final class DatabaseOperator: Service {
 
     /// Pending Backups say why they wait: another backup first, the database busy,
     /// or the database not Created.
-    private func reportWaitingBackups(database: Database, backups: [Resource<Backup>], decision: JobDecision) async throws {
+    private func reportWaitingBackups(
+        database: Database, backups: [Resource<Backup>], decision: JobDecision, server: DatabaseServer?, refusal: Refusal?
+    ) async throws {
         let pending = JobDecider.pendingBackups(backups.map {
             BackupFacts(name: $0.name, creationTimestamp: $0.metadata.creationTimestamp ?? "", phase: $0.phase)
         })
@@ -221,9 +343,11 @@ public final class DatabaseOperator: Service {
             let reason: String, message: String
             if database.isBeingDeleted {
                 (reason, message) = ("DatabaseDeleting", "the database \(database.metadata.name ?? "") is being deleted; this backup will not run")
-            } else if !database.validate(knownDrivers: configuration.knownDrivers).isEmpty {
+            } else if !database.validate(knownDrivers: configuration.knownDrivers, server: server).isEmpty {
                 (reason, message) = ("DatabaseInvalid", "the database's spec is invalid; see its Ready condition")
-            } else if database.spec.backupTo?.s3Spec == nil {
+            } else if let refusal {
+                (reason, message) = (refusal.reason, refusal.message)
+            } else if database.backupTarget(server: server)?.target.s3Spec == nil {
                 (reason, message) = ("NoBackupTarget", "the database \(database.metadata.name ?? "") has no spec.backupTo")
             } else if database.phase != .created || database.status?.activeBackup.map({ !$0.isEmpty }) == true {
                 (reason, message) = ("DatabaseBusy", "waiting for the database to be Created and free (phase \(database.phase?.rawValue ?? "none"))")

@@ -31,11 +31,15 @@ public struct DatabaseFacts: Sendable, Hashable {
     public var specProblems: [SpecProblem]
     /// The generation at which the runtime blocked deletion (D17), if it did.
     public var deletionBlockedAtGeneration: Int64?
+    /// Why the database may not be created or backed up although the spec is valid:
+    /// its DatabaseServer does not exist, or does not allow its namespace.
+    public var refusal: Refusal?
 
     public init(
         generation: Int64, phase: DatabasePhase?, deleting: Bool, hasFinalizer: Bool, deletionPolicy: DeletionPolicy,
-        activeBackup: String? = nil, specProblems: [SpecProblem] = [], deletionBlockedAtGeneration: Int64? = nil
+        activeBackup: String? = nil, specProblems: [SpecProblem] = [], deletionBlockedAtGeneration: Int64? = nil, refusal: Refusal? = nil
     ) {
+        self.refusal = refusal
         self.generation = generation
         self.phase = phase
         self.deleting = deleting
@@ -44,6 +48,18 @@ public struct DatabaseFacts: Sendable, Hashable {
         self.activeBackup = activeBackup
         self.specProblems = specProblems
         self.deletionBlockedAtGeneration = deletionBlockedAtGeneration
+    }
+}
+
+/// A reason, from outside the spec, that no Job may be created: `ServerNotFound`,
+/// `NamespaceNotAllowed`.
+public struct Refusal: Sendable, Hashable {
+    public var reason: String
+    public var message: String
+
+    public init(reason: String, message: String) {
+        self.reason = reason
+        self.message = message
     }
 }
 
@@ -108,6 +124,9 @@ public enum JobDecision: Sendable, Hashable {
     case backoff(DatabaseOperation, delay: TimeInterval)
     /// The spec cannot be acted on: say so in a condition, create nothing.
     case invalidSpec([SpecProblem])
+    /// The database may not be created or backed up here (see `Refusal`): say so,
+    /// create nothing.
+    case refused(Refusal)
     /// Deletion waits for the user: the final backup failed for good (D17) and the
     /// spec has not changed since.
     case deletionBlocked
@@ -182,6 +201,7 @@ public enum JobDecider {
         // runtime holds a finalizer for: it drops what it recorded at Created, or
         // releases a database that never got there.
         if !database.specProblems.isEmpty, !(database.deleting && database.hasFinalizer) { return .invalidSpec(database.specProblems) }
+        if let refusal = database.refusal, !(database.deleting && database.hasFinalizer) { return .refused(refusal) }
         // One Job per database at a time, whatever it does.
         if let running = input.jobs.first(where: { $0.state == .running }) { return .waitForJob(running.name) }
         guard let (operation, backup) = wantedOperation(input) else { return .idle }

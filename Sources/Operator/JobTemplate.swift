@@ -21,6 +21,18 @@ public struct JobTemplate: Sendable {
     public init() {}
 
     public static let databaseLabel = "dboperator.io/database"
+    /// On Jobs of server-backed Databases, which run in the operator's namespace and
+    /// so cannot have the Database as owner: the Database's namespace (a label) and
+    /// name (an annotation, any length).
+    public static let databaseNamespaceLabel = "dboperator.io/database-namespace"
+    public static let databaseNameAnnotation = "dboperator.io/database-name"
+    /// On probe Jobs: the DatabaseServer's UID and name.
+    public static let serverUIDLabel = "dboperator.io/server-uid"
+    public static let serverNameAnnotation = "dboperator.io/server"
+    /// Tells the driver where the Secrets of a DatabaseServer are: the operator's namespace.
+    public static let operatorNamespaceVariable = "DB_OPERATOR_OPERATOR_NAMESPACE"
+    /// Names the DatabaseServer a probe Job probes.
+    public static let serverVariable = "DB_OPERATOR_SERVER"
     public static let databaseUIDLabel = "dboperator.io/database-uid"
     public static let operationLabel = "dboperator.io/operation"
     public static let backupAnnotation = "dboperator.io/backup"
@@ -47,14 +59,22 @@ public struct JobTemplate: Sendable {
 
     /// The Job for `request` on `database`; `clusterID` (the UID of namespace
     /// kube-system) is recorded with the database, for adoption after a Retain.
-    public func job(for database: Database, request: JobRequest, clusterID: String? = nil) -> Job {
+    /// The Job runs in the Database's namespace, owned by it; the Job of a Database
+    /// on a DatabaseServer runs in `operatorNamespace` instead (a tenant never sees
+    /// its environment or logs) and is tied to the Database by labels.
+    public func job(for database: Database, request: JobRequest, clusterID: String? = nil, operatorNamespace: String = "db-operator") -> Job {
         let name = database.metadata.name ?? ""
         let namespace = database.metadata.namespace ?? ""
         let uid = database.metadata.uid ?? ""
+        let onServer = database.serverName != nil
         var labels = [Self.databaseUIDLabel: uid, Self.operationLabel: request.operation.rawValue, "app.kubernetes.io/managed-by": "db-operator"]
         // The name as a label only where it is one exactly (the UID label selects anyway).
         if LabelValue.valid(name) == name { labels[Self.databaseLabel] = name }
         var annotations = [Self.generationAnnotation: String(database.metadata.generation ?? 0), Self.attemptAnnotation: String(request.attempt)]
+        if onServer {
+            labels[Self.databaseNamespaceLabel] = namespace
+            annotations[Self.databaseNameAnnotation] = name
+        }
         var env = [
             EnvVar(name: "DB_OPERATOR_DATABASE", value: name),
             EnvVar(name: "DB_OPERATOR_NAMESPACE", value: namespace),
@@ -65,22 +85,51 @@ public struct JobTemplate: Sendable {
             env.append(EnvVar(name: "DB_OPERATOR_BACKUP", value: backup))
         }
         if let clusterID, !clusterID.isEmpty { env.append(EnvVar(name: Self.clusterIDVariable, value: clusterID)) }
-        env += environment.sorted { $0.key < $1.key }.map { EnvVar(name: $0.key, value: $0.value) }
-        var container = Container(name: "driver", image: image, command: ["db-operator", "driver"], env: env)
-        container.resources = resources
+        if onServer { env.append(EnvVar(name: Self.operatorNamespaceVariable, value: operatorNamespace)) }
         let owner = OwnerReference(
             apiVersion: Database.resource.apiVersion, kind: Database.resource.kind, name: name, uid: uid, controller: true, blockOwnerDeletion: true)
-        var spec = JobSpec(
+        return Job(
+            metadata: ObjectMeta(
+                name: Self.jobName(database: name, uid: uid, request: request), namespace: onServer ? operatorNamespace : namespace,
+                labels: labels, annotations: annotations, ownerReferences: onServer ? nil : [owner]),
+            spec: jobSpec(env: env, labels: labels, deadline: activeDeadlines[request.operation]))
+    }
+
+    /// The Job that probes `server` (connects with its admin login, reads its version
+    /// and writes the result to its status), in `operatorNamespace`; `seed` makes
+    /// each probe's name new.
+    public func probeJob(for server: DatabaseServer, seed: String, operatorNamespace: String) -> Job {
+        let name = server.metadata.name ?? "", uid = server.metadata.uid ?? ""
+        let hex = SHA256.hash(data: Array("\(uid)|\(seed)".utf8)).prefix(4).map { byte in
+            let digits = String(byte, radix: 16)
+            return byte < 16 ? "0" + digits : digits
+        }.joined()
+        let suffix = "-probe-\(hex)"
+        var prefix = String(name.prefix(63 - suffix.count))
+        while let last = prefix.last, last == "-" || last == "." { prefix.removeLast() }
+        let labels = [Self.serverUIDLabel: uid, Self.operationLabel: "probe", "app.kubernetes.io/managed-by": "db-operator"]
+        let env = [
+            EnvVar(name: "DB_OPERATOR_OPERATION", value: "probe"), EnvVar(name: Self.serverVariable, value: name),
+            EnvVar(name: Self.operatorNamespaceVariable, value: operatorNamespace),
+        ]
+        var spec = jobSpec(env: env, labels: labels, deadline: 120)
+        spec.backoffLimit = 0  // a failed probe is a condition; the next comes on the operator's schedule
+        return Job(
+            metadata: ObjectMeta(
+                name: prefix.replacingDots() + suffix, namespace: operatorNamespace, labels: labels,
+                annotations: [Self.serverNameAnnotation: name, Self.generationAnnotation: String(server.metadata.generation ?? 0)]),
+            spec: spec)
+    }
+
+    private func jobSpec(env: [EnvVar], labels: [String: String], deadline: Int?) -> JobSpec {
+        let env = env + environment.sorted { $0.key < $1.key }.map { EnvVar(name: $0.key, value: $0.value) }
+        var container = Container(name: "driver", image: image, command: ["db-operator", "driver"], env: env)
+        container.resources = resources
+        return JobSpec(
             template: PodTemplateSpec(
                 metadata: ObjectMeta(labels: labels),
                 spec: PodSpec(containers: [container], restartPolicy: "Never", serviceAccountName: serviceAccountName)),
-            backoffLimit: backoffLimit, activeDeadlineSeconds: activeDeadlines[request.operation], ttlSecondsAfterFinished: ttlSecondsAfterFinished)
-        spec.ttlSecondsAfterFinished = ttlSecondsAfterFinished
-        return Job(
-            metadata: ObjectMeta(
-                name: Self.jobName(database: name, uid: uid, request: request), namespace: namespace, labels: labels,
-                annotations: annotations, ownerReferences: [owner]),
-            spec: spec)
+            backoffLimit: backoffLimit, activeDeadlineSeconds: deadline, ttlSecondsAfterFinished: ttlSecondsAfterFinished)
     }
 }
 

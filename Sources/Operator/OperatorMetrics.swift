@@ -21,6 +21,7 @@ public final class OperatorMetrics: Sendable {
         case .createJob: "create_job"
         case .backoff: "backoff"
         case .invalidSpec: "invalid_spec"
+        case .refused: "refused"
         case .deletionBlocked: "deletion_blocked"
         }
         state.withLock { $0.decisions[kind, default: 0] += 1 }

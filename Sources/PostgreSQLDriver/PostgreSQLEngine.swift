@@ -201,6 +201,11 @@ public struct PostgreSQLEngine: SQLEngine {
         return rows.first?.first.flatMap { $0 }.flatMap { Int64($0) }
     }
 
+    public func serverVersion(_ admin: PGConnection) async throws -> String {
+        let number = admin.serverVersion  // 180006 for 18.6
+        return "\(number / 10000).\(number % 10000)"
+    }
+
     public func dumpCommand(_ admin: PGConnection, _ target: DatabaseTarget) async throws -> DumpCommand {
         let number = admin.serverVersion  // 180006 for 18.6
         let found = await tools.find("pg_dump")

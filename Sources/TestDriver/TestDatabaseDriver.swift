@@ -1,6 +1,7 @@
 import DriverProtocol
 import Foundation
 import NIOCore
+import SQLSupport
 
 /// A driver for tests that needs no database server: each "instance" is a directory
 /// (named after the host) of JSON files, one per database, holding the owner and the
@@ -101,6 +102,14 @@ public struct TestDatabaseDriver: DatabaseDriver {
 
     public func estimatedSize(_ target: DatabaseTarget) async throws -> Int64? {
         Int64(flag(target, "backup-bytes").flatMap(Int.init) ?? (1 << 20))
+    }
+
+    /// Fails with the flag `<host>.fail-probe` (in `<root>/flags/`), else reports version `test-1`.
+    public func probe(_ instance: ConnectionSettings) async throws -> String {
+        if FileManager.default.fileExists(atPath: root.appendingPathComponent("flags/\(instance.host).fail-probe").path) {
+            throw DriverError(reason: "AdminLoginFailed", message: "test driver: the admin login was refused (flag fail-probe)", retryable: false)
+        }
+        return "test-1"
     }
 
     // MARK: Files

@@ -20,7 +20,7 @@ struct InvalidResourceTests {
             spec.driver = "oracle"
             cases.append(("unknown-driver", spec, "unknown driver \"oracle\""))
             spec = valid
-            spec.connect.host = nil
+            spec.connect?.host = nil
             cases.append(("no-host", spec, "spec.connect.host"))
             spec = valid
             spec.backupTo = BackupTarget(S3: S3Spec(bucket: "a"), s3: S3Spec(bucket: "a"))
@@ -188,7 +188,7 @@ struct InvalidResourceTests {
             try harness.setFlag("invalid_delete_stuck", "fail-create")
             try await harness.createDatabase("stuck", namespace: ns, spec: LifecycleHarness.databaseSpec(host: "instance-invalid", s3: nil))
             try await harness.waitForPhase("stuck", namespace: ns, .creating)
-            try await harness.modifyDatabase("stuck", namespace: ns) { $0.spec.connect.host = nil }
+            try await harness.modifyDatabase("stuck", namespace: ns) { $0.spec.connect?.host = nil }
             try await eventually("stuck to report InvalidSpec") {
                 try await harness.database("stuck", namespace: ns)?.status?.conditions?[type: "Ready"]?.reason == "InvalidSpec"
             }

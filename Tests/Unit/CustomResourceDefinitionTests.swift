@@ -134,7 +134,7 @@ struct DatabaseValidationTests {
     @Test("unknown driver, missing host, both spellings, a Secret in another namespace, a policy without a target")
     func invalid() {
         #expect(Self.fields(Self.database { $0.driver = "oracle" }) == ["spec.driver"])
-        #expect(Self.fields(Self.database { $0.connect.host = nil }) == ["spec.connect.host"])
+        #expect(Self.fields(Self.database { $0.connect?.host = nil }) == ["spec.connect.host"])
         #expect(Self.fields(Self.database { $0.backupTo = BackupTarget(S3: S3Spec(bucket: "a"), s3: S3Spec(bucket: "a")) }) == ["spec.backupTo"])
         #expect(Self.fields(Self.database { var s3 = S3Spec(bucket: "a"); s3.Bucket = "b"; $0.backupTo = BackupTarget(S3: s3) }) == ["spec.backupTo.S3"])
         #expect(Self.fields(Self.database { $0.credentials?.password = ValueSource(valueFrom: .init(secretKeyRef: SecretKeyRef(name: "pw", key: "p", namespace: "other"))) })
@@ -155,29 +155,29 @@ struct DatabaseValidationTests {
 
     @Test("deletionPolicy defaults to BackupBeforeDelete with a target, else Delete")
     func defaultPolicy() {
-        #expect(Self.database().spec.effectiveDeletionPolicy == .delete)
-        #expect(Self.database { $0.backupTo = BackupTarget(s3: S3Spec(bucket: "a")) }.spec.effectiveDeletionPolicy == .backupBeforeDelete)
+        #expect(Self.database().spec.effectiveDeletionPolicy() == .delete)
+        #expect(Self.database { $0.backupTo = BackupTarget(s3: S3Spec(bucket: "a")) }.spec.effectiveDeletionPolicy() == .backupBeforeDelete)
         // Once Created with BackupBeforeDelete, removing backupTo keeps it; writing a policy changes it.
         var created = Self.database { $0.backupTo = BackupTarget(s3: S3Spec(bucket: "a")) }
-        let recorded = created.effectiveDeletionPolicy
+        let recorded = created.effectiveDeletionPolicy()
         created.status = DatabaseStatus(phase: .created)
         created.status?.deletionPolicy = recorded
         #expect(created.status?.deletionPolicy == .backupBeforeDelete)
         created.spec.backupTo = nil
-        #expect(created.effectiveDeletionPolicy == .backupBeforeDelete)
+        #expect(created.effectiveDeletionPolicy() == .backupBeforeDelete)
         created.spec.deletionPolicy = .delete
-        #expect(created.effectiveDeletionPolicy == .delete)
+        #expect(created.effectiveDeletionPolicy() == .delete)
         // Created without a target (Delete recorded), adding one later asks for the final backup.
         var plain = Self.database()
         plain.status = DatabaseStatus(phase: .created)
         plain.status?.deletionPolicy = .delete
         plain.spec.backupTo = BackupTarget(s3: S3Spec(bucket: "a"))
-        #expect(plain.effectiveDeletionPolicy == .backupBeforeDelete)
+        #expect(plain.effectiveDeletionPolicy() == .backupBeforeDelete)
     }
 
     @Test("changes to immutable fields after creation are named")
     func immutable() {
-        var database = Self.database { $0.connect.host = "new-host" }
+        var database = Self.database { $0.connect?.host = "new-host" }
         var status = DatabaseStatus(phase: .created)
         status.driver = "postgresql"
         status.host = "old-host"
