@@ -24,6 +24,7 @@ struct CustomResourceDefinitionTests {
         status.driver = "postgresql"
         status.host = "h"
         status.port = 5432
+        status.server = "shared"
         status.activeBackup = ""
         status.lastBackup = LastBackup(name: "n", destination: "s3://b/k", completedAt: "2026-11-25T00:00:00Z")
         status.conditions = [Condition(type: "Ready", status: "True", reason: "Created", message: "m", lastTransitionTime: "2026-11-25T00:00:00Z", observedGeneration: 2)]
@@ -34,7 +35,27 @@ struct CustomResourceDefinitionTests {
                 credentials: CredentialsSpec(
                     username: ValueSource(value: "postgres"),
                     password: ValueSource(valueFrom: .init(secretKeyRef: SecretKeyRef(name: "pw", key: "password", namespace: "shop")))),
-                backupTo: BackupTarget(S3: s3, s3: S3Spec(bucket: "other"), compression: "zstd"), databaseName: "d", username: "u", deletionPolicy: .retain),
+                backupTo: BackupTarget(S3: s3, s3: S3Spec(bucket: "other"), compression: "zstd"), databaseName: "d", username: "u", deletionPolicy: .retain,
+                adopt: true, server: "shared"),
+            status: status)
+    }()
+
+    static let fullServer: DatabaseServer = {
+        var status = DatabaseServerStatus()
+        status.observedGeneration = 3
+        status.version = "18.6"
+        status.lastProbeTime = "2026-11-25T00:00:00Z"
+        status.databases = 12
+        status.conditions = [Condition(type: "Ready", status: "True", reason: "Connected", message: "m", lastTransitionTime: "2026-11-25T00:00:00Z", observedGeneration: 3)]
+        return DatabaseServer(
+            metadata: ObjectMeta(name: "shared-pg"),
+            spec: DatabaseServerSpec(
+                driver: "postgresql", connect: ConnectSpec(host: "pg.internal", port: 5432, sslMode: .verifyFull, caSecret: "pg-ca"),
+                credentials: CredentialsSpec(
+                    username: ValueSource(value: "postgres"), password: ValueSource(valueFrom: .init(secretKeyRef: SecretKeyRef(name: "shared-pg-admin", key: "password")))),
+                allowedNamespaces: AllowedNamespaces(selector: LabelSelector(
+                    matchLabels: ["db-operator.io/tenant": "true"], matchExpressions: [.init(key: "team", operator: "In", values: ["a", "b"])])),
+                backupTo: BackupTarget(s3: S3Spec(region: "r", bucket: "b", prefix: "p/", endpoint: "http://s3:8333", forcePathStyle: true, credentialsSecret: "s3"), compression: "gzip")),
             status: status)
     }()
 
@@ -53,7 +74,10 @@ struct CustomResourceDefinitionTests {
 
     @Test("a Database and a Backup with every Swift field set pass their schemas with nothing pruned")
     func swiftToSchema() throws {
-        for (crd, object) in [(CustomResourceDefinitions.database, try JSONValue(encoding: Self.fullDatabase)), (CustomResourceDefinitions.backup, try JSONValue(encoding: Self.fullBackup))] {
+        for (crd, object) in [
+            (CustomResourceDefinitions.database, try JSONValue(encoding: Self.fullDatabase)), (CustomResourceDefinitions.backup, try JSONValue(encoding: Self.fullBackup)),
+            (CustomResourceDefinitions.databaseServer, try JSONValue(encoding: Self.fullServer)),
+        ] {
             let schema = try Self.schema(crd)
             var pruned: [String] = []
             let kept = SchemaValidator.prune(object, schema: schema, pruned: &pruned)
@@ -70,6 +94,18 @@ struct CustomResourceDefinitionTests {
         #expect(try JSONValue(encoding: try database.decode(as: Database.self)) == database)
         let backup = Self.example(of: try Self.schema(CustomResourceDefinitions.backup))
         #expect(try JSONValue(encoding: try backup.decode(as: Backup.self)) == backup)
+        let server = Self.example(of: try Self.schema(CustomResourceDefinitions.databaseServer))
+        #expect(try JSONValue(encoding: try server.decode(as: DatabaseServer.self)) == server)
+    }
+
+    @Test("DatabaseServer is cluster-scoped, with columns Driver, Host, Version, Databases, Ready and Age")
+    func serverColumns() throws {
+        let crd = CustomResourceDefinitions.databaseServer
+        #expect(crd.spec["scope"] == "Cluster")
+        #expect(CustomResourceDefinitions.database.spec["scope"] == "Namespaced")
+        let version = try #require(crd.spec["versions"]?.arrayValue?.first)
+        let names = version["additionalPrinterColumns"]?.arrayValue?.compactMap { $0["name"]?.stringValue } ?? []
+        #expect(names == ["Driver", "Host", "Version", "Databases", "Ready", "Age"])
     }
 
     @Test("the schemas have printer columns Phase, Driver and Age, and the status subresource")
