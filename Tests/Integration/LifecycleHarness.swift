@@ -32,6 +32,9 @@ final class LifecycleHarness: @unchecked Sendable {
 
     var api: HTTPKubernetesClient { cluster.client }
 
+    /// The operator's namespace (its default, `--operator-namespace`).
+    static let operatorNamespace = "db-operator"
+
     /// - Parameter runnerEnvironment: variables of the job runner's processes (the
     ///   "image's" environment); by default `DB_OPERATOR_PG_BIN_DIRS` names the newest
     ///   PostgreSQL client tools the services installed.
@@ -52,6 +55,8 @@ final class LifecycleHarness: @unchecked Sendable {
             try await eventually("the CRDs to be established") {
                 try await cluster.client.list(CustomResourceDefinition.self, namespace: nil).allSatisfy { $0.object.isEstablished }
             }
+            // The operator's namespace: Jobs of Databases on DatabaseServers, the servers' Secrets.
+            _ = try await cluster.client.create(Namespace(metadata: ObjectMeta(name: LifecycleHarness.operatorNamespace)))
             let jobKubeconfig = "\(root)/job.kubeconfig"
             try cluster.server.writeKubeconfig(to: jobKubeconfig, user: "job")
             let harness = LifecycleHarness(cluster: cluster, root: root, extraOperatorArguments: operatorArguments)
