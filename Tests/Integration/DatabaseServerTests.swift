@@ -135,4 +135,138 @@ struct DatabaseServerTests {
             try await eventually("an unused server to go at once") { try await Self.server(harness, "refusing") == nil }
         }
     }
+
+    @Test(
+        "both drivers on real servers: a tenant names only the server, creates, backs up to the server's bucket, is dropped after a final backup, and its namespace never holds the admin password or the S3 key",
+        .enabled(if: services.shouldRun(.postgresql) && services.shouldRun(.mysql) && services.shouldRun(.s3) && services.shouldRun(.databaseTLS)))
+    func realServers() async throws {
+        let s3 = try Self.services.s3()
+        let tls = try Self.services.databaseTLS()
+        let drivers = [try EndToEndTests.Driver(engine: Engine.postgresql), try EndToEndTests.Driver(engine: Engine.mysql)]
+        for driver in drivers { try await driver.engine.prepare() }
+        let run = String(UUID().uuidString.prefix(6).lowercased())
+        try await LifecycleHarness.with { harness in
+            // The admin's side: the S3 keys of the shared bucket, in the operator's namespace.
+            try await EndToEndTests.secret(harness, Self.operatorNamespace, "shared-s3", ["accessKeyId": s3.accessKeyID, "secretAccessKey": s3.secretAccessKey])
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for driver in drivers { group.addTask { try await Self.tenantLifecycle(driver, harness: harness, s3: s3, run: run) } }
+                try await group.waitForAll()
+            }
+            try await Self.tlsProbe(harness, tls: tls, run: run)
+        }
+    }
+
+    static func tenantLifecycle(_ driver: EndToEndTests.Driver, harness: LifecycleHarness, s3: S3Settings, run: String) async throws {
+        let name = "shared-\(driver.label)-\(run)", tenant = "srv-\(driver.label)-\(run)", outsider = "srv-\(driver.label)-\(run)-out"
+        try await EndToEndTests.secret(harness, Self.operatorNamespace, "\(name)-admin", ["password": driver.login.password])
+        let server = DatabaseServer(
+            metadata: ObjectMeta(name: name),
+            spec: DatabaseServerSpec(
+                driver: driver.name, connect: ConnectSpec(host: driver.login.host, port: driver.login.port, sslMode: .disable),
+                credentials: CredentialsSpec(
+                    username: ValueSource(value: driver.login.user), password: ValueSource(valueFrom: .init(secretKeyRef: SecretKeyRef(name: "\(name)-admin", key: "password")))),
+                allowedNamespaces: AllowedNamespaces(selector: LabelSelector(matchLabels: ["db-operator.io/tenant": name])),
+                backupTo: BackupTarget(s3: S3Spec(
+                    region: s3.region, bucket: s3.bucket, prefix: "srv-\(run)/", endpoint: s3.endpoint, forcePathStyle: true, credentialsSecret: "shared-s3"))))
+        _ = try await harness.api.create(server)
+        try await eventually(timeout: .seconds(120), "DatabaseServer \(name) to be probed") {
+            let probed = try await Self.server(harness, name)
+            return probed?.status?.conditions?[type: "Ready"]?.reason == "Connected" && probed?.status?.version?.isEmpty == false
+        }
+        let version = try #require(try await Self.server(harness, name)?.status?.version)
+        #expect(driver.name == "postgresql" ? version.first?.isNumber == true : version.contains("MariaDB"), "\(version)")
+
+        // A tenant (labelled as allowed) names only the server.
+        try await Self.namespace(harness, tenant, labels: ["db-operator.io/tenant": name])
+        try await Self.namespace(harness, outsider)
+        let spec = DatabaseSpec(driver: nil, connect: nil, server: name)
+        try await harness.createDatabase("orders", namespace: tenant, spec: spec)
+        try await harness.createDatabase("orders", namespace: outsider, spec: spec)
+        try await harness.waitForPhase("orders", namespace: tenant, .created, timeout: .seconds(120))
+        let created = try #require(try await harness.database("orders", namespace: tenant))
+        #expect(created.status?.deletionPolicy == .backupBeforeDelete, "the server's backup target makes BackupBeforeDelete the default")
+        let secret = try #require(try await harness.secret("orders", namespace: tenant))
+        let database = try #require(secret.value("database")), user = try #require(secret.value("username")), password = try #require(secret.value("password"))
+        #expect(secret.value("host") == driver.login.host && secret.value("port") == String(driver.login.port))
+        _ = try await driver.engine.runAs(driver.login, user, password, database, [
+            "CREATE TABLE items (id INT PRIMARY KEY, label VARCHAR(50))", "INSERT INTO items VALUES (1, 'one'), (2, 'two')",
+        ])
+        try await eventually("the outsider to be refused") {
+            try await harness.database("orders", namespace: outsider)?.status?.conditions?[type: "Ready"]?.reason == "NamespaceNotAllowed"
+        }
+
+        // A Backup goes to the server's bucket, with the server's keys.
+        try await harness.createBackup("orders-1", namespace: tenant, database: "orders")
+        try await harness.waitForBackup("orders-1", namespace: tenant, .completed, timeout: .seconds(180))
+        let backup = try #require(try await harness.backup("orders-1", namespace: tenant))
+        #expect(backup.status?.destination?.hasPrefix("s3://\(s3.bucket)/srv-\(run)/\(tenant)/orders/") == true, "\(backup.status?.destination ?? "")")
+        try await EndToEndTests.expectRestores(backup, driver: driver, s3: s3, rows: 2)
+        try await eventually("the server to count its Databases") { try await Self.server(harness, name)?.status?.databases == 2 }
+
+        // Deleting takes the final backup, then drops.
+        try await harness.delete("orders", namespace: tenant)
+        try await harness.waitUntilGone("orders", namespace: tenant, timeout: .seconds(180))
+        await #expect(throws: SQLError.self) { _ = try await driver.engine.runAs(driver.login, user, password, database, ["SELECT 1"]) }
+        let final = try #require(try await harness.api.list(Backup.self, namespace: tenant).first { $0.name.hasPrefix("orders-final-") })
+        #expect(final.object.phase == .completed)
+        try await EndToEndTests.expectRestores(final.object, driver: driver, s3: s3, rows: 2)
+
+        // Nothing in the tenant's namespace holds the admin password or the server's S3 key
+        // (while the operator's namespace does: the scan can find them).
+        let secrets = [driver.login.password, s3.secretAccessKey]
+        let found = try await Self.scan(harness, namespace: tenant, for: secrets)
+        #expect(found.isEmpty, "found in namespace \(tenant): \(found)")
+        #expect(try await Self.scan(harness, namespace: Self.operatorNamespace, for: secrets).count >= 2)
+        // Its Jobs ran in the operator's namespace.
+        #expect(try await harness.api.list(Job.self, namespace: tenant).isEmpty)
+
+        try await harness.delete("orders", namespace: outsider)
+        try await harness.waitUntilGone("orders", namespace: outsider)
+        try await harness.api.delete(DatabaseServer.self, namespace: nil, name: name)
+        try await eventually("the server to go") { try await Self.server(harness, name) == nil }
+    }
+
+    /// Where any of `values` appears in the namespace's objects: Secrets (every value
+    /// decoded), Jobs, Pods, Events, Databases, Backups, ConfigMaps.
+    static func scan(_ harness: LifecycleHarness, namespace: String, for values: [String]) async throws -> [String] {
+        var found: [String] = []
+        let kinds: [ResourceDescriptor] = [
+            Secret.resource, Job.resource, Event.resource, Database.resource, Backup.resource,
+            ResourceDescriptor(group: "", version: "v1", plural: "pods", kind: "Pod", namespaced: true),
+            ResourceDescriptor(group: "", version: "v1", plural: "configmaps", kind: "ConfigMap", namespaced: true),
+        ]
+        for kind in kinds {
+            for item in try await harness.api.list(kind, namespace: namespace, options: ListOptions()).items {
+                var text = String(decoding: try JSONEncoder().encode(item), as: UTF8.self)
+                if kind == Secret.resource {
+                    let secret = try item.decode(as: Secret.self)
+                    text += (secret.data ?? [:]).keys.compactMap { secret.value($0) }.joined(separator: "\n")
+                }
+                for (index, value) in values.enumerated() where text.contains(value) {
+                    found.append("value #\(index) in \(kind.plural)/\(item[path: ["metadata", "name"]]?.stringValue ?? "?")")
+                }
+            }
+        }
+        return found
+    }
+
+    /// A server behind verify-full TLS: its CA comes from the operator's namespace.
+    /// The right CA connects; another CA is TLSRefused, said in the server's status.
+    static func tlsProbe(_ harness: LifecycleHarness, tls: DatabaseTLSSettings, run: String) async throws {
+        try await EndToEndTests.secret(harness, Self.operatorNamespace, "tls-admin", ["password": tls.postgresql.password])
+        try await EndToEndTests.secret(harness, Self.operatorNamespace, "tls-ca", ["ca.crt": tls.certificateAuthorityPEM])
+        try await EndToEndTests.secret(harness, Self.operatorNamespace, "other-ca", ["ca.crt": tls.otherCertificateAuthorityPEM])
+        for (name, ca, reason) in [("tls-good-\(run)", "tls-ca", "Connected"), ("tls-bad-\(run)", "other-ca", "TLSRefused")] {
+            _ = try await harness.api.create(DatabaseServer(
+                metadata: ObjectMeta(name: name),
+                spec: DatabaseServerSpec(
+                    driver: "postgresql", connect: ConnectSpec(host: tls.postgresql.host, port: tls.postgresql.port, sslMode: .verifyFull, caSecret: ca),
+                    credentials: CredentialsSpec(
+                        username: ValueSource(value: tls.postgresql.user), password: ValueSource(valueFrom: .init(secretKeyRef: SecretKeyRef(name: "tls-admin", key: "password")))))))
+            try await eventually(timeout: .seconds(120), "DatabaseServer \(name) to be probed: \(reason)") {
+                try await Self.server(harness, name)?.status?.conditions?[type: "Ready"]?.reason == reason
+            }
+            try await harness.api.delete(DatabaseServer.self, namespace: nil, name: name)
+        }
+    }
 }
