@@ -118,8 +118,11 @@ struct DevEnvironment: Service {
                       kubectl create secret generic s3-creds --from-literal=accessKeyId=dbopaccesskey --from-literal=secretAccessKey=dbop-secret-key-0123456789
                       kubectl apply -f Fixtures/dev/
                       kubectl get databases,backups -w
-                    A DatabaseServer (admin Secrets in namespace \(operatorNamespace); README, "Multi-tenant"):
-                      kubectl apply -f Fixtures/dev/servers/
+                    Registered servers, tenants without admin passwords (README, "Multi-tenant"):
+                      kubectl create secret generic pg-admin -n \(operatorNamespace) --from-literal=password=dbop-rds-pw   (and mysql-admin, s3-creds)
+                      kubectl apply -f Fixtures/multi-tenant/10-servers.yaml
+                      kubectl create namespace shop && kubectl label namespace shop db-operator.io/tenant=true
+                      kubectl apply -n shop -f Fixtures/multi-tenant/20-databases.yaml
 
 
                     """.utf8))

@@ -47,6 +47,52 @@ struct QuickStartTests {
         await #expect(throws: (any Error).self) { _ = try await Engine.postgresql.runAs(pg, user, password, database, ["SELECT 1"]) }
     }
 
+    @Test("the README's multi-tenant setup: admin Secrets in db-operator, apply the DatabaseServers, a labelled tenant applies Databases naming them, get databaseservers shows the columns")
+    func multiTenant() async throws {
+        let pg = try Self.services.postgresqlLimited(), mysql = try Self.services.mysqlLimited(), s3 = try Self.services.s3()
+        let session = try DevSession(name: "multitenant", port: 0)
+        defer { session.close() }
+        try await session.start()
+        func run(_ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) async throws -> String {
+            try await session.run(arguments, sourceLocation: sourceLocation)
+        }
+        let ns = "tenant-\(UUID().uuidString.prefix(6).lowercased())"
+        let fixtures = Self.repository.appendingPathComponent("Fixtures/multi-tenant").path
+        // The platform team, in the operator's namespace that db-operator dev made.
+        _ = try await run(["create", "secret", "generic", "pg-admin", "-n", "db-operator", "--from-literal=password=\(pg.password)"])
+        _ = try await run(["create", "secret", "generic", "mysql-admin", "-n", "db-operator", "--from-literal=password=\(mysql.password)"])
+        _ = try await run([
+            "create", "secret", "generic", "s3-creds", "-n", "db-operator", "--from-literal=accessKeyId=\(s3.accessKeyID)", "--from-literal=secretAccessKey=\(s3.secretAccessKey)",
+        ])
+        let applied = try await run(["apply", "-f", "\(fixtures)/10-servers.yaml"])
+        #expect(applied.contains("databaseserver.dboperator.io/shared-postgresql created"), "\(applied)")
+        _ = try await run(["wait", "--for=jsonpath={.status.conditions[?(@.type==\"Ready\")].reason}=Connected", "databaseserver/shared-postgresql", "databaseserver/shared-mysql", "--timeout=120s"])
+        // The tenant: a labelled namespace, Databases that name only the server.
+        _ = try await run(["create", "namespace", ns])
+        _ = try await run(["label", "namespace", ns, "db-operator.io/tenant=true"])
+        _ = try await run(["apply", "-n", ns, "-f", "\(fixtures)/20-databases.yaml"])
+        _ = try await run(["wait", "-n", ns, "--for=jsonpath={.status.phase}=Created", "database/orders", "database/inventory", "--timeout=180s"])
+        _ = try await run(["wait", "-n", ns, "--for=jsonpath={.status.phase}=Completed", "backup/orders-1", "--timeout=180s"])
+        #expect(try await run(["get", "backup", "orders-1", "-n", ns, "-o", "jsonpath={.status.destination}"]).hasPrefix("s3://\(s3.bucket)/shared/\(ns)/orders/"))
+        let table = try await run(["get", "databaseservers"])
+        let header = table.split(separator: "\n").first.map { $0.split(separator: " ").map(String.init) } ?? []
+        #expect(header == ["NAME", "DRIVER", "HOST", "VERSION", "DATABASES", "READY", "AGE"], "\(table)")
+        let row = table.split(separator: "\n").first { $0.hasPrefix("shared-postgresql ") }.map { $0.split(separator: " ").map(String.init) } ?? []
+        #expect(row.count == 7 && row[1] == "postgresql" && row[2] == "127.0.0.1" && row[4] == "1" && row[5] == "Connected", "\(table)")
+        // The tenant's Jobs ran in db-operator; the tenant sees its Secret, not the admin's.
+        #expect(try await run(["get", "jobs", "-n", ns, "-o", "name"]).isEmpty)
+        #expect(try await run(["get", "secrets", "-n", ns, "-o", "name"]).split(separator: "\n").sorted() == ["secret/inventory", "secret/orders"])
+        let user = String(decoding: Data(base64Encoded: try await run(["get", "secret", "orders", "-n", ns, "-o", "jsonpath={.data.username}"])) ?? Data(), as: UTF8.self)
+        let password = String(decoding: Data(base64Encoded: try await run(["get", "secret", "orders", "-n", ns, "-o", "jsonpath={.data.password}"])) ?? Data(), as: UTF8.self)
+        let database = String(decoding: Data(base64Encoded: try await run(["get", "secret", "orders", "-n", ns, "-o", "jsonpath={.data.database}"])) ?? Data(), as: UTF8.self)
+        #expect(try await Engine.postgresql.runAs(pg, user, password, database, ["SELECT current_user"]) == [[user]])
+
+        _ = try await run(["delete", "-n", ns, "-f", "\(fixtures)/20-databases.yaml", "--wait=false"])
+        _ = try await run(["wait", "-n", ns, "--for=delete", "database/orders", "database/inventory", "--timeout=180s"])
+        _ = try await run(["delete", "-f", "\(fixtures)/10-servers.yaml", "--wait=false"])
+        _ = try await run(["wait", "--for=delete", "databaseserver/shared-postgresql", "databaseserver/shared-mysql", "--timeout=60s"])
+    }
+
     @Test("db-operator dev stopped with Ctrl-C during a backup and started again: Databases, Secrets and the kubeconfig are as they were, and the backup completes")
     func restartKeepsEverything() async throws {
         let pg = try Self.services.postgresqlLimited()
