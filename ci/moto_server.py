@@ -10,6 +10,8 @@ in-process mode gets botocore's encoded URL), so this runs moto with `Request.ur
 rebuilt from the raw request line (RAW_URI, as werkzeug's server records it): the
 signature is then checked against exactly the bytes the client put on the wire.
 
+It also answers STS AssumeRoleWithWebIdentity unsigned, as AWS does.
+
     python3 ci/moto_server.py -H 127.0.0.1 -p PORT
 """
 import sys
@@ -26,6 +28,22 @@ def url_as_sent(self):
 
 Request._iri_url = Request.__dict__["url"]
 Request.url = property(url_as_sent)
+
+# STS AssumeRoleWithWebIdentity is an unsigned call in AWS (the web identity token
+# is the credential); moto wants it signed once authentication is on. Answer it
+# unsigned, as AWS does.
+from moto.core.authorization import ActionAuthenticatorMixin  # noqa: E402
+
+_authenticate = ActionAuthenticatorMixin._authenticate_and_authorize_action
+
+
+def authenticate_unless_web_identity(self, iam_request_cls, resource="*"):
+    if self._get_action() == "AssumeRoleWithWebIdentity":
+        return None
+    return _authenticate(self, iam_request_cls, resource)
+
+
+ActionAuthenticatorMixin._authenticate_and_authorize_action = authenticate_unless_web_identity
 
 from moto.server import main  # noqa: E402  (after the patch)
 

@@ -1,5 +1,7 @@
 """Makes moto's S3 usable with authentication on: an IAM user allowed everything,
-its access key (printed as "KEY SECRET"), and the test bucket made with that key.
+its access key, the test bucket made with that key, and two roles for web identity
+(AssumeRoleWithWebIdentity): one allowed S3, one allowed nothing. Prints
+"KEY SECRET ROLE_ARN DENIED_ROLE_ARN".
 moto answers only the first three requests without a valid signature
 (INITIAL_NO_AUTH_ACTION_COUNT=3): the IAM calls here.
 
@@ -43,4 +45,15 @@ if status("prefix=strict%2Fcheck%2F&uploads=") != 200:
     sys.exit("moto refused a request sent exactly as signed")
 if status("prefix=strict/check/&uploads=") != 403:
     sys.exit("moto accepted a query that differs from the one signed: it does not check signatures strictly")
-print(key["AccessKeyId"], key["SecretAccessKey"])
+# Roles a Job assumes with its service-account token, as on EKS: one that may use S3,
+# one that may not (moto checks the assumed role's policies on every S3 request).
+iam = boto3.client("iam", endpoint_url=endpoint, region_name=region,
+                   aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+trust = json.dumps({"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": {"Federated": "arn:aws:iam::123456789012:oidc-provider/db-operator.test"},
+    "Action": "sts:AssumeRoleWithWebIdentity"}]})
+allowed = iam.create_role(RoleName="dbop-backups", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+iam.put_role_policy(RoleName="dbop-backups", PolicyName="s3", PolicyDocument=json.dumps(
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
+denied = iam.create_role(RoleName="dbop-nothing", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+print(key["AccessKeyId"], key["SecretAccessKey"], allowed, denied)

@@ -301,7 +301,8 @@ moto_running() { local pid; pid="$(moto_pid 2>/dev/null)" && [ -n "$pid" ] && ki
 # (the first three requests are the only unauthenticated ones), then the bucket
 # with that key. Every later request's signature is checked against the raw request.
 start_moto() {
-  if moto_running && [ -s "$MOTO_DIR/keys" ] && port_open "$DBOP_S3_STRICT_PORT"; then
+  # (keys holds four fields since the web identity roles; an older moto is restarted)
+  if moto_running && [ "$(wc -w < "$MOTO_DIR/keys" 2>/dev/null || echo 0)" -ge 4 ] && port_open "$DBOP_S3_STRICT_PORT"; then
     log "moto: already running, S3 on port $DBOP_S3_STRICT_PORT"; return
   fi
   stop_moto
@@ -372,6 +373,8 @@ DBOP_MYSQL_CI_PORT=$DBOP_MYSQL_CI_PORT
 DBOP_S3_STRICT_ENDPOINT=http://127.0.0.1:$DBOP_S3_STRICT_PORT
 DBOP_S3_STRICT_ACCESS_KEY_ID=$(cut -d' ' -f1 "$MOTO_DIR/keys")
 DBOP_S3_STRICT_SECRET_ACCESS_KEY=$(cut -d' ' -f2 "$MOTO_DIR/keys")
+DBOP_S3_STRICT_ROLE_ARN=$(cut -d' ' -f3 "$MOTO_DIR/keys")
+DBOP_S3_STRICT_DENIED_ROLE_ARN=$(cut -d' ' -f4 "$MOTO_DIR/keys")
 DBOP_S3_ENDPOINT=http://127.0.0.1:$DBOP_S3_PORT
 DBOP_S3_REGION=$DBOP_S3_REGION
 DBOP_S3_BUCKET=$DBOP_S3_BUCKET

@@ -74,6 +74,7 @@ struct DriverCommand: AsyncParsableCommand {
         ) { location, access in
             var store = S3ObjectStore.Configuration(endpoint: location.endpoint, region: location.region, bucket: location.bucket, credentials: access.credentials)
             store.forcePathStyle = location.forcePathStyle
+            store.webIdentity = access.webIdentity
             store.certificateAuthorityPEM = access.certificateAuthorityPEM
             return try S3ObjectStore(configuration: store, logger: storeLogger)
         }

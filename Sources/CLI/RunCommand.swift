@@ -33,6 +33,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Variables given to every driver Job, as NAME=VALUE (repeatable).")
     var jobEnv: [String] = []
 
+    @Option(help: "A Secret whose keys every driver Job gets as variables (envFrom, optional; repeatable): e.g. AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY. Read in the Job's namespace: the operator's for Databases on a DatabaseServer.")
+    var jobEnvFromSecret: [String] = []
+
     @Option(help: "Seconds before a failed Job is retried; doubles per failure up to 600.")
     var jobRetryBase: Double = 10
 
@@ -70,6 +73,13 @@ struct RunCommand: AsyncParsableCommand {
             guard let equals = entry.firstIndex(of: "=") else { throw ValidationError("--job-env \(entry): expected NAME=VALUE") }
             configuration.jobTemplate.environment[String(entry[..<equals])] = String(entry[entry.index(after: equals)...])
         }
+        for name in configuration.jobTemplate.environment.keys where ["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"].contains(name) {
+            logger.warning("--job-env \(name)=... puts a secret into every Job, readable by anyone who may get Jobs: give it with --job-env-from-secret instead")
+        }
+        for name in jobEnvFromSecret {
+            guard !name.isEmpty, !name.contains("/") else { throw ValidationError("--job-env-from-secret \(name): expected a Secret name") }
+        }
+        configuration.jobTemplate.environmentFromSecrets = jobEnvFromSecret
         for entry in jobDeadline {
             let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2, let operation = DatabaseOperation(rawValue: parts[0]), let seconds = Int(parts[1]), seconds > 0 else {

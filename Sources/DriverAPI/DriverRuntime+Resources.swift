@@ -166,8 +166,9 @@ extension DriverRuntime {
         try await SecretReader(api: api, namespace: namespace).value(of: source, field: field)
     }
 
-    /// The credentials for `location` (its CredentialsSecret, else the `AWS_*`
-    /// environment) and the CA to trust besides the system's: the Secret's `ca.crt`,
+    /// The credentials for `location` (its CredentialsSecret, else the `AWS_*` keys
+    /// of the environment, else its web identity: `AWS_ROLE_ARN` and
+    /// `AWS_WEB_IDENTITY_TOKEN_FILE`, as EKS sets them) and the CA to trust besides the system's: the Secret's `ca.crt`,
     /// else the PEM file `AWS_CA_BUNDLE` names.
     func s3Access(_ location: S3Location, namespace: String) async throws -> S3Access {
         if let name = location.credentialsSecret {
@@ -181,10 +182,17 @@ extension DriverRuntime {
                 credentials: S3Credentials(accessKeyID: key, secretAccessKey: secretKey, sessionToken: secret.object.value("sessionToken")),
                 certificateAuthorityPEM: try Self.certificateAuthority(secretValue: secret.object.value("ca.crt"), environment: environment))
         }
-        guard let credentials = S3Credentials.fromEnvironment(environment) else {
-            throw DriverError(reason: "NoS3Credentials", message: "no CredentialsSecret in backupTo and no AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in the environment", retryable: false)
+        let certificateAuthority = try Self.certificateAuthority(secretValue: nil, environment: environment)
+        if let credentials = S3Credentials.fromEnvironment(environment) {
+            return S3Access(credentials: credentials, certificateAuthorityPEM: certificateAuthority)
         }
-        return S3Access(credentials: credentials, certificateAuthorityPEM: try Self.certificateAuthority(secretValue: nil, environment: environment))
+        if let identity = WebIdentity.fromEnvironment(environment, region: location.region) {
+            return S3Access(webIdentity: identity, certificateAuthorityPEM: certificateAuthority)
+        }
+        throw DriverError(
+            reason: "NoS3Credentials",
+            message: "no CredentialsSecret in backupTo, and neither AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY nor AWS_ROLE_ARN/AWS_WEB_IDENTITY_TOKEN_FILE in the Job's environment",
+            retryable: false)
     }
 
     /// The CA PEM to trust for the store: `secretValue` (the CredentialsSecret's

@@ -506,10 +506,18 @@ extension Optional {
 /// CA to trust besides the system's when the store's certificate comes from a private one.
 public struct S3Access: Sendable {
     public var credentials: S3Credentials
+    /// Credentials from STS for a web identity instead (`credentials` then unused).
+    public var webIdentity: WebIdentity?
     public var certificateAuthorityPEM: String?
 
     public init(credentials: S3Credentials, certificateAuthorityPEM: String? = nil) {
         self.credentials = credentials
+        self.certificateAuthorityPEM = certificateAuthorityPEM
+    }
+
+    public init(webIdentity: WebIdentity, certificateAuthorityPEM: String? = nil) {
+        credentials = S3Credentials(accessKeyID: "", secretAccessKey: "")
+        self.webIdentity = webIdentity
         self.certificateAuthorityPEM = certificateAuthorityPEM
     }
 }

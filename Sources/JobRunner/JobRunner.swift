@@ -235,6 +235,10 @@ public final class JobRunner: Service {
         var environment = ProcessInfo.processInfo.environment.filter { ["PATH", "HOME", "LANG", "TMPDIR", "DB_OPERATOR_PG_BIN_DIRS"].contains($0.key) }
         environment.merge(configuration.environment) { _, new in new }
         environment["HOSTNAME"] = podName
+        // As the kubelet does: envFrom first, in order, then env over it.
+        for source in container.envFrom ?? [] {
+            for (name, value) in try await resolve(source, namespace: namespace) { environment[name] = value }
+        }
         for variable in container.env ?? [] {
             environment[variable.name] = try await resolve(variable, namespace: namespace, podName: podName, job: job)
         }
@@ -257,6 +261,32 @@ public final class JobRunner: Service {
             return (configuration.operatorExecutable, argv)
         }
         return ("/usr/bin/env", argv)
+    }
+
+    /// The variables of one `envFrom` entry; keys that are no variable name are
+    /// skipped, as the kubelet skips them (it records an Event).
+    private func resolve(_ source: EnvFromSource, namespace: String) async throws -> [(String, String)] {
+        var values: [String: String] = [:]
+        do {
+            if let ref = source.secretRef {
+                let secret = try await api.get(Secret.self, namespace: namespace, name: ref.name).object
+                for key in (secret.data ?? [:]).keys { values[key] = secret.value(key) }
+            } else if let ref = source.configMapRef {
+                values = try await api.get(ConfigMap.self, namespace: namespace, name: ref.name).object.data ?? [:]
+            } else {
+                return []
+            }
+        } catch let error as KubeError where error.code == .notFound {
+            if source.secretRef?.optional == true || source.configMapRef?.optional == true { return [] }
+            let kind = source.secretRef != nil ? "secret" : "configmap"
+            throw PodSetupError(description: "envFrom: \(kind) \"\(source.secretRef?.name ?? source.configMapRef?.name ?? "")\" not found")
+        }
+        let prefix = source.prefix ?? ""
+        return values.sorted { $0.key < $1.key }.compactMap { key, value in
+            let name = prefix + key
+            let valid = !name.isEmpty && !name.first!.isNumber && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "_-.".contains($0)) }
+            return valid ? (name, value) : nil
+        }
     }
 
     private func resolve(_ variable: EnvVar, namespace: String, podName: String, job: Job) async throws -> String {

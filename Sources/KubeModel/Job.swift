@@ -69,6 +69,8 @@ public struct Container: Codable, Sendable, Hashable {
     public var command: [String]?
     public var args: [String]?
     public var env: [EnvVar]?
+    /// Whole Secrets or ConfigMaps as variables (`env` wins on a clash).
+    public var envFrom: [EnvFromSource]?
     public var resources: JSONValue?
 
     public init(name: String, image: String?, command: [String]? = nil, args: [String]? = nil, env: [EnvVar]? = nil) {
@@ -90,6 +92,31 @@ public struct EnvVar: Codable, Sendable, Hashable {
         self.name = name
         self.value = value
         self.valueFrom = valueFrom
+    }
+}
+
+/// `v1.EnvFromSource`: every key of a Secret or ConfigMap as a variable, each name
+/// with `prefix` before it.
+public struct EnvFromSource: Codable, Sendable, Hashable {
+    public var prefix: String?
+    public var secretRef: Reference?
+    public var configMapRef: Reference?
+
+    public init(prefix: String? = nil, secretRef: Reference? = nil, configMapRef: Reference? = nil) {
+        self.prefix = prefix
+        self.secretRef = secretRef
+        self.configMapRef = configMapRef
+    }
+
+    /// A Secret or ConfigMap in the pod's namespace; `optional` lets the pod start without it.
+    public struct Reference: Codable, Sendable, Hashable {
+        public var name: String
+        public var optional: Bool?
+
+        public init(name: String, optional: Bool? = nil) {
+            self.name = name
+            self.optional = optional
+        }
     }
 }
 

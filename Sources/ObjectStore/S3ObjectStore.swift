@@ -16,6 +16,9 @@ public final class S3ObjectStore: ObjectStore {
         public var region: String
         public var bucket: String
         public var credentials: S3Credentials
+        /// When set, credentials come from STS for this web identity (and are renewed
+        /// before they expire); `credentials` is then not used.
+        public var webIdentity: WebIdentity?
         /// Path style (`endpoint/bucket/key`) rather than virtual host (`bucket.endpoint/key`).
         public var forcePathStyle = false
         /// PEM of a CA to trust besides the system's.
@@ -40,6 +43,7 @@ public final class S3ObjectStore: ObjectStore {
     public let configuration: Configuration
     private let http: HTTPClient
     private let signer: SigV4Signer
+    private let webIdentity: WebIdentityCredentials?
     private let logger: Logger
     private let scheme: String
     private let host: String
@@ -68,7 +72,9 @@ public final class S3ObjectStore: ObjectStore {
         httpConfiguration.dnsOverride = configuration.connectTo
         httpConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 16
         httpConfiguration.timeout.connect = .seconds(10)
-        http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
+        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
+        self.http = http
+        webIdentity = configuration.webIdentity.map { WebIdentityCredentials(identity: $0, http: http, logger: logger) }
     }
 
     public func shutdown() async throws {
@@ -257,6 +263,8 @@ public final class S3ObjectStore: ObjectStore {
         let payloadHash = body.map { $0.withUnsafeReadableBytes { SigV4Signer.payloadHash($0) } } ?? SigV4Signer.emptyPayloadHash
         var signedHeaders = headers
         signedHeaders.append(("host", hostHeader))
+        var signer = self.signer
+        if let webIdentity { signer.credentials = try await webIdentity.current() }
         let authorization = signer.sign(method: method.rawValue, path: path, query: query, headers: signedHeaders, payloadHash: payloadHash, date: Date())
         // Exactly the bytes the signature covers (a strict server verifies the raw query).
         let queryString = SigV4Signer.canonicalQuery(query)

@@ -11,6 +11,10 @@ public struct JobTemplate: Sendable {
     public var ttlSecondsAfterFinished = 3600
     /// Variables every Job gets besides the `DB_OPERATOR_*` ones.
     public var environment: [String: String] = [:]
+    /// Secrets every Job takes all keys of as variables (`envFrom`, optional): the
+    /// Secret of that name in the Job's own namespace — the operator's for Jobs of
+    /// Databases on a DatabaseServer and for probes — so keys never appear in a Job.
+    public var environmentFromSecrets: [String] = []
     /// How long a Job of each operation may run (`activeDeadlineSeconds`) before it
     /// is ended and counted as failed: a hung Job cannot hold its Database for ever.
     public var activeDeadlines: [DatabaseOperation: Int] = Self.defaultDeadlines
@@ -125,6 +129,9 @@ public struct JobTemplate: Sendable {
         let env = env + environment.sorted { $0.key < $1.key }.map { EnvVar(name: $0.key, value: $0.value) }
         var container = Container(name: "driver", image: image, command: ["db-operator", "driver"], env: env)
         container.resources = resources
+        if !environmentFromSecrets.isEmpty {
+            container.envFrom = environmentFromSecrets.map { EnvFromSource(secretRef: .init(name: $0, optional: true)) }
+        }
         return JobSpec(
             template: PodTemplateSpec(
                 metadata: ObjectMeta(labels: labels),

@@ -21,7 +21,8 @@ public enum TestService: String, Sendable, CaseIterable {
     case pythonKubernetes
     /// Every PostgreSQL major of the matrix (15-18), and the client tools' directories.
     case postgresqlVersions
-    /// The second S3 implementation, which verifies every signature against the raw request.
+    /// The second S3 implementation, which verifies every signature against the raw
+    /// request, with STS (web identity roles) at the same endpoint.
     case s3Strict
     /// A MariaDB that folds names to lower case (`lower_case_table_names=1`).
     case mysqlCaseFolding
@@ -40,7 +41,11 @@ public enum TestService: String, Sendable, CaseIterable {
         case .awsCLI: ["DBOP_AWS"]
         case .pythonKubernetes: ["DBOP_PYTHON"]
         case .postgresqlVersions: ["DBOP_PG_SERVERS", "DBOP_PG_BIN_DIRS", "DBOP_PG_HOST", "DBOP_PG_USER", "DBOP_PG_PASSWORD", "DBOP_PG_LIMITED_USER", "DBOP_PG_LIMITED_PASSWORD"]
-        case .s3Strict: ["DBOP_S3_STRICT_ENDPOINT", "DBOP_S3_STRICT_ACCESS_KEY_ID", "DBOP_S3_STRICT_SECRET_ACCESS_KEY", "DBOP_S3_REGION", "DBOP_S3_BUCKET"]
+        case .s3Strict:
+            [
+                "DBOP_S3_STRICT_ENDPOINT", "DBOP_S3_STRICT_ACCESS_KEY_ID", "DBOP_S3_STRICT_SECRET_ACCESS_KEY", "DBOP_S3_REGION", "DBOP_S3_BUCKET",
+                "DBOP_S3_STRICT_ROLE_ARN", "DBOP_S3_STRICT_DENIED_ROLE_ARN",
+            ]
         case .mysqlCaseFolding: ["DBOP_MYSQL_CI_PORT", "DBOP_MYSQL_HOST", "DBOP_MYSQL_USER", "DBOP_MYSQL_PASSWORD"]
         case .databaseTLS:
             ["DBOP_PG_TLS_PORT", "DBOP_MYSQL_TLS_PORT", "DBOP_DB_CA_FILE", "DBOP_DB_OTHER_CA_FILE", "DBOP_PG_USER", "DBOP_PG_PASSWORD", "DBOP_MYSQL_USER", "DBOP_MYSQL_PASSWORD"]
@@ -297,6 +302,13 @@ public struct TestServices: Sendable {
             endpoint: environment["DBOP_S3_STRICT_ENDPOINT"]!, region: environment["DBOP_S3_REGION"]!,
             bucket: environment["DBOP_S3_BUCKET"]!, accessKeyID: environment["DBOP_S3_STRICT_ACCESS_KEY_ID"]!,
             secretAccessKey: environment["DBOP_S3_STRICT_SECRET_ACCESS_KEY"]!)
+    }
+
+    /// The strict store's roles for web identity (its STS answers
+    /// AssumeRoleWithWebIdentity): one that may use S3, one that may not.
+    public func webIdentityRoles() throws -> (allowed: String, denied: String) {
+        if let problem = check(.s3Strict) { throw problem }
+        return (environment["DBOP_S3_STRICT_ROLE_ARN"]!, environment["DBOP_S3_STRICT_DENIED_ROLE_ARN"]!)
     }
 
     /// The S3 store, or the reason it cannot be used.

@@ -1,6 +1,7 @@
 import Foundation
 import KubeModel
 import KubeRuntime
+import ObjectStore
 @testable import Operator
 import Testing
 
@@ -174,5 +175,36 @@ struct DatabaseServerTests {
         #expect(probe.metadata.labels?[JobTemplate.serverUIDLabel] == "server-uid" && probe.metadata.annotations?[JobTemplate.serverNameAnnotation] == "shared-pg")
         #expect(probe.spec?.backoffLimit == 0)
         #expect(template.probeJob(for: Self.server(), seed: "1|1", operatorNamespace: "db-operator").metadata.name != probe.metadata.name)
+    }
+}
+
+@Suite("Operator-wide Job credentials")
+struct JobCredentialUnitTests {
+    @Test("--job-env-from-secret becomes an optional envFrom on every Job, inline or in the operator's namespace")
+    func envFrom() throws {
+        var template = JobTemplate()
+        template.environmentFromSecrets = ["dbop-job-env"]
+        let request = JobRequest(operation: .backup, backup: "b", attempt: 0)
+        for database in [DatabaseServerTests.database(), DatabaseServerTests.database { $0 = DatabaseSpec(driver: "postgresql", connect: ConnectSpec(host: "db")) }] {
+            let job = template.job(for: database, request: request)
+            #expect(job.spec?.template.spec.containers.first?.envFrom == [EnvFromSource(secretRef: .init(name: "dbop-job-env", optional: true))])
+        }
+        let probe = template.probeJob(for: DatabaseServerTests.server(), seed: "1", operatorNamespace: "db-operator")
+        #expect(probe.spec?.template.spec.containers.first?.envFrom?.count == 1)
+        #expect(JobTemplate().job(for: DatabaseServerTests.database(), request: request).spec?.template.spec.containers.first?.envFrom == nil)
+    }
+
+    @Test("web identity from the environment: both variables needed; the STS endpoint from AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL or the region")
+    func webIdentity() {
+        let base = ["AWS_ROLE_ARN": "arn:aws:iam::1:role/r", "AWS_WEB_IDENTITY_TOKEN_FILE": "/var/run/secrets/eks.amazonaws.com/serviceaccount/token"]
+        #expect(WebIdentity.fromEnvironment(["AWS_ROLE_ARN": "arn"]) == nil)
+        #expect(WebIdentity.fromEnvironment(["AWS_WEB_IDENTITY_TOKEN_FILE": "/t"]) == nil)
+        #expect(WebIdentity.fromEnvironment(base)?.stsEndpoint == "https://sts.amazonaws.com")
+        #expect(WebIdentity.fromEnvironment(base, region: "eu-west-1")?.stsEndpoint == "https://sts.eu-west-1.amazonaws.com")
+        #expect(WebIdentity.fromEnvironment(base.merging(["AWS_REGION": "us-east-2"]) { $1 }, region: "eu-west-1")?.stsEndpoint == "https://sts.us-east-2.amazonaws.com")
+        #expect(WebIdentity.fromEnvironment(base.merging(["AWS_ENDPOINT_URL": "http://a:1", "AWS_ENDPOINT_URL_STS": "http://sts:2"]) { $1 })?.stsEndpoint == "http://sts:2")
+        #expect(WebIdentity.fromEnvironment(base.merging(["AWS_ENDPOINT_URL": "http://a:1"]) { $1 })?.stsEndpoint == "http://a:1")
+        #expect(WebIdentity.fromEnvironment(base.merging(["AWS_ROLE_SESSION_NAME": "s"]) { $1 })?.sessionName == "s")
+        #expect(WebIdentity.fromEnvironment(base)?.roleARN == "arn:aws:iam::1:role/r")
     }
 }
