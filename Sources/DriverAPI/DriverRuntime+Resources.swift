@@ -33,7 +33,7 @@ extension DriverRuntime {
 
     func readBackup(_ name: String) async throws -> Resource<Backup>? {
         do {
-            return try await api.get(Backup.self, namespace: configuration.namespace, name: name)
+            return try await api.get(Backup.self, namespace: backupNamespace, name: name)
         } catch let error as KubeError where error.code == .notFound {
             return nil
         }
@@ -44,6 +44,18 @@ extension DriverRuntime {
             return try await api.get(Secret.self, namespace: namespace ?? configuration.namespace, name: name ?? configuration.database)
         } catch let error as KubeError where error.code == .notFound {
             return nil
+        }
+    }
+
+    /// Whether the Database's namespace is being deleted.
+    func namespaceTerminating() async throws -> Bool {
+        do {
+            return try await api.get(Namespace.self, namespace: nil, name: configuration.namespace).metadata.deletionTimestamp != nil
+        } catch let error as KubeError where error.code == .notFound {
+            return true
+        } catch let error as KubeError where error.code == .forbidden {
+            logger.warning("cannot read the Database's namespace (the Jobs need get on namespaces): taken as not being deleted")
+            return false
         }
     }
 
@@ -163,7 +175,46 @@ extension DriverRuntime {
     /// A literal, or a key of a Secret in `namespace`: the resource's own, or the
     /// operator's for a DatabaseServer's.
     func value(of source: ValueSource?, field: String, namespace: String) async throws -> String {
-        try await SecretReader(api: api, namespace: namespace).value(of: source, field: field)
+        // The Database's own Secrets are kept while it needs them; the operator's are the admin's business.
+        try await SecretReader(api: api, namespace: namespace, protect: namespace == configuration.namespace, logger: logger).value(of: source, field: field)
+    }
+
+    /// Puts the in-use finalizer on every Secret of the namespace the Database's spec
+    /// names (one missing yet is left to the read that needs it).
+    func protectSecrets(of database: Database) async {
+        for name in database.referencedSecrets.sorted() {
+            guard let secret = try? await readSecret(name) else { continue }
+            await SecretReader.protect(secret, api: api, logger: logger)
+        }
+    }
+
+    /// Takes the in-use finalizer off the Secrets of the namespace that no Database
+    /// needs any more (this one is done with them): run as the Database is released.
+    func releaseSecrets(of database: Database) async throws {
+        let protected = try await api.list(Secret.self, namespace: configuration.namespace, labelSelector: Database.secretInUseFinalizer)
+        guard !protected.isEmpty else { return }
+        let needed = try await api.list(Database.self, namespace: configuration.namespace)
+            .filter { $0.metadata.uid != database.metadata.uid && $0.object.needsSecrets }
+            .reduce(into: Set<String>()) { $0.formUnion($1.object.referencedSecrets) }
+        for secret in protected where !needed.contains(secret.name) {
+            var current = secret
+            for _ in 0..<5 {
+                var released = current.object
+                released.metadata.finalizers?.removeAll { $0 == Database.secretInUseFinalizer }
+                if released.metadata.finalizers?.isEmpty == true { released.metadata.finalizers = nil }
+                released.metadata.labels?.removeValue(forKey: Database.secretInUseFinalizer)
+                guard released != current.object else { break }
+                do {
+                    _ = try await api.update(current, to: released)
+                    logger.info("released Secret: no Database of the namespace needs it", metadata: ["k8s.secret": "\(secret.name)"])
+                    break
+                } catch let error as KubeError where error.code == .conflict {
+                    current = try await api.get(Secret.self, namespace: configuration.namespace, name: secret.name)
+                } catch let error as KubeError where error.code == .notFound {
+                    break
+                }
+            }
+        }
     }
 
     /// The credentials for `location` (its CredentialsSecret, else the `AWS_*` keys
@@ -175,6 +226,7 @@ extension DriverRuntime {
             guard let secret = try await readSecret(name, namespace: namespace) else {
                 throw DriverError(reason: "SecretNotFound", message: "S3 CredentialsSecret \(name) not found in namespace \(namespace)", retryable: true)
             }
+            if namespace == configuration.namespace { await SecretReader.protect(secret, api: api, logger: logger) }
             guard let key = secret.object.value("accessKeyId"), let secretKey = secret.object.value("secretAccessKey") else {
                 throw DriverError(reason: "SecretKeyNotFound", message: "S3 CredentialsSecret \(name) needs keys accessKeyId and secretAccessKey", retryable: true)
             }
@@ -370,10 +422,13 @@ final class ProgressWriter: Sendable {
     }
 }
 
-/// Reads values of `ValueSource`s from the Secrets of one namespace.
+/// Reads values of `ValueSource`s from the Secrets of one namespace; with `protect`,
+/// puts the in-use finalizer on each Secret read (see `Database.secretInUseFinalizer`).
 struct SecretReader {
     let api: any KubernetesAPI
     let namespace: String
+    var protect = false
+    var logger: Logger?
 
     /// A literal, or a key of a Secret in `namespace` (a reference to another
     /// namespace is refused).
@@ -385,15 +440,42 @@ struct SecretReader {
         if let other = ref.namespace, other != namespace {
             throw DriverError(reason: "InvalidSpec", message: "\(field): Secrets are read from namespace \(namespace) only, not \(other)", retryable: false)
         }
-        let secret: Resource<Secret>
-        do {
-            secret = try await api.get(Secret.self, namespace: namespace, name: ref.name)
-        } catch let error as KubeError where error.code == .notFound {
-            throw DriverError(reason: "SecretNotFound", message: "\(field): Secret \(ref.name) not found in namespace \(namespace)", retryable: true)
-        }
+        let secret = try await read(ref.name, field: field)
+        if protect { await Self.protect(secret, api: api, logger: logger) }
         guard let value = secret.object.value(ref.key) else {
             throw DriverError(reason: "SecretKeyNotFound", message: "\(field): Secret \(ref.name) has no key \(ref.key)", retryable: true)
         }
         return value
+    }
+
+    func read(_ name: String, field: String) async throws -> Resource<Secret> {
+        do {
+            return try await api.get(Secret.self, namespace: namespace, name: name)
+        } catch let error as KubeError where error.code == .notFound {
+            throw DriverError(reason: "SecretNotFound", message: "\(field): Secret \(name) not found in namespace \(namespace)", retryable: true)
+        }
+    }
+
+    /// Adds the in-use finalizer and label, unless the Secret has them or is being
+    /// deleted (no finalizer may be added then). Best effort: a Secret left
+    /// unprotected is logged, and the operation goes on.
+    static func protect(_ secret: Resource<Secret>, api: any KubernetesAPI, logger: Logger?) async {
+        var current = secret
+        for _ in 0..<5 {
+            guard current.metadata.deletionTimestamp == nil, !(current.metadata.finalizers?.contains(Database.secretInUseFinalizer) ?? false) else { return }
+            var protected = current.object
+            protected.metadata.finalizers = (protected.metadata.finalizers ?? []) + [Database.secretInUseFinalizer]
+            protected.metadata.labels = (protected.metadata.labels ?? [:]).merging([Database.secretInUseFinalizer: "true"]) { $1 }
+            do {
+                _ = try await api.update(current, to: protected)
+                return
+            } catch let error as KubeError where error.code == .conflict {
+                guard let fresh = try? await api.get(Secret.self, namespace: current.namespace, name: current.name) else { return }
+                current = fresh
+            } catch {
+                logger?.warning("could not protect the Secret from deletion while it is needed", metadata: ["k8s.secret": "\(current.name)", "error": "\(error)"])
+                return
+            }
+        }
     }
 }

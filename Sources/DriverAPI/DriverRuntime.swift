@@ -8,6 +8,7 @@ import Logging
 import NIOCore
 import ObjectStore
 import SQLSupport
+import Synchronization
 
 /// The Driver API runtime inside a Job (SPEC sections 3.1 and 4): reads the
 /// Database (and Backup), asks `RuntimeDecider` for the next step, performs it with
@@ -53,6 +54,10 @@ public final class DriverRuntime: Sendable {
     let environment: [String: String]
     let logger: Logger
     let events: EventRecorder
+    /// Where this run keeps Backups: the Database's namespace, or, for a final backup
+    /// while that namespace is being deleted (nothing can be created there), the
+    /// operator's, where the record also outlives the namespace.
+    let backupNamespaceState: Mutex<String>
 
     public init(
         api: any KubernetesAPI, configuration: Configuration, drivers: DriverRegistry, logger: Logger,
@@ -69,7 +74,10 @@ public final class DriverRuntime: Sendable {
         logger[metadataKey: "operation"] = "\(configuration.operation.rawValue)"
         self.logger = logger
         events = EventRecorder(api: api, component: "db-operator-driver", logger: logger)
+        backupNamespaceState = Mutex(configuration.namespace)
     }
+
+    var backupNamespace: String { backupNamespaceState.withLock { $0 } }
 
     /// Runs the operation to its end. Throws `RuntimeFailure` when a step failed and
     /// the Job should be retried (or has been given up on in status already).
@@ -85,6 +93,10 @@ public final class DriverRuntime: Sendable {
             let backupName = configuration.operation == .backupBeforeDelete
                 ? (database.object.status?.activeBackup.flatMap { $0.isEmpty ? nil : $0 } ?? finalBackupName(database.object))
                 : configuration.backup
+            let terminating = configuration.operation == .backupBeforeDelete ? try await namespaceTerminating() : false
+            if terminating, let operatorNamespace = configuration.operatorNamespace {
+                backupNamespaceState.withLock { $0 = operatorNamespace }
+            }
             let backup = try await backupName.asyncMap { try await readBackup($0) } ?? nil
             let server = try await server(of: database.object)
             let state = RuntimeState(
@@ -97,7 +109,8 @@ public final class DriverRuntime: Sendable {
                 deletionBlocked: database.object.status?.conditions?[type: "DeletionBlocked"].map {
                     $0.status == "True" && ($0.observedGeneration ?? 0) >= (database.metadata.generation ?? 0)
                 } ?? false,
-                backupBeforeDelete: database.object.effectiveDeletionPolicy(server: server) == .backupBeforeDelete)
+                backupBeforeDelete: database.object.effectiveDeletionPolicy(server: server) == .backupBeforeDelete,
+                namespaceTerminating: terminating && configuration.operatorNamespace != nil)
             let step = RuntimeDecider.next(
                 configuration.operation, state, backupName: configuration.backup, finalBackupName: finalBackupName(database.object),
                 maxAttempts: configuration.maxBackupAttempts)
@@ -157,8 +170,16 @@ public final class DriverRuntime: Sendable {
             }
         case .createFinalBackup(let name):
             if try await readBackup(name) == nil {
+                var labels = ["dboperator.io/database": LabelValue.valid(configuration.database), "dboperator.io/final": "true"]
+                var annotations: [String: String]?
+                if backupNamespace != configuration.namespace {
+                    // Kept in the operator's namespace: say whose it is.
+                    labels[Backup.databaseNamespaceLabel] = configuration.namespace
+                    annotations = [Backup.databaseNameAnnotation: configuration.database]
+                    logger.info("the namespace is being deleted: the final Backup is kept in the operator's namespace", metadata: ["k8s.backup": "\(backupNamespace)/\(name)"])
+                }
                 let final = Backup(
-                    metadata: ObjectMeta(name: name, namespace: configuration.namespace, labels: ["dboperator.io/database": LabelValue.valid(configuration.database), "dboperator.io/final": "true"]),
+                    metadata: ObjectMeta(name: name, namespace: backupNamespace, labels: labels, annotations: annotations),
                     spec: BackupSpec(database: configuration.database))
                 do { _ = try await api.create(final) } catch let error as KubeError where error.code == .alreadyExists {}
             }
@@ -199,6 +220,12 @@ public final class DriverRuntime: Sendable {
         case .drop:
             try await drop(database)
         case .removeFinalizer:
+            // The Secrets it kept from deletion go free first, unless another Database needs them.
+            do {
+                try await releaseSecrets(of: database.object)
+            } catch {
+                logger.warning("could not release the Secrets this Database kept from deletion; they keep finalizer \(Database.secretInUseFinalizer) until another Database of the namespace is released (the Jobs need list on secrets and databases)", metadata: ["error": "\(error)"])
+            }
             var modified = database.object
             modified.metadata.finalizers?.removeAll { $0 == Database.finalizer }
             _ = try await api.update(database, to: modified)
@@ -224,6 +251,9 @@ public final class DriverRuntime: Sendable {
 
     private func create(_ database: Resource<Database>) async throws {
         let context = try await resolve(database)
+        // Every Secret of its namespace it will need (the S3 one for backups too) is
+        // kept from deletion from now on, so deleting them, or the namespace, waits.
+        await protectSecrets(of: database.object)
         // The password is stored before it is applied, so no crash can leave a
         // password that no Secret holds.
         let existing = try await readSecret()

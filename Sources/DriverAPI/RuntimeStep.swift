@@ -57,10 +57,15 @@ public struct RuntimeState: Sendable, Hashable {
     /// The deletion policy is BackupBeforeDelete: no drop from Created without the final backup.
     public var backupBeforeDelete: Bool
 
+    /// The Database's namespace is being deleted: nothing can be created in it, so a
+    /// final Backup is kept in the operator's namespace instead.
+    public var namespaceTerminating: Bool
+
     public init(
         phase: DatabasePhase?, deleting: Bool, hasFinalizer: Bool, activeBackup: String?, backup: BackupState?,
-        deletionBlocked: Bool = false, backupBeforeDelete: Bool = false
+        deletionBlocked: Bool = false, backupBeforeDelete: Bool = false, namespaceTerminating: Bool = false
     ) {
+        self.namespaceTerminating = namespaceTerminating
         self.backupBeforeDelete = backupBeforeDelete
         self.phase = phase
         self.deleting = deleting
@@ -135,7 +140,14 @@ public enum RuntimeDecider {
             }
         case .backup:
             guard let name = backupName else { return .finished("no backup named in DB_OPERATOR_BACKUP") }
-            guard let backup = state.backup, backup.exists else { return .finished("the Backup \(name) does not exist") }
+            guard let backup = state.backup, backup.exists else {
+                // A Backup deleted while it held the database (by a user, or with its
+                // namespace) releases it: nothing else would.
+                if state.activeBackup == name, [.backupRequested, .backupInProgress, .backupCompleted].contains(state.phase) {
+                    return .releaseAfterBackup
+                }
+                return .finished("the Backup \(name) does not exist")
+            }
             if let active = state.activeBackup, active != name { return .finished("the database is held by backup \(active)") }
             switch state.phase {
             case .created?:
@@ -165,7 +177,11 @@ public enum RuntimeDecider {
             case .backupBeforeDeleteRequested?:
                 return .createFinalBackup(state.activeBackup ?? finalBackupName)
             case .backupBeforeDeleteInProgress?:
-                guard let backup = state.backup, backup.exists else { return .failBackup("the final Backup disappeared") }
+                guard let backup = state.backup, backup.exists else {
+                    // Deleted with its namespace: made again in the operator's namespace.
+                    if state.namespaceTerminating { return .createFinalBackup(state.activeBackup ?? finalBackupName) }
+                    return .failBackup("the final Backup disappeared")
+                }
                 if backup.phase == nil { return .startBackup }
                 return uploadStep(backup, maxAttempts: maxAttempts)
             case let phase:

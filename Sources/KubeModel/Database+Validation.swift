@@ -150,3 +150,30 @@ extension Database {
         return changes
     }
 }
+
+extension Database {
+    /// The finalizer (and label) the driver runtime puts on the Secrets of its own
+    /// namespace that a Database needs — the admin login's, the CA's, the S3
+    /// CredentialsSecret — so deleting them (or the namespace) waits until no Database
+    /// needs them any more.
+    public static let secretInUseFinalizer = "dboperator.io/in-use"
+
+    /// The Secrets of the Database's own namespace its spec reads.
+    public var referencedSecrets: Set<String> {
+        var names: Set<String> = []
+        if spec.server == nil {
+            for source in [spec.credentials?.username, spec.credentials?.password] {
+                if let ref = source?.valueFrom?.secretKeyRef, ref.namespace == nil || ref.namespace == metadata.namespace { names.insert(ref.name) }
+            }
+            if let ca = spec.connect?.caSecret { names.insert(ca) }
+        }
+        if let secret = spec.backupTo?.s3Spec?.location.credentialsSecret { names.insert(secret) }
+        return names
+    }
+
+    /// Whether the Database may still read its Secrets: it exists and has not been
+    /// dropped (or released) yet.
+    public var needsSecrets: Bool {
+        phase != .deleted && !(isBeingDeleted && !(metadata.finalizers?.contains(Database.finalizer) ?? false))
+    }
+}

@@ -161,7 +161,10 @@ public final class DatabaseOperator: Service {
                 case .restarted(let items): backups = items
                 case .applied(let item), .deleted(let item): backups = [item]
                 }
-                for backup in backups { await enqueue(ObjectKey(namespace: backup.namespace, name: backup.object.spec.database)) }
+                for backup in backups {
+                    let namespace = backup.metadata.labels?[Backup.databaseNamespaceLabel] ?? backup.namespace
+                    await enqueue(ObjectKey(namespace: namespace, name: backup.object.spec.database))
+                }
             }
         }
     }
@@ -182,8 +185,15 @@ public final class DatabaseOperator: Service {
             }
         }
         guard let known else { return .done }
-        let jobNamespace = known.object.serverName == nil ? namespace : configuration.operatorNamespace
-        let jobs = try await api.list(Job.self, namespace: jobNamespace, labelSelector: "\(JobTemplate.databaseUIDLabel)=\(known.metadata.uid ?? "")")
+        // Jobs of a Database on a server run in the operator's namespace; so do those
+        // of a Database whose namespace is being deleted (nothing can be created there).
+        let terminating = known.object.isBeingDeleted && known.object.serverName == nil ? try await namespaceTerminating(namespace) : false
+        var jobNamespaces = known.object.serverName == nil ? [namespace] : [configuration.operatorNamespace]
+        if terminating { jobNamespaces.append(configuration.operatorNamespace) }
+        var jobs: [Resource<Job>] = []
+        for jobNamespace in jobNamespaces {
+            jobs += try await api.list(Job.self, namespace: jobNamespace, labelSelector: "\(JobTemplate.databaseUIDLabel)=\(known.metadata.uid ?? "")")
+        }
         let database: Resource<Database>
         do {
             database = try await api.get(Database.self, namespace: namespace, name: key.name)
@@ -224,7 +234,8 @@ public final class DatabaseOperator: Service {
             return .requeue(after: .milliseconds(Int64(delay * 1000) + 10))
         case .createJob(let request):
             let job = configuration.jobTemplate.job(
-                for: database.object, request: request, clusterID: clusterID.withLock { $0 }, operatorNamespace: configuration.operatorNamespace)
+                for: database.object, request: request, clusterID: clusterID.withLock { $0 }, operatorNamespace: configuration.operatorNamespace,
+                inOperatorNamespace: terminating)
             do {
                 _ = try await api.create(job)
                 metrics.recordJobCreated(request.operation.rawValue)
@@ -233,6 +244,15 @@ public final class DatabaseOperator: Service {
                 // Made by an earlier reconcile whose Job we have not seen yet.
             }
             return .done
+        }
+    }
+
+    /// Whether a namespace is being deleted (or gone).
+    private func namespaceTerminating(_ name: String) async throws -> Bool {
+        do {
+            return try await api.get(Namespace.self, namespace: nil, name: name).metadata.deletionTimestamp != nil
+        } catch let error as KubeError where error.code == .notFound {
+            return true
         }
     }
 
@@ -367,7 +387,7 @@ public final class DatabaseOperator: Service {
     /// A Backup of a missing Database gets a condition and an Event, and is looked at
     /// again later (the Database may still come).
     func reconcile(backup key: ObjectKey, cache: ObjectCache<Backup>) async throws -> ReconcileResult {
-        guard let namespace = key.namespace, let cached = cache[key], cached.phase == nil else { return .done }
+        guard let namespace = key.namespace, let cached = cache[key], cached.phase == nil, !cached.object.isKeptForAnotherNamespace else { return .done }
         do {
             _ = try await api.get(Database.self, namespace: namespace, name: cached.object.spec.database)
             return .done

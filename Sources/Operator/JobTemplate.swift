@@ -66,11 +66,15 @@ public struct JobTemplate: Sendable {
     /// The Job runs in the Database's namespace, owned by it; the Job of a Database
     /// on a DatabaseServer runs in `operatorNamespace` instead (a tenant never sees
     /// its environment or logs) and is tied to the Database by labels.
-    public func job(for database: Database, request: JobRequest, clusterID: String? = nil, operatorNamespace: String = "db-operator") -> Job {
+    /// `inOperatorNamespace` puts an inline Database's Job there too (its namespace is
+    /// being deleted, so no Job can be created in it).
+    public func job(
+        for database: Database, request: JobRequest, clusterID: String? = nil, operatorNamespace: String = "db-operator", inOperatorNamespace: Bool = false
+    ) -> Job {
         let name = database.metadata.name ?? ""
         let namespace = database.metadata.namespace ?? ""
         let uid = database.metadata.uid ?? ""
-        let onServer = database.serverName != nil
+        let onServer = database.serverName != nil || inOperatorNamespace
         var labels = [Self.databaseUIDLabel: uid, Self.operationLabel: request.operation.rawValue, "app.kubernetes.io/managed-by": "db-operator"]
         // The name as a label only where it is one exactly (the UID label selects anyway).
         if LabelValue.valid(name) == name { labels[Self.databaseLabel] = name }

@@ -47,6 +47,18 @@ struct RuntimeDeciderTests {
         #expect(Self.next(.backup, Self.state(.created, deleting: true, backup: .some(nil)), backup: "b").isFinished)
     }
 
+    @Test("a Backup deleted while it holds the database releases it; a final Backup deleted with its namespace is made again elsewhere")
+    func deletedBackups() {
+        for phase in [DatabasePhase.backupRequested, .backupInProgress, .backupCompleted] {
+            #expect(Self.next(.backup, Self.state(phase, active: "b"), backup: "b") == .releaseAfterBackup)
+        }
+        #expect(Self.next(.backup, Self.state(.backupInProgress, active: "other"), backup: "b").isFinished)
+        var final = Self.state(.backupBeforeDeleteInProgress, deleting: true, active: "db-final-1", backupBeforeDelete: true)
+        #expect(Self.next(.backupBeforeDelete, final) == .failBackup("the final Backup disappeared"))
+        final.namespaceTerminating = true
+        #expect(Self.next(.backupBeforeDelete, final) == .createFinalBackup("db-final-1"))
+    }
+
     @Test("backup: past the attempt limit it fails for good (B5, D16); a Failed Backup releases the database")
     func backupGivesUp() {
         #expect(Self.next(.backup, Self.state(.backupInProgress, active: "b", backup: .backingUp, attempts: 3), backup: "b")
