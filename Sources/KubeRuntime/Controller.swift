@@ -126,11 +126,7 @@ extension Controller {
     ) -> KeySource {
         { enqueue in
             for try await event in Watcher<Owned>(api: api, configuration: configuration, logger: logger) {
-                let resources: [Resource<Owned>]
-                switch event {
-                case .restarted(let items): resources = items
-                case .applied(let item), .deleted(let item): resources = [item]
-                }
+                let resources = event.resources
                 for resource in resources {
                     for owner in resource.metadata.ownerReferences ?? [] where owner.kind == Object.resource.kind && owner.controller == true {
                         await enqueue(ObjectKey(namespace: resource.metadata.namespace, name: owner.name))

@@ -8,6 +8,14 @@ public enum WatcherEvent<Object: KubernetesObject>: Sendable {
     case restarted([Resource<Object>])
     case applied(Resource<Object>)
     case deleted(Resource<Object>)
+
+    /// The objects the event carries: all after a relist, else the one.
+    public var resources: [Resource<Object>] {
+        switch self {
+        case .restarted(let items): items
+        case .applied(let item), .deleted(let item): [item]
+        }
+    }
 }
 
 /// The kube-rs watcher as an AsyncSequence: list, then watch from the list's

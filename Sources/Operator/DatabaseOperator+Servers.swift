@@ -27,11 +27,7 @@ extension DatabaseOperator {
         let configuration = Watcher<Job>.Configuration(namespace: self.configuration.operatorNamespace, labelSelector: JobTemplate.serverUIDLabel)
         return { enqueue in
             for try await event in Watcher<Job>(api: api, configuration: configuration, logger: logger) {
-                let jobs: [Resource<Job>]
-                switch event {
-                case .restarted(let items): jobs = items
-                case .applied(let item), .deleted(let item): jobs = [item]
-                }
+                let jobs = event.resources
                 for job in jobs {
                     if let name = job.metadata.annotations?[JobTemplate.serverNameAnnotation] { await enqueue(ObjectKey(namespace: nil, name: name)) }
                 }
@@ -45,11 +41,7 @@ extension DatabaseOperator {
         let api = self.api, logger = self.logger, namespace = configuration.namespace
         return { enqueue in
             for try await event in Watcher<Database>(api: api, configuration: .init(namespace: namespace), logger: logger) {
-                let databases: [Resource<Database>]
-                switch event {
-                case .restarted(let items): databases = items
-                case .applied(let item), .deleted(let item): databases = [item]
-                }
+                let databases = event.resources
                 for name in Set(databases.compactMap { $0.object.serverName ?? $0.object.spec.server }) {
                     await enqueue(ObjectKey(namespace: nil, name: name))
                 }

@@ -109,11 +109,7 @@ public final class DatabaseOperator: Service {
         let configuration = Watcher<Job>.Configuration(namespace: namespace, labelSelector: JobTemplate.databaseUIDLabel)
         return { enqueue in
             for try await event in Watcher<Job>(api: api, configuration: configuration, logger: logger) {
-                let jobs: [Resource<Job>]
-                switch event {
-                case .restarted(let items): jobs = items
-                case .applied(let item), .deleted(let item): jobs = [item]
-                }
+                let jobs = event.resources
                 for job in jobs {
                     if let key = Self.databaseKey(of: job.object) { await enqueue(key) }
                 }
@@ -138,11 +134,7 @@ public final class DatabaseOperator: Service {
         let api = self.api, logger = self.logger
         return { [self] enqueue in
             for try await event in Watcher<DatabaseServer>(api: api, configuration: .init(), logger: logger) {
-                let names: Set<String>
-                switch event {
-                case .restarted(let items): names = Set(items.map(\.name))
-                case .applied(let item), .deleted(let item): names = [item.name]
-                }
+                let names = Set(event.resources.map(\.name))
                 guard let cache = databaseCache.withLock({ $0 }) else { continue }
                 for database in cache.all where database.object.serverName.map(names.contains) == true {
                     await enqueue(ObjectKey(database.metadata))
@@ -156,11 +148,7 @@ public final class DatabaseOperator: Service {
         let api = self.api, logger = self.logger, namespace = configuration.namespace
         return { enqueue in
             for try await event in Watcher<Backup>(api: api, configuration: .init(namespace: namespace), logger: logger) {
-                let backups: [Resource<Backup>]
-                switch event {
-                case .restarted(let items): backups = items
-                case .applied(let item), .deleted(let item): backups = [item]
-                }
+                let backups = event.resources
                 for backup in backups {
                     let namespace = backup.metadata.labels?[Backup.databaseNamespaceLabel] ?? backup.namespace
                     await enqueue(ObjectKey(namespace: namespace, name: backup.object.spec.database))

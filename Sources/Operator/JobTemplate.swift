@@ -47,11 +47,7 @@ public struct JobTemplate: Sendable {
     /// database's UID, the operation, the backup and the attempt.
     public static func jobName(database: String, uid: String, request: JobRequest) -> String {
         let seed = "\(uid)|\(request.operation.rawValue)|\(request.backup ?? "")|\(request.attempt)"
-        let hex = SHA256.hash(data: Array(seed.utf8)).prefix(4).map { byte in
-            let digits = String(byte, radix: 16)
-            return byte < 16 ? "0" + digits : digits
-        }.joined()
-        let suffix = "-\(request.operation.rawValue)-\(hex)"
+        let suffix = "-\(request.operation.rawValue)-\(shortHash(seed))"
         var prefix = String(database.prefix(63 - suffix.count))
         // A DNS label may not have a '-' or '.' before the suffix's '-'.
         while let last = prefix.last, last == "-" || last == "." { prefix.removeLast() }
@@ -108,11 +104,7 @@ public struct JobTemplate: Sendable {
     /// each probe's name new.
     public func probeJob(for server: DatabaseServer, seed: String, operatorNamespace: String) -> Job {
         let name = server.metadata.name ?? "", uid = server.metadata.uid ?? ""
-        let hex = SHA256.hash(data: Array("\(uid)|\(seed)".utf8)).prefix(4).map { byte in
-            let digits = String(byte, radix: 16)
-            return byte < 16 ? "0" + digits : digits
-        }.joined()
-        let suffix = "-probe-\(hex)"
+        let suffix = "-probe-\(Self.shortHash("\(uid)|\(seed)"))"
         var prefix = String(name.prefix(63 - suffix.count))
         while let last = prefix.last, last == "-" || last == "." { prefix.removeLast() }
         let labels = [Self.serverUIDLabel: uid, Self.operationLabel: "probe", "app.kubernetes.io/managed-by": "db-operator"]
@@ -141,6 +133,16 @@ public struct JobTemplate: Sendable {
                 metadata: ObjectMeta(labels: labels),
                 spec: PodSpec(containers: [container], restartPolicy: "Never", serviceAccountName: serviceAccountName)),
             backoffLimit: backoffLimit, activeDeadlineSeconds: deadline, ttlSecondsAfterFinished: ttlSecondsAfterFinished)
+    }
+}
+
+extension JobTemplate {
+    /// 8 hex characters of the SHA-256 of `seed`: what makes a Job's name unique.
+    static func shortHash(_ seed: String) -> String {
+        SHA256.hash(data: Array(seed.utf8)).prefix(4).map { byte in
+            let digits = String(byte, radix: 16)
+            return byte < 16 ? "0" + digits : digits
+        }.joined()
     }
 }
 

@@ -51,7 +51,8 @@ struct DumpProcessTests {
             files: ["client.cnf": "secret"], fileExtension: "sql", wantsCompression: false)
         let stream = try DumpProcess.start(command)
         var lines: [String] = []
-        let deadline = ContinuousClock.now + .seconds(10)
+        // Generous: a machine running other suites beside this one can be slow to start a shell.
+        let deadline = ContinuousClock.now + .seconds(60)
         while lines.count < 2, ContinuousClock.now < deadline {
             lines = ((try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
             try await Task.sleep(for: .milliseconds(10))
