@@ -21,6 +21,7 @@ public enum CustomResourceDefinitions {
             column("Driver", ".spec.driver"),
             column("Database", ".status.databaseName", priority: 1),
             column("Ready", ".status.conditions[?(@.type==\"Ready\")].reason", priority: 1),
+            column("Expires", ".status.expiresAt", type: "date"),
             column("Age", ".metadata.creationTimestamp", type: "date"),
         ])
     }
@@ -65,6 +66,9 @@ public enum CustomResourceDefinitions {
                 "databaseName": string(description: "Default: <namespace>_<name>, normalised and shortened.", minLength: 1, maxLength: 64),
                 "username": string(description: "Default: the database name, shortened to the engine's limit.", minLength: 1, maxLength: 63),
                 "deletionPolicy": string(enum: DeletionPolicy.allCases.map(\.rawValue)),
+                "ttl": string(
+                    description: "A Go duration (2h, 30m, 1h30m): the Database is deleted this long after its creation, and its deletionPolicy applies.",
+                    pattern: "^[-+]?([0-9]*(\\.[0-9]*)?(ns|us|µs|μs|ms|s|m|h))+$"),
                 "adopt": [
                     "type": "boolean",
                     "description": "Dangerous: take over a database recorded for this namespace and name in another cluster. A database retained by an earlier Database of this cluster is adopted without it.",
@@ -78,6 +82,7 @@ public enum CustomResourceDefinitions {
                 "activeBackup": string(),
                 "deletionPolicy": string(enum: DeletionPolicy.allCases.map(\.rawValue)),
                 "lastBackup": object(required: ["name"], ["name": string(), "destination": string(), "completedAt": string(format: "date-time")]),
+                "expiresAt": string(format: "date-time"),
                 "conditions": conditions,
             ]),
         ])

@@ -47,6 +47,13 @@ extension Database {
             problems += Self.validate(credentials: spec.credentials, namespace: namespace)
         }
         if let target = spec.backupTo { problems += Self.validate(backupTo: target) }
+        if let ttl = spec.ttl {
+            if let seconds = GoDuration.seconds(ttl) {
+                if seconds <= 0 { problems.append(SpecProblem(field: "spec.ttl", message: "\"\(ttl)\" is not a positive duration")) }
+            } else {
+                problems.append(SpecProblem(field: "spec.ttl", message: "\"\(ttl)\" is not a duration like 2h, 30m or 1h30m"))
+            }
+        }
         if spec.deletionPolicy == .backupBeforeDelete, backupTarget(server: server)?.target.s3Spec == nil {
             problems.append(SpecProblem(field: "spec.deletionPolicy", message: "BackupBeforeDelete needs spec.backupTo (or a server with one)"))
         }

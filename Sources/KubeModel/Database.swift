@@ -41,12 +41,16 @@ public struct DatabaseSpec: Codable, Sendable, Hashable {
     /// namespace and name in another cluster (or in one not recorded). Without it a
     /// database retained by an earlier Database is adopted only within one cluster.
     public var adopt: Bool?
+    /// A Go duration (`2h`, `20s`): the operator deletes the Database this long after
+    /// its creation, and its `deletionPolicy` applies.
+    public var ttl: String?
 
     public init(
         driver: String?, connect: ConnectSpec?, credentials: CredentialsSpec? = nil, backupTo: BackupTarget? = nil,
         databaseName: String? = nil, username: String? = nil, deletionPolicy: DeletionPolicy? = nil, adopt: Bool? = nil,
-        server: String? = nil
+        server: String? = nil, ttl: String? = nil
     ) {
+        self.ttl = ttl
         self.adopt = adopt
         self.server = server
         self.driver = driver
@@ -203,6 +207,8 @@ public struct DatabaseStatus: Codable, Sendable, Hashable {
     /// `Database.effectiveDeletionPolicy`).
     public var deletionPolicy: DeletionPolicy?
     public var lastBackup: LastBackup?
+    /// When `spec.ttl` runs out (written by the operator).
+    public var expiresAt: String?
     public var conditions: [Condition]?
 
     public init(phase: DatabasePhase? = nil) { self.phase = phase }

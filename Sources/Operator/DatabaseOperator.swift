@@ -207,11 +207,22 @@ public final class DatabaseOperator: Service {
         metrics.record(decision)
         let metadata: Logger.Metadata = ["k8s.namespace": "\(namespace)", "k8s.database": "\(key.name)", "decision": "\(decision)"]
         logger.debug("decided", metadata: metadata)
-        try await reportSpec(database, problems: input.database.specProblems, refusal: refusal)
+        let expiry = database.object.expiry
+        try await reportSpec(database, problems: input.database.specProblems, refusal: refusal, expiry: expiry)
         try await reportWaitingBackups(database: database.object, backups: backups, decision: decision, server: server, refusal: refusal)
+        // A time to live: deleted when it runs out (the deletion policy applies), looked at again then.
+        var untilExpiry: ReconcileResult = .done
+        if let expiry, !database.object.isBeingDeleted {
+            let remaining = expiry.timeIntervalSinceNow
+            if remaining <= 0 {
+                try await expire(database)
+                return .done
+            }
+            untilExpiry = .requeue(after: .milliseconds(Int64(remaining * 1000) + 50))
+        }
         switch decision {
         case .idle, .waitForJob, .deletionBlocked:
-            return .done
+            return untilExpiry
         case .invalidSpec:
             return .done
         case .refused:
@@ -231,8 +242,22 @@ public final class DatabaseOperator: Service {
             } catch let error as KubeError where error.code == .alreadyExists {
                 // Made by an earlier reconcile whose Job we have not seen yet.
             }
-            return .done
+            return untilExpiry
         }
+    }
+
+    /// Deletes a Database whose `spec.ttl` ran out (only that one: the UID is a precondition).
+    private func expire(_ database: Resource<Database>) async throws {
+        let message = "spec.ttl \(database.object.spec.ttl ?? "") ran out at \(database.object.status?.expiresAt ?? ""): deleting the Database (deletionPolicy \(database.object.effectiveDeletionPolicy().rawValue))"
+        do {
+            try await api.delete(
+                Database.resource, namespace: database.namespace, name: database.name, propagation: nil, preconditionUID: database.metadata.uid)
+        } catch let error as KubeError where error.code == .notFound || error.code == .conflict {
+            return  // gone, or another Database of that name meanwhile
+        }
+        metrics.recordExpired()
+        logger.info("expired", metadata: ["k8s.namespace": "\(database.namespace ?? "")", "k8s.database": "\(database.name)", "ttl": "\(database.object.spec.ttl ?? "")"])
+        await events.record(database.object, type: .normal, reason: "Expired", message: message)
     }
 
     /// Whether a namespace is being deleted (or gone).
@@ -299,7 +324,7 @@ public final class DatabaseOperator: Service {
     /// An invalid spec gets `Ready=False, reason InvalidSpec` and a Warning Event (a
     /// refusal its own reason); a change to an immutable field gets a
     /// `SpecChangeIgnored` condition.
-    private func reportSpec(_ database: Resource<Database>, problems: [SpecProblem], refusal: Refusal?) async throws {
+    private func reportSpec(_ database: Resource<Database>, problems: [SpecProblem], refusal: Refusal?, expiry: Date?) async throws {
         let generation = database.metadata.generation
         var status = database.object.status ?? DatabaseStatus()
         var conditions = status.conditions ?? []
@@ -326,8 +351,10 @@ public final class DatabaseOperator: Service {
         } else if conditions[type: "SpecChangeIgnored"]?.status == "True" {
             conditions.set(Condition(type: "SpecChangeIgnored", status: "False", reason: "SpecMatches", message: "the spec matches the database", lastTransitionTime: now, observedGeneration: generation))
         }
-        guard !Self.sameConditions(conditions, status.conditions ?? []) else { return }
+        let expiresAt = expiry.map(KubeTime.format)
+        guard !Self.sameConditions(conditions, status.conditions ?? []) || status.expiresAt != expiresAt else { return }
         status.conditions = conditions
+        status.expiresAt = expiresAt
         var modified = database.object
         modified.status = status
         do {

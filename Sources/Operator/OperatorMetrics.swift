@@ -7,6 +7,7 @@ public final class OperatorMetrics: Sendable {
         var decisions: [String: Int] = [:]
         var jobsCreated: [String: Int] = [:]
         var reconcileErrors = 0
+        var expired = 0
         var ready = false
     }
 
@@ -30,6 +31,8 @@ public final class OperatorMetrics: Sendable {
     func recordJobCreated(_ operation: String) { state.withLock { $0.jobsCreated[operation, default: 0] += 1 } }
 
     func recordReconcileError() { state.withLock { $0.reconcileErrors += 1 } }
+
+    func recordExpired() { state.withLock { $0.expired += 1 } }
 
     /// Ready once the controllers run.
     public var isReady: Bool {
@@ -58,6 +61,9 @@ public final class OperatorMetrics: Sendable {
             "# HELP db_operator_reconcile_errors_total Reconciles that failed and were retried.",
             "# TYPE db_operator_reconcile_errors_total counter",
             "db_operator_reconcile_errors_total \(snapshot.reconcileErrors)",
+            "# HELP db_operator_databases_expired_total Databases deleted because their spec.ttl ran out.",
+            "# TYPE db_operator_databases_expired_total counter",
+            "db_operator_databases_expired_total \(snapshot.expired)",
         ]
         return lines.joined(separator: "\n") + "\n"
     }

@@ -25,6 +25,7 @@ struct CustomResourceDefinitionTests {
         status.host = "h"
         status.port = 5432
         status.server = "shared"
+        status.expiresAt = "2026-11-25T01:30:00Z"
         status.activeBackup = ""
         status.lastBackup = LastBackup(name: "n", destination: "s3://b/k", completedAt: "2026-11-25T00:00:00Z")
         status.conditions = [Condition(type: "Ready", status: "True", reason: "Created", message: "m", lastTransitionTime: "2026-11-25T00:00:00Z", observedGeneration: 2)]
@@ -36,7 +37,7 @@ struct CustomResourceDefinitionTests {
                     username: ValueSource(value: "postgres"),
                     password: ValueSource(valueFrom: .init(secretKeyRef: SecretKeyRef(name: "pw", key: "password", namespace: "shop")))),
                 backupTo: BackupTarget(S3: s3, s3: S3Spec(bucket: "other"), compression: "zstd"), databaseName: "d", username: "u", deletionPolicy: .retain,
-                adopt: true, server: "shared"),
+                adopt: true, server: "shared", ttl: "1h30m"),
             status: status)
     }()
 

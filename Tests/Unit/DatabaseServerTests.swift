@@ -208,3 +208,34 @@ struct JobCredentialUnitTests {
         #expect(WebIdentity.fromEnvironment(base)?.roleARN == "arn:aws:iam::1:role/r")
     }
 }
+
+@Suite("A Database's time to live")
+struct TimeToLiveTests {
+    @Test("Go durations as time.ParseDuration reads them")
+    func durations() {
+        #expect(GoDuration.seconds("2h") == 7200)
+        #expect(GoDuration.seconds("20s") == 20)
+        #expect(GoDuration.seconds("1h30m") == 5400)
+        #expect(GoDuration.seconds("1.5h") == 5400)
+        #expect(GoDuration.seconds("300ms") == 0.3)
+        #expect(GoDuration.seconds("2m3.5s") == 123.5)
+        #expect(GoDuration.seconds("-1m") == -60)
+        #expect(GoDuration.seconds("0") == 0)
+        for bad in ["", "2", "h", "2d", "1h 30m", "1..5h", ".s", "2hh", "abc"] {
+            #expect(GoDuration.seconds(bad) == nil, "\(bad)")
+        }
+    }
+
+    @Test("expiry is creation + ttl; a bad or non-positive ttl is InvalidSpec and never expires")
+    func expiry() {
+        var database = DatabaseServerTests.database { $0.ttl = "90s" }
+        database.metadata.creationTimestamp = "2026-12-01T10:00:00Z"
+        #expect(database.expiry.map(KubeTime.format) == "2026-12-01T10:01:30Z")
+        #expect(database.validate(knownDrivers: ["postgresql"]).isEmpty)
+        for bad in ["ninety", "-5m", "0"] {
+            database.spec.ttl = bad
+            #expect(database.expiry == nil)
+            #expect(database.validate(knownDrivers: ["postgresql"]).map(\.field) == ["spec.ttl"], "\(bad)")
+        }
+    }
+}
