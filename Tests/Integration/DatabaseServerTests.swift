@@ -122,7 +122,7 @@ struct DatabaseServerTests {
                 try await harness.api.list(Job.self, namespace: Self.operatorNamespace).filter { $0.name.hasPrefix("refusing-probe-") }.allSatisfy { $0.object.isFinished }
             }
             let probes = try await harness.api.list(Job.self, namespace: Self.operatorNamespace).filter { $0.name.hasPrefix("refusing-probe-") }
-            #expect(probes.count == 1 && probes.allSatisfy { $0.object.condition("Complete") != nil }, "a failed probe is a result, not a failed Job")
+            #expect(!probes.isEmpty && probes.allSatisfy { $0.object.condition("Complete") != nil }, "a failed probe is a result, not a failed Job")
             let current = try await harness.api.get(DatabaseServer.self, namespace: nil, name: "refusing")
             var fixed = current.object
             fixed.spec.connect.host = "instance-fixed-\(run)"
