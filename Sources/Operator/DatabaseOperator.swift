@@ -6,10 +6,12 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 
-/// The operator (`db-operator run`): observes Databases, Backups and Jobs, decides
-/// with `JobDecider` which Job should exist, and creates it. It never writes a
-/// phase, a finalizer or a Secret; it writes only conditions (and Events) that say
-/// why it creates no Job.
+/// The operator (`db-operator run`): observes Databases, Backups, DatabaseServers and
+/// Jobs, decides with `JobDecider` which Job should exist, and creates it. Of a
+/// Database it never writes a phase, a finalizer or a Secret: only conditions (and
+/// Events) that say why it creates no Job, and `status.expiresAt`; it deletes one
+/// whose `spec.ttl` ran out. Of a DatabaseServer it writes the in-use finalizer, the
+/// count and the conditions its probe does not (`DatabaseOperator+Servers.swift`).
 public final class DatabaseOperator: Service {
     /// How the operator runs; every field has a usable default.
     public struct Configuration: Sendable {
