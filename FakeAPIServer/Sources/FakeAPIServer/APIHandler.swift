@@ -9,8 +9,8 @@ import NIOHTTP1
 struct APIHandler: Sendable {
     let storage: Storage
     let faults: FaultInjector
-    /// Bearer token to user name.
-    let tokens: [String: String]
+    let authenticator: Authenticator
+    let authorizer: Authorizer
     let bookmarkInterval: Duration
     let serverAddress: @Sendable () -> String
     let logger: Logger
@@ -31,17 +31,24 @@ struct APIHandler: Sendable {
         }
     }
 
-    private func authenticate(_ request: HTTPRequest, path: String) throws(APIError) -> String {
+    private func authenticate(_ request: HTTPRequest, path: String) throws(APIError) -> UserInfo {
         if let header = request.headers.first(name: "Authorization") {
-            guard header.hasPrefix("Bearer "), let user = tokens[String(header.dropFirst(7))] else { throw .unauthorized }
+            guard header.hasPrefix("Bearer "), let user = authenticator.user(token: String(header.dropFirst(7)), storage: storage) else { throw .unauthorized }
             return user
         }
-        if ["/healthz", "/readyz", "/livez", "/version"].contains(path) { return "system:anonymous" }
+        if ["/healthz", "/readyz", "/livez", "/version"].contains(path) { return .anonymous }
         throw .unauthorized
     }
 
-    private func route(_ request: HTTPRequest, path: String, query: [String: String], user: String) async throws -> HTTPResponse {
+    /// Authorizes a request for a path that is not a resource (discovery, OpenAPI, health).
+    private func authorizePath(_ request: HTTPRequest, path: String, user: UserInfo) throws(APIError) {
+        try authorizer.authorize(.nonResource(request.method.rawValue.lowercased(), path: path), user: user)
+    }
+
+    private func route(_ request: HTTPRequest, path: String, query: [String: String], user: UserInfo) async throws -> HTTPResponse {
         let segments = path.split(separator: "/").map(String.init)
+        let isResourcePath = (segments.first == "api" && segments.count > 2) || (segments.first == "apis" && segments.count > 3)
+        if !isResourcePath { try authorizePath(request, path: path, user: user) }
         switch segments.first {
         case nil:
             return Self.json(["paths": ["/api", "/api/v1", "/apis", "/healthz", "/openapi/v3", "/version"]])
@@ -102,6 +109,15 @@ struct APIHandler: Sendable {
             return Self.json(["cleared": true])
         case (.POST, "drop-watches"?):
             return Self.json(["dropped": .int(Int64(storage.dropWatches(plural: query["resource"])))])
+        case (.GET, "access"?):
+            return Self.json(.array(try authorizer.accessLog().map { entry in
+                var record = try JSONValue(encoding: entry.record)
+                record["count"] = .int(Int64(entry.count))
+                return record
+            }))
+        case (.DELETE, "access"?):
+            authorizer.clearAccessLog()
+            return Self.json(["cleared": true])
         case (.POST, "compact"?):
             storage.compact()
             return Self.json(["compactedRevision": .string(String(storage.currentRevision))])
@@ -113,7 +129,7 @@ struct APIHandler: Sendable {
     // MARK: Resources
 
     private func resourceRequest(
-        _ request: HTTPRequest, group: String, version: String, rest: [String], query: [String: String], user: String
+        _ request: HTTPRequest, group: String, version: String, rest: [String], query: [String: String], user: UserInfo
     ) async throws -> HTTPResponse {
         if rest.isEmpty {
             guard let list = Discovery.resourceList(group: group, version: version, storage.allTypes()) else {
@@ -134,7 +150,8 @@ struct APIHandler: Sendable {
         }
         let name = parts.count > 1 ? parts[1] : nil
         let subresource = parts.count > 2 ? parts[2] : nil
-        if parts.count > 3 || (subresource != nil && (subresource != "status" || !type.hasStatusSubresource)) {
+        let isTokenRequest = type.storeKey == StoreKey(group: "", plural: "serviceaccounts") && subresource == "token"
+        if parts.count > 3 || (subresource != nil && !isTokenRequest && (subresource != "status" || !type.hasStatusSubresource)) {
             throw APIError.pathNotFound(request.uri)
         }
         if !type.namespaced && namespace != nil { throw APIError.pathNotFound(request.uri) }
@@ -145,6 +162,7 @@ struct APIHandler: Sendable {
         case (.GET, nil): verb = ["true", "1"].contains(query["watch"] ?? "") ? "watch" : "list"
         case (.GET, _): verb = "get"
         case (.POST, nil): verb = "create"
+        case (.POST, _?) where isTokenRequest: verb = "create"
         case (.PUT, _?): verb = "update"
         case (.PATCH, _?): verb = "patch"
         case (.DELETE, nil): verb = "deletecollection"
@@ -152,19 +170,49 @@ struct APIHandler: Sendable {
         default: throw APIError.methodNotAllowed()
         }
         if type.readOnly && !["get", "list", "watch"].contains(verb) { throw APIError.methodNotAllowed() }
-        if let rule = faults.match(verb: verb, resource: type.plural, subresource: subresource, namespace: namespace, name: name, user: user) {
+        if (type.createOnly || isTokenRequest) && request.method != .POST { throw APIError.methodNotAllowed() }
+        // As kube-apiserver: a list or watch of one name (fieldSelector metadata.name=x) is authorized for that name.
+        let authorizedName = name ?? (["list", "watch"].contains(verb) ? FieldSelector.singleName(query["fieldSelector"]) : nil)
+        let attributes = RequestAttributes.resource(
+            isTokenRequest ? "create" : verb, group: group, resource: type.plural, subresource: subresource ?? "", name: authorizedName ?? "",
+            namespace: namespace ?? "")
+        try authorizer.authorize(attributes, user: user)
+        if let rule = faults.match(verb: verb, resource: type.plural, subresource: subresource, namespace: namespace, name: name, user: user.name) {
             if let delay = rule.delayMilliseconds { try? await Task.sleep(for: .milliseconds(delay)) }
             if let error = FaultInjector.error(for: rule) { throw error }
         }
 
+        if type.createOnly { return try review(request, type: type, user: user) }
+        if isTokenRequest { return try tokenRequest(request, namespace: namespace ?? "", name: name ?? "") }
         let dryRun = query["dryRun"] == "All"
+        let admit = authorizer.escalationCheck(plural: type.group == Storage.rbacGroup ? type.plural : "", namespace: namespace ?? "", user: user)
         if !["get", "list", "watch"].contains(verb) && !dryRun {
             // Answer a write only once it is on disk (with a data directory).
-            let response = try await serveResource(request, type: type, verb: verb, namespace: namespace, name: name, subresource: subresource, query: query, dryRun: dryRun)
+            let response = try await serveResource(
+                request, type: type, verb: verb, namespace: namespace, name: name, subresource: subresource, query: query, dryRun: dryRun, admit: admit)
             try await saved()
             return response
         }
-        return try await serveResource(request, type: type, verb: verb, namespace: namespace, name: name, subresource: subresource, query: query, dryRun: dryRun)
+        return try await serveResource(
+            request, type: type, verb: verb, namespace: namespace, name: name, subresource: subresource, query: query, dryRun: dryRun, admit: admit)
+    }
+
+    /// SelfSubjectAccessReview, SelfSubjectRulesReview, SelfSubjectReview: answered, never stored.
+    private func review(_ request: HTTPRequest, type: ResourceType, user: UserInfo) throws -> HTTPResponse {
+        let body = try Self.decodeBody(request)
+        switch type.plural {
+        case "selfsubjectaccessreviews": return Self.json(try authorizer.accessReview(body, user: user), status: .created)
+        case "selfsubjectrulesreviews": return Self.json(authorizer.rulesReview(body, user: user), status: .created)
+        default: return Self.json(authorizer.selfReview(body, user: user), status: .created)
+        }
+    }
+
+    /// `POST .../serviceaccounts/NAME/token` (TokenRequest; `kubectl create token`).
+    private func tokenRequest(_ request: HTTPRequest, namespace: String, name: String) throws -> HTTPResponse {
+        let body = request.body.readableBytes > 0 ? try Self.decodeBody(request) : [:]
+        let serviceAccounts = storage.resourceType(group: "", version: "v1", plural: "serviceaccounts")!
+        let account = try storage.get(serviceAccounts, namespace: namespace, name: name)
+        return Self.json(try authenticator.tokenRequest(body, serviceAccount: account), status: .created)
     }
 
     /// Waits until the changes made so far are in the data directory.
@@ -178,7 +226,7 @@ struct APIHandler: Sendable {
 
     private func serveResource(
         _ request: HTTPRequest, type: ResourceType, verb: String, namespace: String?, name: String?, subresource: String?,
-        query: [String: String], dryRun: Bool
+        query: [String: String], dryRun: Bool, admit: Storage.Admission?
     ) async throws -> HTTPResponse {
         let wantsTable = (request.headers.first(name: "Accept") ?? "").contains("as=Table")
         var unknownFields = UnknownFields(directive: UnknownFields.Directive(rawValue: query["fieldValidation"] ?? "Warn") ?? .warn)
@@ -206,16 +254,19 @@ struct APIHandler: Sendable {
             return try watch(request, type: type, namespace: namespace, query: query, table: wantsTable)
         case "create":
             let object = try Self.decodeBody(request)
-            let created = try storage.create(type, namespace: namespace, object: object, dryRun: dryRun, unknownFields: &unknownFields)
+            let created = try storage.create(type, namespace: namespace, object: object, dryRun: dryRun, unknownFields: &unknownFields, admit: admit)
             return Self.withFieldValidation(Self.json(created, status: .created), unknownFields)
         case "update":
             let object = try Self.decodeBody(request)
-            let updated = try storage.update(type, namespace: namespace, name: name!, object: object, subresource: subresource, dryRun: dryRun, unknownFields: &unknownFields)
+            let updated = try storage.update(
+                type, namespace: namespace, name: name!, object: object, subresource: subresource, dryRun: dryRun, unknownFields: &unknownFields, admit: admit)
             return Self.withFieldValidation(Self.json(updated), unknownFields)
         case "patch":
             let patchType = try PatchType(contentType: request.headers.first(name: "Content-Type") ?? "")
             let patch = try Self.decodeBody(request)
-            let patched = try storage.patch(type, namespace: namespace, name: name!, patchType: patchType, patch: patch, subresource: subresource, dryRun: dryRun, unknownFields: &unknownFields)
+            let patched = try storage.patch(
+                type, namespace: namespace, name: name!, patchType: patchType, patch: patch, subresource: subresource, dryRun: dryRun,
+                unknownFields: &unknownFields, admit: admit)
             return Self.withFieldValidation(Self.json(patched), unknownFields)
         case "delete":
             let deleted = try storage.delete(type, namespace: namespace, name: name!, options: try Self.deleteOptions(request, query: query))

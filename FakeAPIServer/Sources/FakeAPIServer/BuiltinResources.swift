@@ -34,6 +34,21 @@ enum BuiltinResources {
             group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions",
             singular: "customresourcedefinition", kind: "CustomResourceDefinition", namespaced: false,
             shortNames: ["crd", "crds"], categories: ["api-extensions"], hasStatusSubresource: true, hasGeneration: true),
+        ResourceType(group: "rbac.authorization.k8s.io", version: "v1", plural: "roles", singular: "role", kind: "Role", namespaced: true),
+        ResourceType(group: "rbac.authorization.k8s.io", version: "v1", plural: "clusterroles", singular: "clusterrole", kind: "ClusterRole", namespaced: false),
+        ResourceType(group: "rbac.authorization.k8s.io", version: "v1", plural: "rolebindings", singular: "rolebinding", kind: "RoleBinding", namespaced: true),
+        ResourceType(
+            group: "rbac.authorization.k8s.io", version: "v1", plural: "clusterrolebindings", singular: "clusterrolebinding",
+            kind: "ClusterRoleBinding", namespaced: false),
+        ResourceType(
+            group: "authorization.k8s.io", version: "v1", plural: "selfsubjectaccessreviews", singular: "selfsubjectaccessreview",
+            kind: "SelfSubjectAccessReview", namespaced: false, createOnly: true),
+        ResourceType(
+            group: "authorization.k8s.io", version: "v1", plural: "selfsubjectrulesreviews", singular: "selfsubjectrulesreview",
+            kind: "SelfSubjectRulesReview", namespaced: false, createOnly: true),
+        ResourceType(
+            group: "authentication.k8s.io", version: "v1", plural: "selfsubjectreviews", singular: "selfsubjectreview",
+            kind: "SelfSubjectReview", namespaced: false, createOnly: true),
     ]
 
     /// Merge keys every built-in shares (metadata).

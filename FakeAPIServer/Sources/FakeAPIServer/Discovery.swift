@@ -59,6 +59,12 @@ enum Discovery {
             if !type.shortNames.isEmpty { resource["shortNames"] = .array(type.shortNames.map(JSONValue.string)) }
             if !type.categories.isEmpty { resource["categories"] = .array(type.categories.map(JSONValue.string)) }
             resources.append(resource)
+            if type.storeKey == StoreKey(group: "", plural: "serviceaccounts") {
+                resources.append([
+                    "name": "serviceaccounts/token", "singularName": "", "namespaced": true, "group": "authentication.k8s.io",
+                    "version": "v1", "kind": "TokenRequest", "verbs": ["create"],
+                ])
+            }
             if type.hasStatusSubresource {
                 resources.append([
                     "name": .string("\(type.plural)/status"), "singularName": "", "namespaced": .bool(type.namespaced),
@@ -120,6 +126,10 @@ enum Discovery {
             }
             let prefix = group.isEmpty ? "/api/\(version)" : "/apis/\(group)/\(version)"
             let collection = type.namespaced ? "\(prefix)/namespaces/{namespace}/\(type.plural)" : "\(prefix)/\(type.plural)"
+            if type.createOnly {
+                paths[collection] = ["post": operation("post", "create")]
+                continue
+            }
             paths[collection] = ["get": operation("list", "list"), "post": operation("post", "create")]
             paths[collection + "/{name}"] = [
                 "get": operation("get", "read"), "put": operation("put", "replace"),

@@ -43,6 +43,7 @@
 // - No kubelet, scheduler or controllers: a Job's status is written by whoever runs it
 //   (`db-operator job-runner`).
 
+import Crypto
 import Foundation
 import KubeModel
 import Logging
@@ -63,6 +64,12 @@ public final class FakeAPIServer: Service, Sendable {
         /// Bearer tokens and the user each one authenticates. By default one random
         /// token for the user "admin".
         public var tokens: [String: String] = [FakeAPIServer.randomToken(): "admin"]
+        /// Groups of the users of `tokens` (each also gets `system:authenticated`). By
+        /// default "admin" is in `system:masters`, which RBAC lets do anything.
+        public var groups: [String: [String]] = ["admin": ["system:masters"]]
+        /// AlwaysAllow (every authenticated request, the default) or RBAC: Roles,
+        /// ClusterRoles and their bindings decide, as in a real cluster.
+        public var authorization: AuthorizationMode = .alwaysAllow
         /// Changes kept for watches that resume from a resourceVersion.
         public var historyLimit = 100_000
         /// How often a watch that allows bookmarks gets one.
@@ -92,12 +99,15 @@ public final class FakeAPIServer: Service, Sendable {
     public let tlsIdentity: TLSIdentity?
     let storage: Storage
     let faults = FaultInjector()
+    let authenticator: Authenticator
+    let authorizer: Authorizer
     private let logger: Logger
     private let boundPort = Mutex<Int?>(nil)
     private let bound = AsyncStream<Int>.makeStream()
 
     public init(configuration: Configuration = Configuration(), logger: Logger = Logger(label: "fake-apiserver")) throws {
         var configuration = configuration
+        let signingKey: SymmetricKey
         self.logger = logger
         if let directory = configuration.dataDirectory {
             let (journal, restored) = try Journal.open(
@@ -107,6 +117,7 @@ public final class FakeAPIServer: Service, Sendable {
                 let saved = try SavedIdentity.loadOrCreate(directory: directory, tls: configuration.tls, tokens: configuration.tokens)
                 configuration.tokens = saved.tokens
                 tlsIdentity = configuration.tls ? saved.tls : nil
+                signingKey = SymmetricKey(data: saved.serviceAccountKey ?? Data())
             } catch {
                 journal.close()
                 throw error
@@ -118,12 +129,21 @@ public final class FakeAPIServer: Service, Sendable {
         } else {
             tlsIdentity = configuration.tls ? try TLSIdentity.generate() : nil
             storage = Storage(configuration: .init(historyLimit: configuration.historyLimit))
+            signingKey = SymmetricKey(size: .bits256)
         }
         self.configuration = configuration
+        authenticator = Authenticator(tokens: configuration.tokens, groups: configuration.groups, signingKey: signingKey)
+        authorizer = Authorizer(mode: configuration.authorization, storage: storage)
         let namespaces = storage.resourceType(group: "", version: "v1", plural: "namespaces")!
         for name in configuration.initialNamespaces {
             var unknownFields = UnknownFields(directive: .ignore)
             _ = try? storage.create(namespaces, namespace: nil, object: ["metadata": ["name": .string(name)]], dryRun: false, unknownFields: &unknownFields)
+        }
+        // The bootstrap roles and bindings, as a new cluster has them (kept if already there).
+        for (plural, object) in BootstrapPolicy.objects {
+            var unknownFields = UnknownFields(directive: .ignore)
+            let type = storage.resourceType(group: Storage.rbacGroup, version: "v1", plural: plural)!
+            _ = try? storage.create(type, namespace: nil, object: object, dryRun: false, unknownFields: &unknownFields)
         }
     }
 
@@ -141,7 +161,7 @@ public final class FakeAPIServer: Service, Sendable {
 
     private func serve() async throws {
         let handler = APIHandler(
-            storage: storage, faults: faults, tokens: configuration.tokens, bookmarkInterval: configuration.bookmarkInterval,
+            storage: storage, faults: faults, authenticator: authenticator, authorizer: authorizer, bookmarkInterval: configuration.bookmarkInterval,
             serverAddress: { [self] in "\(configuration.host):\(port ?? configuration.port)" }, logger: logger)
         try await HTTPServer.run(
             host: configuration.host, port: configuration.port, tls: try tlsIdentity?.serverConfiguration(), group: MultiThreadedEventLoopGroup.singleton, logger: logger,
@@ -221,6 +241,22 @@ public final class FakeAPIServer: Service, Sendable {
 
     /// The global resourceVersion now.
     public var resourceVersion: UInt64 { storage.currentRevision }
+
+    // MARK: Service accounts and RBAC
+
+    /// A token for the service account `namespace/name` (which must exist), as
+    /// `kubectl create token` gets one; it stops working when the account is deleted.
+    public func serviceAccountToken(namespace: String, name: String, seconds: Int = 3600) throws -> String {
+        let type = storage.resourceType(group: "", version: "v1", plural: "serviceaccounts")!
+        let account = try storage.get(type, namespace: namespace, name: name)
+        return authenticator.mint(serviceAccount: account, audiences: [], seconds: seconds).token
+    }
+
+    /// Every kind of request authorized since the start (or `clearAccessLog()`) while
+    /// RBAC is on: who, what, allowed or not, by which role's rule, how often.
+    public func accessLog() -> [(record: AccessRecord, count: Int)] { authorizer.accessLog() }
+
+    public func clearAccessLog() { authorizer.clearAccessLog() }
 
     /// A random 32-character token.
     public static func randomToken() -> String {

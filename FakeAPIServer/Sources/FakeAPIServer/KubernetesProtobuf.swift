@@ -2,8 +2,10 @@ import Foundation
 import KubeModel
 import SwiftProtobuf
 
-/// Kubernetes' protobuf encoding (`application/vnd.kubernetes.protobuf`) for the core
-/// kinds kubectl's typed commands send: Namespace, Secret, ConfigMap, ServiceAccount.
+/// Kubernetes' protobuf encoding (`application/vnd.kubernetes.protobuf`) for the
+/// kinds kubectl's typed commands send: Namespace, Secret, ConfigMap, ServiceAccount;
+/// Role, ClusterRole, RoleBinding, ClusterRoleBinding; TokenRequest, SelfSubjectReview;
+/// SelfSubjectAccessReview, SelfSubjectRulesReview.
 ///
 /// A body is the 4 bytes `k8s\0` and a `runtime.Unknown` whose `typeMeta` names the
 /// kind and whose `raw` is the kind's message. The messages are generated from
@@ -16,16 +18,24 @@ enum KubernetesProtobuf {
     static let mediaType = "application/vnd.kubernetes.protobuf"
     static let magic: [UInt8] = [0x6B, 0x38, 0x73, 0x00]
 
-    /// The message of each supported `v1` kind.
+    /// The message of each supported kind, by "apiVersion/kind".
     static let kinds: [String: any SwiftProtobuf.Message.Type] = [
-        "Namespace": K8s_Io_Namespace.self, "Secret": K8s_Io_Secret.self,
-        "ConfigMap": K8s_Io_ConfigMap.self, "ServiceAccount": K8s_Io_ServiceAccount.self,
+        "v1/Namespace": K8s_Io_Namespace.self, "v1/Secret": K8s_Io_Secret.self,
+        "v1/ConfigMap": K8s_Io_ConfigMap.self, "v1/ServiceAccount": K8s_Io_ServiceAccount.self,
+        "rbac.authorization.k8s.io/v1/Role": K8s_Io_Role.self, "rbac.authorization.k8s.io/v1/ClusterRole": K8s_Io_ClusterRole.self,
+        "rbac.authorization.k8s.io/v1/RoleBinding": K8s_Io_RoleBinding.self,
+        "rbac.authorization.k8s.io/v1/ClusterRoleBinding": K8s_Io_ClusterRoleBinding.self,
+        "authentication.k8s.io/v1/TokenRequest": K8s_Io_TokenRequest.self, "authentication.k8s.io/v1/SelfSubjectReview": K8s_Io_SelfSubjectReview.self,
+        "authorization.k8s.io/v1/SelfSubjectAccessReview": K8s_Io_SelfSubjectAccessReview.self,
+        "authorization.k8s.io/v1/SelfSubjectRulesReview": K8s_Io_SelfSubjectRulesReview.self,
     ]
 
+    static func message(apiVersion: String, kind: String) -> (any SwiftProtobuf.Message.Type)? { kinds["\(apiVersion)/\(kind)"] }
+
     /// Keys whose values are `metav1.Time` in these kinds.
-    static let timeKeys: Set<String> = ["creationTimestamp", "deletionTimestamp", "time", "lastTransitionTime"]
+    static let timeKeys: Set<String> = ["creationTimestamp", "deletionTimestamp", "time", "lastTransitionTime", "expirationTimestamp"]
     /// Maps whose entries are data, kept as they are (an empty value means something).
-    static let mapKeys: Set<String> = ["data", "stringData", "binaryData", "labels", "annotations"]
+    static let mapKeys: Set<String> = ["data", "stringData", "binaryData", "labels", "annotations", "matchLabels"]
 
     enum Failure: Error, CustomStringConvertible {
         case notProtobuf
@@ -35,7 +45,7 @@ enum KubernetesProtobuf {
         var description: String {
             switch self {
             case .notProtobuf: "the body does not start with the k8s protobuf magic number"
-            case .unsupportedKind(let kind): "this server decodes protobuf bodies of Namespace, Secret, ConfigMap and ServiceAccount only, not \(kind)"
+            case .unsupportedKind(let kind): "this server decodes protobuf bodies of \(KubernetesProtobuf.kinds.keys.sorted().joined(separator: ", ")) only, not \(kind)"
             case .malformed(let detail): "the protobuf body cannot be decoded: \(detail)"
             }
         }
@@ -50,9 +60,9 @@ enum KubernetesProtobuf {
         } catch {
             throw Failure.malformed("\(error)")
         }
-        let kind = envelope.typeMeta.kind
-        guard envelope.typeMeta.apiVersion == "v1", let type = kinds[kind] else {
-            throw Failure.unsupportedKind("\(envelope.typeMeta.apiVersion) \(kind)")
+        let kind = envelope.typeMeta.kind, apiVersion = envelope.typeMeta.apiVersion
+        guard let type = message(apiVersion: apiVersion, kind: kind) else {
+            throw Failure.unsupportedKind("\(apiVersion) \(kind)")
         }
         guard envelope.contentEncoding.isEmpty else { throw Failure.malformed("content encoding \(envelope.contentEncoding)") }
         var options = JSONEncodingOptions()
@@ -65,20 +75,22 @@ enum KubernetesProtobuf {
             throw Failure.malformed("\(error)")
         }
         object = fromProtobufJSON(object)
-        object["apiVersion"] = "v1"
+        object["apiVersion"] = .string(apiVersion)
         object["kind"] = .string(kind)
         return object
     }
 
     /// The object as a protobuf body, or nil when its kind has no message here.
     static func encode(_ object: JSONValue) -> Data? {
-        guard object["apiVersion"]?.stringValue == "v1", let kind = object["kind"]?.stringValue, let type = kinds[kind] else { return nil }
+        guard let apiVersion = object["apiVersion"]?.stringValue, let kind = object["kind"]?.stringValue,
+            let type = message(apiVersion: apiVersion, kind: kind)
+        else { return nil }
         var options = JSONDecodingOptions()
         options.ignoreUnknownFields = true
         do {
             let message = try type.init(jsonUTF8Bytes: Data(toProtobufJSON(object).encoded()), extensions: nil, options: options)
             var envelope = K8s_Io_Unknown()
-            envelope.typeMeta.apiVersion = "v1"
+            envelope.typeMeta.apiVersion = apiVersion
             envelope.typeMeta.kind = kind
             envelope.raw = try message.serializedBytes()
             envelope.contentEncoding = ""

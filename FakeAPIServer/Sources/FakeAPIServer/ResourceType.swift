@@ -18,6 +18,8 @@ struct ResourceType: Sendable {
     var hasGeneration = false
     /// Only get, list and watch are allowed (pods here).
     var readOnly = false
+    /// Only create is allowed, and nothing is stored: the reviews, answered at once.
+    var createOnly = false
     /// The CRD's `openAPIV3Schema` for this version; nil for built-ins.
     var schema: JSONValue?
     /// The CRD's `additionalPrinterColumns` for this version.
@@ -38,7 +40,8 @@ struct ResourceType: Sendable {
     var storeKey: StoreKey { StoreKey(group: group, plural: plural) }
 
     var verbs: [String] {
-        readOnly ? ["get", "list", "watch"]
+        if createOnly { return ["create"] }
+        return readOnly ? ["get", "list", "watch"]
             : ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
     }
 }

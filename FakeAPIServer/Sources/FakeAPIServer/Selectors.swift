@@ -113,6 +113,15 @@ struct FieldSelector: Sendable {
 
     static let everything = FieldSelector(requirements: [])
 
+    /// The name a selector of exactly `metadata.name=x` (or `==`) asks for: what
+    /// kube-apiserver authorizes a list or watch of one object by.
+    static func singleName(_ text: String?) -> String? {
+        guard let text, !text.contains(","), !text.contains("!=") else { return nil }
+        let parts = text.replacingOccurrences(of: "==", with: "=").split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2, parts[0].trimmingCharacters(in: .whitespaces) == "metadata.name" else { return nil }
+        return String(parts[1])
+    }
+
     init(requirements: [Requirement]) {
         self.requirements = requirements
     }

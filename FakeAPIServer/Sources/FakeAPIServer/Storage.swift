@@ -14,6 +14,10 @@ final class Storage: Sendable {
     }
 
     let state: Mutex<State>
+    /// A check of the object about to be written (and the one it replaces), after
+    /// validation: an admission step such as RBAC's escalation prevention. It runs
+    /// under the storage lock, so it must not call back into the storage.
+    typealias Admission = (_ object: JSONValue, _ old: JSONValue?) throws(APIError) -> Void
     /// Where committed changes are saved (`--data-dir`); nil keeps them in memory only.
     let journal: Journal?
 
@@ -56,6 +60,8 @@ final class Storage: Sendable {
         var journal: Journal?
         /// resourceVersions up to this one are reserved on disk (see Journal).
         var reservedRevision: UInt64 = 0
+        /// Bumped by every change to a Role, ClusterRole or binding: the authorizer's cache key.
+        var rbacRevision: UInt64 = 0
 
         init(configuration: Configuration) {
             self.configuration = configuration
@@ -88,6 +94,19 @@ final class Storage: Sendable {
     }
 
     var currentRevision: UInt64 { state.withLock { $0.revision } }
+
+    static let rbacGroup = "rbac.authorization.k8s.io"
+
+    /// Changes when a Role, ClusterRole or binding does.
+    var rbacRevision: UInt64 { state.withLock { $0.rbacRevision } }
+
+    /// Every Role, ClusterRole, RoleBinding and ClusterRoleBinding, and the `rbacRevision` they are at.
+    func rbacObjects() -> (revision: UInt64, roles: [JSONValue], clusterRoles: [JSONValue], roleBindings: [JSONValue], clusterRoleBindings: [JSONValue]) {
+        state.withLock { state in
+            func all(_ plural: String) -> [JSONValue] { Array((state.objects[StoreKey(group: Self.rbacGroup, plural: plural)] ?? [:]).values) }
+            return (state.rbacRevision, all("roles"), all("clusterroles"), all("rolebindings"), all("clusterrolebindings"))
+        }
+    }
 
     // MARK: Reads
 
@@ -155,7 +174,8 @@ final class Storage: Sendable {
 
     /// Creates an object. `pruned` receives the unknown fields a schema dropped.
     func create(
-        _ type: ResourceType, namespace: String?, object input: JSONValue, dryRun: Bool, unknownFields: inout UnknownFields
+        _ type: ResourceType, namespace: String?, object input: JSONValue, dryRun: Bool, unknownFields: inout UnknownFields,
+        admit: Admission? = nil
     ) throws(APIError) -> JSONValue {
         guard case .object = input else { throw .badRequest("the body of the request must be a JSON object") }
         var object = input
@@ -195,6 +215,7 @@ final class Storage: Sendable {
             var errors = Strategies.validateMetadata(type, object)
             errors += Strategies.validate(type, object, old: nil, state: state)
             if !errors.isEmpty { throw .invalid(type, name, errors) }
+            try admit?(object, nil)
             let key = Self.objectKey(namespace, name)
             if state.objects[type.storeKey]?[key] != nil { throw .alreadyExists(type, name) }
 
@@ -218,7 +239,7 @@ final class Storage: Sendable {
     /// Replaces an object (PUT), or only its status when `subresource` is "status".
     func update(
         _ type: ResourceType, namespace: String?, name: String, object input: JSONValue, subresource: String?,
-        dryRun: Bool, unknownFields: inout UnknownFields
+        dryRun: Bool, unknownFields: inout UnknownFields, admit: Admission? = nil
     ) throws(APIError) -> JSONValue {
         guard case .object = input else { throw .badRequest("the body of the request must be a JSON object") }
         try checkKind(input, type)
@@ -233,14 +254,14 @@ final class Storage: Sendable {
             {
                 throw .conflict(type, name)
             }
-            return try state.replace(type, key: key, old: old, with: input, subresource: subresource, dryRun: dryRun, unknownFields: &unknownFields, storage: self)
+            return try state.replace(type, key: key, old: old, with: input, subresource: subresource, dryRun: dryRun, unknownFields: &unknownFields, admit: admit, storage: self)
         }
     }
 
     /// Applies a patch, then follows the rules of an update.
     func patch(
         _ type: ResourceType, namespace: String?, name: String, patchType: PatchType, patch: JSONValue,
-        subresource: String?, dryRun: Bool, unknownFields: inout UnknownFields
+        subresource: String?, dryRun: Bool, unknownFields: inout UnknownFields, admit: Admission? = nil
     ) throws(APIError) -> JSONValue {
         if patchType == .strategicMerge && type.crdName != nil {
             throw .unsupportedMediaType("application/strategic-merge-patch+json")
@@ -267,7 +288,7 @@ final class Storage: Sendable {
             guard patched[path: ["metadata", "name"]]?.stringValue == name else {
                 throw .badRequest("the name of the object cannot be changed by a patch")
             }
-            return try state.replace(type, key: key, old: old, with: patched, subresource: subresource, dryRun: dryRun, unknownFields: &unknownFields, storage: self)
+            return try state.replace(type, key: key, old: old, with: patched, subresource: subresource, dryRun: dryRun, unknownFields: &unknownFields, admit: admit, storage: self)
         }
     }
 
@@ -300,6 +321,7 @@ final class Storage: Sendable {
 extension Storage.State {
     mutating func store(_ storeKey: StoreKey, _ key: String, _ object: JSONValue) {
         let old = objects[storeKey]?[key]
+        if storeKey.group == Storage.rbacGroup { rbacRevision &+= 1 }
         objects[storeKey, default: [:]][key] = object
         journal?.put(storeKey, key, object)
         let ref = Storage.ObjectRef(storeKey: storeKey, key: key)
@@ -313,6 +335,7 @@ extension Storage.State {
     mutating func unstore(_ storeKey: StoreKey, _ key: String) -> JSONValue? {
         guard let old = objects[storeKey]?.removeValue(forKey: key) else { return nil }
         journal?.delete(storeKey, key)
+        if storeKey.group == Storage.rbacGroup { rbacRevision &+= 1 }
         let ref = Storage.ObjectRef(storeKey: storeKey, key: key)
         for uid in Self.ownerUIDs(old) {
             dependents[uid]?.remove(ref)
@@ -351,7 +374,7 @@ extension Storage.State {
     /// last finalizer of a deleted object goes.
     mutating func replace(
         _ type: ResourceType, key: String, old: JSONValue, with input: JSONValue, subresource: String?,
-        dryRun: Bool, unknownFields: inout UnknownFields, storage: Storage
+        dryRun: Bool, unknownFields: inout UnknownFields, admit: Storage.Admission? = nil, storage: Storage
     ) throws(APIError) -> JSONValue {
         let name = old[path: ["metadata", "name"]]?.stringValue ?? ""
         var object: JSONValue
@@ -387,6 +410,7 @@ extension Storage.State {
             }
         }
         if !errors.isEmpty { throw .invalid(type, name, errors) }
+        try admit?(object, old)
 
         object[path: ["metadata", "resourceVersion"]] = old[path: ["metadata", "resourceVersion"]]
         if object == old { return storage.served(old, as: type) }

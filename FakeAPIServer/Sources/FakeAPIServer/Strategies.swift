@@ -166,6 +166,9 @@ enum Strategies {
             errors.append(.required("metadata.name", "name or generateName is required"))
         } else if type.plural == "namespaces" {
             if let problem = Names.dnsLabelProblem(name) { errors.append(.invalid("metadata.name", .string(name), problem)) }
+        } else if type.group == "rbac.authorization.k8s.io" {
+            // RBAC names are path segments ("system:discovery"), as path.IsValidPathSegmentName.
+            if let problem = Names.pathSegmentProblem(name) { errors.append(.invalid("metadata.name", .string(name), problem)) }
         } else if let problem = Names.dnsSubdomainProblem(name) {
             errors.append(.invalid("metadata.name", .string(name), problem))
         }
@@ -198,6 +201,10 @@ enum Strategies {
         case ("", "configmaps"): return validateDataKeys(object["data"], field: "data")
         case ("batch", "jobs"): return validateJob(object, old: old)
         case ("apiextensions.k8s.io", "customresourcedefinitions"): return validateCRD(object, old: old)
+        case ("rbac.authorization.k8s.io", "roles"), ("rbac.authorization.k8s.io", "clusterroles"):
+            return validateRules(object, namespaced: type.namespaced)
+        case ("rbac.authorization.k8s.io", "rolebindings"), ("rbac.authorization.k8s.io", "clusterrolebindings"):
+            return validateBinding(object, old: old, namespaced: type.namespaced)
         case ("", "events"):
             return object["involvedObject"] == nil ? [.required("involvedObject")] : []
         case ("coordination.k8s.io", "leases"):
@@ -299,6 +306,57 @@ enum Strategies {
         }
         if let old, old[path: ["spec", "selector"]] != object[path: ["spec", "selector"]] {
             errors.append(.invalid("spec.selector", object[path: ["spec", "selector"]], "field is immutable"))
+        }
+        return errors
+    }
+
+    // MARK: RBAC (as pkg/apis/rbac/validation)
+
+    private static func validateRules(_ object: JSONValue, namespaced: Bool) -> [FieldError] {
+        var errors: [FieldError] = []
+        for (index, rule) in (object["rules"]?.arrayValue ?? []).enumerated() {
+            let field = "rules[\(index)]"
+            func values(_ key: String) -> [String] { rule[key]?.arrayValue?.compactMap(\.stringValue) ?? [] }
+            if values("verbs").isEmpty { errors.append(.required("\(field).verbs", "verbs must contain at least one value")) }
+            if !values("nonResourceURLs").isEmpty {
+                if namespaced {
+                    errors.append(.invalid("\(field).nonResourceURLs", rule["nonResourceURLs"], "namespaced rules cannot apply to non-resource URLs"))
+                }
+                if !values("apiGroups").isEmpty || !values("resources").isEmpty || !values("resourceNames").isEmpty {
+                    errors.append(.invalid("\(field).nonResourceURLs", rule["nonResourceURLs"], "rules cannot apply to both regular resources and non-resource URLs"))
+                }
+                continue
+            }
+            if rule["apiGroups"]?.arrayValue == nil { errors.append(.required("\(field).apiGroups", "resource rules must supply at least one api group")) }
+            if values("resources").isEmpty { errors.append(.required("\(field).resources", "resource rules must supply at least one resource")) }
+        }
+        return errors
+    }
+
+    private static func validateBinding(_ object: JSONValue, old: JSONValue?, namespaced: Bool) -> [FieldError] {
+        var errors: [FieldError] = []
+        let rbac = "rbac.authorization.k8s.io"
+        let roleRef = object["roleRef"] ?? [:]
+        if roleRef["apiGroup"]?.stringValue != rbac { errors.append(.notSupported("roleRef.apiGroup", roleRef["apiGroup"] ?? "", [rbac])) }
+        let kinds = namespaced ? ["Role", "ClusterRole"] : ["ClusterRole"]
+        if !kinds.contains(roleRef["kind"]?.stringValue ?? "") { errors.append(.notSupported("roleRef.kind", roleRef["kind"] ?? "", kinds)) }
+        if (roleRef["name"]?.stringValue ?? "").isEmpty { errors.append(.required("roleRef.name")) }
+        for (index, subject) in (object["subjects"]?.arrayValue ?? []).enumerated() {
+            let field = "subjects[\(index)]"
+            if (subject["name"]?.stringValue ?? "").isEmpty { errors.append(.required("\(field).name")) }
+            let apiGroup = subject["apiGroup"]?.stringValue ?? ""
+            switch subject["kind"]?.stringValue ?? "" {
+            case "ServiceAccount":
+                if !apiGroup.isEmpty { errors.append(.notSupported("\(field).apiGroup", .string(apiGroup), [""])) }
+                if !namespaced && (subject["namespace"]?.stringValue ?? "").isEmpty { errors.append(.required("\(field).namespace")) }
+            case "User", "Group":
+                if apiGroup != rbac { errors.append(.notSupported("\(field).apiGroup", .string(apiGroup), [rbac])) }
+            case let kind:
+                errors.append(.notSupported("\(field).kind", .string(kind), ["ServiceAccount", "User", "Group"]))
+            }
+        }
+        if let old, old["roleRef"] != object["roleRef"] {
+            errors.append(.invalid("roleRef", object["roleRef"], "cannot change roleRef"))
         }
         return errors
     }
@@ -418,6 +476,12 @@ enum Names {
         if name.count <= 253, labels.allSatisfy({ isDNSLabel(String($0), limit: 253) }) { return nil }
         return name.count > 253 ? "must be no more than 253 characters"
             : "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+    }
+
+    static func pathSegmentProblem(_ name: String) -> String? {
+        if name == "." || name == ".." { return "may not be '\(name)'" }
+        for forbidden in ["/", "%"] where name.contains(forbidden) { return "may not contain '\(forbidden)'" }
+        return nil
     }
 
     static func dnsLabelProblem(_ name: String) -> String? {

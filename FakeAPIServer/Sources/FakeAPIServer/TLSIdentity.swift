@@ -70,6 +70,8 @@ public struct TLSIdentity: Sendable, Codable {
 struct SavedIdentity: Codable {
     var tls: TLSIdentity?
     var tokens: [String: String]
+    /// The key service-account tokens are signed with (32 bytes).
+    var serviceAccountKey: Data?
 
     /// Reads `identity.json`, or makes and writes it (mode 0600). Users of `tokens`
     /// that it lacks are added to it; a TLS identity is made if it has none.
@@ -86,6 +88,10 @@ struct SavedIdentity: Codable {
         let users = Set(saved.tokens.values)
         for (token, user) in tokens where !users.contains(user) {
             saved.tokens[token] = user
+            changed = true
+        }
+        if saved.serviceAccountKey == nil {
+            saved.serviceAccountKey = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }
             changed = true
         }
         if tls && saved.tls == nil {

@@ -9,8 +9,11 @@
 //   https://github.com/apple/swift-protobuf/
 
 /// The messages of Kubernetes' protobuf encoding that the fake API server reads and
-/// writes: the envelope (runtime.Unknown) and the core/v1 kinds kubectl's typed
-/// commands send (`kubectl create namespace|secret|configmap|serviceaccount`).
+/// writes: the envelope (runtime.Unknown), the core/v1 kinds kubectl's typed
+/// commands send (`kubectl create namespace|secret|configmap|serviceaccount`), and
+/// those of rbac/v1 (`kubectl create role|rolebinding|...`), authentication/v1
+/// (`kubectl create token`, `kubectl auth whoami`) and authorization/v1
+/// (`kubectl auth can-i`).
 /// Field numbers and names are copied from k8s.io/api core/v1/generated.proto and
 /// k8s.io/apimachinery pkg/runtime and pkg/apis/meta/v1 generated.proto (Apache 2.0,
 /// The Kubernetes Authors); only the messages needed here are kept, in one file.
@@ -448,6 +451,86 @@ nonisolated struct K8s_Io_ObjectMeta: @unchecked Sendable {
   fileprivate var _storage = _StorageClass.defaultInstance
 }
 
+nonisolated struct K8s_Io_LabelSelectorRequirement: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var key: String {
+    get {_key ?? String()}
+    set {_key = newValue}
+  }
+  /// Returns true if `key` has been explicitly set.
+  var hasKey: Bool {self._key != nil}
+  /// Clears the value of `key`. Subsequent reads from it will return its default value.
+  mutating func clearKey() {self._key = nil}
+
+  var `operator`: String {
+    get {_operator ?? String()}
+    set {_operator = newValue}
+  }
+  /// Returns true if ``operator`` has been explicitly set.
+  var hasOperator: Bool {self._operator != nil}
+  /// Clears the value of ``operator``. Subsequent reads from it will return its default value.
+  mutating func clearOperator() {self._operator = nil}
+
+  var values: [String] = []
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _key: String? = nil
+  fileprivate var _operator: String? = nil
+}
+
+nonisolated struct K8s_Io_LabelSelector: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var matchLabels: Dictionary<String,String> = [:]
+
+  var matchExpressions: [K8s_Io_LabelSelectorRequirement] = []
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+}
+
+nonisolated struct K8s_Io_FieldSelectorRequirement: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var key: String {
+    get {_key ?? String()}
+    set {_key = newValue}
+  }
+  /// Returns true if `key` has been explicitly set.
+  var hasKey: Bool {self._key != nil}
+  /// Clears the value of `key`. Subsequent reads from it will return its default value.
+  mutating func clearKey() {self._key = nil}
+
+  var `operator`: String {
+    get {_operator ?? String()}
+    set {_operator = newValue}
+  }
+  /// Returns true if ``operator`` has been explicitly set.
+  var hasOperator: Bool {self._operator != nil}
+  /// Clears the value of ``operator``. Subsequent reads from it will return its default value.
+  mutating func clearOperator() {self._operator = nil}
+
+  var values: [String] = []
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _key: String? = nil
+  fileprivate var _operator: String? = nil
+}
+
 /// k8s.io.api.core.v1
 nonisolated struct K8s_Io_ConfigMap: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -801,6 +884,938 @@ nonisolated struct K8s_Io_ServiceAccount: Sendable {
 
   fileprivate var _metadata: K8s_Io_ObjectMeta? = nil
   fileprivate var _automountServiceAccountToken: Bool? = nil
+}
+
+/// k8s.io.api.rbac.v1
+nonisolated struct K8s_Io_PolicyRule: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var verbs: [String] = []
+
+  var apiGroups: [String] = []
+
+  var resources: [String] = []
+
+  var resourceNames: [String] = []
+
+  var nonResourceUrls: [String] = []
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+}
+
+nonisolated struct K8s_Io_AggregationRule: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var clusterRoleSelectors: [K8s_Io_LabelSelector] = []
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+}
+
+nonisolated struct K8s_Io_Role: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var metadata: K8s_Io_ObjectMeta {
+    get {_metadata ?? K8s_Io_ObjectMeta()}
+    set {_metadata = newValue}
+  }
+  /// Returns true if `metadata` has been explicitly set.
+  var hasMetadata: Bool {self._metadata != nil}
+  /// Clears the value of `metadata`. Subsequent reads from it will return its default value.
+  mutating func clearMetadata() {self._metadata = nil}
+
+  var rules: [K8s_Io_PolicyRule] = []
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _metadata: K8s_Io_ObjectMeta? = nil
+}
+
+nonisolated struct K8s_Io_ClusterRole: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var metadata: K8s_Io_ObjectMeta {
+    get {_metadata ?? K8s_Io_ObjectMeta()}
+    set {_metadata = newValue}
+  }
+  /// Returns true if `metadata` has been explicitly set.
+  var hasMetadata: Bool {self._metadata != nil}
+  /// Clears the value of `metadata`. Subsequent reads from it will return its default value.
+  mutating func clearMetadata() {self._metadata = nil}
+
+  var rules: [K8s_Io_PolicyRule] = []
+
+  var aggregationRule: K8s_Io_AggregationRule {
+    get {_aggregationRule ?? K8s_Io_AggregationRule()}
+    set {_aggregationRule = newValue}
+  }
+  /// Returns true if `aggregationRule` has been explicitly set.
+  var hasAggregationRule: Bool {self._aggregationRule != nil}
+  /// Clears the value of `aggregationRule`. Subsequent reads from it will return its default value.
+  mutating func clearAggregationRule() {self._aggregationRule = nil}
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _metadata: K8s_Io_ObjectMeta? = nil
+  fileprivate var _aggregationRule: K8s_Io_AggregationRule? = nil
+}
+
+nonisolated struct K8s_Io_RoleRef: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var apiGroup: String {
+    get {_apiGroup ?? String()}
+    set {_apiGroup = newValue}
+  }
+  /// Returns true if `apiGroup` has been explicitly set.
+  var hasApiGroup: Bool {self._apiGroup != nil}
+  /// Clears the value of `apiGroup`. Subsequent reads from it will return its default value.
+  mutating func clearApiGroup() {self._apiGroup = nil}
+
+  var kind: String {
+    get {_kind ?? String()}
+    set {_kind = newValue}
+  }
+  /// Returns true if `kind` has been explicitly set.
+  var hasKind: Bool {self._kind != nil}
+  /// Clears the value of `kind`. Subsequent reads from it will return its default value.
+  mutating func clearKind() {self._kind = nil}
+
+  var name: String {
+    get {_name ?? String()}
+    set {_name = newValue}
+  }
+  /// Returns true if `name` has been explicitly set.
+  var hasName: Bool {self._name != nil}
+  /// Clears the value of `name`. Subsequent reads from it will return its default value.
+  mutating func clearName() {self._name = nil}
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _apiGroup: String? = nil
+  fileprivate var _kind: String? = nil
+  fileprivate var _name: String? = nil
+}
+
+nonisolated struct K8s_Io_Subject: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var kind: String {
+    get {_kind ?? String()}
+    set {_kind = newValue}
+  }
+  /// Returns true if `kind` has been explicitly set.
+  var hasKind: Bool {self._kind != nil}
+  /// Clears the value of `kind`. Subsequent reads from it will return its default value.
+  mutating func clearKind() {self._kind = nil}
+
+  var apiGroup: String {
+    get {_apiGroup ?? String()}
+    set {_apiGroup = newValue}
+  }
+  /// Returns true if `apiGroup` has been explicitly set.
+  var hasApiGroup: Bool {self._apiGroup != nil}
+  /// Clears the value of `apiGroup`. Subsequent reads from it will return its default value.
+  mutating func clearApiGroup() {self._apiGroup = nil}
+
+  var name: String {
+    get {_name ?? String()}
+    set {_name = newValue}
+  }
+  /// Returns true if `name` has been explicitly set.
+  var hasName: Bool {self._name != nil}
+  /// Clears the value of `name`. Subsequent reads from it will return its default value.
+  mutating func clearName() {self._name = nil}
+
+  var namespace: String {
+    get {_namespace ?? String()}
+    set {_namespace = newValue}
+  }
+  /// Returns true if `namespace` has been explicitly set.
+  var hasNamespace: Bool {self._namespace != nil}
+  /// Clears the value of `namespace`. Subsequent reads from it will return its default value.
+  mutating func clearNamespace() {self._namespace = nil}
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _kind: String? = nil
+  fileprivate var _apiGroup: String? = nil
+  fileprivate var _name: String? = nil
+  fileprivate var _namespace: String? = nil
+}
+
+nonisolated struct K8s_Io_RoleBinding: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var metadata: K8s_Io_ObjectMeta {
+    get {_metadata ?? K8s_Io_ObjectMeta()}
+    set {_metadata = newValue}
+  }
+  /// Returns true if `metadata` has been explicitly set.
+  var hasMetadata: Bool {self._metadata != nil}
+  /// Clears the value of `metadata`. Subsequent reads from it will return its default value.
+  mutating func clearMetadata() {self._metadata = nil}
+
+  var subjects: [K8s_Io_Subject] = []
+
+  var roleRef: K8s_Io_RoleRef {
+    get {_roleRef ?? K8s_Io_RoleRef()}
+    set {_roleRef = newValue}
+  }
+  /// Returns true if `roleRef` has been explicitly set.
+  var hasRoleRef: Bool {self._roleRef != nil}
+  /// Clears the value of `roleRef`. Subsequent reads from it will return its default value.
+  mutating func clearRoleRef() {self._roleRef = nil}
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _metadata: K8s_Io_ObjectMeta? = nil
+  fileprivate var _roleRef: K8s_Io_RoleRef? = nil
+}
+
+nonisolated struct K8s_Io_ClusterRoleBinding: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var metadata: K8s_Io_ObjectMeta {
+    get {_metadata ?? K8s_Io_ObjectMeta()}
+    set {_metadata = newValue}
+  }
+  /// Returns true if `metadata` has been explicitly set.
+  var hasMetadata: Bool {self._metadata != nil}
+  /// Clears the value of `metadata`. Subsequent reads from it will return its default value.
+  mutating func clearMetadata() {self._metadata = nil}
+
+  var subjects: [K8s_Io_Subject] = []
+
+  var roleRef: K8s_Io_RoleRef {
+    get {_roleRef ?? K8s_Io_RoleRef()}
+    set {_roleRef = newValue}
+  }
+  /// Returns true if `roleRef` has been explicitly set.
+  var hasRoleRef: Bool {self._roleRef != nil}
+  /// Clears the value of `roleRef`. Subsequent reads from it will return its default value.
+  mutating func clearRoleRef() {self._roleRef = nil}
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _metadata: K8s_Io_ObjectMeta? = nil
+  fileprivate var _roleRef: K8s_Io_RoleRef? = nil
+}
+
+/// k8s.io.api.authentication.v1
+nonisolated struct K8s_Io_BoundObjectReference: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var kind: String {
+    get {_kind ?? String()}
+    set {_kind = newValue}
+  }
+  /// Returns true if `kind` has been explicitly set.
+  var hasKind: Bool {self._kind != nil}
+  /// Clears the value of `kind`. Subsequent reads from it will return its default value.
+  mutating func clearKind() {self._kind = nil}
+
+  var apiVersion: String {
+    get {_apiVersion ?? String()}
+    set {_apiVersion = newValue}
+  }
+  /// Returns true if `apiVersion` has been explicitly set.
+  var hasApiVersion: Bool {self._apiVersion != nil}
+  /// Clears the value of `apiVersion`. Subsequent reads from it will return its default value.
+  mutating func clearApiVersion() {self._apiVersion = nil}
+
+  var name: String {
+    get {_name ?? String()}
+    set {_name = newValue}
+  }
+  /// Returns true if `name` has been explicitly set.
+  var hasName: Bool {self._name != nil}
+  /// Clears the value of `name`. Subsequent reads from it will return its default value.
+  mutating func clearName() {self._name = nil}
+
+  var uID: String {
+    get {_uID ?? String()}
+    set {_uID = newValue}
+  }
+  /// Returns true if `uID` has been explicitly set.
+  var hasUID: Bool {self._uID != nil}
+  /// Clears the value of `uID`. Subsequent reads from it will return its default value.
+  mutating func clearUID() {self._uID = nil}
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _kind: String? = nil
+  fileprivate var _apiVersion: String? = nil
+  fileprivate var _name: String? = nil
+  fileprivate var _uID: String? = nil
+}
+
+nonisolated struct K8s_Io_TokenRequestSpec: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var audiences: [String] = []
+
+  var expirationSeconds: Int64 {
+    get {_expirationSeconds ?? 0}
+    set {_expirationSeconds = newValue}
+  }
+  /// Returns true if `expirationSeconds` has been explicitly set.
+  var hasExpirationSeconds: Bool {self._expirationSeconds != nil}
+  /// Clears the value of `expirationSeconds`. Subsequent reads from it will return its default value.
+  mutating func clearExpirationSeconds() {self._expirationSeconds = nil}
+
+  var boundObjectRef: K8s_Io_BoundObjectReference {
+    get {_boundObjectRef ?? K8s_Io_BoundObjectReference()}
+    set {_boundObjectRef = newValue}
+  }
+  /// Returns true if `boundObjectRef` has been explicitly set.
+  var hasBoundObjectRef: Bool {self._boundObjectRef != nil}
+  /// Clears the value of `boundObjectRef`. Subsequent reads from it will return its default value.
+  mutating func clearBoundObjectRef() {self._boundObjectRef = nil}
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _expirationSeconds: Int64? = nil
+  fileprivate var _boundObjectRef: K8s_Io_BoundObjectReference? = nil
+}
+
+nonisolated struct K8s_Io_TokenRequestStatus: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var token: String {
+    get {_token ?? String()}
+    set {_token = newValue}
+  }
+  /// Returns true if `token` has been explicitly set.
+  var hasToken: Bool {self._token != nil}
+  /// Clears the value of `token`. Subsequent reads from it will return its default value.
+  mutating func clearToken() {self._token = nil}
+
+  var expirationTimestamp: K8s_Io_Time {
+    get {_expirationTimestamp ?? K8s_Io_Time()}
+    set {_expirationTimestamp = newValue}
+  }
+  /// Returns true if `expirationTimestamp` has been explicitly set.
+  var hasExpirationTimestamp: Bool {self._expirationTimestamp != nil}
+  /// Clears the value of `expirationTimestamp`. Subsequent reads from it will return its default value.
+  mutating func clearExpirationTimestamp() {self._expirationTimestamp = nil}
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _token: String? = nil
+  fileprivate var _expirationTimestamp: K8s_Io_Time? = nil
+}
+
+nonisolated struct K8s_Io_TokenRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var metadata: K8s_Io_ObjectMeta {
+    get {_metadata ?? K8s_Io_ObjectMeta()}
+    set {_metadata = newValue}
+  }
+  /// Returns true if `metadata` has been explicitly set.
+  var hasMetadata: Bool {self._metadata != nil}
+  /// Clears the value of `metadata`. Subsequent reads from it will return its default value.
+  mutating func clearMetadata() {self._metadata = nil}
+
+  var spec: K8s_Io_TokenRequestSpec {
+    get {_spec ?? K8s_Io_TokenRequestSpec()}
+    set {_spec = newValue}
+  }
+  /// Returns true if `spec` has been explicitly set.
+  var hasSpec: Bool {self._spec != nil}
+  /// Clears the value of `spec`. Subsequent reads from it will return its default value.
+  mutating func clearSpec() {self._spec = nil}
+
+  var status: K8s_Io_TokenRequestStatus {
+    get {_status ?? K8s_Io_TokenRequestStatus()}
+    set {_status = newValue}
+  }
+  /// Returns true if `status` has been explicitly set.
+  var hasStatus: Bool {self._status != nil}
+  /// Clears the value of `status`. Subsequent reads from it will return its default value.
+  mutating func clearStatus() {self._status = nil}
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _metadata: K8s_Io_ObjectMeta? = nil
+  fileprivate var _spec: K8s_Io_TokenRequestSpec? = nil
+  fileprivate var _status: K8s_Io_TokenRequestStatus? = nil
+}
+
+nonisolated struct K8s_Io_ExtraValue: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var items: [String] = []
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+}
+
+nonisolated struct K8s_Io_UserInfo: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var username: String {
+    get {_username ?? String()}
+    set {_username = newValue}
+  }
+  /// Returns true if `username` has been explicitly set.
+  var hasUsername: Bool {self._username != nil}
+  /// Clears the value of `username`. Subsequent reads from it will return its default value.
+  mutating func clearUsername() {self._username = nil}
+
+  var uid: String {
+    get {_uid ?? String()}
+    set {_uid = newValue}
+  }
+  /// Returns true if `uid` has been explicitly set.
+  var hasUid: Bool {self._uid != nil}
+  /// Clears the value of `uid`. Subsequent reads from it will return its default value.
+  mutating func clearUid() {self._uid = nil}
+
+  var groups: [String] = []
+
+  var extra: Dictionary<String,K8s_Io_ExtraValue> = [:]
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _username: String? = nil
+  fileprivate var _uid: String? = nil
+}
+
+nonisolated struct K8s_Io_SelfSubjectReviewStatus: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var userInfo: K8s_Io_UserInfo {
+    get {_userInfo ?? K8s_Io_UserInfo()}
+    set {_userInfo = newValue}
+  }
+  /// Returns true if `userInfo` has been explicitly set.
+  var hasUserInfo: Bool {self._userInfo != nil}
+  /// Clears the value of `userInfo`. Subsequent reads from it will return its default value.
+  mutating func clearUserInfo() {self._userInfo = nil}
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _userInfo: K8s_Io_UserInfo? = nil
+}
+
+nonisolated struct K8s_Io_SelfSubjectReview: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var metadata: K8s_Io_ObjectMeta {
+    get {_metadata ?? K8s_Io_ObjectMeta()}
+    set {_metadata = newValue}
+  }
+  /// Returns true if `metadata` has been explicitly set.
+  var hasMetadata: Bool {self._metadata != nil}
+  /// Clears the value of `metadata`. Subsequent reads from it will return its default value.
+  mutating func clearMetadata() {self._metadata = nil}
+
+  var status: K8s_Io_SelfSubjectReviewStatus {
+    get {_status ?? K8s_Io_SelfSubjectReviewStatus()}
+    set {_status = newValue}
+  }
+  /// Returns true if `status` has been explicitly set.
+  var hasStatus: Bool {self._status != nil}
+  /// Clears the value of `status`. Subsequent reads from it will return its default value.
+  mutating func clearStatus() {self._status = nil}
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _metadata: K8s_Io_ObjectMeta? = nil
+  fileprivate var _status: K8s_Io_SelfSubjectReviewStatus? = nil
+}
+
+/// k8s.io.api.authorization.v1
+nonisolated struct K8s_Io_FieldSelectorAttributes: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var rawSelector: String {
+    get {_rawSelector ?? String()}
+    set {_rawSelector = newValue}
+  }
+  /// Returns true if `rawSelector` has been explicitly set.
+  var hasRawSelector: Bool {self._rawSelector != nil}
+  /// Clears the value of `rawSelector`. Subsequent reads from it will return its default value.
+  mutating func clearRawSelector() {self._rawSelector = nil}
+
+  var requirements: [K8s_Io_FieldSelectorRequirement] = []
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _rawSelector: String? = nil
+}
+
+nonisolated struct K8s_Io_LabelSelectorAttributes: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var rawSelector: String {
+    get {_rawSelector ?? String()}
+    set {_rawSelector = newValue}
+  }
+  /// Returns true if `rawSelector` has been explicitly set.
+  var hasRawSelector: Bool {self._rawSelector != nil}
+  /// Clears the value of `rawSelector`. Subsequent reads from it will return its default value.
+  mutating func clearRawSelector() {self._rawSelector = nil}
+
+  var requirements: [K8s_Io_LabelSelectorRequirement] = []
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _rawSelector: String? = nil
+}
+
+nonisolated struct K8s_Io_ResourceAttributes: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var namespace: String {
+    get {_namespace ?? String()}
+    set {_namespace = newValue}
+  }
+  /// Returns true if `namespace` has been explicitly set.
+  var hasNamespace: Bool {self._namespace != nil}
+  /// Clears the value of `namespace`. Subsequent reads from it will return its default value.
+  mutating func clearNamespace() {self._namespace = nil}
+
+  var verb: String {
+    get {_verb ?? String()}
+    set {_verb = newValue}
+  }
+  /// Returns true if `verb` has been explicitly set.
+  var hasVerb: Bool {self._verb != nil}
+  /// Clears the value of `verb`. Subsequent reads from it will return its default value.
+  mutating func clearVerb() {self._verb = nil}
+
+  var group: String {
+    get {_group ?? String()}
+    set {_group = newValue}
+  }
+  /// Returns true if `group` has been explicitly set.
+  var hasGroup: Bool {self._group != nil}
+  /// Clears the value of `group`. Subsequent reads from it will return its default value.
+  mutating func clearGroup() {self._group = nil}
+
+  var version: String {
+    get {_version ?? String()}
+    set {_version = newValue}
+  }
+  /// Returns true if `version` has been explicitly set.
+  var hasVersion: Bool {self._version != nil}
+  /// Clears the value of `version`. Subsequent reads from it will return its default value.
+  mutating func clearVersion() {self._version = nil}
+
+  var resource: String {
+    get {_resource ?? String()}
+    set {_resource = newValue}
+  }
+  /// Returns true if `resource` has been explicitly set.
+  var hasResource: Bool {self._resource != nil}
+  /// Clears the value of `resource`. Subsequent reads from it will return its default value.
+  mutating func clearResource() {self._resource = nil}
+
+  var subresource: String {
+    get {_subresource ?? String()}
+    set {_subresource = newValue}
+  }
+  /// Returns true if `subresource` has been explicitly set.
+  var hasSubresource: Bool {self._subresource != nil}
+  /// Clears the value of `subresource`. Subsequent reads from it will return its default value.
+  mutating func clearSubresource() {self._subresource = nil}
+
+  var name: String {
+    get {_name ?? String()}
+    set {_name = newValue}
+  }
+  /// Returns true if `name` has been explicitly set.
+  var hasName: Bool {self._name != nil}
+  /// Clears the value of `name`. Subsequent reads from it will return its default value.
+  mutating func clearName() {self._name = nil}
+
+  var fieldSelector: K8s_Io_FieldSelectorAttributes {
+    get {_fieldSelector ?? K8s_Io_FieldSelectorAttributes()}
+    set {_fieldSelector = newValue}
+  }
+  /// Returns true if `fieldSelector` has been explicitly set.
+  var hasFieldSelector: Bool {self._fieldSelector != nil}
+  /// Clears the value of `fieldSelector`. Subsequent reads from it will return its default value.
+  mutating func clearFieldSelector() {self._fieldSelector = nil}
+
+  var labelSelector: K8s_Io_LabelSelectorAttributes {
+    get {_labelSelector ?? K8s_Io_LabelSelectorAttributes()}
+    set {_labelSelector = newValue}
+  }
+  /// Returns true if `labelSelector` has been explicitly set.
+  var hasLabelSelector: Bool {self._labelSelector != nil}
+  /// Clears the value of `labelSelector`. Subsequent reads from it will return its default value.
+  mutating func clearLabelSelector() {self._labelSelector = nil}
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _namespace: String? = nil
+  fileprivate var _verb: String? = nil
+  fileprivate var _group: String? = nil
+  fileprivate var _version: String? = nil
+  fileprivate var _resource: String? = nil
+  fileprivate var _subresource: String? = nil
+  fileprivate var _name: String? = nil
+  fileprivate var _fieldSelector: K8s_Io_FieldSelectorAttributes? = nil
+  fileprivate var _labelSelector: K8s_Io_LabelSelectorAttributes? = nil
+}
+
+nonisolated struct K8s_Io_NonResourceAttributes: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var path: String {
+    get {_path ?? String()}
+    set {_path = newValue}
+  }
+  /// Returns true if `path` has been explicitly set.
+  var hasPath: Bool {self._path != nil}
+  /// Clears the value of `path`. Subsequent reads from it will return its default value.
+  mutating func clearPath() {self._path = nil}
+
+  var verb: String {
+    get {_verb ?? String()}
+    set {_verb = newValue}
+  }
+  /// Returns true if `verb` has been explicitly set.
+  var hasVerb: Bool {self._verb != nil}
+  /// Clears the value of `verb`. Subsequent reads from it will return its default value.
+  mutating func clearVerb() {self._verb = nil}
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _path: String? = nil
+  fileprivate var _verb: String? = nil
+}
+
+nonisolated struct K8s_Io_SelfSubjectAccessReviewSpec: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var resourceAttributes: K8s_Io_ResourceAttributes {
+    get {_resourceAttributes ?? K8s_Io_ResourceAttributes()}
+    set {_resourceAttributes = newValue}
+  }
+  /// Returns true if `resourceAttributes` has been explicitly set.
+  var hasResourceAttributes: Bool {self._resourceAttributes != nil}
+  /// Clears the value of `resourceAttributes`. Subsequent reads from it will return its default value.
+  mutating func clearResourceAttributes() {self._resourceAttributes = nil}
+
+  var nonResourceAttributes: K8s_Io_NonResourceAttributes {
+    get {_nonResourceAttributes ?? K8s_Io_NonResourceAttributes()}
+    set {_nonResourceAttributes = newValue}
+  }
+  /// Returns true if `nonResourceAttributes` has been explicitly set.
+  var hasNonResourceAttributes: Bool {self._nonResourceAttributes != nil}
+  /// Clears the value of `nonResourceAttributes`. Subsequent reads from it will return its default value.
+  mutating func clearNonResourceAttributes() {self._nonResourceAttributes = nil}
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _resourceAttributes: K8s_Io_ResourceAttributes? = nil
+  fileprivate var _nonResourceAttributes: K8s_Io_NonResourceAttributes? = nil
+}
+
+nonisolated struct K8s_Io_SubjectAccessReviewStatus: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var allowed: Bool {
+    get {_allowed ?? false}
+    set {_allowed = newValue}
+  }
+  /// Returns true if `allowed` has been explicitly set.
+  var hasAllowed: Bool {self._allowed != nil}
+  /// Clears the value of `allowed`. Subsequent reads from it will return its default value.
+  mutating func clearAllowed() {self._allowed = nil}
+
+  var denied: Bool {
+    get {_denied ?? false}
+    set {_denied = newValue}
+  }
+  /// Returns true if `denied` has been explicitly set.
+  var hasDenied: Bool {self._denied != nil}
+  /// Clears the value of `denied`. Subsequent reads from it will return its default value.
+  mutating func clearDenied() {self._denied = nil}
+
+  var reason: String {
+    get {_reason ?? String()}
+    set {_reason = newValue}
+  }
+  /// Returns true if `reason` has been explicitly set.
+  var hasReason: Bool {self._reason != nil}
+  /// Clears the value of `reason`. Subsequent reads from it will return its default value.
+  mutating func clearReason() {self._reason = nil}
+
+  var evaluationError: String {
+    get {_evaluationError ?? String()}
+    set {_evaluationError = newValue}
+  }
+  /// Returns true if `evaluationError` has been explicitly set.
+  var hasEvaluationError: Bool {self._evaluationError != nil}
+  /// Clears the value of `evaluationError`. Subsequent reads from it will return its default value.
+  mutating func clearEvaluationError() {self._evaluationError = nil}
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _allowed: Bool? = nil
+  fileprivate var _denied: Bool? = nil
+  fileprivate var _reason: String? = nil
+  fileprivate var _evaluationError: String? = nil
+}
+
+nonisolated struct K8s_Io_SelfSubjectAccessReview: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var metadata: K8s_Io_ObjectMeta {
+    get {_storage._metadata ?? K8s_Io_ObjectMeta()}
+    set {_uniqueStorage()._metadata = newValue}
+  }
+  /// Returns true if `metadata` has been explicitly set.
+  var hasMetadata: Bool {_storage._metadata != nil}
+  /// Clears the value of `metadata`. Subsequent reads from it will return its default value.
+  mutating func clearMetadata() {_uniqueStorage()._metadata = nil}
+
+  var spec: K8s_Io_SelfSubjectAccessReviewSpec {
+    get {_storage._spec ?? K8s_Io_SelfSubjectAccessReviewSpec()}
+    set {_uniqueStorage()._spec = newValue}
+  }
+  /// Returns true if `spec` has been explicitly set.
+  var hasSpec: Bool {_storage._spec != nil}
+  /// Clears the value of `spec`. Subsequent reads from it will return its default value.
+  mutating func clearSpec() {_uniqueStorage()._spec = nil}
+
+  var status: K8s_Io_SubjectAccessReviewStatus {
+    get {_storage._status ?? K8s_Io_SubjectAccessReviewStatus()}
+    set {_uniqueStorage()._status = newValue}
+  }
+  /// Returns true if `status` has been explicitly set.
+  var hasStatus: Bool {_storage._status != nil}
+  /// Clears the value of `status`. Subsequent reads from it will return its default value.
+  mutating func clearStatus() {_uniqueStorage()._status = nil}
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+nonisolated struct K8s_Io_SelfSubjectRulesReviewSpec: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var namespace: String {
+    get {_namespace ?? String()}
+    set {_namespace = newValue}
+  }
+  /// Returns true if `namespace` has been explicitly set.
+  var hasNamespace: Bool {self._namespace != nil}
+  /// Clears the value of `namespace`. Subsequent reads from it will return its default value.
+  mutating func clearNamespace() {self._namespace = nil}
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _namespace: String? = nil
+}
+
+nonisolated struct K8s_Io_ResourceRule: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var verbs: [String] = []
+
+  var apiGroups: [String] = []
+
+  var resources: [String] = []
+
+  var resourceNames: [String] = []
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+}
+
+nonisolated struct K8s_Io_NonResourceRule: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var verbs: [String] = []
+
+  var nonResourceUrls: [String] = []
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+}
+
+nonisolated struct K8s_Io_SubjectRulesReviewStatus: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var resourceRules: [K8s_Io_ResourceRule] = []
+
+  var nonResourceRules: [K8s_Io_NonResourceRule] = []
+
+  var incomplete: Bool {
+    get {_incomplete ?? false}
+    set {_incomplete = newValue}
+  }
+  /// Returns true if `incomplete` has been explicitly set.
+  var hasIncomplete: Bool {self._incomplete != nil}
+  /// Clears the value of `incomplete`. Subsequent reads from it will return its default value.
+  mutating func clearIncomplete() {self._incomplete = nil}
+
+  var evaluationError: String {
+    get {_evaluationError ?? String()}
+    set {_evaluationError = newValue}
+  }
+  /// Returns true if `evaluationError` has been explicitly set.
+  var hasEvaluationError: Bool {self._evaluationError != nil}
+  /// Clears the value of `evaluationError`. Subsequent reads from it will return its default value.
+  mutating func clearEvaluationError() {self._evaluationError = nil}
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _incomplete: Bool? = nil
+  fileprivate var _evaluationError: String? = nil
+}
+
+nonisolated struct K8s_Io_SelfSubjectRulesReview: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var metadata: K8s_Io_ObjectMeta {
+    get {_metadata ?? K8s_Io_ObjectMeta()}
+    set {_metadata = newValue}
+  }
+  /// Returns true if `metadata` has been explicitly set.
+  var hasMetadata: Bool {self._metadata != nil}
+  /// Clears the value of `metadata`. Subsequent reads from it will return its default value.
+  mutating func clearMetadata() {self._metadata = nil}
+
+  var spec: K8s_Io_SelfSubjectRulesReviewSpec {
+    get {_spec ?? K8s_Io_SelfSubjectRulesReviewSpec()}
+    set {_spec = newValue}
+  }
+  /// Returns true if `spec` has been explicitly set.
+  var hasSpec: Bool {self._spec != nil}
+  /// Clears the value of `spec`. Subsequent reads from it will return its default value.
+  mutating func clearSpec() {self._spec = nil}
+
+  var status: K8s_Io_SubjectRulesReviewStatus {
+    get {_status ?? K8s_Io_SubjectRulesReviewStatus()}
+    set {_status = newValue}
+  }
+  /// Returns true if `status` has been explicitly set.
+  var hasStatus: Bool {self._status != nil}
+  /// Clears the value of `status`. Subsequent reads from it will return its default value.
+  mutating func clearStatus() {self._status = nil}
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _metadata: K8s_Io_ObjectMeta? = nil
+  fileprivate var _spec: K8s_Io_SelfSubjectRulesReviewSpec? = nil
+  fileprivate var _status: K8s_Io_SubjectRulesReviewStatus? = nil
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -1259,6 +2274,129 @@ nonisolated extension K8s_Io_ObjectMeta: SwiftProtobuf.Message, SwiftProtobuf._M
   }
 }
 
+nonisolated extension K8s_Io_LabelSelectorRequirement: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".LabelSelectorRequirement"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}operator\0\u{1}values\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self._key) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self._operator) }()
+      case 3: try { try decoder.decodeRepeatedStringField(value: &self.values) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._key {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._operator {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+    } }()
+    if !self.values.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.values, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: K8s_Io_LabelSelectorRequirement, rhs: K8s_Io_LabelSelectorRequirement) -> Bool {
+    if lhs._key != rhs._key {return false}
+    if lhs._operator != rhs._operator {return false}
+    if lhs.values != rhs.values {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension K8s_Io_LabelSelector: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".LabelSelector"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}matchLabels\0\u{1}matchExpressions\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.matchLabels) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.matchExpressions) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.matchLabels.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.matchLabels, fieldNumber: 1)
+    }
+    if !self.matchExpressions.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.matchExpressions, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: K8s_Io_LabelSelector, rhs: K8s_Io_LabelSelector) -> Bool {
+    if lhs.matchLabels != rhs.matchLabels {return false}
+    if lhs.matchExpressions != rhs.matchExpressions {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension K8s_Io_FieldSelectorRequirement: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".FieldSelectorRequirement"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}operator\0\u{1}values\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self._key) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self._operator) }()
+      case 3: try { try decoder.decodeRepeatedStringField(value: &self.values) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._key {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._operator {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+    } }()
+    if !self.values.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.values, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: K8s_Io_FieldSelectorRequirement, rhs: K8s_Io_FieldSelectorRequirement) -> Bool {
+    if lhs._key != rhs._key {return false}
+    if lhs._operator != rhs._operator {return false}
+    if lhs.values != rhs.values {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension K8s_Io_ConfigMap: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".ConfigMap"
   static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}metadata\0\u{1}data\0\u{1}binaryData\0\u{1}immutable\0")
@@ -1671,6 +2809,1248 @@ nonisolated extension K8s_Io_ServiceAccount: SwiftProtobuf.Message, SwiftProtobu
     if lhs.secrets != rhs.secrets {return false}
     if lhs.imagePullSecrets != rhs.imagePullSecrets {return false}
     if lhs._automountServiceAccountToken != rhs._automountServiceAccountToken {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension K8s_Io_PolicyRule: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".PolicyRule"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}verbs\0\u{1}apiGroups\0\u{1}resources\0\u{1}resourceNames\0\u{1}nonResourceURLs\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedStringField(value: &self.verbs) }()
+      case 2: try { try decoder.decodeRepeatedStringField(value: &self.apiGroups) }()
+      case 3: try { try decoder.decodeRepeatedStringField(value: &self.resources) }()
+      case 4: try { try decoder.decodeRepeatedStringField(value: &self.resourceNames) }()
+      case 5: try { try decoder.decodeRepeatedStringField(value: &self.nonResourceUrls) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.verbs.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.verbs, fieldNumber: 1)
+    }
+    if !self.apiGroups.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.apiGroups, fieldNumber: 2)
+    }
+    if !self.resources.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.resources, fieldNumber: 3)
+    }
+    if !self.resourceNames.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.resourceNames, fieldNumber: 4)
+    }
+    if !self.nonResourceUrls.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.nonResourceUrls, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: K8s_Io_PolicyRule, rhs: K8s_Io_PolicyRule) -> Bool {
+    if lhs.verbs != rhs.verbs {return false}
+    if lhs.apiGroups != rhs.apiGroups {return false}
+    if lhs.resources != rhs.resources {return false}
+    if lhs.resourceNames != rhs.resourceNames {return false}
+    if lhs.nonResourceUrls != rhs.nonResourceUrls {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension K8s_Io_AggregationRule: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".AggregationRule"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}clusterRoleSelectors\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.clusterRoleSelectors) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.clusterRoleSelectors.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.clusterRoleSelectors, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: K8s_Io_AggregationRule, rhs: K8s_Io_AggregationRule) -> Bool {
+    if lhs.clusterRoleSelectors != rhs.clusterRoleSelectors {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension K8s_Io_Role: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".Role"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}metadata\0\u{1}rules\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._metadata) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.rules) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._metadata {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.rules.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.rules, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: K8s_Io_Role, rhs: K8s_Io_Role) -> Bool {
+    if lhs._metadata != rhs._metadata {return false}
+    if lhs.rules != rhs.rules {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension K8s_Io_ClusterRole: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".ClusterRole"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}metadata\0\u{1}rules\0\u{1}aggregationRule\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._metadata) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.rules) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._aggregationRule) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._metadata {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.rules.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.rules, fieldNumber: 2)
+    }
+    try { if let v = self._aggregationRule {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: K8s_Io_ClusterRole, rhs: K8s_Io_ClusterRole) -> Bool {
+    if lhs._metadata != rhs._metadata {return false}
+    if lhs.rules != rhs.rules {return false}
+    if lhs._aggregationRule != rhs._aggregationRule {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension K8s_Io_RoleRef: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".RoleRef"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}apiGroup\0\u{1}kind\0\u{1}name\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self._apiGroup) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self._kind) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self._name) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._apiGroup {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._kind {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._name {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 3)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: K8s_Io_RoleRef, rhs: K8s_Io_RoleRef) -> Bool {
+    if lhs._apiGroup != rhs._apiGroup {return false}
+    if lhs._kind != rhs._kind {return false}
+    if lhs._name != rhs._name {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension K8s_Io_Subject: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".Subject"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}kind\0\u{1}apiGroup\0\u{1}name\0\u{1}namespace\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self._kind) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self._apiGroup) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self._name) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self._namespace) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._kind {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._apiGroup {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._name {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._namespace {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 4)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: K8s_Io_Subject, rhs: K8s_Io_Subject) -> Bool {
+    if lhs._kind != rhs._kind {return false}
+    if lhs._apiGroup != rhs._apiGroup {return false}
+    if lhs._name != rhs._name {return false}
+    if lhs._namespace != rhs._namespace {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension K8s_Io_RoleBinding: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".RoleBinding"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}metadata\0\u{1}subjects\0\u{1}roleRef\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._metadata) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.subjects) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._roleRef) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._metadata {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.subjects.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.subjects, fieldNumber: 2)
+    }
+    try { if let v = self._roleRef {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: K8s_Io_RoleBinding, rhs: K8s_Io_RoleBinding) -> Bool {
+    if lhs._metadata != rhs._metadata {return false}
+    if lhs.subjects != rhs.subjects {return false}
+    if lhs._roleRef != rhs._roleRef {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension K8s_Io_ClusterRoleBinding: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".ClusterRoleBinding"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}metadata\0\u{1}subjects\0\u{1}roleRef\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._metadata) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.subjects) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._roleRef) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._metadata {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.subjects.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.subjects, fieldNumber: 2)
+    }
+    try { if let v = self._roleRef {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: K8s_Io_ClusterRoleBinding, rhs: K8s_Io_ClusterRoleBinding) -> Bool {
+    if lhs._metadata != rhs._metadata {return false}
+    if lhs.subjects != rhs.subjects {return false}
+    if lhs._roleRef != rhs._roleRef {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension K8s_Io_BoundObjectReference: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".BoundObjectReference"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}kind\0\u{1}apiVersion\0\u{1}name\0\u{1}uID\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self._kind) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self._apiVersion) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self._name) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self._uID) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._kind {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._apiVersion {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._name {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._uID {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 4)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: K8s_Io_BoundObjectReference, rhs: K8s_Io_BoundObjectReference) -> Bool {
+    if lhs._kind != rhs._kind {return false}
+    if lhs._apiVersion != rhs._apiVersion {return false}
+    if lhs._name != rhs._name {return false}
+    if lhs._uID != rhs._uID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension K8s_Io_TokenRequestSpec: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".TokenRequestSpec"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}audiences\0\u{2}\u{2}boundObjectRef\0\u{1}expirationSeconds\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedStringField(value: &self.audiences) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._boundObjectRef) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self._expirationSeconds) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.audiences.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.audiences, fieldNumber: 1)
+    }
+    try { if let v = self._boundObjectRef {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._expirationSeconds {
+      try visitor.visitSingularInt64Field(value: v, fieldNumber: 4)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: K8s_Io_TokenRequestSpec, rhs: K8s_Io_TokenRequestSpec) -> Bool {
+    if lhs.audiences != rhs.audiences {return false}
+    if lhs._expirationSeconds != rhs._expirationSeconds {return false}
+    if lhs._boundObjectRef != rhs._boundObjectRef {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension K8s_Io_TokenRequestStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".TokenRequestStatus"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}token\0\u{1}expirationTimestamp\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self._token) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._expirationTimestamp) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._token {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._expirationTimestamp {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: K8s_Io_TokenRequestStatus, rhs: K8s_Io_TokenRequestStatus) -> Bool {
+    if lhs._token != rhs._token {return false}
+    if lhs._expirationTimestamp != rhs._expirationTimestamp {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension K8s_Io_TokenRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".TokenRequest"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}metadata\0\u{1}spec\0\u{1}status\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._metadata) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._spec) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._status) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._metadata {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._spec {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._status {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: K8s_Io_TokenRequest, rhs: K8s_Io_TokenRequest) -> Bool {
+    if lhs._metadata != rhs._metadata {return false}
+    if lhs._spec != rhs._spec {return false}
+    if lhs._status != rhs._status {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension K8s_Io_ExtraValue: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".ExtraValue"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}items\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedStringField(value: &self.items) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.items.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.items, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: K8s_Io_ExtraValue, rhs: K8s_Io_ExtraValue) -> Bool {
+    if lhs.items != rhs.items {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension K8s_Io_UserInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".UserInfo"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}username\0\u{1}uid\0\u{1}groups\0\u{1}extra\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self._username) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self._uid) }()
+      case 3: try { try decoder.decodeRepeatedStringField(value: &self.groups) }()
+      case 4: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMessageMap<SwiftProtobuf.ProtobufString,K8s_Io_ExtraValue>.self, value: &self.extra) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._username {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._uid {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+    } }()
+    if !self.groups.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.groups, fieldNumber: 3)
+    }
+    if !self.extra.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMessageMap<SwiftProtobuf.ProtobufString,K8s_Io_ExtraValue>.self, value: self.extra, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: K8s_Io_UserInfo, rhs: K8s_Io_UserInfo) -> Bool {
+    if lhs._username != rhs._username {return false}
+    if lhs._uid != rhs._uid {return false}
+    if lhs.groups != rhs.groups {return false}
+    if lhs.extra != rhs.extra {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension K8s_Io_SelfSubjectReviewStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".SelfSubjectReviewStatus"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}userInfo\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._userInfo) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._userInfo {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: K8s_Io_SelfSubjectReviewStatus, rhs: K8s_Io_SelfSubjectReviewStatus) -> Bool {
+    if lhs._userInfo != rhs._userInfo {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension K8s_Io_SelfSubjectReview: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".SelfSubjectReview"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}metadata\0\u{1}status\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._metadata) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._status) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._metadata {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._status {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: K8s_Io_SelfSubjectReview, rhs: K8s_Io_SelfSubjectReview) -> Bool {
+    if lhs._metadata != rhs._metadata {return false}
+    if lhs._status != rhs._status {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension K8s_Io_FieldSelectorAttributes: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".FieldSelectorAttributes"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}rawSelector\0\u{1}requirements\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self._rawSelector) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.requirements) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._rawSelector {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+    } }()
+    if !self.requirements.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.requirements, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: K8s_Io_FieldSelectorAttributes, rhs: K8s_Io_FieldSelectorAttributes) -> Bool {
+    if lhs._rawSelector != rhs._rawSelector {return false}
+    if lhs.requirements != rhs.requirements {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension K8s_Io_LabelSelectorAttributes: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".LabelSelectorAttributes"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}rawSelector\0\u{1}requirements\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self._rawSelector) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.requirements) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._rawSelector {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+    } }()
+    if !self.requirements.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.requirements, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: K8s_Io_LabelSelectorAttributes, rhs: K8s_Io_LabelSelectorAttributes) -> Bool {
+    if lhs._rawSelector != rhs._rawSelector {return false}
+    if lhs.requirements != rhs.requirements {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension K8s_Io_ResourceAttributes: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".ResourceAttributes"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}namespace\0\u{1}verb\0\u{1}group\0\u{1}version\0\u{1}resource\0\u{1}subresource\0\u{1}name\0\u{1}fieldSelector\0\u{1}labelSelector\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self._namespace) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self._verb) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self._group) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self._version) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self._resource) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self._subresource) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self._name) }()
+      case 8: try { try decoder.decodeSingularMessageField(value: &self._fieldSelector) }()
+      case 9: try { try decoder.decodeSingularMessageField(value: &self._labelSelector) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._namespace {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._verb {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._group {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._version {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 4)
+    } }()
+    try { if let v = self._resource {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 5)
+    } }()
+    try { if let v = self._subresource {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 6)
+    } }()
+    try { if let v = self._name {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 7)
+    } }()
+    try { if let v = self._fieldSelector {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+    } }()
+    try { if let v = self._labelSelector {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: K8s_Io_ResourceAttributes, rhs: K8s_Io_ResourceAttributes) -> Bool {
+    if lhs._namespace != rhs._namespace {return false}
+    if lhs._verb != rhs._verb {return false}
+    if lhs._group != rhs._group {return false}
+    if lhs._version != rhs._version {return false}
+    if lhs._resource != rhs._resource {return false}
+    if lhs._subresource != rhs._subresource {return false}
+    if lhs._name != rhs._name {return false}
+    if lhs._fieldSelector != rhs._fieldSelector {return false}
+    if lhs._labelSelector != rhs._labelSelector {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension K8s_Io_NonResourceAttributes: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".NonResourceAttributes"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}path\0\u{1}verb\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self._path) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self._verb) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._path {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._verb {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: K8s_Io_NonResourceAttributes, rhs: K8s_Io_NonResourceAttributes) -> Bool {
+    if lhs._path != rhs._path {return false}
+    if lhs._verb != rhs._verb {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension K8s_Io_SelfSubjectAccessReviewSpec: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".SelfSubjectAccessReviewSpec"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}resourceAttributes\0\u{1}nonResourceAttributes\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._resourceAttributes) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._nonResourceAttributes) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._resourceAttributes {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._nonResourceAttributes {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: K8s_Io_SelfSubjectAccessReviewSpec, rhs: K8s_Io_SelfSubjectAccessReviewSpec) -> Bool {
+    if lhs._resourceAttributes != rhs._resourceAttributes {return false}
+    if lhs._nonResourceAttributes != rhs._nonResourceAttributes {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension K8s_Io_SubjectAccessReviewStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".SubjectAccessReviewStatus"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}allowed\0\u{1}reason\0\u{1}evaluationError\0\u{1}denied\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBoolField(value: &self._allowed) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self._reason) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self._evaluationError) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self._denied) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._allowed {
+      try visitor.visitSingularBoolField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._reason {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._evaluationError {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._denied {
+      try visitor.visitSingularBoolField(value: v, fieldNumber: 4)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: K8s_Io_SubjectAccessReviewStatus, rhs: K8s_Io_SubjectAccessReviewStatus) -> Bool {
+    if lhs._allowed != rhs._allowed {return false}
+    if lhs._denied != rhs._denied {return false}
+    if lhs._reason != rhs._reason {return false}
+    if lhs._evaluationError != rhs._evaluationError {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension K8s_Io_SelfSubjectAccessReview: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".SelfSubjectAccessReview"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}metadata\0\u{1}spec\0\u{1}status\0")
+
+  fileprivate class _StorageClass {
+    var _metadata: K8s_Io_ObjectMeta? = nil
+    var _spec: K8s_Io_SelfSubjectAccessReviewSpec? = nil
+    var _status: K8s_Io_SubjectAccessReviewStatus? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _metadata = source._metadata
+      _spec = source._spec
+      _status = source._status
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularMessageField(value: &_storage._metadata) }()
+        case 2: try { try decoder.decodeSingularMessageField(value: &_storage._spec) }()
+        case 3: try { try decoder.decodeSingularMessageField(value: &_storage._status) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      try { if let v = _storage._metadata {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+      } }()
+      try { if let v = _storage._spec {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+      } }()
+      try { if let v = _storage._status {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+      } }()
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: K8s_Io_SelfSubjectAccessReview, rhs: K8s_Io_SelfSubjectAccessReview) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._metadata != rhs_storage._metadata {return false}
+        if _storage._spec != rhs_storage._spec {return false}
+        if _storage._status != rhs_storage._status {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension K8s_Io_SelfSubjectRulesReviewSpec: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".SelfSubjectRulesReviewSpec"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}namespace\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self._namespace) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._namespace {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: K8s_Io_SelfSubjectRulesReviewSpec, rhs: K8s_Io_SelfSubjectRulesReviewSpec) -> Bool {
+    if lhs._namespace != rhs._namespace {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension K8s_Io_ResourceRule: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".ResourceRule"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}verbs\0\u{1}apiGroups\0\u{1}resources\0\u{1}resourceNames\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedStringField(value: &self.verbs) }()
+      case 2: try { try decoder.decodeRepeatedStringField(value: &self.apiGroups) }()
+      case 3: try { try decoder.decodeRepeatedStringField(value: &self.resources) }()
+      case 4: try { try decoder.decodeRepeatedStringField(value: &self.resourceNames) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.verbs.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.verbs, fieldNumber: 1)
+    }
+    if !self.apiGroups.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.apiGroups, fieldNumber: 2)
+    }
+    if !self.resources.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.resources, fieldNumber: 3)
+    }
+    if !self.resourceNames.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.resourceNames, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: K8s_Io_ResourceRule, rhs: K8s_Io_ResourceRule) -> Bool {
+    if lhs.verbs != rhs.verbs {return false}
+    if lhs.apiGroups != rhs.apiGroups {return false}
+    if lhs.resources != rhs.resources {return false}
+    if lhs.resourceNames != rhs.resourceNames {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension K8s_Io_NonResourceRule: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".NonResourceRule"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}verbs\0\u{1}nonResourceURLs\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedStringField(value: &self.verbs) }()
+      case 2: try { try decoder.decodeRepeatedStringField(value: &self.nonResourceUrls) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.verbs.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.verbs, fieldNumber: 1)
+    }
+    if !self.nonResourceUrls.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.nonResourceUrls, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: K8s_Io_NonResourceRule, rhs: K8s_Io_NonResourceRule) -> Bool {
+    if lhs.verbs != rhs.verbs {return false}
+    if lhs.nonResourceUrls != rhs.nonResourceUrls {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension K8s_Io_SubjectRulesReviewStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".SubjectRulesReviewStatus"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}resourceRules\0\u{1}nonResourceRules\0\u{1}incomplete\0\u{1}evaluationError\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.resourceRules) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.nonResourceRules) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self._incomplete) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self._evaluationError) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.resourceRules.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.resourceRules, fieldNumber: 1)
+    }
+    if !self.nonResourceRules.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.nonResourceRules, fieldNumber: 2)
+    }
+    try { if let v = self._incomplete {
+      try visitor.visitSingularBoolField(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._evaluationError {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 4)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: K8s_Io_SubjectRulesReviewStatus, rhs: K8s_Io_SubjectRulesReviewStatus) -> Bool {
+    if lhs.resourceRules != rhs.resourceRules {return false}
+    if lhs.nonResourceRules != rhs.nonResourceRules {return false}
+    if lhs._incomplete != rhs._incomplete {return false}
+    if lhs._evaluationError != rhs._evaluationError {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension K8s_Io_SelfSubjectRulesReview: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".SelfSubjectRulesReview"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}metadata\0\u{1}spec\0\u{1}status\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._metadata) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._spec) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._status) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._metadata {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._spec {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._status {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: K8s_Io_SelfSubjectRulesReview, rhs: K8s_Io_SelfSubjectRulesReview) -> Bool {
+    if lhs._metadata != rhs._metadata {return false}
+    if lhs._spec != rhs._spec {return false}
+    if lhs._status != rhs._status {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

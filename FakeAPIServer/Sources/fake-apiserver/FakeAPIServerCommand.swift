@@ -30,6 +30,9 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "Keep every object, the CA and the tokens in this directory, so a restart keeps them (default: memory only).")
     var dataDir: String?
 
+    @Option(help: "AlwaysAllow (any authenticated request) or RBAC (Roles, ClusterRoles and their bindings decide; the admin user is in system:masters).")
+    var authorizationMode: AuthorizationMode = .alwaysAllow
+
     @Option(help: "Milliseconds to wait before each write to the data directory, as a slow disk would (for tests).")
     var slowDiskMs = 0
 
@@ -40,6 +43,7 @@ struct ServerOptions: ParsableArguments {
         configuration.tls = !insecureHTTP
         configuration.dataDirectory = dataDir
         configuration.slowDisk = .milliseconds(slowDiskMs)
+        configuration.authorization = authorizationMode
         return configuration
     }
 }
@@ -77,3 +81,5 @@ struct Serve: AsyncParsableCommand {
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+extension AuthorizationMode: ExpressibleByArgument {}

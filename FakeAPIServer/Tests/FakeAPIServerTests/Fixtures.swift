@@ -17,6 +17,12 @@ enum Fixtures {
         return ["apiVersion": "example.dboperator.io/v1", "kind": "Widget", "metadata": ["name": .string(name)], "spec": .object(spec)]
     }
 
+    /// A minimal valid Job.
+    static func job(_ name: String) -> JSONValue {
+        let container: JSONValue = ["name": "c", "image": "busybox", "command": ["true"]]
+        return ["metadata": ["name": .string(name)], "spec": ["template": ["spec": ["containers": [container], "restartPolicy": "Never"]]]]
+    }
+
     static func namespace(_ name: String) -> JSONValue {
         ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(name)]]
     }

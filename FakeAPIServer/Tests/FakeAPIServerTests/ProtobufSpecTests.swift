@@ -46,7 +46,9 @@ struct ProtobufSpecTests {
         try await TestAPIServer.with { api in
             let (event, _) = try await api.requestBytes(.POST, "/api/v1/namespaces/default/events", body: Self.envelope(kind: "Event", raw: []), contentType: Self.protobuf)
             #expect(event.status == 415)
-            #expect(event.message.contains("Secret, ConfigMap"))
+            #expect(event.message.contains("v1/ConfigMap, v1/Namespace, v1/Secret, v1/ServiceAccount"))
+            #expect(event.message.contains("rbac.authorization.k8s.io/v1/Role,"))
+            #expect(event.message.hasSuffix("not v1 Event; send JSON"))
             let (broken, _) = try await api.requestBytes(.POST, configMaps, body: [0x6B, 0x38, 0x73, 0x00, 0x0A, 0x7F, 0x01], contentType: Self.protobuf)
             #expect(broken.status == 400)
             let (noMagic, _) = try await api.requestBytes(.POST, configMaps, body: [0x0A, 0x00], contentType: Self.protobuf)
