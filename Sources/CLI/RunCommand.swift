@@ -24,8 +24,8 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Namespace of the leader-election Lease.")
     var leaderElectionNamespace = "default"
 
-    @Option(help: "Image of the driver Jobs.")
-    var jobImage = "ghcr.io/db-operator/db-operator:latest"
+    @Option(help: "Image of the driver Jobs (default: $DB_OPERATOR_JOB_IMAGE, which deploy/ sets to the operator's own image, else ghcr.io/db-operator/db-operator:latest).")
+    var jobImage: String?
 
     @Option(help: "Service account of the driver Jobs.")
     var jobServiceAccount: String?
@@ -67,7 +67,8 @@ struct RunCommand: AsyncParsableCommand {
         configuration.serverProbeInterval = serverProbeInterval
         configuration.maxConcurrent = maxConcurrent
         configuration.retry = RetryPolicy(base: jobRetryBase, max: 600)
-        configuration.jobTemplate.image = jobImage
+        configuration.jobTemplate.image = jobImage ?? ProcessInfo.processInfo.environment["DB_OPERATOR_JOB_IMAGE"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? "ghcr.io/db-operator/db-operator:latest"
         configuration.jobTemplate.serviceAccountName = jobServiceAccount
         for entry in jobEnv {
             guard let equals = entry.firstIndex(of: "=") else { throw ValidationError("--job-env \(entry): expected NAME=VALUE") }
@@ -97,7 +98,7 @@ struct RunCommand: AsyncParsableCommand {
             let identity = ProcessInfo.processInfo.environment["POD_NAME"] ?? "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
             let elector = LeaderElector(
                 api: api, configuration: .init(leaseName: "db-operator-leader", namespace: leaderElectionNamespace, identity: identity), logger: logger)
-            service = LeaderElected(elector: elector, service: operatorService)
+            service = LeaderElected(elector: elector, service: operatorService, metrics: operatorService.metrics)
         } else {
             service = operatorService
         }
@@ -121,12 +122,19 @@ struct RunCommand: AsyncParsableCommand {
     }
 }
 
-/// A service that runs only while its elector holds the lease.
+/// A service that runs only while its elector holds the lease. A replica standing by
+/// counts as ready (`/readyz`): it is up and will take over, so a Deployment of two
+/// rolls out.
 struct LeaderElected: Service {
     let elector: LeaderElector
     let service: any Service
+    let metrics: OperatorMetrics
 
     func run() async throws {
-        try await elector.run { try await service.run() }
+        metrics.isReady = true
+        try await elector.run {
+            defer { metrics.isReady = true }
+            try await service.run()
+        }
     }
 }

@@ -54,6 +54,10 @@ public struct PodSpec: Codable, Sendable, Hashable {
     public var containers: [Container]
     public var restartPolicy: String?
     public var serviceAccountName: String?
+    /// `v1.PodSecurityContext` as Kubernetes writes it (runAsNonRoot, runAsUser, seccompProfile, ...).
+    public var securityContext: JSONValue?
+    /// `v1.Volume`s as Kubernetes writes them (here an emptyDir for /tmp).
+    public var volumes: JSONValue?
 
     public init(containers: [Container], restartPolicy: String? = "Never", serviceAccountName: String? = nil) {
         self.containers = containers
@@ -72,6 +76,10 @@ public struct Container: Codable, Sendable, Hashable {
     /// Whole Secrets or ConfigMaps as variables (`env` wins on a clash).
     public var envFrom: [EnvFromSource]?
     public var resources: JSONValue?
+    /// `v1.SecurityContext` as Kubernetes writes it (allowPrivilegeEscalation, readOnlyRootFilesystem, capabilities).
+    public var securityContext: JSONValue?
+    /// `v1.VolumeMount`s as Kubernetes writes them.
+    public var volumeMounts: JSONValue?
 
     public init(name: String, image: String?, command: [String]? = nil, args: [String]? = nil, env: [EnvVar]? = nil) {
         self.name = name

@@ -125,18 +125,31 @@ public struct JobTemplate: Sendable {
         let env = env + environment.sorted { $0.key < $1.key }.map { EnvVar(name: $0.key, value: $0.value) }
         var container = Container(name: "driver", image: image, command: ["db-operator", "driver"], env: env)
         container.resources = resources
+        container.securityContext = Self.containerSecurityContext
+        container.volumeMounts = [["name": "tmp", "mountPath": "/tmp"]]
         if !environmentFromSecrets.isEmpty {
             container.envFrom = environmentFromSecrets.map { EnvFromSource(secretRef: .init(name: $0, optional: true)) }
         }
+        var pod = PodSpec(containers: [container], restartPolicy: "Never", serviceAccountName: serviceAccountName)
+        pod.securityContext = Self.podSecurityContext
+        pod.volumes = [["name": "tmp", "emptyDir": [:]]]
         return JobSpec(
-            template: PodTemplateSpec(
-                metadata: ObjectMeta(labels: labels),
-                spec: PodSpec(containers: [container], restartPolicy: "Never", serviceAccountName: serviceAccountName)),
+            template: PodTemplateSpec(metadata: ObjectMeta(labels: labels), spec: pod),
             backoffLimit: backoffLimit, activeDeadlineSeconds: deadline, ttlSecondsAfterFinished: ttlSecondsAfterFinished)
     }
 }
 
 extension JobTemplate {
+    /// The restricted Pod Security Standard, as the operator's own Deployment has it:
+    /// the image's non-root user, the runtime's default seccomp profile.
+    public static let podSecurityContext: JSONValue = [
+        "runAsNonRoot": true, "runAsUser": 65532, "runAsGroup": 65532, "seccompProfile": ["type": "RuntimeDefault"],
+    ]
+    /// No privilege escalation, no capabilities, a read-only root (dumps stream; /tmp is an emptyDir).
+    public static let containerSecurityContext: JSONValue = [
+        "allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true, "capabilities": ["drop": ["ALL"]],
+    ]
+
     /// 8 hex characters of the SHA-256 of `seed`: what makes a Job's name unique.
     static func shortHash(_ seed: String) -> String {
         SHA256.hash(data: Array(seed.utf8)).prefix(4).map { byte in

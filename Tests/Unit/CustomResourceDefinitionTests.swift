@@ -1,4 +1,5 @@
 @testable import FakeAPIServer
+@testable import CLI
 import Foundation
 import KubeModel
 import Testing
@@ -97,6 +98,13 @@ struct CustomResourceDefinitionTests {
         #expect(try JSONValue(encoding: try backup.decode(as: Backup.self)) == backup)
         let server = Self.example(of: try Self.schema(CustomResourceDefinitions.databaseServer))
         #expect(try JSONValue(encoding: try server.decode(as: DatabaseServer.self)) == server)
+    }
+
+    @Test("deploy/crds.yaml is exactly what `db-operator crds` prints (regenerate: db-operator crds > deploy/crds.yaml)")
+    func committedCRDsAreGenerated() throws {
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let committed = try String(contentsOf: repository.appendingPathComponent("deploy/crds.yaml"), encoding: .utf8)
+        #expect(committed == (try CRDsCommand.render(json: false)))
     }
 
     @Test("DatabaseServer is cluster-scoped, with columns Driver, Host, Version, Databases, Ready and Age")

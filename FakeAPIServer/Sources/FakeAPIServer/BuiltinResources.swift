@@ -28,6 +28,14 @@ enum BuiltinResources {
                 "spec.template.spec.volumes": "name", "spec.template.spec.containers[].volumeMounts": "mountPath",
             ]),
         ResourceType(
+            group: "apps", version: "v1", plural: "deployments", singular: "deployment", kind: "Deployment", namespaced: true,
+            shortNames: ["deploy"], categories: ["all"], hasStatusSubresource: true, hasGeneration: true,
+            strategicMergeKeys: [
+                "spec.template.spec.containers": "name", "spec.template.spec.containers[].env": "name",
+                "spec.template.spec.containers[].ports": "containerPort", "spec.template.spec.volumes": "name",
+                "spec.template.spec.containers[].volumeMounts": "mountPath",
+            ]),
+        ResourceType(
             group: "coordination.k8s.io", version: "v1", plural: "leases", singular: "lease", kind: "Lease",
             namespaced: true),
         ResourceType(

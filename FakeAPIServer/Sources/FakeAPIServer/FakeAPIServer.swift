@@ -3,8 +3,9 @@
 //
 // It does: discovery (/version, /api, /api/v1, /apis, /apis/<group>[/<version>]),
 // OpenAPI v3 documents (/openapi/v3), Table responses; namespaces, secrets,
-// configmaps, events, serviceaccounts, pods (read-only), batch/v1 jobs,
-// coordination.k8s.io/v1 leases and CustomResourceDefinitions, whose resources are
+// configmaps, events, serviceaccounts, pods (read-only), batch/v1 jobs, apps/v1
+// deployments (stored; no controller), coordination.k8s.io/v1 leases, RBAC's Roles,
+// ClusterRoles and bindings, and CustomResourceDefinitions, whose resources are
 // then served and pruned, defaulted and validated by their OpenAPI v3 schema;
 // uid, creationTimestamp, generateName, one global resourceVersion counter,
 // generation bumped by spec changes, 409 on a stale resourceVersion, the status
@@ -14,21 +15,27 @@
 // (resourceVersion, allowWatchBookmarks, timeoutSeconds, 410 Expired for a
 // compacted version), create, update, patch (merge, JSON, strategic merge for
 // built-ins), delete and deletecollection; Status errors with the real reasons and
-// codes; bearer tokens with per-token users; fault injection; Kubernetes protobuf
-// bodies (the `k8s\0` envelope) of Namespace, Secret, ConfigMap and ServiceAccount
-// in requests and, when the client asks for protobuf first, in responses
+// codes; bearer tokens with per-token users and groups; service-account tokens from
+// the TokenRequest subresource (Authentication.swift); with `authorization: .rbac`,
+// RBAC as kube-apiserver evaluates it, escalation prevention, the bootstrap policy
+// and an access log (RBAC.swift, Authorizer.swift); SelfSubjectAccessReview,
+// SelfSubjectRulesReview and SelfSubjectReview (`kubectl auth can-i`, `whoami`);
+// fault injection; Kubernetes protobuf bodies (the `k8s\0` envelope) of the core,
+// RBAC, authentication and authorization kinds kubectl's typed commands send, in
+// requests and, when the client asks for protobuf first, in responses
 // (KubernetesProtobuf.swift; kubectl's typed `create` commands send them); query
 // strings decoded as Go's url.ParseQuery does (`+` is a space); with a data
 // directory, state that survives restarts and kill -9 (Journal.swift).
 //
 // It does not do (yet), so tests must not rely on these:
-// - TLS, client certificates, RBAC authorization (every authenticated user may do anything),
-//   admission webhooks, audit, API priority and fairness.
+// - Client certificates, impersonation (`--as`), aggregated ClusterRoles
+//   (aggregationRule is stored, not evaluated), SubjectAccessReview for other users,
+//   admission webhooks, audit, API priority and fairness. Authorization is
+//   AlwaysAllow unless configured (every authenticated user may do anything).
 // - Server-side apply (application/apply-patch+yaml) and managedFields; YAML bodies;
-//   protobuf bodies of kinds other than the four above (415 UnsupportedMediaType),
+//   protobuf bodies of kinds other than those above (415 UnsupportedMediaType),
 //   and protobuf lists, watch events and Status errors (answered as JSON, which
 //   protobuf clients also accept).
-// - The serviceaccounts/token subresource (`kubectl create token`).
 // - OpenAPI v2 (/openapi/v2 answers 404; kubectl uses v3) and aggregated discovery
 //   (the legacy discovery documents are served, which every client falls back to).
 // - CRD conversion between versions (every served version shows the same stored object),

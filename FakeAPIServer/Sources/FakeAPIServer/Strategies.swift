@@ -20,6 +20,9 @@ enum Strategies {
         case ("batch", "jobs"):
             applyJobDefaults(&object)
             object["status"] = [:]
+        case ("apps", "deployments"):
+            applyDeploymentDefaults(&object)
+            object["status"] = [:]
         case ("apiextensions.k8s.io", "customresourcedefinitions"):
             object["status"] = crdStatus(object)
         default:
@@ -34,6 +37,8 @@ enum Strategies {
         switch (type.group, type.plural) {
         case ("batch", "jobs"):
             applyJobDefaults(&object)
+        case ("apps", "deployments"):
+            applyDeploymentDefaults(&object)
         case ("apiextensions.k8s.io", "customresourcedefinitions"):
             object["status"] = crdStatus(object)
         default:
@@ -200,6 +205,7 @@ enum Strategies {
         case ("", "secrets"): return validateSecret(object, old: old)
         case ("", "configmaps"): return validateDataKeys(object["data"], field: "data")
         case ("batch", "jobs"): return validateJob(object, old: old)
+        case ("apps", "deployments"): return validateDeployment(object, old: old)
         case ("apiextensions.k8s.io", "customresourcedefinitions"): return validateCRD(object, old: old)
         case ("rbac.authorization.k8s.io", "roles"), ("rbac.authorization.k8s.io", "clusterroles"):
             return validateRules(object, namespaced: type.namespaced)
@@ -266,17 +272,68 @@ enum Strategies {
         }
     }
 
+    /// The containers of a pod template: present, each with a name (a DNS label, unique) and an image.
+    private static func validateContainers(_ podSpec: JSONValue) -> [FieldError] {
+        var errors: [FieldError] = []
+        let containers = podSpec["containers"]?.arrayValue ?? []
+        if containers.isEmpty { errors.append(.required("spec.template.spec.containers")) }
+        var names: Set<String> = []
+        for (index, container) in containers.enumerated() {
+            let name = container["name"]?.stringValue ?? ""
+            if name.isEmpty {
+                errors.append(.required("spec.template.spec.containers[\(index)].name"))
+            } else if let problem = Names.dnsLabelProblem(name) {
+                errors.append(.invalid("spec.template.spec.containers[\(index)].name", .string(name), problem))
+            } else if !names.insert(name).inserted {
+                errors.append(FieldError(reason: "FieldValueDuplicate", field: "spec.template.spec.containers[\(index)].name", detail: "", value: .string(name)))
+            }
+            if (container["image"]?.stringValue ?? "").isEmpty { errors.append(.required("spec.template.spec.containers[\(index)].image")) }
+        }
+        return errors
+    }
+
+    /// apps/v1 defaults: one replica, pods restarted always, a rolling update of 25%.
+    private static func applyDeploymentDefaults(_ object: inout JSONValue) {
+        if object[path: ["spec", "replicas"]] == nil { object[path: ["spec", "replicas"]] = 1 }
+        if object[path: ["spec", "template", "spec", "restartPolicy"]] == nil { object[path: ["spec", "template", "spec", "restartPolicy"]] = "Always" }
+        if object[path: ["spec", "revisionHistoryLimit"]] == nil { object[path: ["spec", "revisionHistoryLimit"]] = 10 }
+        if object[path: ["spec", "progressDeadlineSeconds"]] == nil { object[path: ["spec", "progressDeadlineSeconds"]] = 600 }
+        if object[path: ["spec", "strategy"]] == nil {
+            object[path: ["spec", "strategy"]] = ["type": "RollingUpdate", "rollingUpdate": ["maxUnavailable": "25%", "maxSurge": "25%"]]
+        }
+    }
+
+    private static func validateDeployment(_ object: JSONValue, old: JSONValue?) -> [FieldError] {
+        var errors: [FieldError] = []
+        guard let podSpec = object[path: ["spec", "template", "spec"]] else { return [.required("spec.template.spec.containers")] }
+        errors += validateContainers(podSpec)
+        if let policy = podSpec["restartPolicy"]?.stringValue, policy != "Always" {
+            errors.append(.notSupported("spec.template.spec.restartPolicy", .string(policy), ["Always"]))
+        }
+        let selector = object[path: ["spec", "selector", "matchLabels"]]?.objectValue ?? [:]
+        if object[path: ["spec", "selector"]] == nil || (selector.isEmpty && object[path: ["spec", "selector", "matchExpressions"]] == nil) {
+            errors.append(.required("spec.selector"))
+        } else {
+            let labels = object[path: ["spec", "template", "metadata", "labels"]]?.objectValue ?? [:]
+            if selector.contains(where: { labels[$0.key] != $0.value }) {
+                errors.append(.invalid("spec.template.metadata.labels", .object(labels), "`selector` does not match template `labels`"))
+            }
+        }
+        if let replicas = object[path: ["spec", "replicas"]]?.intValue, replicas < 0 {
+            errors.append(.invalid("spec.replicas", .int(replicas), "must be greater than or equal to 0"))
+        }
+        if let old, old[path: ["spec", "selector"]] != object[path: ["spec", "selector"]] {
+            errors.append(.invalid("spec.selector", object[path: ["spec", "selector"]], "field is immutable"))
+        }
+        return errors
+    }
+
     private static func validateJob(_ object: JSONValue, old: JSONValue?) -> [FieldError] {
         var errors: [FieldError] = []
         guard let podSpec = object[path: ["spec", "template", "spec"]] else {
             return [.required("spec.template.spec.containers")]
         }
-        let containers = podSpec["containers"]?.arrayValue ?? []
-        if containers.isEmpty { errors.append(.required("spec.template.spec.containers")) }
-        for (index, container) in containers.enumerated() {
-            if (container["name"]?.stringValue ?? "").isEmpty { errors.append(.required("spec.template.spec.containers[\(index)].name")) }
-            if (container["image"]?.stringValue ?? "").isEmpty { errors.append(.required("spec.template.spec.containers[\(index)].image")) }
-        }
+        errors += validateContainers(podSpec)
         switch podSpec["restartPolicy"]?.stringValue {
         case nil: errors.append(.required("spec.template.spec.restartPolicy", "valid values: \"OnFailure\", \"Never\""))
         case "Never"?, "OnFailure"?: break

@@ -1,0 +1,132 @@
+import FakeAPIServer
+import Foundation
+import KubeModel
+import Testing
+import TestSupport
+
+/// `deploy/` as a kustomize base, installed by real kubectl (`apply -k`, kustomize
+/// built in) into the fake API server with RBAC on, then what its service accounts
+/// may and may not do, asked as `kubectl auth can-i` asks with their own tokens
+/// (`kubectl create token`).
+@Suite("deploy/: kubectl apply -k with RBAC on")
+struct DeployTests {
+    static let services = TestServices.current
+
+    /// kubectl against one fake server, with the admin's kubeconfig or a token's.
+    struct Kubectl {
+        let kubectl: String
+        let directory: String
+        let adminConfig: String
+
+        func run(_ arguments: [String], token: String? = nil) async throws -> ChildProcessResult {
+            var config = adminConfig
+            if let token {
+                config = "\(directory)/token-\(abs(token.hashValue)).kubeconfig"
+                if !FileManager.default.fileExists(atPath: config) {
+                    let admin = try String(contentsOfFile: adminConfig, encoding: .utf8)
+                    let lines = admin.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+                        line.trimmingCharacters(in: .whitespaces).hasPrefix("token:") ? "    token: \(token)" : String(line)
+                    }
+                    try lines.joined(separator: "\n").write(toFile: config, atomically: true, encoding: .utf8)
+                }
+            }
+            return try await ChildProcess.run(kubectl, ["--kubeconfig", config, "--cache-dir", "\(directory)/cache"] + arguments, environment: ["HOME": directory])
+        }
+
+        func succeeds(_ arguments: [String], token: String? = nil, sourceLocation: SourceLocation = #_sourceLocation) async throws -> String {
+            let result = try await run(arguments, token: token)
+            try #require(result.status == 0, "kubectl \(arguments.joined(separator: " ")): \(result.stderr)", sourceLocation: sourceLocation)
+            return result.stdoutText
+        }
+
+        /// `kubectl auth can-i ...`: true for "yes", false for "no".
+        func canI(_ arguments: [String], token: String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> Bool {
+            let result = try await run(["auth", "can-i"] + arguments, token: token)
+            let answer = result.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
+            try #require(answer == "yes" || answer == "no", "kubectl auth can-i \(arguments.joined(separator: " ")): \(result.stderr)", sourceLocation: sourceLocation)
+            return answer == "yes"
+        }
+    }
+
+    static let deploy = QuickStartTests.repository.appendingPathComponent("deploy").path
+
+    @Test(
+        "kubectl apply -k deploy/ and the tenant example install everything (again: unchanged); the Deployment is restricted; each service account may do what its programs do, and not more",
+        .enabled(if: services.shouldRun(.kubectl)))
+    func applyAndCanI() async throws {
+        try await FakeCluster.with(configure: { configuration in
+            configuration.authorization = .rbac
+            configuration.tokens["admin-token"] = "admin"
+        }) { cluster in
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("deploy-\(UUID().uuidString)").path
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let adminConfig = "\(directory)/admin.kubeconfig"
+            try cluster.server.writeKubeconfig(to: adminConfig, user: "admin")
+            let kubectl = Kubectl(kubectl: try Self.services.kubectl(), directory: directory, adminConfig: adminConfig)
+
+            let applied = try await kubectl.succeeds(["apply", "-k", Self.deploy])
+            for object in [
+                "namespace/db-operator created", "customresourcedefinition.apiextensions.k8s.io/databases.dboperator.io created",
+                "serviceaccount/db-operator created", "clusterrole.rbac.authorization.k8s.io/db-operator created",
+                "clusterrolebinding.rbac.authorization.k8s.io/db-operator-driver-for-servers created", "deployment.apps/db-operator created",
+            ] {
+                #expect(applied.contains(object), "\(applied)")
+            }
+            let again = try await kubectl.succeeds(["apply", "-k", Self.deploy])
+            #expect(!again.contains("created") && !again.contains("configured"), "a second apply changes nothing: \(again)")
+            #expect(try await kubectl.succeeds(["apply", "-k", "\(Self.deploy)/examples/tenant"]).contains("rolebinding.rbac.authorization.k8s.io/db-operator-driver created"))
+
+            // The Deployment as stored: the image from kustomize (and for the Jobs), the restricted profile, probes.
+            let deployment = try JSONValue.decode(Data(try await kubectl.succeeds(["get", "deployment", "db-operator", "-n", "db-operator", "-o", "json"]).utf8))
+            let pod = try #require(deployment[path: ["spec", "template", "spec"]])
+            let container = try #require(pod["containers"]?.arrayValue?.first)
+            #expect(container["image"] == "ghcr.io/db-operator/db-operator:latest")
+            #expect(container["env"]?.arrayValue?.contains { $0["name"] == "DB_OPERATOR_JOB_IMAGE" && $0["value"] == container["image"] } == true)
+            #expect(pod["securityContext"]?["runAsNonRoot"] == true)
+            #expect(pod[path: ["securityContext", "seccompProfile", "type"]] == "RuntimeDefault")
+            #expect(container["securityContext"] == ["allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true, "capabilities": ["drop": ["ALL"]]])
+            #expect(container[path: ["livenessProbe", "httpGet", "path"]] == "/healthz")
+            #expect(container[path: ["readinessProbe", "httpGet", "path"]] == "/readyz")
+            #expect(container[path: ["resources", "requests", "memory"]] == "64Mi")
+            #expect(container["args"]?.arrayValue?.contains("--leader-elect") == true)
+
+            // Tokens as a kubelet would mount them.
+            let operatorToken = try await kubectl.succeeds(["create", "token", "db-operator", "-n", "db-operator"]).trimmingCharacters(in: .whitespacesAndNewlines)
+            let tenantDriver = try await kubectl.succeeds(["create", "token", "db-operator-driver", "-n", "shop"]).trimmingCharacters(in: .whitespacesAndNewlines)
+            let serverDriver = try await kubectl.succeeds(["create", "token", "db-operator-driver", "-n", "db-operator"]).trimmingCharacters(in: .whitespacesAndNewlines)
+
+            // The operator: reads its resources everywhere, writes their status, creates Jobs and Events; no Secrets.
+            #expect(try await kubectl.canI(["list", "databases.dboperator.io", "--all-namespaces"], token: operatorToken))
+            #expect(try await kubectl.canI(["watch", "backups.dboperator.io", "--all-namespaces"], token: operatorToken))
+            #expect(try await kubectl.canI(["update", "databases.dboperator.io", "--subresource=status", "-n", "shop"], token: operatorToken))
+            #expect(try await kubectl.canI(["create", "jobs.batch", "-n", "shop"], token: operatorToken))
+            #expect(try await kubectl.canI(["create", "events", "-n", "shop"], token: operatorToken))
+            #expect(try await kubectl.canI(["update", "leases.coordination.k8s.io", "-n", "db-operator"], token: operatorToken))
+            #expect(try await kubectl.canI(["get", "namespaces/kube-system"], token: operatorToken))
+            #expect(!(try await kubectl.canI(["get", "secrets", "-n", "shop"], token: operatorToken)), "the operator never reads Secrets")
+            #expect(!(try await kubectl.canI(["delete", "jobs.batch", "-n", "shop"], token: operatorToken)))
+            #expect(!(try await kubectl.canI(["update", "databases.dboperator.io", "-n", "shop"], token: operatorToken)), "the spec is the user's")
+            #expect(!(try await kubectl.canI(["create", "pods", "-n", "db-operator"], token: operatorToken)))
+
+            // A tenant's driver Jobs: their namespace only.
+            #expect(try await kubectl.canI(["create", "secrets", "-n", "shop"], token: tenantDriver))
+            #expect(try await kubectl.canI(["update", "databases.dboperator.io", "--subresource=status", "-n", "shop"], token: tenantDriver))
+            #expect(try await kubectl.canI(["create", "backups.dboperator.io", "-n", "shop"], token: tenantDriver))
+            #expect(!(try await kubectl.canI(["get", "secrets", "-n", "db-operator"], token: tenantDriver)), "never the servers' admin passwords")
+            #expect(!(try await kubectl.canI(["create", "jobs.batch", "-n", "shop"], token: tenantDriver)))
+            #expect(!(try await kubectl.canI(["get", "databaseservers.dboperator.io"], token: tenantDriver)))
+
+            // DatabaseServers' Jobs, in db-operator: servers and probes, and tenants' Databases.
+            #expect(try await kubectl.canI(["get", "databaseservers.dboperator.io"], token: serverDriver))
+            #expect(try await kubectl.canI(["update", "databaseservers.dboperator.io", "--subresource=status"], token: serverDriver))
+            #expect(try await kubectl.canI(["get", "secrets", "-n", "db-operator"], token: serverDriver))
+            #expect(try await kubectl.canI(["update", "databases.dboperator.io", "--subresource=status", "-n", "shop"], token: serverDriver))
+            #expect(!(try await kubectl.canI(["delete", "databaseservers.dboperator.io"], token: serverDriver)))
+
+            // A refusal, as kubectl prints it.
+            let listed = try await kubectl.run(["get", "secrets", "-n", "shop"], token: operatorToken)
+            #expect(listed.stderr.contains(#"secrets is forbidden: User "system:serviceaccount:db-operator:db-operator" cannot list resource "secrets" in API group "" in the namespace "shop""#))
+        }
+    }
+}
