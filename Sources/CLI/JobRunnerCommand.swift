@@ -26,6 +26,9 @@ struct JobRunnerCommand: AsyncParsableCommand {
     @Option(help: "Kubeconfig given to the processes (as KUBECONFIG), e.g. one with the Jobs' own user.")
     var jobKubeconfig: String?
 
+    @Flag(help: "Run each pod as its service account, as a kubelet does: a token from the TokenRequest API (needs create on serviceaccounts/token), in a kubeconfig of its own (KUBECONFIG) for the same server. Instead of --job-kubeconfig.")
+    var serviceAccountTokens = false
+
     @Option(help: "Seconds before the first retry of a failed pod (doubling per failure, as the job controller does).")
     var retryBackoff: Double = 10
 
@@ -37,6 +40,12 @@ struct JobRunnerCommand: AsyncParsableCommand {
         configuration.operatorImage = operatorImage
         configuration.retryBackoff = .milliseconds(Int64(retryBackoff * 1000))
         if let jobKubeconfig { configuration.environment["KUBECONFIG"] = jobKubeconfig }
+        if serviceAccountTokens {
+            guard jobKubeconfig == nil else { throw ValidationError("--service-account-tokens and --job-kubeconfig exclude each other") }
+            let own = api.configuration
+            configuration.serviceAccountCredentials = .init(
+                server: own.server, certificateAuthorityPEM: own.certificateAuthorityPEM, directory: "\(logDir)/serviceaccounts")
+        }
         let runner = JobRunner(api: api, configuration: configuration, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [runner], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {

@@ -93,7 +93,11 @@ public final class DriverRuntime: Sendable {
             let backupName = configuration.operation == .backupBeforeDelete
                 ? (database.object.status?.activeBackup.flatMap { $0.isEmpty ? nil : $0 } ?? finalBackupName(database.object))
                 : configuration.backup
-            let terminating = configuration.operation == .backupBeforeDelete ? try await namespaceTerminating() : false
+            // Only a Job in the operator's namespace outlives the Database's namespace (and
+            // may read namespaces: a tenant's Jobs cannot, a RoleBinding grants nothing
+            // cluster-scoped); one in that namespace is deleted with it.
+            let terminating = configuration.operation == .backupBeforeDelete && configuration.operatorNamespace != nil
+                ? try await namespaceTerminating() : false
             if terminating, let operatorNamespace = configuration.operatorNamespace {
                 backupNamespaceState.withLock { $0 = operatorNamespace }
             }

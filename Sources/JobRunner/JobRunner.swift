@@ -27,6 +27,11 @@ public final class JobRunner: Service {
         /// First retry delay after a failed pod; doubles per failure up to `maxRetryBackoff`.
         public var retryBackoff: Duration = .seconds(10)
         public var maxRetryBackoff: Duration = .seconds(360)
+        /// When set, each pod runs as its service account, as under a kubelet: a token
+        /// of `serviceAccountName` (default "default") from the TokenRequest API, in a
+        /// kubeconfig of its own given as KUBECONFIG. A missing service account keeps
+        /// the pod from starting, as the ServiceAccount admission does.
+        public var serviceAccountCredentials: ServiceAccountCredentials?
         /// Between SIGTERM and SIGKILL when a Job is deleted or times out.
         public var terminationGracePeriod: Duration = .seconds(5)
         public var maxConcurrentReconciles = 4
@@ -34,6 +39,20 @@ public final class JobRunner: Service {
         public init(logDirectory: String, operatorExecutable: String) {
             self.logDirectory = logDirectory
             self.operatorExecutable = operatorExecutable
+        }
+    }
+
+    /// Where pods' kubeconfigs point (the API server and its CA) and where they are written.
+    public struct ServiceAccountCredentials: Sendable {
+        public var server: String
+        public var certificateAuthorityPEM: String?
+        /// Directory of the kubeconfig files (mode 0600; removed when their pod ends).
+        public var directory: String
+
+        public init(server: String, certificateAuthorityPEM: String?, directory: String) {
+            self.server = server
+            self.certificateAuthorityPEM = certificateAuthorityPEM
+            self.directory = directory
         }
     }
 
@@ -242,11 +261,50 @@ public final class JobRunner: Service {
         for variable in container.env ?? [] {
             environment[variable.name] = try await resolve(variable, namespace: namespace, podName: podName, job: job)
         }
+        if let credentials = configuration.serviceAccountCredentials {
+            let account = job.spec?.template.spec.serviceAccountName ?? "default"
+            environment["KUBECONFIG"] = try await writeKubeconfig(credentials, serviceAccount: account, namespace: namespace, podName: podName)
+        }
         let (executable, arguments) = command(for: container)
         return PodPlan(
             jobKey: ObjectKey(job.metadata), jobUID: job.metadata.uid ?? "", podName: podName, attempt: attempt,
             executable: executable, arguments: arguments, environment: environment,
             logPath: "\(configuration.logDirectory)/\(namespace)_\(podName).log")
+    }
+
+    /// A kubeconfig with a fresh token of the pod's service account (what a kubelet
+    /// mounts at /var/run/secrets/kubernetes.io/serviceaccount), written with mode 0600.
+    private func writeKubeconfig(_ credentials: ServiceAccountCredentials, serviceAccount: String, namespace: String, podName: String) async throws -> String {
+        let token: String
+        do {
+            token = try await api.requestToken(serviceAccount: serviceAccount, namespace: namespace)
+        } catch let error as KubeError where error.code == .notFound {
+            throw PodSetupError(description: "error looking up service account \(namespace)/\(serviceAccount): serviceaccount \"\(serviceAccount)\" not found")
+        }
+        let ca = credentials.certificateAuthorityPEM.map { "\n    certificate-authority-data: \(Data($0.utf8).base64EncodedString())" } ?? ""
+        let text = """
+            apiVersion: v1
+            kind: Config
+            clusters:
+            - name: cluster
+              cluster:
+                server: \(credentials.server)\(ca)
+            users:
+            - name: \(serviceAccount)
+              user:
+                token: \(token)
+            contexts:
+            - name: pod
+              context: {cluster: cluster, user: \(serviceAccount), namespace: \(namespace)}
+            current-context: pod
+
+            """
+        try FileManager.default.createDirectory(atPath: credentials.directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let path = "\(credentials.directory)/\(namespace)_\(podName).kubeconfig"
+        guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw PodSetupError(description: "cannot write the pod's service-account kubeconfig \(path)")
+        }
+        return path
     }
 
     /// The process a container becomes: the operator's image runs the local db-operator.
@@ -328,6 +386,9 @@ public final class JobRunner: Service {
     /// caller queues the Job again (a retry, or nothing left to do).
     private func awaitExit(_ pod: RunningPod) async {
         let code = await pod.exitCode()
+        if let directory = configuration.serviceAccountCredentials?.directory {
+            try? FileManager.default.removeItem(atPath: "\(directory)/\(pod.jobKey.namespace ?? "default")_\(pod.podName).kubeconfig")
+        }
         // The pod leaves the table only after its outcome is in the Job's status:
         // a reconcile in between must not see "no process, not finished" and start another.
         defer { processes.remove(pod) }

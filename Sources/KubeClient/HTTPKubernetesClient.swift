@@ -74,6 +74,10 @@ public final class HTTPKubernetesClient: KubernetesAPI {
         try await send(.POST, resource.path(namespace: namespace), body: object)
     }
 
+    public func create(_ resource: ResourceDescriptor, namespace: String?, name: String, subresource: String, object: JSONValue) async throws -> JSONValue {
+        try await send(.POST, resource.path(namespace: namespace, name: name, subresource: subresource), body: object)
+    }
+
     public func update(_ resource: ResourceDescriptor, namespace: String?, name: String, object: JSONValue, subresource: String?) async throws -> JSONValue {
         try await send(.PUT, resource.path(namespace: namespace, name: name, subresource: subresource), body: object)
     }

@@ -68,6 +68,8 @@ public protocol KubernetesAPI: Sendable {
     func get(_ resource: ResourceDescriptor, namespace: String?, name: String) async throws -> JSONValue
     func list(_ resource: ResourceDescriptor, namespace: String?, options: ListOptions) async throws -> ObjectList
     func create(_ resource: ResourceDescriptor, namespace: String?, object: JSONValue) async throws -> JSONValue
+    /// POST to a subresource of one object (`serviceaccounts/NAME/token`, say).
+    func create(_ resource: ResourceDescriptor, namespace: String?, name: String, subresource: String, object: JSONValue) async throws -> JSONValue
     /// PUT: a compare-and-swap when the object carries `metadata.resourceVersion`.
     func update(_ resource: ResourceDescriptor, namespace: String?, name: String, object: JSONValue, subresource: String?) async throws -> JSONValue
     func patch(_ resource: ResourceDescriptor, namespace: String?, name: String, patch: JSONValue, type: PatchType, subresource: String?) async throws -> JSONValue
@@ -97,6 +99,22 @@ public struct WatchEventStream: AsyncSequence, Sendable {
 }
 
 extension KubernetesAPI {
+    private static var serviceAccounts: ResourceDescriptor {
+        ResourceDescriptor(group: "", version: "v1", plural: "serviceaccounts", kind: "ServiceAccount", namespaced: true)
+    }
+
+    /// A token of the service account `namespace/name` (TokenRequest, as a kubelet
+    /// asks for a pod's), valid for `seconds` (at least 600).
+    public func requestToken(serviceAccount name: String, namespace: String, seconds: Int = 3600) async throws -> String {
+        let response = try await create(
+            Self.serviceAccounts, namespace: namespace, name: name, subresource: "token",
+            object: ["apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": ["expirationSeconds": .int(Int64(seconds))]])
+        guard let token = response[path: ["status", "token"]]?.stringValue, !token.isEmpty else {
+            throw KubeError(code: .decoding, message: "the TokenRequest for service account \(namespace)/\(name) returned no token")
+        }
+        return token
+    }
+
     public func get<T: KubernetesObject>(_ type: T.Type, namespace: String?, name: String) async throws -> Resource<T> {
         try Resource(raw: try await get(T.resource, namespace: namespace, name: name))
     }

@@ -10,18 +10,19 @@ import TestSupport
 /// Both lifecycles of SPEC section 3 through the real programs — fake API server,
 /// `db-operator run`, `db-operator job-runner`, `db-operator driver` — with the test
 /// driver and a real S3 store: every transition D1-D17 and B1-B5 must be seen on a
-/// watch, and every end state must be right.
+/// watch, and every end state must be right. It runs with RBAC on, under deploy/'s
+/// rules: the operator and every Job as their service accounts, no 403 allowed.
 @Suite("Database and Backup lifecycles through the real programs", .serialized)
 struct DatabaseLifecycleTests {
     static let services = TestServices.current
 
     @Test(
-        "every transition D1-D17 and B1-B5 is observed, and each lifecycle ends in the right state",
-        .enabled(if: services.shouldRun(.s3)))
+        "every transition D1-D17 and B1-B5 is observed, and each lifecycle ends in the right state (RBAC on, deploy/'s rules, no 403)",
+        .enabled(if: services.shouldRun(.s3) && services.shouldRun(.kubectl)))
     func everyTransition() async throws {
         let s3 = try Self.services.s3()
         let prefix = "lifecycle-\(UUID().uuidString.prefix(8))/"
-        try await LifecycleHarness.with { harness in
+        try await LifecycleHarness.with(rbac: true) { harness in
             let ns = "shop"
             try await harness.makeNamespace(ns)
             try await harness.s3CredentialsSecret(namespace: ns, s3: s3)

@@ -6,6 +6,7 @@ import KubeModel
 import KubeRuntime
 import Logging
 import Synchronization
+import Testing
 import TestSupport
 
 /// The real programs around a fake API server: `db-operator run` (with the test
@@ -18,17 +19,26 @@ final class LifecycleHarness: @unchecked Sendable {
     private let operatorProcess = Mutex<RunningProcess?>(nil)
     private var runner: RunningProcess?
     let extraOperatorArguments: [String]
+    /// With RBAC on: the operator's kubeconfig (service account db-operator's token).
+    private(set) var operatorKubeconfig: String
+    let rbac: Bool
 
     /// The db-operator binary built beside this test bundle.
     static var binary: String {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("db-operator").path
     }
 
-    private init(cluster: FakeCluster, root: String, extraOperatorArguments: [String]) {
+    private init(cluster: FakeCluster, root: String, extraOperatorArguments: [String], rbac: Bool) {
         self.cluster = cluster
         self.root = root
         self.extraOperatorArguments = extraOperatorArguments
+        self.rbac = rbac
+        operatorKubeconfig = cluster.kubeconfigPath
     }
+
+    static let deployDirectory = QuickStartTests.repository.appendingPathComponent("deploy").path
+    /// The Jobs' service account, as deploy/ names it (`--job-service-account`).
+    static let jobServiceAccount = "db-operator-driver"
 
     var api: HTTPKubernetesClient { cluster.client }
 
@@ -38,13 +48,23 @@ final class LifecycleHarness: @unchecked Sendable {
     /// - Parameter runnerEnvironment: variables of the job runner's processes (the
     ///   "image's" environment); by default `DB_OPERATOR_PG_BIN_DIRS` names the newest
     ///   PostgreSQL client tools the services installed.
+    /// - Parameter rbac: the server authorizes with RBAC; `deploy/rbac.yaml` is applied
+    ///   (real kubectl), the operator runs with service account db-operator's token,
+    ///   each Job's process with a token of its pod's service account (the job runner
+    ///   asks for it as a kubelet does), and `makeNamespace` adds deploy's tenant
+    ///   service account and RoleBinding. A 403 to either fails the test. The test's own
+    ///   client stays in system:masters.
     static func with<T: Sendable>(
-        operatorArguments: [String] = [], runnerEnvironment: [String: String]? = nil, _ body: (LifecycleHarness) async throws -> T
+        operatorArguments: [String] = [], runnerEnvironment: [String: String]? = nil, rbac: Bool = false, _ body: (LifecycleHarness) async throws -> T
     ) async throws -> T {
         guard FileManager.default.isExecutableFile(atPath: binary) else {
             throw EventuallyTimedOut(description: "build db-operator first: \(binary)")
         }
-        return try await FakeCluster.with { cluster in
+        return try await FakeCluster.with(configure: { configuration in
+            guard rbac else { return }
+            configuration.authorization = .rbac
+            configuration.groups["operator"] = ["system:masters"]
+        }) { cluster in
             let root = FileManager.default.temporaryDirectory.appendingPathComponent("lifecycle-\(UUID().uuidString)").path
             try FileManager.default.createDirectory(atPath: "\(root)/flags", withIntermediateDirectories: true)
             try FileManager.default.createDirectory(atPath: "\(root)/crash", withIntermediateDirectories: true)
@@ -59,14 +79,15 @@ final class LifecycleHarness: @unchecked Sendable {
             _ = try await cluster.client.create(Namespace(metadata: ObjectMeta(name: LifecycleHarness.operatorNamespace)))
             let jobKubeconfig = "\(root)/job.kubeconfig"
             try cluster.server.writeKubeconfig(to: jobKubeconfig, user: "job")
-            let harness = LifecycleHarness(cluster: cluster, root: root, extraOperatorArguments: operatorArguments)
+            let harness = LifecycleHarness(
+                cluster: cluster, root: root, extraOperatorArguments: operatorArguments + (rbac ? ["--job-service-account", jobServiceAccount] : []), rbac: rbac)
+            if rbac { try await harness.installRBAC() }
             try harness.startOperator()
             // The driver finds pg_dump where the services put the newest (an image carries it).
             let tools = TestServices.current.postgresqlToolDirectories
             harness.runner = try RunningProcess(binary, [
                 "job-runner", "--kubeconfig", cluster.kubeconfigPath, "--log-dir", "\(root)/logs", "--retry-backoff", "0.2",
-                "--job-kubeconfig", jobKubeconfig,
-            ], environment: runnerEnvironment ?? (tools.isEmpty ? [:] : ["DB_OPERATOR_PG_BIN_DIRS": tools.joined(separator: ":")]))
+            ] + (rbac ? ["--service-account-tokens"] : ["--job-kubeconfig", jobKubeconfig]), environment: runnerEnvironment ?? (tools.isEmpty ? [:] : ["DB_OPERATOR_PG_BIN_DIRS": tools.joined(separator: ":")]))
             let watching = Task { try await harness.recorder.watch(api: cluster.client) }
             defer {
                 watching.cancel()
@@ -74,7 +95,12 @@ final class LifecycleHarness: @unchecked Sendable {
                 harness.runner?.terminate()
             }
             do {
-                return try await body(harness)
+                let result = try await body(harness)
+                if rbac {
+                    let denied = cluster.server.accessLog().filter { !$0.record.allowed && $0.record.user.hasPrefix("system:serviceaccount:") }
+                    #expect(denied.isEmpty, "the programs were refused under deploy/'s RBAC: \(denied.map { "\($0.record)" })")
+                }
+                return result
             } catch {
                 print("operator output:\n\(harness.operatorOutput.suffix(6000))\njob logs:\n\(harness.jobLogs().suffix(12000))")
                 throw error
@@ -82,9 +108,26 @@ final class LifecycleHarness: @unchecked Sendable {
         }
     }
 
+    /// deploy/rbac.yaml, applied by kubectl as a user would; the operator's kubeconfig
+    /// then carries its service account's token.
+    private func installRBAC() async throws {
+        let result = try await ChildProcess.run(
+            try TestServices.current.kubectl(),
+            ["--kubeconfig", cluster.kubeconfigPath, "--cache-dir", "\(root)/kubectl-cache", "apply", "-f", "\(Self.deployDirectory)/rbac.yaml"],
+            environment: ["HOME": root])
+        guard result.status == 0 else { throw EventuallyTimedOut(description: "kubectl apply -f deploy/rbac.yaml: \(result.stderr)") }
+        let token = try cluster.server.serviceAccountToken(namespace: Self.operatorNamespace, name: "db-operator", seconds: 86_400)
+        let own = try String(contentsOfFile: cluster.kubeconfigPath, encoding: .utf8)
+        let lines = own.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            line.trimmingCharacters(in: .whitespaces).hasPrefix("token:") ? "    token: \(token)" : String(line)
+        }
+        operatorKubeconfig = "\(root)/operator.kubeconfig"
+        try lines.joined(separator: "\n").write(toFile: operatorKubeconfig, atomically: true, encoding: .utf8)
+    }
+
     func startOperator() throws {
         let process = try RunningProcess(Self.binary, [
-            "run", "--kubeconfig", cluster.kubeconfigPath, "--enable-test-driver", root, "--job-retry-base", "0.5",
+            "run", "--kubeconfig", operatorKubeconfig, "--enable-test-driver", root, "--job-retry-base", "0.5",
             "--job-env", "DB_OPERATOR_MAX_BACKUP_ATTEMPTS=2", "--job-env", "DB_OPERATOR_LOG_LEVEL=debug",
         ] + extraOperatorArguments)
         operatorProcess.withLock { $0 = process }
@@ -134,6 +177,17 @@ final class LifecycleHarness: @unchecked Sendable {
 
     func makeNamespace(_ name: String) async throws {
         _ = try await api.create(Namespace(metadata: ObjectMeta(name: name)))
+        if rbac {
+            // deploy/examples/tenant/driver.yaml, for this namespace.
+            let accounts = ResourceDescriptor(group: "", version: "v1", plural: "serviceaccounts", kind: "ServiceAccount", namespaced: true)
+            _ = try await api.create(accounts, namespace: name, object: ["metadata": ["name": .string(Self.jobServiceAccount)]])
+            let bindings = ResourceDescriptor(group: "rbac.authorization.k8s.io", version: "v1", plural: "rolebindings", kind: "RoleBinding", namespaced: true)
+            _ = try await api.create(bindings, namespace: name, object: [
+                "metadata": ["name": .string(Self.jobServiceAccount)],
+                "roleRef": ["apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "db-operator-driver"],
+                "subjects": [["kind": "ServiceAccount", "name": .string(Self.jobServiceAccount), "namespace": .string(name)]],
+            ])
+        }
         var admin = Secret(metadata: ObjectMeta(name: "dbpassword", namespace: name))
         admin.setValue("admin-pw", for: "password")
         _ = try await api.create(admin)
