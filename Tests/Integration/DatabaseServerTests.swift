@@ -38,9 +38,11 @@ struct DatabaseServerTests {
         _ = try await harness.api.create(Namespace(metadata: ObjectMeta(name: name, labels: labels)))
     }
 
-    @Test("probe, allowed namespaces, Jobs in the operator's namespace, the count, and deletion held while Databases remain (test driver)")
+    @Test(
+        "probe, allowed namespaces, Jobs in the operator's namespace, the count, and deletion held while Databases remain (test driver; RBAC on, deploy/'s rules)",
+        .enabled(if: services.shouldRun(.kubectl)))
     func rules() async throws {
-        try await LifecycleHarness.with { harness in
+        try await LifecycleHarness.with(rbac: true) { harness in
             let run = String(UUID().uuidString.prefix(6).lowercased())
             let tenant = "srv-tenant-\(run)", outsider = "srv-outsider-\(run)"
             try await EndToEndTests.secret(harness, Self.operatorNamespace, "shared-admin", ["password": "admin-pw"])
@@ -138,14 +140,14 @@ struct DatabaseServerTests {
 
     @Test(
         "both drivers on real servers: a tenant names only the server, creates, backs up to the server's bucket, is dropped after a final backup, and its namespace never holds the admin password or the S3 key",
-        .enabled(if: services.shouldRun(.postgresql) && services.shouldRun(.mysql) && services.shouldRun(.s3) && services.shouldRun(.databaseTLS)))
+        .enabled(if: services.shouldRun(.postgresql) && services.shouldRun(.mysql) && services.shouldRun(.s3) && services.shouldRun(.databaseTLS) && services.shouldRun(.kubectl)))
     func realServers() async throws {
         let s3 = try Self.services.s3()
         let tls = try Self.services.databaseTLS()
         let drivers = [try EndToEndTests.Driver(engine: Engine.postgresql), try EndToEndTests.Driver(engine: Engine.mysql)]
         for driver in drivers { try await driver.engine.prepare() }
         let run = String(UUID().uuidString.prefix(6).lowercased())
-        try await LifecycleHarness.with { harness in
+        try await LifecycleHarness.with(rbac: true) { harness in
             // The admin's side: the S3 keys of the shared bucket, in the operator's namespace.
             try await EndToEndTests.secret(harness, Self.operatorNamespace, "shared-s3", ["accessKeyId": s3.accessKeyID, "secretAccessKey": s3.secretAccessKey])
             try await withThrowingTaskGroup(of: Void.self) { group in
