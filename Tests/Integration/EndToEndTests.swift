@@ -44,11 +44,11 @@ struct EndToEndTests {
     static let coreTransitions: Set<Transition> = [.d1, .d2, .d3, .d4, .d5, .d6, .d8, .d9, .d10, .d11, .d12, .d13, .d14, .b1, .b2, .b3, .b4]
 
     @Test(
-        "every transition for postgresql and mysql; logins, backups, restores, Retain, BackupBeforeDelete and tenant isolation",
+        "every transition for postgresql and mysql; logins, backups, restores, Retain, BackupBeforeDelete and tenant isolation; RBAC on, deploy/'s rules, no 403",
         .enabled(
             if: services.shouldRun(.postgresql) && services.shouldRun(.postgresqlVersions) && services.shouldRun(.mysql)
                 && services.shouldRun(.mysqlCaseFolding) && services.shouldRun(.s3)
-                && services.shouldRun(.s3TLS) && services.shouldRun(.s3Strict)))
+                && services.shouldRun(.s3TLS) && services.shouldRun(.s3Strict) && services.shouldRun(.kubectl)))
     func matrix() async throws {
         let s3 = try Self.services.s3()
         let tls = try Self.services.s3TLS()
@@ -60,7 +60,7 @@ struct EndToEndTests {
         let run = String(UUID().uuidString.prefix(6).lowercased())
         // Progress is written after every stored part here (2 s apart by default), so
         // the small test databases show B3 too.
-        try await LifecycleHarness.with(operatorArguments: ["--job-env", "DB_OPERATOR_PROGRESS_INTERVAL_MS=0"]) { harness in
+        try await LifecycleHarness.with(operatorArguments: ["--job-env", "DB_OPERATOR_PROGRESS_INTERVAL_MS=0"], rbac: true) { harness in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for driver in full {
                     group.addTask { try await Self.lifecycle(driver, harness: harness, s3: s3, https: tls, run: run) }
@@ -94,6 +94,7 @@ struct EndToEndTests {
     static func shortLifecycle(_ driver: Driver, harness: LifecycleHarness, s3: S3Settings, run: String) async throws {
         let ns = "e2e-\(driver.label)-\(run)"
         _ = try await harness.api.create(Namespace(metadata: ObjectMeta(name: ns)))
+        try await harness.prepareForJobs(ns)
         try await Self.secret(harness, ns, "admin", ["password": driver.login.password])
         try await harness.s3CredentialsSecret(namespace: ns, s3: s3)
         let spec = DatabaseSpec(
@@ -125,6 +126,7 @@ struct EndToEndTests {
         let ns = "e2e-\(driver.label)-\(run)", other = "e2e-\(driver.label)-\(run)-b"
         for namespace in [ns, other] {
             _ = try await harness.api.create(Namespace(metadata: ObjectMeta(name: namespace)))
+            try await harness.prepareForJobs(namespace)
             try await Self.secret(harness, namespace, "admin", ["password": driver.login.password])
             // The store's HTTPS certificate comes from a private CA, trusted through the Secret's ca.crt.
             try await harness.s3CredentialsSecret(namespace: namespace, s3: s3, certificateAuthorityPEM: https.certificateAuthorityPEM)

@@ -177,20 +177,25 @@ final class LifecycleHarness: @unchecked Sendable {
 
     func makeNamespace(_ name: String) async throws {
         _ = try await api.create(Namespace(metadata: ObjectMeta(name: name)))
-        if rbac {
-            // deploy/examples/tenant/driver.yaml, for this namespace.
-            let accounts = ResourceDescriptor(group: "", version: "v1", plural: "serviceaccounts", kind: "ServiceAccount", namespaced: true)
-            _ = try await api.create(accounts, namespace: name, object: ["metadata": ["name": .string(Self.jobServiceAccount)]])
-            let bindings = ResourceDescriptor(group: "rbac.authorization.k8s.io", version: "v1", plural: "rolebindings", kind: "RoleBinding", namespaced: true)
-            _ = try await api.create(bindings, namespace: name, object: [
-                "metadata": ["name": .string(Self.jobServiceAccount)],
-                "roleRef": ["apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "db-operator-driver"],
-                "subjects": [["kind": "ServiceAccount", "name": .string(Self.jobServiceAccount), "namespace": .string(name)]],
-            ])
-        }
+        try await prepareForJobs(name)
         var admin = Secret(metadata: ObjectMeta(name: "dbpassword", namespace: name))
         admin.setValue("admin-pw", for: "password")
         _ = try await api.create(admin)
+    }
+
+    /// With RBAC on, what a namespace needs for the Jobs of its inline Databases:
+    /// deploy/examples/tenant/driver.yaml for it (the service account and its
+    /// RoleBinding). Nothing otherwise.
+    func prepareForJobs(_ name: String) async throws {
+        guard rbac else { return }
+        let accounts = ResourceDescriptor(group: "", version: "v1", plural: "serviceaccounts", kind: "ServiceAccount", namespaced: true)
+        _ = try await api.create(accounts, namespace: name, object: ["metadata": ["name": .string(Self.jobServiceAccount)]])
+        let bindings = ResourceDescriptor(group: "rbac.authorization.k8s.io", version: "v1", plural: "rolebindings", kind: "RoleBinding", namespaced: true)
+        _ = try await api.create(bindings, namespace: name, object: [
+            "metadata": ["name": .string(Self.jobServiceAccount)],
+            "roleRef": ["apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "db-operator-driver"],
+            "subjects": [["kind": "ServiceAccount", "name": .string(Self.jobServiceAccount), "namespace": .string(name)]],
+        ])
     }
 
     /// Secret `s3-creds`; with `certificateAuthorityPEM`, also the `ca.crt` that the
