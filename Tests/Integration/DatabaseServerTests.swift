@@ -171,7 +171,7 @@ struct DatabaseServerTests {
                 backupTo: BackupTarget(s3: S3Spec(
                     region: s3.region, bucket: s3.bucket, prefix: "srv-\(run)/", endpoint: s3.endpoint, forcePathStyle: true, credentialsSecret: "shared-s3"))))
         _ = try await harness.api.create(server)
-        try await eventually(timeout: .seconds(120), "DatabaseServer \(name) to be probed") {
+        try await eventually(timeout: .seconds(300), "DatabaseServer \(name) to be probed") {
             let probed = try await Self.server(harness, name)
             return probed?.status?.conditions?[type: "Ready"]?.reason == "Connected" && probed?.status?.version?.isEmpty == false
         }
@@ -184,7 +184,7 @@ struct DatabaseServerTests {
         let spec = DatabaseSpec(driver: nil, connect: nil, server: name)
         try await harness.createDatabase("orders", namespace: tenant, spec: spec)
         try await harness.createDatabase("orders", namespace: outsider, spec: spec)
-        try await harness.waitForPhase("orders", namespace: tenant, .created, timeout: .seconds(120))
+        try await harness.waitForPhase("orders", namespace: tenant, .created, timeout: .seconds(300))
         let created = try #require(try await harness.database("orders", namespace: tenant))
         #expect(created.status?.deletionPolicy == .backupBeforeDelete, "the server's backup target makes BackupBeforeDelete the default")
         let secret = try #require(try await harness.secret("orders", namespace: tenant))
@@ -265,7 +265,7 @@ struct DatabaseServerTests {
                     driver: "postgresql", connect: ConnectSpec(host: tls.postgresql.host, port: tls.postgresql.port, sslMode: .verifyFull, caSecret: ca),
                     credentials: CredentialsSpec(
                         username: ValueSource(value: tls.postgresql.user), password: ValueSource(valueFrom: .init(secretKeyRef: SecretKeyRef(name: "tls-admin", key: "password")))))))
-            try await eventually(timeout: .seconds(120), "DatabaseServer \(name) to be probed: \(reason)") {
+            try await eventually(timeout: .seconds(300), "DatabaseServer \(name) to be probed: \(reason)") {
                 try await Self.server(harness, name)?.status?.conditions?[type: "Ready"]?.reason == reason
             }
             try await harness.api.delete(DatabaseServer.self, namespace: nil, name: name)

@@ -11,7 +11,7 @@ import TestSupport
 struct InvalidResourceTests {
     @Test("unknown driver, missing host, both spellings, another namespace's Secret, a Backup of a missing Database")
     func invalid() async throws {
-        try await LifecycleHarness.with(operatorArguments: ["--metrics-addr", "127.0.0.1:0"]) { harness in
+        try await LifecycleHarness.with(operatorArguments: ["--metrics-addr", "127.0.0.1:0"], rbac: true) { harness in
             let ns = "bad"
             try await harness.makeNamespace(ns)
             let valid = LifecycleHarness.databaseSpec(host: "instance-1", s3: nil)
@@ -100,7 +100,7 @@ struct InvalidResourceTests {
 
     @Test("a Secret with the Database's name that is not its own is never taken over: SecretConflict, nothing created, the Secret untouched; once it is gone the Database is created, and a replacement is not deleted with it")
     func secretConflict() async throws {
-        try await LifecycleHarness.with { harness in
+        try await LifecycleHarness.with(rbac: true) { harness in
             let ns = "conflict"
             try await harness.makeNamespace(ns)
             var theirs = Secret(metadata: ObjectMeta(name: "orders", namespace: ns))
@@ -140,7 +140,7 @@ struct InvalidResourceTests {
 
     @Test("a Backup whose attempts fail before the upload begins (the S3 CredentialsSecret is missing) counts each one and ends Failed at the limit; deletion is not held by it")
     func failuresBeforeTheUploadCount() async throws {
-        try await LifecycleHarness.with { harness in
+        try await LifecycleHarness.with(rbac: true) { harness in
             let ns = "uncounted"
             try await harness.makeNamespace(ns)  // no s3-creds Secret
             let nowhere = S3Settings(endpoint: "http://127.0.0.1:1", region: "us-east-1", bucket: "b", accessKeyID: "k", secretAccessKey: "s")
@@ -160,7 +160,7 @@ struct InvalidResourceTests {
     @Test("BackupBeforeDelete is recorded at Created: removing backupTo later blocks the deletion (nothing dropped) until deletionPolicy: Delete is written")
     func recordedDeletionPolicy() async throws {
         let s3 = try TestServices.current.s3()
-        try await LifecycleHarness.with { harness in
+        try await LifecycleHarness.with(rbac: true) { harness in
             let ns = "recorded-policy"
             try await harness.makeNamespace(ns)
             try await harness.s3CredentialsSecret(namespace: ns, s3: s3)
@@ -181,7 +181,7 @@ struct InvalidResourceTests {
 
     @Test("an invalid spec never blocks a deletion: a Database never Created is released at once, a Created one is dropped as recorded")
     func invalidSpecDoesNotBlockDeletion() async throws {
-        try await LifecycleHarness.with { harness in
+        try await LifecycleHarness.with(rbac: true) { harness in
             let ns = "invalid-delete"
             try await harness.makeNamespace(ns)
             // Stuck Creating (its instance "unreachable"), then made invalid, then deleted: released.
@@ -215,7 +215,7 @@ struct InvalidResourceTests {
     @Test("a hung backup Job is ended at its deadline and counted: the Backup fails at the limit and the Database is free again")
     func hungJobDeadline() async throws {
         let s3 = try TestServices.current.s3()
-        try await LifecycleHarness.with(operatorArguments: ["--job-deadline", "backup=2"]) { harness in
+        try await LifecycleHarness.with(operatorArguments: ["--job-deadline", "backup=2"], rbac: true) { harness in
             let ns = "hung"
             try await harness.makeNamespace(ns)
             try await harness.s3CredentialsSecret(namespace: ns, s3: s3)
@@ -235,7 +235,7 @@ struct InvalidResourceTests {
     @Test("Databases named with 63 and 253 characters (dots too), BackupBeforeDelete: created, backed up and deleted; every Job name, final Backup name and label is one a real API server takes")
     func longNames() async throws {
         let s3 = try TestServices.current.s3()
-        try await LifecycleHarness.with { harness in
+        try await LifecycleHarness.with(rbac: true) { harness in
             let ns = "long-names"
             try await harness.makeNamespace(ns)
             try await harness.s3CredentialsSecret(namespace: ns, s3: s3)

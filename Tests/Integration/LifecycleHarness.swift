@@ -39,6 +39,11 @@ final class LifecycleHarness: @unchecked Sendable {
     static let deployDirectory = QuickStartTests.repository.appendingPathComponent("deploy").path
     /// The Jobs' service account, as deploy/ names it (`--job-service-account`).
     static let jobServiceAccount = "db-operator-driver"
+    /// The arguments deploy/operator.yaml gives `db-operator run` (but the metrics port).
+    static let deployedOperatorArguments = [
+        "--leader-elect", "--leader-election-namespace", operatorNamespace, "--operator-namespace", operatorNamespace,
+        "--job-service-account", jobServiceAccount,
+    ]
 
     var api: HTTPKubernetesClient { cluster.client }
 
@@ -80,7 +85,7 @@ final class LifecycleHarness: @unchecked Sendable {
             let jobKubeconfig = "\(root)/job.kubeconfig"
             try cluster.server.writeKubeconfig(to: jobKubeconfig, user: "job")
             let harness = LifecycleHarness(
-                cluster: cluster, root: root, extraOperatorArguments: operatorArguments + (rbac ? ["--job-service-account", jobServiceAccount] : []), rbac: rbac)
+                cluster: cluster, root: root, extraOperatorArguments: operatorArguments + (rbac ? Self.deployedOperatorArguments : []), rbac: rbac)
             if rbac { try await harness.installRBAC() }
             try harness.startOperator()
             // The driver finds pg_dump where the services put the newest (an image carries it).
@@ -97,8 +102,10 @@ final class LifecycleHarness: @unchecked Sendable {
             do {
                 let result = try await body(harness)
                 if rbac {
-                    let denied = cluster.server.accessLog().filter { !$0.record.allowed && $0.record.user.hasPrefix("system:serviceaccount:") }
+                    let log = cluster.server.accessLog()
+                    let denied = log.filter { !$0.record.allowed && $0.record.user.hasPrefix("system:serviceaccount:") }
                     #expect(denied.isEmpty, "the programs were refused under deploy/'s RBAC: \(denied.map { "\($0.record)" })")
+                    try Self.saveRBACUsage(log.map(\.record))
                 }
                 return result
             } catch {
@@ -106,6 +113,16 @@ final class LifecycleHarness: @unchecked Sendable {
                 throw error
             }
         }
+    }
+
+    /// Where every RBAC run leaves what the programs' service accounts were allowed, by
+    /// which rule (`DBOP_RBAC_USAGE_DIR`, set by ci/test.sh): RBACCoverageTests then fails
+    /// on a rule of deploy/rbac.yaml that the whole suite never used.
+    static func saveRBACUsage(_ records: [AccessRecord]) throws {
+        guard let directory = ProcessInfo.processInfo.environment["DBOP_RBAC_USAGE_DIR"], !directory.isEmpty else { return }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let used = records.filter { $0.allowed && $0.role != nil && $0.user.hasPrefix("system:serviceaccount:") }
+        try JSONEncoder().encode(used).write(to: URL(fileURLWithPath: "\(directory)/\(UUID().uuidString).json"))
     }
 
     /// deploy/rbac.yaml, applied by kubectl as a user would; the operator's kubeconfig

@@ -14,7 +14,7 @@ struct TimeToLiveTests {
     @Test("test driver: status.expiresAt; gone and dropped by itself; a long ttl waits and a shortened one takes effect; a bad ttl is refused or InvalidSpec")
     func testDriver() async throws {
         let run = String(UUID().uuidString.prefix(6).lowercased())
-        try await LifecycleHarness.with { harness in
+        try await LifecycleHarness.with(rbac: true) { harness in
             let ns = "ttl-\(run)"
             try await harness.makeNamespace(ns)
             var spec = LifecycleHarness.databaseSpec(host: "instance-ttl-\(run)", policy: .delete, s3: nil)
@@ -55,9 +55,10 @@ struct TimeToLiveTests {
         let drivers = [try EndToEndTests.Driver(engine: Engine.postgresql), try EndToEndTests.Driver(engine: Engine.mysql)]
         for driver in drivers { try await driver.engine.prepare() }
         let run = String(UUID().uuidString.prefix(6).lowercased())
-        try await LifecycleHarness.with { harness in
+        try await LifecycleHarness.with(rbac: true) { harness in
             let ns = "ttl-real-\(run)"
             _ = try await harness.api.create(Namespace(metadata: ObjectMeta(name: ns)))
+            try await harness.prepareForJobs(ns)
             for driver in drivers {
                 try await EndToEndTests.secret(harness, ns, "\(driver.name)-admin", ["password": driver.login.password])
                 let spec = DatabaseSpec(
