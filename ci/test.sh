@@ -36,6 +36,16 @@ export DBOP_PYTHON="${DBOP_PYTHON:-$(python3 -c 'import kubernetes, sys; print(s
 
 log "building"
 swift build --build-tests
+# The image, from the debug build just made (a release build would double the time):
+# the container-mode tests run the Jobs in it with runc. It needs root.
+if [ "$(id -u)" = 0 ]; then
+  log "the image (ci/image.sh build, debug binary)"
+  DBOP_IMAGE_CONFIGURATION=debug bash ci/image.sh build
+  export DBOP_IMAGE_ARCHIVE="$DBOP_ROOT/.build/image/db-operator.oci.tar"
+else
+  log "not root: no image, the container-mode tests are skipped (or fail with CI=true)"
+fi
+export DBOP_RUNC="${DBOP_RUNC:-$(command -v runc || true)}"
 log "unit tests"
 env -u DBOP_RBAC_USAGE_DIR swift test --skip-build --filter UnitTests
 log "fake API server: spec tests, kubectl and the Python client"

@@ -32,6 +32,8 @@ public final class JobRunner: Service {
         /// kubeconfig of its own given as KUBECONFIG. A missing service account keeps
         /// the pod from starting, as the ServiceAccount admission does.
         public var serviceAccountCredentials: ServiceAccountCredentials?
+        /// When set, pods run as containers of an image (runc), not as local processes.
+        public var container: ContainerRuntime?
         /// Between SIGTERM and SIGKILL when a Job is deleted or times out.
         public var terminationGracePeriod: Duration = .seconds(5)
         public var maxConcurrentReconciles = 4
@@ -236,11 +238,12 @@ public final class JobRunner: Service {
         var arguments: [String]
         var environment: [String: String]
         var logPath: String
+        var container: ContainerHandle? = nil
 
         func launch() throws -> RunningPod {
             try RunningPod.launch(
                 jobKey: jobKey, jobUID: jobUID, podName: podName, attempt: attempt, executable: executable,
-                arguments: arguments, environment: environment, logPath: logPath)
+                arguments: arguments, environment: environment, logPath: logPath, container: container)
         }
     }
 
@@ -250,17 +253,29 @@ public final class JobRunner: Service {
         }
         let namespace = job.metadata.namespace ?? "default"
         let podName = "\(job.metadata.name ?? "job")-\(Self.suffix())"
+        let logPath = "\(configuration.logDirectory)/\(namespace)_\(podName).log"
+        // As the kubelet does: envFrom first, in order, then env over it.
+        var podEnvironment: [String: String] = [:]
+        for source in container.envFrom ?? [] {
+            for (name, value) in try await resolve(source, namespace: namespace) { podEnvironment[name] = value }
+        }
+        for variable in container.env ?? [] {
+            podEnvironment[variable.name] = try await resolve(variable, namespace: namespace, podName: podName, job: job)
+        }
+        if let runtime = configuration.container, let pod = job.spec?.template.spec {
+            let token = try await serviceAccountToken(pod.serviceAccountName ?? "default", namespace: namespace)
+            let (arguments, handle) = try runtime.prepare(
+                pod: pod, container: container, environment: podEnvironment, token: token, namespace: namespace, podName: podName)
+            return PodPlan(
+                jobKey: ObjectKey(job.metadata), jobUID: job.metadata.uid ?? "", podName: podName, attempt: attempt,
+                executable: "/usr/bin/env", arguments: [runtime.runc] + arguments,
+                environment: ProcessInfo.processInfo.environment.filter { $0.key == "PATH" }, logPath: logPath, container: handle)
+        }
         // What an image would carry: PATH and friends, and where its PostgreSQL client tools are.
         var environment = ProcessInfo.processInfo.environment.filter { ["PATH", "HOME", "LANG", "TMPDIR", "DB_OPERATOR_PG_BIN_DIRS"].contains($0.key) }
         environment.merge(configuration.environment) { _, new in new }
         environment["HOSTNAME"] = podName
-        // As the kubelet does: envFrom first, in order, then env over it.
-        for source in container.envFrom ?? [] {
-            for (name, value) in try await resolve(source, namespace: namespace) { environment[name] = value }
-        }
-        for variable in container.env ?? [] {
-            environment[variable.name] = try await resolve(variable, namespace: namespace, podName: podName, job: job)
-        }
+        environment.merge(podEnvironment) { _, pod in pod }
         if let credentials = configuration.serviceAccountCredentials {
             let account = job.spec?.template.spec.serviceAccountName ?? "default"
             environment["KUBECONFIG"] = try await writeKubeconfig(credentials, serviceAccount: account, namespace: namespace, podName: podName)
@@ -268,19 +283,23 @@ public final class JobRunner: Service {
         let (executable, arguments) = command(for: container)
         return PodPlan(
             jobKey: ObjectKey(job.metadata), jobUID: job.metadata.uid ?? "", podName: podName, attempt: attempt,
-            executable: executable, arguments: arguments, environment: environment,
-            logPath: "\(configuration.logDirectory)/\(namespace)_\(podName).log")
+            executable: executable, arguments: arguments, environment: environment, logPath: logPath)
     }
 
     /// A kubeconfig with a fresh token of the pod's service account (what a kubelet
     /// mounts at /var/run/secrets/kubernetes.io/serviceaccount), written with mode 0600.
-    private func writeKubeconfig(_ credentials: ServiceAccountCredentials, serviceAccount: String, namespace: String, podName: String) async throws -> String {
-        let token: String
+    /// A token of the pod's service account, as a kubelet asks for one; a missing
+    /// account keeps the pod from starting, as the ServiceAccount admission does.
+    private func serviceAccountToken(_ serviceAccount: String, namespace: String) async throws -> String {
         do {
-            token = try await api.requestToken(serviceAccount: serviceAccount, namespace: namespace)
+            return try await api.requestToken(serviceAccount: serviceAccount, namespace: namespace)
         } catch let error as KubeError where error.code == .notFound {
             throw PodSetupError(description: "error looking up service account \(namespace)/\(serviceAccount): serviceaccount \"\(serviceAccount)\" not found")
         }
+    }
+
+    private func writeKubeconfig(_ credentials: ServiceAccountCredentials, serviceAccount: String, namespace: String, podName: String) async throws -> String {
+        let token = try await serviceAccountToken(serviceAccount, namespace: namespace)
         let ca = credentials.certificateAuthorityPEM.map { "\n    certificate-authority-data: \(Data($0.utf8).base64EncodedString())" } ?? ""
         let text = """
             apiVersion: v1
@@ -386,6 +405,7 @@ public final class JobRunner: Service {
     /// caller queues the Job again (a retry, or nothing left to do).
     private func awaitExit(_ pod: RunningPod) async {
         let code = await pod.exitCode()
+        pod.container?.remove()
         if let directory = configuration.serviceAccountCredentials?.directory {
             try? FileManager.default.removeItem(atPath: "\(directory)/\(pod.jobKey.namespace ?? "default")_\(pod.podName).kubeconfig")
         }

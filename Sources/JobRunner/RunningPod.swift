@@ -9,6 +9,8 @@ final class RunningPod: @unchecked Sendable {
     let podName: String
     let attempt: Int
     let logPath: String
+    /// The container it runs in, in container mode.
+    let container: ContainerHandle?
     private let process: Process
     private let exit: AsyncStream<Int32>
     private let stopped = Atomic<Bool>(false)
@@ -17,7 +19,10 @@ final class RunningPod: @unchecked Sendable {
     /// Set when the runner killed it (deletion, deadline): its exit is not a pod failure.
     var stopRequested: Bool { stopped.load(ordering: .relaxed) }
 
-    private init(jobKey: ObjectKey, jobUID: String, podName: String, attempt: Int, logPath: String, process: Process, exit: AsyncStream<Int32>) {
+    private init(
+        jobKey: ObjectKey, jobUID: String, podName: String, attempt: Int, logPath: String, container: ContainerHandle?, process: Process, exit: AsyncStream<Int32>
+    ) {
+        self.container = container
         self.jobKey = jobKey
         self.jobUID = jobUID
         self.podName = podName
@@ -29,7 +34,7 @@ final class RunningPod: @unchecked Sendable {
 
     static func launch(
         jobKey: ObjectKey, jobUID: String, podName: String, attempt: Int, executable: String, arguments: [String],
-        environment: [String: String], logPath: String
+        environment: [String: String], logPath: String, container: ContainerHandle? = nil
     ) throws -> RunningPod {
         FileManager.default.createFile(atPath: logPath, contents: nil)
         guard let log = FileHandle(forWritingAtPath: logPath) else {
@@ -56,7 +61,8 @@ final class RunningPod: @unchecked Sendable {
             try? log.close()
             throw PodSetupError(description: "cannot start \(executable): \(error.localizedDescription)")
         }
-        return RunningPod(jobKey: jobKey, jobUID: jobUID, podName: podName, attempt: attempt, logPath: logPath, process: process, exit: exit)
+        return RunningPod(
+            jobKey: jobKey, jobUID: jobUID, podName: podName, attempt: attempt, logPath: logPath, container: container, process: process, exit: exit)
     }
 
     func exitCode() async -> Int32 {
@@ -71,7 +77,8 @@ final class RunningPod: @unchecked Sendable {
     }
 
     func signal(_ signal: Int32) {
-        if process.isRunning { kill(process.processIdentifier, signal) }
+        guard process.isRunning else { return }
+        if let container { container.signal(signal) } else { kill(process.processIdentifier, signal) }
     }
 }
 

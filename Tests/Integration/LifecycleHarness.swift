@@ -59,9 +59,14 @@ final class LifecycleHarness: @unchecked Sendable {
     ///   asks for it as a kubelet does), and `makeNamespace` adds deploy's tenant
     ///   service account and RoleBinding. A 403 to either fails the test. The test's own
     ///   client stays in system:masters.
+    /// - Parameter containers: (implies `rbac`) the job runner runs each pod as a
+    ///   container of the image (`DBOP_IMAGE_ARCHIVE`, `ci/image.sh build`) with runc,
+    ///   as a kubelet would: the driver inside uses its in-cluster configuration.
     static func with<T: Sendable>(
-        operatorArguments: [String] = [], runnerEnvironment: [String: String]? = nil, rbac: Bool = false, _ body: (LifecycleHarness) async throws -> T
+        operatorArguments: [String] = [], runnerEnvironment: [String: String]? = nil, rbac: Bool = false, containers: Bool = false,
+        _ body: (LifecycleHarness) async throws -> T
     ) async throws -> T {
+        let rbac = rbac || containers
         guard FileManager.default.isExecutableFile(atPath: binary) else {
             throw EventuallyTimedOut(description: "build db-operator first: \(binary)")
         }
@@ -92,7 +97,7 @@ final class LifecycleHarness: @unchecked Sendable {
             let tools = TestServices.current.postgresqlToolDirectories
             harness.runner = try RunningProcess(binary, [
                 "job-runner", "--kubeconfig", cluster.kubeconfigPath, "--log-dir", "\(root)/logs", "--retry-backoff", "0.2",
-            ] + (rbac ? ["--service-account-tokens"] : ["--job-kubeconfig", jobKubeconfig]), environment: runnerEnvironment ?? (tools.isEmpty ? [:] : ["DB_OPERATOR_PG_BIN_DIRS": tools.joined(separator: ":")]))
+            ] + (containers ? try Self.containerArguments(root: root) : rbac ? ["--service-account-tokens"] : ["--job-kubeconfig", jobKubeconfig]), environment: runnerEnvironment ?? (tools.isEmpty ? [:] : ["DB_OPERATOR_PG_BIN_DIRS": tools.joined(separator: ":")]))
             let watching = Task { try await harness.recorder.watch(api: cluster.client) }
             defer {
                 watching.cancel()
@@ -113,6 +118,12 @@ final class LifecycleHarness: @unchecked Sendable {
                 throw error
             }
         }
+    }
+
+    /// The job runner's container mode: the image and a runc state directory of this run.
+    static func containerArguments(root: String) throws -> [String] {
+        let (archive, runc) = try TestServices.current.containers()
+        return ["--runtime", "runc", "--runc", runc, "--image", archive, "--runc-root", "\(root)/runc"]
     }
 
     /// Where every RBAC run leaves what the programs' service accounts were allowed, by

@@ -29,6 +29,8 @@ public enum TestService: String, Sendable, CaseIterable {
     /// A PostgreSQL that takes TLS only and a MariaDB that offers it, both with a
     /// certificate (for 127.0.0.1 alone) from the test CA; and a CA that signed neither.
     case databaseTLS
+    /// The image (`ci/image.sh build`: DBOP_IMAGE_ARCHIVE) and runc, run as root: pods as containers.
+    case containers
 
     /// The variables that must be set for this service.
     public var requiredVariables: [String] {
@@ -38,6 +40,7 @@ public enum TestService: String, Sendable, CaseIterable {
         case .s3: ["DBOP_S3_ENDPOINT", "DBOP_S3_REGION", "DBOP_S3_BUCKET", "DBOP_S3_ACCESS_KEY_ID", "DBOP_S3_SECRET_ACCESS_KEY"]
         case .s3TLS: ["DBOP_S3_TLS_ENDPOINT", "DBOP_S3_CA_FILE", "DBOP_S3_VHOST_DOMAIN"]
         case .kubectl: ["DBOP_KUBECTL"]
+        case .containers: ["DBOP_IMAGE_ARCHIVE", "DBOP_RUNC"]
         case .awsCLI: ["DBOP_AWS"]
         case .pythonKubernetes: ["DBOP_PYTHON"]
         case .postgresqlVersions: ["DBOP_PG_SERVERS", "DBOP_PG_BIN_DIRS", "DBOP_PG_HOST", "DBOP_PG_USER", "DBOP_PG_PASSWORD", "DBOP_PG_LIMITED_USER", "DBOP_PG_LIMITED_PASSWORD"]
@@ -196,6 +199,11 @@ public struct TestServices: Sendable {
                 if let problem = Self.probe(service, host: "127.0.0.1", port: number) { return problem }
             }
             return nil
+        case .containers:
+            let archive = environment["DBOP_IMAGE_ARCHIVE"]!, runc = environment["DBOP_RUNC"]!
+            if !FileManager.default.fileExists(atPath: archive) { return ServiceUnavailable(service: service, reason: "no image at \(archive) (ci/image.sh build)") }
+            if !FileManager.default.isExecutableFile(atPath: runc) { return ServiceUnavailable(service: service, reason: "DBOP_RUNC (\(runc)) is not an executable") }
+            return getuid() == 0 ? nil : ServiceUnavailable(service: service, reason: "runc runs containers as root only")
         case .kubectl, .awsCLI, .pythonKubernetes:
             let variable = service.requiredVariables[0]
             let path = environment[variable]!
@@ -333,6 +341,12 @@ public struct TestServices: Sendable {
     }
 
     /// The path of a real `kubectl`, or the reason there is none.
+    /// The image archive and runc, or why containers cannot run here.
+    public func containers() throws -> (archive: String, runc: String) {
+        if let problem = check(.containers) { throw problem }
+        return (environment["DBOP_IMAGE_ARCHIVE"]!, environment["DBOP_RUNC"]!)
+    }
+
     public func kubectl() throws -> String {
         try executable(.kubectl)
     }
