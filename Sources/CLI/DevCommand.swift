@@ -35,6 +35,12 @@ struct DevCommand: AsyncParsableCommand {
     @Option(help: "Seconds before a failed Job is retried; doubles per failure up to 600.")
     var jobRetryBase: Double = 5
 
+    @Flag(help: "Run the Jobs as containers of the image (runc, as root) instead of local processes: each driver then uses its in-cluster configuration, as in a cluster.")
+    var containers = false
+
+    @Option(help: "With --containers: the image's OCI archive (ci/image.sh build writes it).")
+    var image = ".build/image/db-operator.oci.tar"
+
     @Option(help: "Directory of the test driver's state. Registers the driver \"test\", which needs no database server.")
     var enableTestDriver: String?
 
@@ -49,9 +55,16 @@ struct DevCommand: AsyncParsableCommand {
         var serverLogger = logger
         serverLogger.logLevel = max(logger.logLevel, .notice)
         let server = try FakeAPIServer(configuration: serverConfiguration, logger: serverLogger)
+        var container: ContainerRuntime?
+        if containers {
+            guard let identity = server.tlsIdentity else { throw ValidationError("--containers needs the server's TLS") }
+            let unpacked = try ContainerRuntime.unpack(archive: image, into: "\(stateDir)/image")
+            // The port is known once listening; DevEnvironment fills it in.
+            container = ContainerRuntime(image: unpacked, bundleDirectory: "\(stateDir)/bundles", apiServerHost: "127.0.0.1", apiServerPort: 0, certificateAuthorityPEM: identity.caPEM)
+        }
         let environment = DevEnvironment(
             server: server, kubeconfigOut: kubeconfigOut, stateDir: stateDir, retryBase: jobRetryBase,
-            testDriverRoot: enableTestDriver, logger: logger)
+            testDriverRoot: enableTestDriver, container: container, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [environment], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
@@ -71,6 +84,8 @@ struct DevEnvironment: Service {
     let stateDir: String
     let retryBase: Double
     let testDriverRoot: String?
+    /// Set: the Jobs run as containers of this image (and namespaces get their "default" service account).
+    let container: ContainerRuntime?
     let logger: Logger
 
     func run() async throws {
@@ -99,7 +114,12 @@ struct DevEnvironment: Service {
                 let databaseOperator = DatabaseOperator(api: api, configuration: operatorConfiguration, logger: logger)
 
                 var runnerConfiguration = JobRunner.Configuration(logDirectory: "\(stateDir)/jobs", operatorExecutable: JobRunnerCommand.currentExecutable())
-                runnerConfiguration.environment["KUBECONFIG"] = jobConfig
+                if var container {
+                    container.apiServerPort = port
+                    runnerConfiguration.container = container
+                } else {
+                    runnerConfiguration.environment["KUBECONFIG"] = jobConfig
+                }
                 runnerConfiguration.retryBackoff = .seconds(1)
                 let runner = JobRunner(api: api, configuration: runnerConfiguration, logger: logger)
 
@@ -111,6 +131,7 @@ struct DevEnvironment: Service {
                       objects kept in \(server.configuration.dataDirectory ?? "memory only (--ephemeral)")
                       drivers         \(operatorConfiguration.knownDrivers.sorted().joined(separator: ", "))
                       Job logs        \(stateDir)/jobs
+                      Jobs run as     \(container == nil ? "local processes" : "containers of the image (runc)")
                     Try (README.md, "Quick start"):
                       export KUBECONFIG=\(kubeconfigOut)
                       kubectl create secret generic pg-admin --from-literal=password=dbop-rds-pw
@@ -128,6 +149,7 @@ struct DevEnvironment: Service {
                     """.utf8))
                 group.addTask { try await databaseOperator.run() }
                 group.addTask { try await runner.run() }
+                if container != nil { group.addTask { try await DefaultServiceAccounts(api: api, logger: logger).run() } }
                 try await group.next()
                 group.cancelAll()
             } catch {
