@@ -41,14 +41,6 @@ need_tools() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mmdebstrap umoci runc skopeo >/dev/null
 }
 
-# The Debian packages that hold the libraries `files` link, as ldd resolves them here.
-packages_for() {
-  ldd "$@" 2>/dev/null | awk '/=> \// {print $3}' | sort -u | while read -r lib; do
-    real="$(readlink -f "$lib")"
-    dpkg -S "$lib" 2>/dev/null || dpkg -S "$real" 2>/dev/null || true
-  done | cut -d: -f1 | sort -u
-}
-
 build() {
   need_tools
   [ "$(id -u)" = 0 ] || die "ci/image.sh build runs as root (mmdebstrap and umoci unpack own files as uid 0)"
@@ -67,41 +59,7 @@ build() {
 
   work="$(mktemp -d "${TMPDIR:-/tmp}/db-operator-image.XXXXXX")"
   trap 'rm -rf "$work"' EXIT
-  mkdir -p "$work/stage/usr/local/bin" "$work/stage/usr/lib/postgresql/$pg_major/bin" "$work/stage/usr/lib/postgresql/$pg_major/lib" \
-    "$work/stage/etc/ssl/certs" "$work/stage/usr/bin" "$work/stage/tmp"
-  cp "$binary" "$work/stage/usr/local/bin/db-operator"
-  strip "$work/stage/usr/local/bin/db-operator"
-  for tool in pg_dump pg_restore psql; do cp "$pg/bin/$tool" "$work/stage/usr/lib/postgresql/$pg_major/bin/"; done
-  cp -P "$pg"/lib/libpq.so* "$work/stage/usr/lib/postgresql/$pg_major/lib/"
-  cp "$(command -v mariadb-dump)" "$work/stage/usr/bin/mariadb-dump"
-  cp /etc/ssl/certs/ca-certificates.crt "$work/stage/etc/ssl/certs/ca-certificates.crt"
-  printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' >"$work/stage/etc/passwd"
-  printf 'root:x:0:\nnonroot:x:65532:\n' >"$work/stage/etc/group"
-  chmod 1777 "$work/stage/tmp"
-  # A debug build links the Swift runtime dynamically: bring it along, where its RUNPATH looks.
-  if [ "$configuration" = debug ]; then
-    ldd "$binary" | awk '/=> \// {print $3}' | while read -r lib; do
-      dpkg -S "$lib" >/dev/null 2>&1 || dpkg -S "$(readlink -f "$lib")" >/dev/null 2>&1 && continue
-      mkdir -p "$work/stage$(dirname "$lib")"
-      cp -L "$lib" "$work/stage$lib"
-    done
-  fi
-
-  # The libraries of everything in the stage (the PostgreSQL tools bring their own libpq).
-  local packages
-  packages="$(LD_LIBRARY_PATH="$pg/lib" packages_for "$work/stage/usr/local/bin/db-operator" "$work/stage/usr/bin/mariadb-dump" \
-    "$work/stage/usr/lib/postgresql/$pg_major/bin/"* | grep -v '^libc6$' | paste -sd, -)"
-  log "mmdebstrap: bookworm, variant extract, with $packages"
-  mmdebstrap --quiet --variant=extract --include="libc6,$packages" \
-    --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
-    --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/lintian/*' \
-    bookworm "$work/root" >/dev/null
-  # Nothing of the package manager stays: the image is never upgraded in place.
-  rm -rf "$work/root/var/lib/apt" "$work/root/var/cache/apt" "$work/root/var/lib/dpkg" "$work/root/var/log"/* \
-    "$work/root/usr/bin"/dpkg* "$work/root/usr/share/dpkg" "$work/root/etc/dpkg" "$work/root/etc/apt"
-  tar -C "$work/stage" -c . | tar -C "$work/root" -x
-  [ -x "$work/root/usr/local/bin/db-operator" ] || die "the root has no db-operator"
-  tar --numeric-owner --owner=0 --group=0 -C "$work/root" -cf "$work/rootfs.tar" .
+  bash "$DBOP_ROOT/ci/image-root.sh" "$binary" "$pg" "$work/rootfs.tar"
 
   log "umoci: an OCI image of $(du -h "$work/rootfs.tar" | cut -f1) (uncompressed)"
   umoci init --layout "$work/layout"
