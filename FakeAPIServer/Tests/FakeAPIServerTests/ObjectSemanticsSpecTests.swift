@@ -210,4 +210,37 @@ struct ObjectSemanticsSpecTests {
             #expect(try await api.get("/api/v1/namespaces/default/pods").status == 200)
         }
     }
+
+    @Test("a Deployment gets apps/v1's defaults; no selector, a selector its template's labels do not match, a bad container name or a changed selector is Invalid")
+    func deployments() async throws {
+        try await TestAPIServer.with { api in
+            let deployments = "/apis/apps/v1/namespaces/default/deployments"
+            let labels: JSONValue = ["app": "x"]
+            func deployment(selector: JSONValue?, templateLabels: JSONValue = labels, container: String = "main") -> JSONValue {
+                var spec: JSONValue = [
+                    "template": ["metadata": ["labels": templateLabels], "spec": ["containers": [["name": .string(container), "image": "busybox"]]]],
+                ]
+                if let selector { spec["selector"] = ["matchLabels": selector] }
+                return ["metadata": ["name": "d"], "spec": spec]
+            }
+            let noSelector = try await api.post(deployments, deployment(selector: nil))
+            #expect(noSelector.status == 422)
+            #expect(noSelector.message.contains("spec.selector: Required value"))
+            let mismatch = try await api.post(deployments, deployment(selector: ["app": "y"]))
+            #expect(mismatch.message.contains("`selector` does not match template `labels`"))
+            let badName = try await api.post(deployments, deployment(selector: labels, container: "Main_1"))
+            #expect(badName.message.contains("spec.template.spec.containers[0].name: Invalid value: \"Main_1\""))
+            let created = try await api.create(deployments, deployment(selector: labels))
+            #expect(created[path: ["spec", "replicas"]] == 1)
+            #expect(created[path: ["spec", "template", "spec", "restartPolicy"]] == "Always")
+            #expect(created[path: ["spec", "strategy", "type"]] == "RollingUpdate")
+            var changed = created
+            changed[path: ["spec", "selector", "matchLabels"]] = ["app": "x", "tier": "web"]
+            changed[path: ["spec", "template", "metadata", "labels"]] = ["app": "x", "tier": "web"]
+            let immutable = try await api.put("\(deployments)/d", changed)
+            #expect(immutable.status == 422)
+            #expect(immutable.message.contains("spec.selector: Invalid value"))
+            #expect(immutable.message.contains("field is immutable"))
+        }
+    }
 }
