@@ -18,17 +18,13 @@ struct DeployTests {
         let directory: String
         let adminConfig: String
 
+        let server: FakeAPIServer
+
         func run(_ arguments: [String], token: String? = nil) async throws -> ChildProcessResult {
             var config = adminConfig
             if let token {
                 config = "\(directory)/token-\(abs(token.hashValue)).kubeconfig"
-                if !FileManager.default.fileExists(atPath: config) {
-                    let admin = try String(contentsOfFile: adminConfig, encoding: .utf8)
-                    let lines = admin.split(separator: "\n", omittingEmptySubsequences: false).map { line in
-                        line.trimmingCharacters(in: .whitespaces).hasPrefix("token:") ? "    token: \(token)" : String(line)
-                    }
-                    try lines.joined(separator: "\n").write(toFile: config, atomically: true, encoding: .utf8)
-                }
+                try server.writeKubeconfig(to: config, token: token, user: "token")
             }
             return try await ChildProcess.run(kubectl, ["--kubeconfig", config, "--cache-dir", "\(directory)/cache"] + arguments, environment: ["HOME": directory])
         }
@@ -63,7 +59,7 @@ struct DeployTests {
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let adminConfig = "\(directory)/admin.kubeconfig"
             try cluster.server.writeKubeconfig(to: adminConfig, user: "admin")
-            let kubectl = Kubectl(kubectl: try Self.services.kubectl(), directory: directory, adminConfig: adminConfig)
+            let kubectl = Kubectl(kubectl: try Self.services.kubectl(), directory: directory, adminConfig: adminConfig, server: cluster.server)
 
             let applied = try await kubectl.succeeds(["apply", "-k", Self.deploy])
             for object in [
@@ -127,6 +123,47 @@ struct DeployTests {
             // A refusal, as kubectl prints it.
             let listed = try await kubectl.run(["get", "secrets", "-n", "shop"], token: operatorToken)
             #expect(listed.stderr.contains(#"secrets is forbidden: User "system:serviceaccount:db-operator:db-operator" cannot list resource "secrets" in API group "" in the namespace "shop""#))
+        }
+    }
+
+    @Test(
+        "the operator as deploy/ runs it (its service account's token, leader election in db-operator) takes the Lease and renews it, with no 403",
+        .enabled(if: services.shouldRun(.kubectl)))
+    func leaderElectionUnderRBAC() async throws {
+        try await FakeCluster.with(configure: { configuration in
+            configuration.authorization = .rbac
+            configuration.tokens["admin-token"] = "admin"
+            configuration.groups["operator"] = ["system:masters"]  // the test's own client
+        }) { cluster in
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("deploy-\(UUID().uuidString)").path
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let adminConfig = "\(directory)/admin.kubeconfig"
+            try cluster.server.writeKubeconfig(to: adminConfig, user: "admin")
+            let kubectl = Kubectl(kubectl: try Self.services.kubectl(), directory: directory, adminConfig: adminConfig, server: cluster.server)
+            _ = try await kubectl.succeeds(["apply", "-k", Self.deploy])
+            let token = try await kubectl.succeeds(["create", "token", "db-operator", "-n", "db-operator"]).trimmingCharacters(in: .whitespacesAndNewlines)
+            let operatorConfig = "\(directory)/operator.kubeconfig"
+            try cluster.server.writeKubeconfig(to: operatorConfig, token: token, user: "db-operator")
+            // deploy/operator.yaml's arguments (the metrics port on a free one).
+            let process = try RunningProcess(LifecycleHarness.binary, [
+                "run", "--kubeconfig", operatorConfig, "--leader-elect", "--leader-election-namespace", "db-operator",
+                "--operator-namespace", "db-operator", "--job-service-account", "db-operator-driver", "--metrics-addr", "127.0.0.1:0",
+            ], environment: ["POD_NAME": "db-operator-0"])
+            defer { process.terminate() }
+            var versions: Set<String> = []
+            try await eventually(timeout: .seconds(60), "the Lease to be taken by db-operator-0 and renewed twice") {
+                guard let lease = try? await cluster.client.get(Lease.self, namespace: "db-operator", name: "db-operator-leader"),
+                    lease.object.spec?.holderIdentity == "db-operator-0", let version = lease.metadata.resourceVersion
+                else { return false }
+                versions.insert(version)
+                return versions.count >= 3
+            }
+            let log = cluster.server.accessLog()
+            let denied = log.filter { !$0.record.allowed && $0.record.user.hasPrefix("system:serviceaccount:") }
+            #expect(denied.isEmpty, "refused: \(denied.map { "\($0.record)" })\n\(process.text.suffix(3000))")
+            #expect(log.contains { $0.record.resource == "leases" && $0.record.verb == "update" && $0.record.allowed })
+            try LifecycleHarness.saveRBACUsage(log.map(\.record))
         }
     }
 }

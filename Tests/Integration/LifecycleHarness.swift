@@ -39,11 +39,11 @@ final class LifecycleHarness: @unchecked Sendable {
     static let deployDirectory = QuickStartTests.repository.appendingPathComponent("deploy").path
     /// The Jobs' service account, as deploy/ names it (`--job-service-account`).
     static let jobServiceAccount = "db-operator-driver"
-    /// The arguments deploy/operator.yaml gives `db-operator run` (but the metrics port).
-    static let deployedOperatorArguments = [
-        "--leader-elect", "--leader-election-namespace", operatorNamespace, "--operator-namespace", operatorNamespace,
-        "--job-service-account", jobServiceAccount,
-    ]
+    /// The arguments deploy/operator.yaml gives `db-operator run`, but the metrics port
+    /// and leader election: a single operator here, and nothing restarts it when a
+    /// renewal misses its deadline on a loaded machine (DeployTests runs the election
+    /// under deploy's RBAC).
+    static let deployedOperatorArguments = ["--operator-namespace", operatorNamespace, "--job-service-account", jobServiceAccount]
 
     var api: HTTPKubernetesClient { cluster.client }
 
@@ -53,8 +53,9 @@ final class LifecycleHarness: @unchecked Sendable {
     /// - Parameter runnerEnvironment: variables of the job runner's processes (the
     ///   "image's" environment); by default `DB_OPERATOR_PG_BIN_DIRS` names the newest
     ///   PostgreSQL client tools the services installed.
-    /// - Parameter rbac: the server authorizes with RBAC; `deploy/rbac.yaml` is applied
-    ///   (real kubectl), the operator runs with service account db-operator's token,
+    /// - Parameter rbac: the server authorizes with RBAC; `deploy/` is applied with
+    ///   `kubectl apply -k`, the operator runs with the token `kubectl create token` gives
+    ///   service account db-operator,
     ///   each Job's process with a token of its pod's service account (the job runner
     ///   asks for it as a kubelet does), and `makeNamespace` adds deploy's tenant
     ///   service account and RoleBinding. A 403 to either fails the test. The test's own
@@ -136,21 +137,22 @@ final class LifecycleHarness: @unchecked Sendable {
         try JSONEncoder().encode(used).write(to: URL(fileURLWithPath: "\(directory)/\(UUID().uuidString).json"))
     }
 
-    /// deploy/rbac.yaml, applied by kubectl as a user would; the operator's kubeconfig
-    /// then carries its service account's token.
+    /// deploy/, applied by kubectl as a user would; the operator's kubeconfig then
+    /// carries its service account's token.
     private func installRBAC() async throws {
-        let result = try await ChildProcess.run(
-            try TestServices.current.kubectl(),
-            ["--kubeconfig", cluster.kubeconfigPath, "--cache-dir", "\(root)/kubectl-cache", "apply", "-f", "\(Self.deployDirectory)/rbac.yaml"],
-            environment: ["HOME": root])
-        guard result.status == 0 else { throw EventuallyTimedOut(description: "kubectl apply -f deploy/rbac.yaml: \(result.stderr)") }
-        let token = try cluster.server.serviceAccountToken(namespace: Self.operatorNamespace, name: "db-operator", seconds: 86_400)
-        let own = try String(contentsOfFile: cluster.kubeconfigPath, encoding: .utf8)
-        let lines = own.split(separator: "\n", omittingEmptySubsequences: false).map { line in
-            line.trimmingCharacters(in: .whitespaces).hasPrefix("token:") ? "    token: \(token)" : String(line)
+        func kubectl(_ arguments: [String]) async throws -> String {
+            let result = try await ChildProcess.run(
+                try TestServices.current.kubectl(), ["--kubeconfig", cluster.kubeconfigPath, "--cache-dir", "\(root)/kubectl-cache"] + arguments,
+                environment: ["HOME": root])
+            guard result.status == 0 else { throw EventuallyTimedOut(description: "kubectl \(arguments.joined(separator: " ")): \(result.stderr)") }
+            return result.stdoutText
         }
+        // As the README deploys: the kustomize base (its Deployment is stored, not run:
+        // the operator runs here as a process), then the operator's token.
+        _ = try await kubectl(["apply", "-k", Self.deployDirectory])
+        let token = try await kubectl(["create", "token", "db-operator", "-n", Self.operatorNamespace, "--duration=24h"])
         operatorKubeconfig = "\(root)/operator.kubeconfig"
-        try lines.joined(separator: "\n").write(toFile: operatorKubeconfig, atomically: true, encoding: .utf8)
+        try cluster.server.writeKubeconfig(to: operatorKubeconfig, token: token.trimmingCharacters(in: .whitespacesAndNewlines), user: "db-operator")
     }
 
     func startOperator() throws {

@@ -196,8 +196,13 @@ public final class FakeAPIServer: Service, Sendable {
 
     /// A kubeconfig for one of the configured users, usable by kubectl and client libraries.
     public func kubeconfig(user: String = "admin", namespace: String = "default") -> String {
-        let caLine = tlsIdentity.map { "\n    certificate-authority-data: \(Data($0.caPEM.utf8).base64EncodedString())" } ?? ""
         let token = configuration.tokens.first { $0.value == user }?.key ?? configuration.tokens.keys.first ?? ""
+        return kubeconfig(token: token, user: user, namespace: namespace)
+    }
+
+    /// A kubeconfig that authenticates with `token` (a service account's, say).
+    public func kubeconfig(token: String, user: String, namespace: String = "default") -> String {
+        let caLine = tlsIdentity.map { "\n    certificate-authority-data: \(Data($0.caPEM.utf8).base64EncodedString())" } ?? ""
         return """
             apiVersion: v1
             kind: Config
@@ -223,9 +228,18 @@ public final class FakeAPIServer: Service, Sendable {
 
     /// Writes `kubeconfig(user:)` to a file readable only by its owner (it holds a token).
     public func writeKubeconfig(to path: String, user: String = "admin") throws {
+        try Self.writePrivately(kubeconfig(user: user), to: path)
+    }
+
+    /// Writes `kubeconfig(token:user:)` to a file readable only by its owner.
+    public func writeKubeconfig(to path: String, token: String, user: String) throws {
+        try Self.writePrivately(kubeconfig(token: token, user: user), to: path)
+    }
+
+    private static func writePrivately(_ text: String, to path: String) throws {
         let url = URL(fileURLWithPath: path)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try Data(kubeconfig(user: user).utf8).write(to: url, options: .atomic)
+        try Data(text.utf8).write(to: url, options: .atomic)
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
     }
 

@@ -333,9 +333,7 @@ struct RBACSpecTests {
 
             // A kubeconfig with the robot's token, as a pod would use it.
             let robotConfig = workspace.directory.appendingPathComponent("robot.kubeconfig").path
-            let admin = try String(contentsOfFile: workspace.kubeconfig, encoding: .utf8)
-            let adminToken = try #require(admin.split(separator: "\n").first { $0.contains("token:") }).split(separator: ":").last!.trimmingCharacters(in: .whitespaces)
-            try admin.replacingOccurrences(of: adminToken, with: token).write(toFile: robotConfig, atomically: true, encoding: .utf8)
+            try api.server.writeKubeconfig(to: robotConfig, token: token, user: "robot")
 
             let whoami = try await kubectl(["auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"], kubeconfig: robotConfig)
             #expect(whoami.stdoutText == "system:serviceaccount:qa:robot", "\(whoami.stderr)")
