@@ -186,10 +186,22 @@ public struct PostgreSQLEngine: SQLEngine {
         return failures
     }
 
-    /// `WITH (FORCE)` (13+) ends any session that got in since.
+    /// `WITH (FORCE)` (13+) ends any session that got in since. An admin without
+    /// superuser (RDS's) may not end a superuser's process, and an autovacuum worker on
+    /// the database counts as one ("permission denied to terminate process"): then a
+    /// plain DROP, which has autovacuum leave by itself (a client that got in since
+    /// makes it fail with "being accessed by other users", and the Job is retried).
     public func dropDatabase(_ admin: PGConnection, _ name: String) async throws {
-        let force = admin.serverVersion >= 130000 ? " WITH (FORCE)" : ""
-        try await admin.query("DROP DATABASE IF EXISTS \(try admin.quoteIdentifier(name))\(force)")
+        let quoted = try admin.quoteIdentifier(name)
+        guard admin.serverVersion >= 130000 else {
+            try await admin.query("DROP DATABASE IF EXISTS \(quoted)")
+            return
+        }
+        do {
+            try await admin.query("DROP DATABASE IF EXISTS \(quoted) WITH (FORCE)")
+        } catch let error as SQLError where error.kind == .permissionDenied {
+            try await admin.query("DROP DATABASE IF EXISTS \(quoted)")
+        }
     }
 
     public func dropUser(_ admin: PGConnection, _ name: String) async throws {

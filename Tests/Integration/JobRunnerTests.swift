@@ -42,7 +42,7 @@ struct JobRunnerTests {
         try await FakeCluster.with { cluster in
             try await withRunner(cluster) { logs in
                 _ = try await cluster.client.create(job("ok", command: ["sh", "-c", "echo hello from the job"]))
-                try await eventually("the Job to complete") { try await status(cluster, "ok").condition("Complete") != nil }
+                try await eventually(timeout: .seconds(120), "the Job to complete") { try await status(cluster, "ok").condition("Complete") != nil }
                 let finished = try await status(cluster, "ok")
                 #expect(finished.status?.succeeded == 1)
                 #expect(finished.status?.active == 0)
@@ -64,7 +64,7 @@ struct JobRunnerTests {
         try await FakeCluster.with { cluster in
             try await withRunner(cluster) { logs in
                 _ = try await cluster.client.create(job("fails", command: ["sh", "-c", "echo attempt; exit 1"], backoffLimit: 1))
-                try await eventually("the Job to fail") { try await status(cluster, "fails").condition("Failed") != nil }
+                try await eventually(timeout: .seconds(120), "the Job to fail") { try await status(cluster, "fails").condition("Failed") != nil }
                 let failed = try await status(cluster, "fails")
                 #expect(failed.status?.failed == 2)
                 #expect(failed.status?.succeeded == nil)
@@ -80,14 +80,14 @@ struct JobRunnerTests {
             try await withRunner(cluster) { logs in
                 let pidFile = "\(logs)/sleeper.pid"
                 _ = try await cluster.client.create(job("sleeper", command: ["sh", "-c", "echo $$ > \(pidFile); exec sleep 600"]))
-                try await eventually("the process to start") {
+                try await eventually(timeout: .seconds(120), "the process to start") {
                     guard FileManager.default.fileExists(atPath: pidFile) else { return false }
                     return try await status(cluster, "sleeper").status?.active == 1
                 }
                 let pid = try #require(Int32(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
                 #expect(kill(pid, 0) == 0)
                 try await cluster.client.delete(Job.self, namespace: "default", name: "sleeper")
-                try await eventually("the process to be gone") { kill(pid, 0) != 0 }
+                try await eventually(timeout: .seconds(120), "the process to be gone") { kill(pid, 0) != 0 }
             }
         }
     }
@@ -97,7 +97,7 @@ struct JobRunnerTests {
         try await FakeCluster.with { cluster in
             try await withRunner(cluster) { _ in
                 _ = try await cluster.client.create(job("slow", command: ["sleep", "600"], deadline: 1))
-                try await eventually("the deadline to fail the Job") { try await status(cluster, "slow").condition("Failed") != nil }
+                try await eventually(timeout: .seconds(120), "the deadline to fail the Job") { try await status(cluster, "slow").condition("Failed") != nil }
                 #expect(try await status(cluster, "slow").condition("Failed")?.reason == "DeadlineExceeded")
             }
         }
@@ -115,7 +115,7 @@ struct JobRunnerTests {
                     EnvVar(name: "FROM_SECRET", valueFrom: EnvVarSource(secretKeyRef: .init(name: "creds", key: "password"))),
                 ]
                 _ = try await cluster.client.create(job("op", image: "ghcr.io/db-operator/db-operator:0.1.0", command: ["db-operator"], env: env))
-                try await eventually("the Job to complete") { try await status(cluster, "op").condition("Complete") != nil }
+                try await eventually(timeout: .seconds(120), "the Job to complete") { try await status(cluster, "op").condition("Complete") != nil }
                 let file = try #require(try FileManager.default.contentsOfDirectory(atPath: logs).first { $0.hasPrefix("default_op-") })
                 let output = try String(contentsOfFile: "\(logs)/\(file)", encoding: .utf8)
                 #expect(output.contains("DB_OPERATOR_OPERATION=create\n"))
@@ -146,11 +146,11 @@ struct JobRunnerProgramTests {
             var spec = JobSpec(template: PodTemplateSpec(spec: PodSpec(containers: [Container(name: "main", image: "busybox", command: ["true"])])))
             spec.backoffLimit = 0
             _ = try await cluster.client.create(Job(metadata: ObjectMeta(name: "via-program", namespace: "default"), spec: spec))
-            try await eventually("the Job to complete") {
+            try await eventually(timeout: .seconds(120), "the Job to complete") {
                 try await cluster.client.get(Job.self, namespace: "default", name: "via-program").object.condition("Complete") != nil
             }
             runner.signal(SIGTERM)
-            try await eventually("the runner to stop on SIGTERM") { !runner.isRunning }
+            try await eventually(timeout: .seconds(120), "the runner to stop on SIGTERM") { !runner.isRunning }
             #expect(runner.exitStatus == 0, "\(runner.text)")
         }
     }
