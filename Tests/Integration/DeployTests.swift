@@ -152,7 +152,7 @@ struct DeployTests {
             ], environment: ["POD_NAME": "db-operator-0"])
             defer { process.terminate() }
             var versions: Set<String> = []
-            try await eventually(timeout: .seconds(60), "the Lease to be taken by db-operator-0 and renewed twice") {
+            try await eventually(timeout: .seconds(180), "the Lease to be taken by db-operator-0 and renewed twice") {
                 guard let lease = try? await cluster.client.get(Lease.self, namespace: "db-operator", name: "db-operator-leader"),
                     lease.object.spec?.holderIdentity == "db-operator-0", let version = lease.metadata.resourceVersion
                 else { return false }
