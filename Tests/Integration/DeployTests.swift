@@ -46,20 +46,28 @@ struct DeployTests {
 
     static let deploy = QuickStartTests.repository.appendingPathComponent("deploy").path
 
-    @Test(
-        "kubectl apply -k deploy/ and the tenant example install everything (again: unchanged); the Deployment is restricted; each service account may do what its programs do, and not more",
-        .enabled(if: services.shouldRun(.kubectl)))
-    func applyAndCanI() async throws {
+    /// A fake API server with RBAC on, kubectl as its admin (system:masters), and the
+    /// test's own client in system:masters too.
+    static func withRBACCluster(_ body: (FakeCluster, Kubectl) async throws -> Void) async throws {
         try await FakeCluster.with(configure: { configuration in
             configuration.authorization = .rbac
             configuration.tokens["admin-token"] = "admin"
+            configuration.groups["operator"] = ["system:masters"]
         }) { cluster in
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("deploy-\(UUID().uuidString)").path
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let adminConfig = "\(directory)/admin.kubeconfig"
             try cluster.server.writeKubeconfig(to: adminConfig, user: "admin")
-            let kubectl = Kubectl(kubectl: try Self.services.kubectl(), directory: directory, adminConfig: adminConfig, server: cluster.server)
+            try await body(cluster, Kubectl(kubectl: try services.kubectl(), directory: directory, adminConfig: adminConfig, server: cluster.server))
+        }
+    }
+
+    @Test(
+        "kubectl apply -k deploy/ and the tenant example install everything (again: unchanged); the Deployment is restricted; each service account may do what its programs do, and not more",
+        .enabled(if: services.shouldRun(.kubectl)))
+    func applyAndCanI() async throws {
+        try await Self.withRBACCluster { cluster, kubectl in
 
             let applied = try await kubectl.succeeds(["apply", "-k", Self.deploy])
             for object in [
@@ -130,20 +138,10 @@ struct DeployTests {
         "the operator as deploy/ runs it (its service account's token, leader election in db-operator) takes the Lease and renews it, with no 403",
         .enabled(if: services.shouldRun(.kubectl)))
     func leaderElectionUnderRBAC() async throws {
-        try await FakeCluster.with(configure: { configuration in
-            configuration.authorization = .rbac
-            configuration.tokens["admin-token"] = "admin"
-            configuration.groups["operator"] = ["system:masters"]  // the test's own client
-        }) { cluster in
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("deploy-\(UUID().uuidString)").path
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(atPath: directory) }
-            let adminConfig = "\(directory)/admin.kubeconfig"
-            try cluster.server.writeKubeconfig(to: adminConfig, user: "admin")
-            let kubectl = Kubectl(kubectl: try Self.services.kubectl(), directory: directory, adminConfig: adminConfig, server: cluster.server)
+        try await Self.withRBACCluster { cluster, kubectl in
             _ = try await kubectl.succeeds(["apply", "-k", Self.deploy])
             let token = try await kubectl.succeeds(["create", "token", "db-operator", "-n", "db-operator"]).trimmingCharacters(in: .whitespacesAndNewlines)
-            let operatorConfig = "\(directory)/operator.kubeconfig"
+            let operatorConfig = "\(kubectl.directory)/operator.kubeconfig"
             try cluster.server.writeKubeconfig(to: operatorConfig, token: token, user: "db-operator")
             // deploy/operator.yaml's arguments (the metrics port on a free one).
             let process = try RunningProcess(LifecycleHarness.binary, [
