@@ -36,6 +36,7 @@ In another terminal, with kubectl=$DBOP_KUBECTL (README.md, "Quick start"):
   kubectl create secret generic pg-admin --from-literal=password=$DBOP_PG_LIMITED_PASSWORD
   kubectl create secret generic mysql-admin --from-literal=password=$DBOP_MYSQL_LIMITED_PASSWORD
   kubectl create secret generic s3-creds --from-literal=accessKeyId=$DBOP_S3_ACCESS_KEY_ID --from-literal=secretAccessKey=$DBOP_S3_SECRET_ACCESS_KEY
+  kubectl apply -f Fixtures/dev-driver-account.yaml   # the driver Jobs' service account
   kubectl apply -f Fixtures/dev/
   kubectl get databases,backups -w
 

@@ -9,7 +9,7 @@ struct DBOperatorCommand: AsyncParsableCommand {
         abstract: "Creates and deletes databases inside existing PostgreSQL and MySQL instances, "
             + "publishes their connection Secrets, and streams backups to S3-compatible storage.",
         version: DBOperatorVersion.current,
-        subcommands: [RunCommand.self, DriverCommand.self, JobRunnerCommand.self, DevCommand.self, CRDsCommand.self]
+        subcommands: [RunCommand.self, DriverCommand.self, JobRunnerCommand.self, DevCommand.self, CRDsCommand.self, ManifestsCommand.self]
     )
 
     func run() async throws {

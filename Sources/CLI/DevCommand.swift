@@ -44,14 +44,20 @@ struct DevCommand: AsyncParsableCommand {
     @Option(help: "Directory of the test driver's state. Registers the driver \"test\", which needs no database server.")
     var enableTestDriver: String?
 
+    @Option(help: "How the fake API server authorizes: RBAC (deploy/'s rules, the programs with their service accounts' tokens, as in a cluster) or AlwaysAllow.")
+    var authorizationMode: AuthorizationMode = .rbac
+
     func run() async throws {
         let logger = logging.makeLogger(label: "db-operator-dev")
         var serverConfiguration = FakeAPIServer.Configuration()
         serverConfiguration.port = port
         serverConfiguration.dataDirectory = ephemeral ? nil : (dataDir ?? "\(stateDir)/apiserver")
-        serverConfiguration.tokens = [
-            FakeAPIServer.randomToken(): "admin", FakeAPIServer.randomToken(): "db-operator", FakeAPIServer.randomToken(): "db-operator-job",
-        ]
+        serverConfiguration.authorization = authorizationMode
+        // The user's admin, and the cluster's own parts that dev stands in for (kubelet,
+        // job and service-account controllers); the operator and its Jobs use service
+        // accounts' tokens.
+        serverConfiguration.tokens = [FakeAPIServer.randomToken(): "admin", FakeAPIServer.randomToken(): DevEnvironment.clusterUser]
+        serverConfiguration.groups = ["admin": ["system:masters"], DevEnvironment.clusterUser: ["system:masters"]]
         var serverLogger = logger
         serverLogger.logLevel = max(logger.logLevel, .notice)
         let server = try FakeAPIServer(configuration: serverConfiguration, logger: serverLogger)
@@ -77,8 +83,13 @@ struct DevCommand: AsyncParsableCommand {
 }
 
 /// The dev mode's parts, started in order: the server, then (once it listens) the
-/// CRDs, then the operator and the job runner.
+/// CRDs and deploy/'s namespace and RBAC, then the operator (with its service
+/// account's token) and the job runner (each pod with its service account's token).
 struct DevEnvironment: Service {
+    /// The user of the parts of a cluster dev plays: the job runner (kubelet and Job
+    /// controller) and the service-account controller.
+    static let clusterUser = "system:db-operator-dev"
+
     let server: FakeAPIServer
     let kubeconfigOut: String
     let stateDir: String
@@ -93,24 +104,31 @@ struct DevEnvironment: Service {
             group.addTask { try await server.run() }
             let port = await server.waitUntilListening()
             try server.writeKubeconfig(to: kubeconfigOut, user: "admin")
-            let operatorConfig = "\(stateDir)/operator.kubeconfig", jobConfig = "\(stateDir)/job.kubeconfig"
-            try server.writeKubeconfig(to: operatorConfig, user: "db-operator")
-            try server.writeKubeconfig(to: jobConfig, user: "db-operator-job")
-            var clientConfiguration = try KubeClientConfiguration.kubeconfig(path: operatorConfig)
+            let clusterConfig = "\(stateDir)/cluster.kubeconfig", operatorConfig = "\(stateDir)/operator.kubeconfig"
+            try server.writeKubeconfig(to: clusterConfig, user: Self.clusterUser)
+            var clientConfiguration = try KubeClientConfiguration.kubeconfig(path: clusterConfig)
             clientConfiguration.initialBackoff = .milliseconds(50)
-            let api = try HTTPKubernetesClient(configuration: clientConfiguration, logger: logger)
+            let cluster = try HTTPKubernetesClient(configuration: clientConfiguration, logger: logger)
+            var operatorAPI: HTTPKubernetesClient?
             do {
-                try await Self.installCRDs(api)
-                // The operator's namespace: DatabaseServers' Secrets and their Databases' Jobs.
+                try await Self.installCRDs(cluster)
+                // deploy/'s namespace, service accounts and RBAC; the operator's namespace
+                // holds DatabaseServers' Secrets and their Databases' Jobs.
+                try await Manifests.apply(DeployManifests.namespaceYAML + "---\n" + DeployManifests.rbacYAML, to: cluster)
                 let operatorNamespace = DatabaseOperator.Configuration().operatorNamespace
-                do {
-                    _ = try await api.create(Namespace(metadata: ObjectMeta(name: operatorNamespace)))
-                } catch let error as KubeError where error.code == .alreadyExists {}
+                // The operator's token, as a kubelet mounts it (renewed on each start).
+                let token = try server.serviceAccountToken(namespace: operatorNamespace, name: DeployManifests.operatorServiceAccount, seconds: 366 * 86400)
+                try server.writeKubeconfig(to: operatorConfig, token: token, user: DeployManifests.operatorServiceAccount)
+                var operatorClientConfiguration = try KubeClientConfiguration.kubeconfig(path: operatorConfig)
+                operatorClientConfiguration.initialBackoff = .milliseconds(50)
+                let api = try HTTPKubernetesClient(configuration: operatorClientConfiguration, logger: logger)
+                operatorAPI = api
 
                 var operatorConfiguration = DatabaseOperator.Configuration()
                 operatorConfiguration.retry = RetryPolicy(base: retryBase, max: 600)
                 operatorConfiguration.knownDrivers = Set(DriverRegistration.registry(testDriverRoot: testDriverRoot).names)
                 if let root = testDriverRoot { operatorConfiguration.jobTemplate.environment[TestDriverSwitch.environmentKey] = root }
+                operatorConfiguration.jobTemplate.serviceAccountName = DeployManifests.driverServiceAccount
                 let databaseOperator = DatabaseOperator(api: api, configuration: operatorConfiguration, logger: logger)
 
                 var runnerConfiguration = JobRunner.Configuration(logDirectory: "\(stateDir)/jobs", operatorExecutable: JobRunnerCommand.currentExecutable())
@@ -118,10 +136,11 @@ struct DevEnvironment: Service {
                     container.apiServerPort = port
                     runnerConfiguration.container = container
                 } else {
-                    runnerConfiguration.environment["KUBECONFIG"] = jobConfig
+                    runnerConfiguration.serviceAccountCredentials = .init(
+                        server: "https://127.0.0.1:\(port)", certificateAuthorityPEM: server.tlsIdentity?.caPEM, directory: "\(stateDir)/pods")
                 }
                 runnerConfiguration.retryBackoff = .seconds(1)
-                let runner = JobRunner(api: api, configuration: runnerConfiguration, logger: logger)
+                let runner = JobRunner(api: cluster, configuration: runnerConfiguration, logger: logger)
 
                 FileHandle.standardOutput.write(Data("""
 
@@ -131,12 +150,14 @@ struct DevEnvironment: Service {
                       objects kept in \(server.configuration.dataDirectory ?? "memory only (--ephemeral)")
                       drivers         \(operatorConfiguration.knownDrivers.sorted().joined(separator: ", "))
                       Job logs        \(stateDir)/jobs
-                      Jobs run as     \(container == nil ? "local processes" : "containers of the image (runc)")
+                      Jobs run as     \(container == nil ? "local processes" : "containers of the image (runc)"), service account \(DeployManifests.driverServiceAccount)
+                      authorization   \(server.configuration.authorization.rawValue)\(server.configuration.authorization == .rbac ? " (deploy/rbac.yaml; Databases that name their own server need the Jobs' account in their namespace: Fixtures/dev-driver-account.yaml)" : "")
                     Try (README.md, "Quick start"):
                       export KUBECONFIG=\(kubeconfigOut)
                       kubectl create secret generic pg-admin --from-literal=password=dbop-rds-pw
                       kubectl create secret generic mysql-admin --from-literal=password=dbop-rds-pw
                       kubectl create secret generic s3-creds --from-literal=accessKeyId=dbopaccesskey --from-literal=secretAccessKey=dbop-secret-key-0123456789
+                      kubectl apply -f Fixtures/dev-driver-account.yaml
                       kubectl apply -f Fixtures/dev/
                       kubectl get databases,backups -w
                     Registered servers, tenants without admin passwords (README, "Multi-tenant"):
@@ -149,15 +170,17 @@ struct DevEnvironment: Service {
                     """.utf8))
                 group.addTask { try await databaseOperator.run() }
                 group.addTask { try await runner.run() }
-                if container != nil { group.addTask { try await DefaultServiceAccounts(api: api, logger: logger).run() } }
+                group.addTask { try await DefaultServiceAccounts(api: cluster, logger: logger).run() }
                 try await group.next()
                 group.cancelAll()
             } catch {
                 group.cancelAll()
-                try? await api.shutdown()
+                try? await operatorAPI?.shutdown()
+                try? await cluster.shutdown()
                 throw error
             }
-            try? await api.shutdown()
+            try? await operatorAPI?.shutdown()
+            try? await cluster.shutdown()
         }
     }
 
@@ -180,3 +203,5 @@ struct DevEnvironment: Service {
         throw ValidationError("the CRDs did not become established")
     }
 }
+
+extension AuthorizationMode: ExpressibleByArgument {}

@@ -1,6 +1,8 @@
 import FakeAPIServer
 import Foundation
+import KubeClient
 import KubeModel
+import Operator
 import Testing
 import TestSupport
 
@@ -131,6 +133,25 @@ struct DeployTests {
             // A refusal, as kubectl prints it.
             let listed = try await kubectl.run(["get", "secrets", "-n", "shop"], token: operatorToken)
             #expect(listed.stderr.contains(#"secrets is forbidden: User "system:serviceaccount:db-operator:db-operator" cannot list resource "secrets" in API group "" in the namespace "shop""#))
+        }
+    }
+
+    @Test(
+        "db-operator dev's copy of deploy/'s namespace and RBAC (Manifests.apply, twice: created, then replaced) stores what the files say, and kubectl apply -k deploy/ goes on from there",
+        .enabled(if: services.shouldRun(.kubectl)))
+    func devAppliesDeployRBAC() async throws {
+        try await Self.withRBACCluster { cluster, kubectl in
+            let text = DeployManifests.namespaceYAML + "---\n" + DeployManifests.rbacYAML
+            try await Manifests.apply(text, to: cluster.client)
+            try await Manifests.apply(text, to: cluster.client)
+            for document in try Manifests.documents(text) {
+                let resource = try #require(Manifests.kinds["\(document["apiVersion"]?.stringValue ?? "")/\(document["kind"]?.stringValue ?? "")"])
+                let stored = try await cluster.client.get(
+                    resource, namespace: document[path: ["metadata", "namespace"]]?.stringValue, name: document[path: ["metadata", "name"]]?.stringValue ?? "")
+                for field in ["rules", "roleRef", "subjects"] { #expect(stored[field] == document[field], "\(resource.kind) \(field)") }
+            }
+            _ = try await kubectl.succeeds(["apply", "-k", Self.deploy])
+            #expect(try await kubectl.canI(["create", "jobs.batch", "-n", "shop"], token: try cluster.server.serviceAccountToken(namespace: "db-operator", name: "db-operator")))
         }
     }
 

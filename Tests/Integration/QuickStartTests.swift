@@ -1,4 +1,5 @@
 import Foundation
+import KubeModel
 import Testing
 import TestSupport
 
@@ -45,6 +46,11 @@ struct QuickStartTests {
         let finals = try await run(["get", "backups", "-n", ns, "-o", "jsonpath={range .items[*]}{.metadata.name}={.status.phase}{\"\\n\"}{end}"])
         #expect(finals.split(separator: "\n").filter { $0.hasPrefix("orders-final-") && $0.hasSuffix("=Completed") }.count == 1, "\(finals)")
         await #expect(throws: (any Error).self) { _ = try await Engine.postgresql.runAs(pg, user, password, database, ["SELECT 1"]) }
+
+        // Under deploy/'s RBAC with the service accounts' tokens, as in a cluster: no 403.
+        let users = try await session.serviceAccountUsers()
+        #expect(users.contains("system:serviceaccount:db-operator:db-operator"), "\(users)")
+        #expect(users.contains("system:serviceaccount:\(ns):db-operator-driver"), "\(users)")
     }
 
     @Test("the README's multi-tenant setup: admin Secrets in db-operator, apply the DatabaseServers, a labelled tenant applies Databases naming them, get databaseservers shows the columns")
@@ -91,6 +97,9 @@ struct QuickStartTests {
         _ = try await run(["wait", "-n", ns, "--for=delete", "database/orders", "database/inventory", "--timeout=180s"])
         _ = try await run(["delete", "-f", "\(fixtures)/10-servers.yaml", "--wait=false"])
         _ = try await run(["wait", "--for=delete", "databaseserver/shared-postgresql", "databaseserver/shared-mysql", "--timeout=60s"])
+        // The servers' Jobs ran in db-operator as its driver account; no 403 anywhere.
+        let users = try await session.serviceAccountUsers()
+        #expect(users == ["system:serviceaccount:db-operator:db-operator", "system:serviceaccount:db-operator:db-operator-driver"], "\(users)")
     }
 
     @Test("db-operator dev stopped with Ctrl-C during a backup and started again: Databases, Secrets and the kubeconfig are as they were, and the backup completes")
@@ -196,12 +205,23 @@ final class DevSession: @unchecked Sendable {
         #expect(try await run([
             "create", "secret", "generic", "s3-creds", "-n", ns, "--from-literal=accessKeyId=\(s3.accessKeyID)", "--from-literal=secretAccessKey=\(s3.secretAccessKey)",
         ]).contains("created"))
+        let account = QuickStartTests.repository.appendingPathComponent("Fixtures/dev-driver-account.yaml").path
+        #expect(try await run(["apply", "-n", ns, "-f", account]).contains("rolebinding.rbac.authorization.k8s.io/db-operator-driver created"))
         let fixtures = QuickStartTests.repository.appendingPathComponent("Fixtures/dev").path + "/"
         let applied = try await run(["apply", "-n", ns, "-f", fixtures])
         #expect(applied.contains("database.dboperator.io/orders created") && applied.contains("backup.dboperator.io/inventory-1 created"), "\(applied)")
         _ = try await run(["wait", "-n", ns, "--for=jsonpath={.status.phase}=Created", "database/orders", "database/inventory", "--timeout=180s"])
         _ = try await run(["wait", "-n", ns, "--for=jsonpath={.status.phase}=Completed", "backup/orders-1", "backup/inventory-1", "--timeout=180s"])
         return fixtures
+    }
+
+    /// The service-account users that made requests (from the fake API server's access
+    /// log, `GET /fake/access`); fails the test if any request was refused.
+    func serviceAccountUsers(sourceLocation: SourceLocation = #_sourceLocation) async throws -> Set<String> {
+        let log = try JSONDecoder().decode([JSONValue].self, from: Data(try await run(["get", "--raw", "/fake/access"]).utf8))
+        let denied = log.filter { $0["allowed"] == .bool(false) }
+        #expect(denied.isEmpty, "403s under deploy/'s RBAC: \(denied)", sourceLocation: sourceLocation)
+        return Set(log.compactMap { $0["user"]?.stringValue }.filter { $0.hasPrefix("system:serviceaccount:") })
     }
 
     /// Stops it and removes its directory.
