@@ -11,7 +11,8 @@
 #
 # A bookworm root by mmdebstrap, variant extract: exactly the packages of the
 # libraries that the binary and the dump tools link, unpacked, no maintainer script
-# run, then apt's and dpkg's files removed: no shell, no perl, no package manager.
+# run, then apt's and dpkg's files removed: no shell, no perl, no package manager,
+# no glibc gconv modules (nothing here converts with iconv).
 # On top: the binary, mariadb-dump alone (the rest of mariadb-client needs perl), the
 # PostgreSQL tools in /usr/lib/postgresql/18, the CA bundle, passwd and group with
 # uid 65532, /tmp. A binary that links the Swift runtime dynamically (a debug build)
@@ -64,6 +65,7 @@ log "mmdebstrap: bookworm, variant extract, with $packages"
 mmdebstrap --quiet --variant=extract --include="libc6,$packages" \
   --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
   --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/lintian/*' \
+  --dpkgopt='path-exclude=/usr/lib/*/gconv/*' \
   bookworm "$work/root" >/dev/null
 # Nothing of the package manager stays: the image is never upgraded in place.
 rm -rf "$work/root/var/lib/apt" "$work/root/var/cache/apt" "$work/root/var/lib/dpkg" "$work/root/var/log"/* \
