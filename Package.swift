@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
         .package(url: "https://github.com/apple/swift-async-algorithms", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // The engines' own C client libraries.
@@ -95,7 +96,8 @@ let package = Package(
             path: "Sources/KubeRuntime"
         ),
 
-        // `db-operator job-runner`: Jobs as local processes, status as the job controller writes it.
+        // `db-operator job-runner`: Jobs as local processes, status as the job controller writes it;
+        // for dev, the service-account controller too.
         .target(
             name: "JobRunner",
             dependencies: [
@@ -112,6 +114,7 @@ let package = Package(
             dependencies: [
                 "KubeModel", "KubeClient", "KubeRuntime",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),

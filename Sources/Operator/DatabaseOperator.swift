@@ -171,6 +171,7 @@ public final class DatabaseOperator: Service {
             do {
                 known = try await api.get(Database.self, namespace: namespace, name: key.name)
             } catch let error as KubeError where error.code == .notFound {
+                metrics.forget(database: key)
                 return .done
             }
         }
@@ -188,6 +189,7 @@ public final class DatabaseOperator: Service {
         do {
             database = try await api.get(Database.self, namespace: namespace, name: key.name)
         } catch let error as KubeError where error.code == .notFound {
+            metrics.forget(database: key)
             return .done
         }
         guard database.metadata.uid == known.metadata.uid, database.object.serverName == known.object.serverName else {
@@ -207,6 +209,10 @@ public final class DatabaseOperator: Service {
         input.database.refusal = refusal
         let decision = JobDecider.decide(input, retry: configuration.retry)
         metrics.record(decision)
+        metrics.observe(
+            database: key, creationTimestamp: database.metadata.creationTimestamp,
+            expectsBackups: database.object.spec.backupTo != nil || server?.spec.backupTo != nil)
+        for backup in backups { metrics.observe(backup: backup.object) }
         let metadata: Logger.Metadata = ["k8s.namespace": "\(namespace)", "k8s.database": "\(key.name)", "decision": "\(decision)"]
         logger.debug("decided", metadata: metadata)
         let expiry = database.object.expiry
@@ -404,6 +410,7 @@ public final class DatabaseOperator: Service {
     /// A Backup of a missing Database gets a condition and an Event, and is looked at
     /// again later (the Database may still come).
     func reconcile(backup key: ObjectKey, cache: ObjectCache<Backup>) async throws -> ReconcileResult {
+        if let cached = cache[key] { metrics.observe(backup: cached.object) }
         guard let namespace = key.namespace, let cached = cache[key], cached.phase == nil, !cached.object.isKeptForAnotherNamespace else { return .done }
         do {
             _ = try await api.get(Database.self, namespace: namespace, name: cached.object.spec.database)

@@ -1,19 +1,72 @@
+import Foundation
+import KubeModel
+import KubeRuntime
+import Prometheus
 import Synchronization
 
-/// What the operator counts, served at `/metrics` in the Prometheus text format:
-/// decisions by kind, Jobs created by operation, reconcile errors.
+/// What the operator counts, served at `/metrics` in the Prometheus text format
+/// (swift-prometheus's registry, used directly: it writes the HELP lines that the
+/// swift-metrics facade has no place for). Decisions, Jobs created, reconcile errors,
+/// expired Databases, and per Database what "no backup in 26 hours" alerts need: the
+/// last successful backup's time, duration and size, since when a backup is expected,
+/// and failed backups by reason.
+///
+/// Backup figures come from the Backups themselves (their `completedAt`, `startedAt`,
+/// `size`), so a restarted operator shows the same values; a failure is counted once
+/// per Backup, and only if it failed after this process started (a restart does not
+/// count old failures again). Only Databases that exist have series: theirs go
+/// when they do.
 public final class OperatorMetrics: Sendable {
+    /// Where every metric lives; `render()` writes it.
+    public let registry = PrometheusCollectorRegistry()
+    private let started: Date
+
+    private struct LastSuccess {
+        var completed: Date
+        var uid: String
+    }
+
     private struct State {
-        var decisions: [String: Int] = [:]
-        var jobsCreated: [String: Int] = [:]
-        var reconcileErrors = 0
-        var expired = 0
         var ready = false
+        var lastSuccess: [ObjectKey: LastSuccess] = [:]
+        /// Per Database: the UIDs of the failed Backups counted, and the reasons with a series.
+        var countedFailures: [ObjectKey: Set<String>] = [:]
+        var failureReasons: [ObjectKey: Set<String>] = [:]
+        var expected: Set<ObjectKey> = []
+        /// Databases seen and not gone: only theirs get series (a Backup seen after its
+        /// Database went would otherwise bring them back for good).
+        var live: Set<ObjectKey> = []
     }
 
     private let state = Mutex(State())
 
-    public init() {}
+    static let decisions = "db_operator_decisions_total"
+    static let jobsCreated = "db_operator_jobs_created_total"
+    static let reconcileErrors = "db_operator_reconcile_errors_total"
+    static let expired = "db_operator_databases_expired_total"
+    static let lastSuccessTime = "db_operator_backup_last_success_timestamp_seconds"
+    static let lastSuccessDuration = "db_operator_backup_last_success_duration_seconds"
+    static let lastSuccessSize = "db_operator_backup_last_success_size_bytes"
+    static let expectedSince = "db_operator_backup_expected_since_timestamp_seconds"
+    static let failures = "db_operator_backup_failures_total"
+
+    /// The HELP line of each metric (the registry wants the same one every time).
+    enum Help {
+        static let reconcileErrors = "Reconciles that failed and were retried."
+        static let expired = "Databases deleted because their spec.ttl ran out."
+        static let lastSuccessTime = "When the last successful backup of the Database completed (Unix seconds)."
+        static let lastSuccessDuration = "How long the last successful backup of the Database took, in seconds."
+        static let lastSuccessSize = "Size of the last successful backup's object, in bytes."
+        static let expectedSince = "Since when the Database, which has a backup target, should have backups: its creation (Unix seconds)."
+        static let failures = "Backups that failed, by reason (counted when they fail)."
+    }
+
+    public init(now: Date = Date()) {
+        started = now
+        // Present from the start, at zero, so rate() sees the first increase.
+        _ = registry.makeCounter(name: Self.reconcileErrors, help: Help.reconcileErrors)
+        _ = registry.makeCounter(name: Self.expired, help: Help.expired)
+    }
 
     func record(_ decision: JobDecision) {
         let kind: String = switch decision {
@@ -25,14 +78,16 @@ public final class OperatorMetrics: Sendable {
         case .refused: "refused"
         case .deletionBlocked: "deletion_blocked"
         }
-        state.withLock { $0.decisions[kind, default: 0] += 1 }
+        registry.makeCounter(name: Self.decisions, labels: [("decision", kind)], help: "Decisions of the operator, by kind.").increment()
     }
 
-    func recordJobCreated(_ operation: String) { state.withLock { $0.jobsCreated[operation, default: 0] += 1 } }
+    func recordJobCreated(_ operation: String) {
+        registry.makeCounter(name: Self.jobsCreated, labels: [("operation", operation)], help: "Driver Jobs created, by operation.").increment()
+    }
 
-    func recordReconcileError() { state.withLock { $0.reconcileErrors += 1 } }
+    func recordReconcileError() { registry.makeCounter(name: Self.reconcileErrors, help: Help.reconcileErrors).increment() }
 
-    func recordExpired() { state.withLock { $0.expired += 1 } }
+    func recordExpired() { registry.makeCounter(name: Self.expired, help: Help.expired).increment() }
 
     /// Ready once the controllers run.
     public var isReady: Bool {
@@ -40,31 +95,90 @@ public final class OperatorMetrics: Sendable {
         set { state.withLock { $0.ready = newValue } }
     }
 
-    /// The Prometheus text exposition of every metric.
-    public func render() -> String {
-        let snapshot = state.withLock { $0 }
-        var lines = [
-            "# HELP db_operator_decisions_total Decisions of the operator, by kind.",
-            "# TYPE db_operator_decisions_total counter",
-        ]
-        for (kind, count) in snapshot.decisions.sorted(by: { $0.key < $1.key }) {
-            lines.append("db_operator_decisions_total{decision=\"\(kind)\"} \(count)")
-        }
-        lines += [
-            "# HELP db_operator_jobs_created_total Driver Jobs created, by operation.",
-            "# TYPE db_operator_jobs_created_total counter",
-        ]
-        for (operation, count) in snapshot.jobsCreated.sorted(by: { $0.key < $1.key }) {
-            lines.append("db_operator_jobs_created_total{operation=\"\(operation)\"} \(count)")
-        }
-        lines += [
-            "# HELP db_operator_reconcile_errors_total Reconciles that failed and were retried.",
-            "# TYPE db_operator_reconcile_errors_total counter",
-            "db_operator_reconcile_errors_total \(snapshot.reconcileErrors)",
-            "# HELP db_operator_databases_expired_total Databases deleted because their spec.ttl ran out.",
-            "# TYPE db_operator_databases_expired_total counter",
-            "db_operator_databases_expired_total \(snapshot.expired)",
-        ]
-        return lines.joined(separator: "\n") + "\n"
+    /// The Database a Backup belongs to: its namespace and `spec.database`, or for a
+    /// final Backup kept in the operator's namespace the ones its label and annotation name.
+    static func databaseKey(of backup: Backup) -> ObjectKey {
+        ObjectKey(
+            namespace: backup.metadata.labels?[Backup.databaseNamespaceLabel] ?? backup.metadata.namespace,
+            name: backup.metadata.annotations?[Backup.databaseNameAnnotation] ?? backup.spec.database)
     }
+
+    private static func labels(_ key: ObjectKey) -> [(String, String)] { [("namespace", key.namespace ?? ""), ("database", key.name)] }
+
+    /// Takes in a Backup as it is now: a Completed one newer than the last success
+    /// becomes the last success; a Failed one is counted once.
+    public func observe(backup: Backup) {
+        let key = Self.databaseKey(of: backup)
+        let uid = backup.metadata.uid ?? "\(key)/\(backup.metadata.name ?? "")"
+        guard state.withLock({ $0.live.contains(key) }) else { return }
+        switch backup.phase {
+        case .completed?:
+            guard let completed = backup.status?.completedAt.flatMap(KubeTime.parse) else { return }
+            let newer = state.withLock { state in
+                if let last = state.lastSuccess[key], last.completed > completed || last.uid == uid { return false }
+                state.lastSuccess[key] = LastSuccess(completed: completed, uid: uid)
+                return true
+            }
+            guard newer else { return }
+            let started = backup.status?.startedAt.flatMap(KubeTime.parse) ?? completed
+            registry.makeGauge(name: Self.lastSuccessTime, labels: Self.labels(key), help: Help.lastSuccessTime)
+                .set(completed.timeIntervalSince1970)
+            registry.makeGauge(name: Self.lastSuccessDuration, labels: Self.labels(key), help: Help.lastSuccessDuration)
+                .set(max(0, completed.timeIntervalSince(started)))
+            registry.makeGauge(name: Self.lastSuccessSize, labels: Self.labels(key), help: Help.lastSuccessSize)
+                .set(Double(backup.status?.size ?? 0))
+        case .failed?:
+            let failed = backup.status?.completedAt.flatMap(KubeTime.parse) ?? Date()
+            let reason = backup.status?.conditions?.first { $0.type == "Ready" }?.reason ?? "Unknown"
+            let count = state.withLock { state in
+                guard failed >= self.started, state.countedFailures[key, default: []].insert(uid).inserted else { return false }
+                state.failureReasons[key, default: []].insert(reason)
+                return true
+            }
+            if count {
+                registry.makeCounter(name: Self.failures, labels: Self.labels(key) + [("reason", reason)], help: Help.failures)
+                    .increment()
+            }
+        default:
+            break
+        }
+    }
+
+    /// Takes in a Database (its Backups' figures count from now on): with a backup
+    /// target, backups are expected from its creation on.
+    public func observe(database key: ObjectKey, creationTimestamp: String?, expectsBackups: Bool) {
+        state.withLock { _ = $0.live.insert(key) }
+        guard expectsBackups, let created = creationTimestamp.flatMap(KubeTime.parse) else {
+            if state.withLock({ $0.expected.remove(key) }) != nil {
+                registry.unregisterGauge(registry.makeGauge(name: Self.expectedSince, labels: Self.labels(key), help: Help.expectedSince))
+            }
+            return
+        }
+        state.withLock { _ = $0.expected.insert(key) }
+        registry.makeGauge(name: Self.expectedSince, labels: Self.labels(key), help: Help.expectedSince).set(created.timeIntervalSince1970)
+    }
+
+    /// The Database is gone: its series go too (a per-run Database of a CI pipeline leaves nothing behind).
+    public func forget(database key: ObjectKey) {
+        let (hadSuccess, wasExpected, reasons) = state.withLock { state in
+            let result = (state.lastSuccess.removeValue(forKey: key) != nil, state.expected.remove(key) != nil, state.failureReasons.removeValue(forKey: key) ?? [])
+            state.countedFailures[key] = nil
+            state.live.remove(key)
+            return result
+        }
+        let labels = Self.labels(key)
+        if hadSuccess {
+            registry.unregisterGauge(registry.makeGauge(name: Self.lastSuccessTime, labels: labels, help: Help.lastSuccessTime))
+            registry.unregisterGauge(registry.makeGauge(name: Self.lastSuccessDuration, labels: labels, help: Help.lastSuccessDuration))
+            registry.unregisterGauge(registry.makeGauge(name: Self.lastSuccessSize, labels: labels, help: Help.lastSuccessSize))
+        }
+        if wasExpected { registry.unregisterGauge(registry.makeGauge(name: Self.expectedSince, labels: labels, help: Help.expectedSince)) }
+        for reason in reasons {
+            registry.unregisterCounter(
+                registry.makeCounter(name: Self.failures, labels: labels + [("reason", reason)], help: Help.failures))
+        }
+    }
+
+    /// The Prometheus text exposition of every metric.
+    public func render() -> String { registry.emitToString() }
 }

@@ -22,7 +22,7 @@ struct DatabaseLifecycleTests {
     func everyTransition() async throws {
         let s3 = try Self.services.s3()
         let prefix = "lifecycle-\(UUID().uuidString.prefix(8))/"
-        try await LifecycleHarness.with(rbac: true) { harness in
+        try await LifecycleHarness.with(operatorArguments: ["--metrics-addr", "127.0.0.1:0"], rbac: true) { harness in
             let ns = "shop"
             try await harness.makeNamespace(ns)
             try await harness.s3CredentialsSecret(namespace: ns, s3: s3)
@@ -81,6 +81,27 @@ struct DatabaseLifecycleTests {
             #expect(afterBackup.status?.lastBackup?.name == "orders-1")
             #expect(afterBackup.status?.lastBackup?.destination == destination)
 
+            // At /metrics, what backup alerts read: orders' last success, broken's failure
+            // by its reason, since when each Database with a backup target expects backups.
+            let completedAt = try #require(backup.status?.completedAt.flatMap(KubeTime.parse))
+            let startedAt = try #require(backup.status?.startedAt.flatMap(KubeTime.parse))
+            let failureReason = try #require(try await harness.backup("broken-1", namespace: ns)?.status?.conditions?[type: "Ready"]?.reason)
+            func series(_ name: String, _ database: String, reason: String? = nil) -> String {
+                "\(name){namespace=\"\(ns)\",database=\"\(database)\"\(reason.map { ",reason=\"\($0)\"" } ?? "")}"
+            }
+            try await eventually("the backup figures at /metrics") {
+                let samples = try await harness.operatorMetrics()
+                return samples[series("db_operator_backup_last_success_timestamp_seconds", "orders")] == completedAt.timeIntervalSince1970
+                    && samples[series("db_operator_backup_failures_total", "broken", reason: failureReason)] == 1
+            }
+            let samples = try await harness.operatorMetrics()
+            #expect(samples[series("db_operator_backup_last_success_size_bytes", "orders")] == Double(backup.status?.size ?? -1))
+            #expect(samples[series("db_operator_backup_last_success_duration_seconds", "orders")] == completedAt.timeIntervalSince(startedAt))
+            #expect(samples[series("db_operator_backup_expected_since_timestamp_seconds", "orders")] == orders.metadata.creationTimestamp.flatMap(KubeTime.parse)?.timeIntervalSince1970)
+            #expect(samples[series("db_operator_backup_expected_since_timestamp_seconds", "broken")] != nil)
+            #expect(samples[series("db_operator_backup_expected_since_timestamp_seconds", "plain")] == nil, "plain has no backup target")
+            #expect(samples[series("db_operator_backup_last_success_timestamp_seconds", "broken")] == nil)
+
             // Deletion: orders with a final backup, plain without, never while Creating,
             // broken blocked by its failing final backup and then released by a spec change.
             try harness.setFlag("shop_orders", "backup-seconds", "0")
@@ -104,6 +125,10 @@ struct DatabaseLifecycleTests {
             try await harness.modifyDatabase("broken", namespace: ns) { $0.spec.deletionPolicy = .delete }
             try await harness.waitUntilGone("broken", namespace: ns)
             #expect(harness.instanceRecord(host: "instance-1", database: "shop_broken") == nil)
+            // The Databases are gone, and so are their series.
+            try await eventually("no series of the deleted Databases at /metrics") {
+                try await harness.operatorMetrics().keys.allSatisfy { !$0.contains("namespace=\"\(ns)\"") }
+            }
 
             try await eventually("every transition to be seen", { harness.recorder.seen == Set(Transition.allCases) })
             let matrix = Transition.allCases.map { "\($0.rawValue): \(harness.recorder.objects(with: $0).joined(separator: ", "))" }

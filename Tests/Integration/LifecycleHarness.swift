@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import DriverAPI
 import FakeAPIServer
 import Foundation
@@ -5,6 +6,7 @@ import KubeClient
 import KubeModel
 import KubeRuntime
 import Logging
+import NIOCore
 import Synchronization
 import Testing
 import TestSupport
@@ -171,6 +173,24 @@ final class LifecycleHarness: @unchecked Sendable {
     }
 
     var operatorOutput: String { operatorProcess.withLock { $0?.text ?? "" } }
+
+    /// The operator's `/metrics` samples by "name{labels}" (the operator must run with
+    /// `--metrics-addr 127.0.0.1:0`; its log says where it serves).
+    func operatorMetrics() async throws -> [String: Double] {
+        let output = operatorOutput
+        guard let marker = output.range(of: "\"metrics.address\":\"127.0.0.1:") else {
+            throw EventuallyTimedOut(description: "the operator has not logged where it serves metrics")
+        }
+        let port = String(output[marker.upperBound...].prefix { $0.isNumber })
+        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/metrics"), timeout: .seconds(10))
+        let body = String(buffer: try await response.body.collect(upTo: 1 << 22))
+        var samples: [String: Double] = [:]
+        for line in body.split(separator: "\n") where !line.hasPrefix("#") {
+            guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { continue }
+            samples[String(line[..<space])] = value
+        }
+        return samples
+    }
 
     func jobLogs() -> String {
         let directory = "\(root)/logs"
