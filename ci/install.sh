@@ -6,7 +6,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 apt_packages=(postgresql mariadb-server mariadb-client libpq-dev libmariadb-dev libdeflate-dev libzstd-dev zstd libyaml-dev libcurl4-openssl-dev pkg-config openssl curl
-  mmdebstrap umoci runc skopeo)
+  mmdebstrap umoci runc skopeo age)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -389,6 +389,7 @@ DBOP_MYSQL_TLS_PORT=$DBOP_MYSQL_CI_PORT
 DBOP_S3_VHOST_DOMAIN=$DBOP_S3_VHOST_DOMAIN
 DBOP_KUBECTL=$(command -v kubectl)
 DBOP_AWS=$(command -v aws || true)
+DBOP_AGE=$(command -v age || true)
 DBOP_PYTHON=$(python3 -c 'import kubernetes, sys; print(sys.executable)' 2>/dev/null || true)
 ENV
   chmod 644 "$tmp"

@@ -32,6 +32,7 @@ set +a
 export DBOP_ENV_FILE
 export DBOP_KUBECTL="${DBOP_KUBECTL:-$(command -v kubectl || true)}"
 export DBOP_AWS="${DBOP_AWS:-$(command -v aws || true)}"
+export DBOP_AGE="${DBOP_AGE:-$(command -v age || true)}"
 export DBOP_PYTHON="${DBOP_PYTHON:-$(python3 -c 'import kubernetes, sys; print(sys.executable)' 2>/dev/null || true)}"
 
 log "building"

@@ -19,6 +19,8 @@ public enum TestService: String, Sendable, CaseIterable {
     case awsCLI
     /// A python3 that imports the official `kubernetes` client.
     case pythonKubernetes
+    /// The `age` tool (Debian's), the reference for the backups' encryption.
+    case age
     /// Every PostgreSQL major of the matrix (15-18), and the client tools' directories.
     case postgresqlVersions
     /// The second S3 implementation, which verifies every signature against the raw
@@ -42,6 +44,7 @@ public enum TestService: String, Sendable, CaseIterable {
         case .kubectl: ["DBOP_KUBECTL"]
         case .containers: ["DBOP_IMAGE_ARCHIVE", "DBOP_RUNC"]
         case .awsCLI: ["DBOP_AWS"]
+        case .age: ["DBOP_AGE"]
         case .pythonKubernetes: ["DBOP_PYTHON"]
         case .postgresqlVersions: ["DBOP_PG_SERVERS", "DBOP_PG_BIN_DIRS", "DBOP_PG_HOST", "DBOP_PG_USER", "DBOP_PG_PASSWORD", "DBOP_PG_LIMITED_USER", "DBOP_PG_LIMITED_PASSWORD"]
         case .s3Strict:
@@ -204,7 +207,7 @@ public struct TestServices: Sendable {
             if !FileManager.default.fileExists(atPath: archive) { return ServiceUnavailable(service: service, reason: "no image at \(archive) (ci/image.sh build)") }
             if !FileManager.default.isExecutableFile(atPath: runc) { return ServiceUnavailable(service: service, reason: "DBOP_RUNC (\(runc)) is not an executable") }
             return getuid() == 0 ? nil : ServiceUnavailable(service: service, reason: "runc runs containers as root only")
-        case .kubectl, .awsCLI, .pythonKubernetes:
+        case .kubectl, .awsCLI, .pythonKubernetes, .age:
             let variable = service.requiredVariables[0]
             let path = environment[variable]!
             return FileManager.default.isExecutableFile(atPath: path)
@@ -349,6 +352,11 @@ public struct TestServices: Sendable {
 
     public func kubectl() throws -> String {
         try executable(.kubectl)
+    }
+
+    /// The path of the `age` tool, or the reason there is none.
+    public func age() throws -> String {
+        try executable(.age)
     }
 
     /// The path of the aws CLI, or the reason there is none.
