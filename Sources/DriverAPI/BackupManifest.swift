@@ -38,8 +38,10 @@ public struct BackupManifest: Codable, Sendable, Equatable {
     public static func key(for objectKey: String) -> String { objectKey + ".manifest.json" }
 
     /// The Content-Type of a dump object: what a browser or `aws s3 cp` shows.
-    public static func contentType(dumpFormat: String, compression: CompressionFormat?) -> String {
-        switch compression {
+    /// An age-encrypted object is opaque bytes whatever it holds.
+    public static func contentType(dumpFormat: String, compression: CompressionFormat?, encrypted: Bool = false) -> String {
+        if encrypted { return "application/octet-stream" }
+        return switch compression {
         case .gzip?: "application/gzip"
         case .zstd?: "application/zstd"
         case nil: dumpFormat == "sql" ? "application/sql" : "application/octet-stream"

@@ -217,6 +217,30 @@ extension DriverRuntime {
         }
     }
 
+    /// The age recipients of `backupTo.encryption` (key `recipients` of its Secret,
+    /// read where the CredentialsSecret is); empty when the target is not encrypted.
+    func encryptionRecipients(_ target: BackupTarget, namespace: String) async throws -> [AgeRecipient] {
+        guard let encryption = target.encryption else { return [] }
+        let name = encryption.recipientsSecret ?? ""
+        guard let secret = try await readSecret(name, namespace: namespace) else {
+            throw DriverError(reason: "SecretNotFound", message: "encryption recipientsSecret \(name) not found in namespace \(namespace)", retryable: true)
+        }
+        if namespace == configuration.namespace { await SecretReader.protect(secret, api: api, logger: logger) }
+        guard let text = secret.object.value("recipients") else {
+            throw DriverError(reason: "SecretKeyNotFound", message: "encryption recipientsSecret \(name) needs key recipients (age1... public keys, one per line)", retryable: true)
+        }
+        let recipients: [AgeRecipient]
+        do {
+            recipients = try AgeRecipient.parseList(text)
+        } catch {
+            throw DriverError(reason: "InvalidRecipients", message: "encryption recipientsSecret \(name): \(error)", retryable: true)
+        }
+        guard !recipients.isEmpty else {
+            throw DriverError(reason: "InvalidRecipients", message: "encryption recipientsSecret \(name) lists no age1... public key", retryable: true)
+        }
+        return recipients
+    }
+
     /// The credentials for `location` (its CredentialsSecret, else the `AWS_*` keys
     /// of the environment, else its web identity: `AWS_ROLE_ARN` and
     /// `AWS_WEB_IDENTITY_TOKEN_FILE`, as EKS sets them) and the CA to trust besides the system's: the Secret's `ca.crt`,

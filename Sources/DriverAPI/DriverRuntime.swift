@@ -341,6 +341,7 @@ public final class DriverRuntime: Sendable {
         let estimate: Int64?
         let store: any ObjectStore
         let location: S3Location
+        let recipients: [AgeRecipient]
         do {
             context = try await resolve(database)
             guard let backupTarget = context.backup, let resolved = backupTarget.target.s3Spec?.location else {
@@ -348,6 +349,7 @@ public final class DriverRuntime: Sendable {
                 return
             }
             location = resolved
+            recipients = try await encryptionRecipients(backupTarget.target, namespace: backupTarget.secretsNamespace)
             store = try makeStore(location, try await s3Access(location, namespace: backupTarget.secretsNamespace))
         } catch {
             throw await backupFailure(database: database, backup: backup, error, uncountedAttempt: true)
@@ -368,7 +370,7 @@ public final class DriverRuntime: Sendable {
         case (true, .zstd?): .zstd
         case (true, _): .gzip
         }
-        let fileExtension = compression.map { "\(dump.fileExtension).\($0.fileSuffix)" } ?? dump.fileExtension
+        let fileExtension = (compression.map { "\(dump.fileExtension).\($0.fileSuffix)" } ?? dump.fileExtension) + (recipients.isEmpty ? "" : ".age")
         let key = location.key(namespace: configuration.namespace, database: configuration.database, backup: backup.name, timestamp: timestamp, fileExtension: fileExtension)
         let destination = location.url(key: key)
         // B2 (or B3 when an earlier attempt had begun): the upload begins, counted. If
@@ -398,10 +400,10 @@ public final class DriverRuntime: Sendable {
                 "namespace": configuration.namespace, "database": configuration.database, "backup": backup.name,
                 "backup-uid": backup.metadata.uid ?? "", "driver": context.driverName,
             ]
-            let contentType = BackupManifest.contentType(dumpFormat: dump.fileExtension, compression: compression)
+            let contentType = BackupManifest.contentType(dumpFormat: dump.fileExtension, compression: compression, encrypted: !recipients.isEmpty)
             // Written once: size and checksum, known only at the end, go into the manifest.
             result = try await uploader.upload(
-                dump.bytes.counted(into: dumped), compressing: compression, key: key, metadata: metadata, contentType: contentType
+                dump.bytes.counted(into: dumped), compressing: compression, encryptingTo: recipients, key: key, metadata: metadata, contentType: contentType
             ) { await progress.report($0) }
             guard let stored = try await store.headObject(key: key), stored.size == result.size else {
                 throw DriverError(reason: "VerificationFailed", message: "the stored object \(destination) does not match what was uploaded", retryable: true)
@@ -409,7 +411,7 @@ public final class DriverRuntime: Sendable {
             let manifest = BackupManifest(
                 key: key, destination: destination, size: result.size, sha256: result.sha256, contentType: contentType,
                 engine: context.driverName, serverVersion: dump.serverVersion, tool: dump.tool, dumpFormat: dump.fileExtension,
-                compression: compression?.rawValue, namespace: configuration.namespace, database: configuration.database,
+                compression: compression?.rawValue, encryptionRecipients: recipients.map(\.description), namespace: configuration.namespace, database: configuration.database,
                 databaseName: context.target.databaseName, backup: backup.name, backupUID: backup.metadata.uid ?? "",
                 startedAt: current.object.status?.startedAt ?? KubeTime.now(), completedAt: KubeTime.now())
             do {

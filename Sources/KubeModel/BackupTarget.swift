@@ -7,11 +7,14 @@ public struct BackupTarget: Codable, Sendable, Hashable {
     /// How MySQL dumps are compressed: `gzip` (default) or `zstd`. Kept as written so
     /// an unknown value is reported (`Database.validate`) rather than failing to decode.
     public var compression: String?
+    /// Client-side encryption of the objects (age, to the recipients of a Secret).
+    public var encryption: BackupEncryption?
 
-    public init(S3: S3Spec? = nil, s3: S3Spec? = nil, compression: String? = nil) {
+    public init(S3: S3Spec? = nil, s3: S3Spec? = nil, compression: String? = nil, encryption: BackupEncryption? = nil) {
         self.S3 = S3
         self.s3 = s3
         self.compression = compression
+        self.encryption = encryption
     }
 
     /// The S3 block, whichever spelling was used.
@@ -23,6 +26,16 @@ public struct BackupTarget: Codable, Sendable, Hashable {
         guard let compression else { return .gzip }
         return BackupCompression(rawValue: compression)
     }
+}
+
+/// `spec.backupTo.encryption`: objects are written in the age v1 format (suffix
+/// `.age`), encrypted to the X25519 public keys (`age1...`, one per line) under key
+/// `recipients` of the Secret `recipientsSecret`, read where the CredentialsSecret is.
+/// Only the public keys are needed to back up; restoring needs an identity.
+public struct BackupEncryption: Codable, Sendable, Hashable {
+    public var recipientsSecret: String?
+
+    public init(recipientsSecret: String?) { self.recipientsSecret = recipientsSecret }
 }
 
 /// `spec.backupTo.compression`. PostgreSQL's custom-format dumps are compressed by

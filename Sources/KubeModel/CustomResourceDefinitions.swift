@@ -62,6 +62,7 @@ public enum CustomResourceDefinitions {
                     "compression": string(
                         description: "MySQL dumps: gzip (default, .sql.gz) or zstd (.sql.zst). PostgreSQL's custom format is compressed by pg_dump.",
                         enum: BackupCompression.allCases.map(\.rawValue)),
+                    "encryption": encryptionSchema,
                 ], description: "Where backups go. S3 (as in the original design) or s3, not both."),
                 "databaseName": string(description: "Default: <namespace>_<name>, normalised and shortened.", minLength: 1, maxLength: 64),
                 "username": string(description: "Default: the database name, shortened to the engine's limit.", minLength: 1, maxLength: 63),
@@ -118,6 +119,7 @@ public enum CustomResourceDefinitions {
                 "backupTo": object([
                     "S3": s3Schema, "s3": s3Schema,
                     "compression": string(enum: BackupCompression.allCases.map(\.rawValue)),
+                    "encryption": encryptionSchema,
                 ], description: "Default backup target of the server's Databases; its CredentialsSecret is read from the operator's namespace."),
             ]),
             "status": object([
@@ -191,6 +193,13 @@ public enum CustomResourceDefinitions {
     // MARK: Building blocks
 
     static let int64: JSONValue = ["type": "integer", "format": "int64"]
+
+    /// `backupTo.encryption`.
+    static let encryptionSchema = object(required: ["recipientsSecret"], [
+        "recipientsSecret": string(
+            description: "Secret (where the CredentialsSecret is read) whose key recipients holds age X25519 public keys (age1...), one per line: objects are encrypted to them (suffix .age).",
+            minLength: 1),
+    ], description: "Client-side encryption of the backup objects in the age format.")
 
     static func object(required: [String] = [], _ properties: [String: JSONValue], description: String? = nil) -> JSONValue {
         var schema: [String: JSONValue] = ["type": "object", "properties": .object(properties)]

@@ -111,6 +111,14 @@ extension Database {
         } else {
             problems.append(SpecProblem(field: "spec.backupTo", message: "an S3 destination is required"))
         }
+        if let encryption = target.encryption {
+            let secret = encryption.recipientsSecret ?? ""
+            if secret.isEmpty || secret.contains("/") {
+                problems.append(SpecProblem(
+                    field: "spec.backupTo.encryption.recipientsSecret",
+                    message: "\"\(encryption.recipientsSecret ?? "")\" is not a Secret name; give the Secret whose key recipients lists the age public keys"))
+            }
+        }
         if let compression = target.compression, target.compressionFormat == nil {
             let known = BackupCompression.allCases.map(\.rawValue).joined(separator: ", ")
             problems.append(SpecProblem(field: "spec.backupTo.compression", message: "\"\(compression)\" is not one of \(known)"))
@@ -161,7 +169,7 @@ extension Database {
 extension Database {
     /// The finalizer (and label) the driver runtime puts on the Secrets of its own
     /// namespace that a Database needs — the admin login's, the CA's, the S3
-    /// CredentialsSecret — so deleting them (or the namespace) waits until no Database
+    /// CredentialsSecret, the encryption recipients' — so deleting them (or the namespace) waits until no Database
     /// needs them any more.
     public static let secretInUseFinalizer = "dboperator.io/in-use"
 
@@ -175,6 +183,7 @@ extension Database {
             if let ca = spec.connect?.caSecret { names.insert(ca) }
         }
         if let secret = spec.backupTo?.s3Spec?.location.credentialsSecret { names.insert(secret) }
+        if let secret = spec.backupTo?.encryption?.recipientsSecret, !secret.isEmpty { names.insert(secret) }
         return names
     }
 

@@ -183,13 +183,19 @@ public enum ProcessInfoCores {
 
 extension StreamingUpload {
     /// Uploads `source` as `upload` does, compressed on the way in `format` by a
-    /// `ParallelCompressor` (as is when `format` is nil). The checksum and size are
-    /// those of the stored, compressed object.
+    /// `ParallelCompressor` (as is when `format` is nil), then encrypted to
+    /// `recipients` in the age format (not when there are none). The checksum and
+    /// size are those of the stored object.
     public func upload<Source: AsyncSequence & Sendable>(
-        _ source: Source, compressing format: CompressionFormat?, key: String, metadata: [String: String] = [:], contentType: String? = nil,
+        _ source: Source, compressing format: CompressionFormat?, encryptingTo recipients: [AgeRecipient] = [], key: String,
+        metadata: [String: String] = [:], contentType: String? = nil,
         progress: @escaping @Sendable (Int64) async -> Void = { _ in }
     ) async throws -> Result where Source.Element == ByteBuffer {
-        guard let format else { return try await upload(source, key: key, metadata: metadata, contentType: contentType, progress: progress) }
+        @Sendable func store<Stream: AsyncSequence & Sendable>(_ stream: Stream) async throws -> Result where Stream.Element == ByteBuffer {
+            if recipients.isEmpty { return try await upload(stream, key: key, metadata: metadata, contentType: contentType, progress: progress) }
+            return try await upload(try stream.ageEncrypted(to: recipients), key: key, metadata: metadata, contentType: contentType, progress: progress)
+        }
+        guard let format else { return try await store(source) }
         let compressed = AsyncThrowingChannel<ByteBuffer, any Error>()
         return try await withThrowingTaskGroup(of: Result?.self) { group in
             group.addTask {
@@ -201,7 +207,7 @@ extension StreamingUpload {
                 }
                 return nil
             }
-            group.addTask { try await upload(compressed, key: key, metadata: metadata, contentType: contentType, progress: progress) }
+            group.addTask { try await store(compressed) }
             var uploaded: Result?
             for try await value in group { if let value { uploaded = value } }
             return uploaded!

@@ -48,7 +48,7 @@ struct EndToEndTests {
         .enabled(
             if: services.shouldRun(.postgresql) && services.shouldRun(.postgresqlVersions) && services.shouldRun(.mysql)
                 && services.shouldRun(.mysqlCaseFolding) && services.shouldRun(.s3)
-                && services.shouldRun(.s3TLS) && services.shouldRun(.s3Strict) && services.shouldRun(.kubectl)))
+                && services.shouldRun(.s3TLS) && services.shouldRun(.s3Strict) && services.shouldRun(.kubectl) && services.shouldRun(.age)))
     func matrix() async throws {
         let s3 = try Self.services.s3()
         let tls = try Self.services.s3TLS()
@@ -97,11 +97,16 @@ struct EndToEndTests {
         try await harness.prepareForJobs(ns)
         try await Self.secret(harness, ns, "admin", ["password": driver.login.password])
         try await harness.s3CredentialsSecret(namespace: ns, s3: s3)
+        // These backups are encrypted (age) to two keys; the restore check decrypts with one.
+        let identity = AgeIdentity()
+        try await Self.secret(harness, ns, "backup-keys", ["recipients": "# restore key\n\(identity.recipient)\n\(AgeIdentity().recipient)\n"])
         let spec = DatabaseSpec(
             driver: driver.name, connect: ConnectSpec(host: driver.login.host, port: driver.login.port, sslMode: .disable),
             credentials: CredentialsSpec(
                 username: ValueSource(value: driver.login.user), password: ValueSource(valueFrom: .init(secretKeyRef: SecretKeyRef(name: "admin", key: "password")))),
-            backupTo: BackupTarget(s3: S3Spec(region: s3.region, bucket: s3.bucket, prefix: "e2e-\(run)/", endpoint: s3.endpoint, forcePathStyle: true, credentialsSecret: "s3-creds")),
+            backupTo: BackupTarget(
+                s3: S3Spec(region: s3.region, bucket: s3.bucket, prefix: "e2e-\(run)/", endpoint: s3.endpoint, forcePathStyle: true, credentialsSecret: "s3-creds"),
+                encryption: BackupEncryption(recipientsSecret: "backup-keys")),
             deletionPolicy: .backupBeforeDelete)
         try await harness.createDatabase("main", namespace: ns, spec: spec)
         try await harness.waitForPhase("main", namespace: ns, .created, timeout: .seconds(180))
@@ -113,13 +118,13 @@ struct EndToEndTests {
         ])
         try await harness.createBackup("main-1", namespace: ns, database: "main")
         try await harness.waitForBackup("main-1", namespace: ns, .completed, timeout: .seconds(180))
-        try await Self.expectRestores(try #require(try await harness.backup("main-1", namespace: ns)), driver: driver, s3: s3, rows: 2)
+        try await Self.expectRestores(try #require(try await harness.backup("main-1", namespace: ns)), driver: driver, s3: s3, rows: 2, identity: identity)
         try await harness.delete("main", namespace: ns)
         try await harness.waitUntilGone("main", namespace: ns, timeout: .seconds(180))
         await #expect(throws: SQLError.self) { _ = try await driver.engine.runAs(driver.login, user, password, database, ["SELECT 1"]) }
         let final = try #require(try await harness.api.list(Backup.self, namespace: ns).first { $0.name.hasPrefix("main-final-") })
         #expect(final.object.phase == .completed)
-        try await Self.expectRestores(final.object, driver: driver, s3: s3, rows: 2)
+        try await Self.expectRestores(final.object, driver: driver, s3: s3, rows: 2, identity: identity)
     }
 
     static func lifecycle(_ driver: Driver, harness: LifecycleHarness, s3: S3Settings, https: S3TLSSettings, run: String) async throws {
@@ -283,7 +288,10 @@ struct EndToEndTests {
 
     /// Downloads the backup, checks its size and sha256 against the status, and restores
     /// it into a scratch database with the standard tools: the same rows come back.
-    static func expectRestores(_ backup: Backup, driver: Driver, s3: S3Settings, rows: Int) async throws {
+    /// With `identity`, the backup is age-encrypted: the object starts with age's
+    /// header, the manifest names its recipients, and `age -d -i` (the tool) decrypts
+    /// it before the standard tools restore it.
+    static func expectRestores(_ backup: Backup, driver: Driver, s3: S3Settings, rows: Int, identity: AgeIdentity? = nil) async throws {
         let destination = try #require(backup.status?.destination)
         let key = String(destination.dropFirst("s3://\(s3.bucket)/".count))
         let store = try CrashConvergenceTests.store(s3)  // SeaweedFS or moto, as the backup went
@@ -301,11 +309,26 @@ struct EndToEndTests {
         let expectedType = switch key.split(separator: ".").last { case "zst": "application/zstd"; case "gz": "application/gzip"; case "sql": "application/sql"; default: "application/octet-stream" }
         #expect(info.contentType == expectedType, "\(key): \(info.contentType ?? "none")")
         #expect(Int64(bytes.readableBytes) == backup.status?.size)
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("e2e-\(UUID().uuidString)-\(key.split(separator: "/").last!)")
-        try Data(bytes.readableBytesView).write(to: file)
-        defer { try? FileManager.default.removeItem(at: file) }
+        #expect(key.hasSuffix(".age") == (identity != nil), "\(key)")
+        #expect((manifest.encryptionRecipients.isEmpty) == (identity == nil), "\(manifest.encryptionRecipients)")
+        let downloaded = FileManager.default.temporaryDirectory.appendingPathComponent("e2e-\(UUID().uuidString)-\(key.split(separator: "/").last!)")
+        try Data(bytes.readableBytesView).write(to: downloaded)
+        defer { try? FileManager.default.removeItem(at: downloaded) }
+        var file = downloaded
         let sum = try await ChildProcess.run("/usr/bin/sha256sum", [file.path])
         #expect(sum.stdoutText.split(separator: " ").first.map(String.init) == backup.status?.sha256)
+        if let identity {
+            #expect(bytes.readableBytesView.starts(with: Array("age-encryption.org/v1\n-> X25519 ".utf8)), "an age file")
+            #expect(manifest.encryptionRecipients.count == 2 && manifest.encryptionRecipients.contains(identity.recipient.description), "\(manifest.encryptionRecipients)")
+            let keyFile = file.appendingPathExtension("key")
+            try identity.secretKeyText.write(to: keyFile, atomically: true, encoding: .utf8)
+            defer { try? FileManager.default.removeItem(at: keyFile) }
+            let decrypted = try await ChildProcess.run(try services.age(), ["-d", "-i", keyFile.path, "-o", file.deletingPathExtension().path, file.path])
+            #expect(decrypted.status == 0, "age -d: \(decrypted.stderr)")
+            file = file.deletingPathExtension()
+        }
+        let decrypted = file
+        defer { if decrypted != downloaded { try? FileManager.default.removeItem(at: decrypted) } }
         var dump = file
         let decompressors = ["gz": "/bin/gzip", "zst": "/usr/bin/zstd"]
         if let decompressor = decompressors[file.pathExtension] {

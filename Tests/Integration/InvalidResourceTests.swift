@@ -157,6 +157,47 @@ struct InvalidResourceTests {
         }
     }
 
+    @Test("backupTo.encryption with a missing recipients Secret, then one without an age key: the Backup says SecretNotFound, then InvalidRecipients, and nothing is stored unencrypted")
+    func badRecipients() async throws {
+        let s3 = try TestServices.current.s3()
+        try await LifecycleHarness.with(rbac: true) { harness in
+            let ns = "bad-recipients"
+            try await harness.makeNamespace(ns)
+            try await harness.s3CredentialsSecret(namespace: ns, s3: s3)
+            let prefix = "bad-recipients-\(UUID().uuidString.prefix(8))/"
+            var spec = LifecycleHarness.databaseSpec(host: "instance-recipients", policy: .delete, s3: s3, prefix: prefix)
+            spec.backupTo?.encryption = BackupEncryption(recipientsSecret: "backup-keys")
+            try await harness.createDatabase("orders", namespace: ns, spec: spec)
+            try await harness.waitForPhase("orders", namespace: ns, .created)
+
+            try await harness.createBackup("orders-1", namespace: ns, database: "orders")
+            try await harness.waitForBackup("orders-1", namespace: ns, .failed, timeout: .seconds(60))
+            let missing = try #require(try await harness.backup("orders-1", namespace: ns)?.status?.conditions?[type: "Ready"])
+            // Past the attempts the Backup is BackupFailed, naming the cause; each attempt's Event has its reason.
+            #expect(missing.reason == "BackupFailed" && missing.message.contains("SecretNotFound: encryption recipientsSecret backup-keys not found"), "\(missing.message)")
+
+            var keys = Secret(metadata: ObjectMeta(name: "backup-keys", namespace: ns))
+            keys.setValue("# nobody yet\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n", for: "recipients")
+            _ = try await harness.api.create(keys)
+            try await harness.createBackup("orders-2", namespace: ns, database: "orders")
+            try await harness.waitForBackup("orders-2", namespace: ns, .failed, timeout: .seconds(60))
+            let invalid = try #require(try await harness.backup("orders-2", namespace: ns)?.status?.conditions?[type: "Ready"])
+            #expect(invalid.message.contains("InvalidRecipients: encryption recipientsSecret backup-keys"), "\(invalid.reason): \(invalid.message)")
+            try await eventually("an InvalidRecipients Event on orders-2") {
+                try await harness.api.list(Event.self, namespace: ns).contains { $0.object.involvedObject.name == "orders-2" && $0.object.reason == "InvalidRecipients" }
+            }
+            #expect(!invalid.message.contains("AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"), "the Secret's content is not repeated")
+
+            // Nothing of either attempt was stored.
+            let store = try CrashConvergenceTests.store(s3)
+            let stored = try await store.listObjects(prefix: prefix)
+            try await store.shutdown()
+            #expect(stored.isEmpty, "\(stored.map(\.key))")
+            try await harness.delete("orders", namespace: ns)
+            try await harness.waitUntilGone("orders", namespace: ns)
+        }
+    }
+
     @Test("BackupBeforeDelete is recorded at Created: removing backupTo later blocks the deletion (nothing dropped) until deletionPolicy: Delete is written")
     func recordedDeletionPolicy() async throws {
         let s3 = try TestServices.current.s3()
