@@ -45,9 +45,16 @@ struct UploadBench: AsyncParsableCommand {
     @Option(help: "Store the object under this key and keep it (to check a restore); default: a random key, deleted after.")
     var key: String?
 
+    @Flag(help: "Encrypt on the way (age, to a fresh X25519 key), as backupTo.encryption does.")
+    var encrypt = false
+
+    @Flag(help: "Run the generated stream twice, without and with age encryption, and print the overhead (each run's peak memory is its own).")
+    var compareEncryption = false
+
     func validate() throws {
         guard ["generator", "stdin", "command"].contains(source) else { throw ValidationError("--source: generator, stdin or command") }
         if (source == "command") != !command.isEmpty { throw ValidationError("give a command after -- exactly when --source is command") }
+        if compareEncryption && source != "generator" { throw ValidationError("--compare-encryption streams the generator twice: no --source") }
         if let compression, CompressionFormat(rawValue: compression) == nil {
             throw ValidationError("--compression: \(compression) is not one of \(CompressionFormat.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -55,6 +62,7 @@ struct UploadBench: AsyncParsableCommand {
 
     func run() async throws {
         MemoryTuning.returnLargeBuffersToTheSystem()
+        if compareEncryption { return try await compare() }
         let format = compression.flatMap(CompressionFormat.init(rawValue:))
         let services = TestServices()
         let s3 = try services.s3()
@@ -69,16 +77,17 @@ struct UploadBench: AsyncParsableCommand {
         uploadConfiguration.partsInFlight = partsInFlight
         let upload = StreamingUpload(store: store, configuration: uploadConfiguration, logger: Logger(label: "bench"))
 
+        let recipients = encrypt ? [AgeIdentity().recipient] : []
         let start = ContinuousClock.now
         let result: StreamingUpload.Result
         do {
             if source == "stdin" {
-                result = try await upload.upload(StandardInput(), compressing: format, key: key)
+                result = try await upload.upload(StandardInput(), compressing: format, encryptingTo: recipients, key: key)
             } else if source == "command" {
                 let dump = try DumpStream.running(DumpCommand(executable: command[0], arguments: Array(command.dropFirst()), fileExtension: "sql", wantsCompression: format != nil))
-                result = try await upload.upload(dump.counted(into: readFromCommand), compressing: format, key: key)
+                result = try await upload.upload(dump.counted(into: readFromCommand), compressing: format, encryptingTo: recipients, key: key)
             } else {
-                result = try await upload.upload(GeneratedBytes(total: bytes, chunkSize: 256 << 10), compressing: format, key: key)
+                result = try await upload.upload(GeneratedBytes(total: bytes, chunkSize: 256 << 10), compressing: format, encryptingTo: recipients, key: key)
             }
         } catch {
             try? await store.shutdown()
@@ -91,7 +100,7 @@ struct UploadBench: AsyncParsableCommand {
         if self.key == nil { try await store.deleteObject(key: key) }
         try await store.shutdown()
 
-        print("backup pipeline benchmark: \(String(format: "%.2f", Double(bytes) / Double(1 << 30))) GiB in from \(source)\(format.map { ", parallel \($0.rawValue) -1" } ?? ""), \(partsInFlight) parts in flight")
+        print("backup pipeline benchmark: \(String(format: "%.2f", Double(bytes) / Double(1 << 30))) GiB in from \(source)\(format.map { ", parallel \($0.rawValue) -1" } ?? "")\(encrypt ? ", age-encrypted" : ""), \(partsInFlight) parts in flight")
         print(String(format: "db-operator pipeline: %7.1f MiB/s  (%.2f s, %d parts, %.1f MiB stored, peak memory %.0f MiB)",
                      Double(bytes) / Double(1 << 20) / seconds, seconds, result.parts, Double(result.size) / Double(1 << 20), peak))
         if !skipAWS && source == "generator" {
@@ -99,6 +108,44 @@ struct UploadBench: AsyncParsableCommand {
             let awsSeconds = try await awsCopy(aws, s3: s3, bytes: bytes)
             print(String(format: "aws s3 cp -:          %7.1f MiB/s  (%.2f s%@)", Double(bytes) / Double(1 << 20) / awsSeconds, awsSeconds, format != nil ? ", after gzip -1 in a pipe" : ""))
         }
+    }
+
+    /// The generated stream through the pipeline without and then with age, in one
+    /// process; the peak RSS is reset between the runs (`/proc/self/clear_refs`).
+    private func compare() async throws {
+        let format = compression.flatMap(CompressionFormat.init(rawValue:))
+        let s3 = try TestServices().s3()
+        var configuration = S3ObjectStore.Configuration(
+            endpoint: s3.endpoint, region: s3.region, bucket: s3.bucket,
+            credentials: S3Credentials(accessKeyID: s3.accessKeyID, secretAccessKey: s3.secretAccessKey))
+        configuration.forcePathStyle = true
+        let store = try S3ObjectStore(configuration: configuration, logger: Logger(label: "bench"))
+        var uploadConfiguration = StreamingUpload.Configuration()
+        uploadConfiguration.partsInFlight = partsInFlight
+        let upload = StreamingUpload(store: store, configuration: uploadConfiguration, logger: Logger(label: "bench"))
+        let bytes = Int(gib * Double(1 << 30))
+        print("age overhead on the backup pipeline: \(String(format: "%.2f", gib)) GiB generated\(format.map { ", parallel \($0.rawValue) -1" } ?? ""), \(partsInFlight) parts in flight")
+        var plainSeconds = 0.0
+        do {
+            for encrypted in [false, true] {
+                try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
+                let key = "bench/\(UUID().uuidString)"
+                let start = ContinuousClock.now
+                let result = try await upload.upload(
+                    GeneratedBytes(total: bytes, chunkSize: 256 << 10), compressing: format, encryptingTo: encrypted ? [AgeIdentity().recipient] : [], key: key)
+                let seconds = (ContinuousClock.now - start).seconds
+                let peak = Self.peakResidentMiB()
+                try await store.deleteObject(key: key)
+                if !encrypted { plainSeconds = seconds }
+                print(String(format: "%@ %7.1f MiB/s  (%.2f s, %.1f MiB stored, peak memory %.0f MiB)%@",
+                             encrypted ? "with age:   " : "without age:", Double(bytes) / Double(1 << 20) / seconds, seconds, Double(result.size) / Double(1 << 20), peak,
+                             encrypted ? String(format: "  wall time +%.1f%%", (seconds / plainSeconds - 1) * 100) : ""))
+            }
+        } catch {
+            try? await store.shutdown()
+            throw error
+        }
+        try await store.shutdown()
     }
 
     /// The same generated bytes piped into `aws s3 cp -` (through `gzip -1`, the usual

@@ -101,13 +101,16 @@ public struct AgeEncryptor: Sendable {
     public mutating func seal(_ plaintext: ByteBuffer, last: Bool) throws -> ByteBuffer {
         precondition(!finished, "a sealed age stream takes no more chunks")
         precondition(last ? plaintext.readableBytes <= Self.chunkSize : plaintext.readableBytes == Self.chunkSize)
-        let box = try ChaChaPoly.seal(Array(plaintext.readableBytesView), using: payloadKey, nonce: Age.chunkNonce(counter, last: last))
+        let nonce = try Age.chunkNonce(counter, last: last)
+        let key = payloadKey
+        // Sealed straight from the buffer's bytes; one copy into the output.
+        let box = try plaintext.withUnsafeReadableBytes { try ChaChaPoly.seal($0, using: key, nonce: nonce) }
         counter += 1
         finished = last
         var output = ByteBuffer()
         output.reserveCapacity(plaintext.readableBytes + 16)
-        output.writeBytes(box.ciphertext)
-        output.writeBytes(box.tag)
+        box.ciphertext.withUnsafeBytes { _ = output.writeBytes($0) }
+        box.tag.withUnsafeBytes { _ = output.writeBytes($0) }
         return output
     }
 }
