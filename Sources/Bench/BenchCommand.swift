@@ -66,16 +66,9 @@ struct UploadBench: AsyncParsableCommand {
         let format = compression.flatMap(CompressionFormat.init(rawValue:))
         let services = TestServices()
         let s3 = try services.s3()
-        var configuration = S3ObjectStore.Configuration(
-            endpoint: s3.endpoint, region: s3.region, bucket: s3.bucket,
-            credentials: S3Credentials(accessKeyID: s3.accessKeyID, secretAccessKey: s3.secretAccessKey))
-        configuration.forcePathStyle = true
-        let store = try S3ObjectStore(configuration: configuration, logger: Logger(label: "bench"))
+        let (store, upload) = try pipeline(s3)
         var bytes = Int(gib * Double(1 << 30))
         let key = self.key ?? "bench/\(UUID().uuidString)"
-        var uploadConfiguration = StreamingUpload.Configuration()
-        uploadConfiguration.partsInFlight = partsInFlight
-        let upload = StreamingUpload(store: store, configuration: uploadConfiguration, logger: Logger(label: "bench"))
 
         let recipients = encrypt ? [AgeIdentity().recipient] : []
         let start = ContinuousClock.now
@@ -110,11 +103,8 @@ struct UploadBench: AsyncParsableCommand {
         }
     }
 
-    /// The generated stream through the pipeline without and then with age, in one
-    /// process; the peak RSS is reset between the runs (`/proc/self/clear_refs`).
-    private func compare() async throws {
-        let format = compression.flatMap(CompressionFormat.init(rawValue:))
-        let s3 = try TestServices().s3()
+    /// The store of the DBOP_S3_* variables, and the streaming upload into it.
+    private func pipeline(_ s3: S3Settings) throws -> (S3ObjectStore, StreamingUpload) {
         var configuration = S3ObjectStore.Configuration(
             endpoint: s3.endpoint, region: s3.region, bucket: s3.bucket,
             credentials: S3Credentials(accessKeyID: s3.accessKeyID, secretAccessKey: s3.secretAccessKey))
@@ -122,7 +112,14 @@ struct UploadBench: AsyncParsableCommand {
         let store = try S3ObjectStore(configuration: configuration, logger: Logger(label: "bench"))
         var uploadConfiguration = StreamingUpload.Configuration()
         uploadConfiguration.partsInFlight = partsInFlight
-        let upload = StreamingUpload(store: store, configuration: uploadConfiguration, logger: Logger(label: "bench"))
+        return (store, StreamingUpload(store: store, configuration: uploadConfiguration, logger: Logger(label: "bench")))
+    }
+
+    /// The generated stream through the pipeline without and then with age, in one
+    /// process; the peak RSS is reset between the runs (`/proc/self/clear_refs`).
+    private func compare() async throws {
+        let format = compression.flatMap(CompressionFormat.init(rawValue:))
+        let (store, upload) = try pipeline(try TestServices().s3())
         let bytes = Int(gib * Double(1 << 30))
         print("age overhead on the backup pipeline: \(String(format: "%.2f", gib)) GiB generated\(format.map { ", parallel \($0.rawValue) -1" } ?? ""), \(partsInFlight) parts in flight")
         var plainSeconds = 0.0

@@ -21,6 +21,10 @@ public struct AgeRecipient: Sendable, Hashable, CustomStringConvertible {
 
     /// Parses `age1...` (bech32, lowercase or uppercase).
     public init(_ text: String) throws {
+        // A secret key where a public one belongs: say so, and never repeat any of it.
+        if text.trimmingCharacters(in: .whitespaces).uppercased().hasPrefix("AGE-SECRET-KEY-") {
+            throw AgeError("an age secret key (AGE-SECRET-KEY-1...) is not a recipient: list public keys only (age1..., `age-keygen -y KEYFILE`); keep the secret key out of the cluster")
+        }
         guard let (hrp, data) = Bech32.decode(text.trimmingCharacters(in: .whitespaces)), hrp == "age", data.count == 32 else {
             throw AgeError("not an age X25519 recipient (age1...): \(text.prefix(12))…")
         }

@@ -161,13 +161,9 @@ struct S3XMLElement: Equatable {
                 result += String(decoding: rest[rest.startIndex..<ampersand], as: UTF8.self)
                 guard let semicolon = rest[ampersand...].firstIndex(of: UInt8(ascii: ";")) else { return nil }
                 let reference = String(decoding: rest[(ampersand + 1)..<semicolon], as: UTF8.self)
-                switch reference {
-                case "amp": result += "&"
-                case "lt": result += "<"
-                case "gt": result += ">"
-                case "quot": result += "\""
-                case "apos": result += "'"
-                default:
+                if let character = xmlEntities.first(where: { $0.name == reference })?.character {
+                    result.append(character)
+                } else {
                     let scalar: UInt32?
                     if reference.hasPrefix("#x") {
                         scalar = UInt32(reference.dropFirst(2), radix: 16)
@@ -186,17 +182,17 @@ struct S3XMLElement: Equatable {
     }
 }
 
+/// XML's five predefined entities, read and written.
+let xmlEntities: [(name: String, character: Character)] = [("amp", "&"), ("lt", "<"), ("gt", ">"), ("quot", "\""), ("apos", "'")]
+
 /// XML text escaping for the bodies the client sends.
 func xmlEscape(_ text: String) -> String {
     var result = ""
     for ch in text {
-        switch ch {
-        case "&": result += "&amp;"
-        case "<": result += "&lt;"
-        case ">": result += "&gt;"
-        case "\"": result += "&quot;"
-        case "'": result += "&apos;"
-        default: result.append(ch)
+        if let entity = xmlEntities.first(where: { $0.character == ch }) {
+            result += "&\(entity.name);"
+        } else {
+            result.append(ch)
         }
     }
     return result

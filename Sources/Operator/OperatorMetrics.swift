@@ -40,32 +40,39 @@ public final class OperatorMetrics: Sendable {
 
     private let state = Mutex(State())
 
-    static let decisions = "db_operator_decisions_total"
-    static let jobsCreated = "db_operator_jobs_created_total"
-    static let reconcileErrors = "db_operator_reconcile_errors_total"
-    static let expired = "db_operator_databases_expired_total"
-    static let lastSuccessTime = "db_operator_backup_last_success_timestamp_seconds"
-    static let lastSuccessDuration = "db_operator_backup_last_success_duration_seconds"
-    static let lastSuccessSize = "db_operator_backup_last_success_size_bytes"
-    static let expectedSince = "db_operator_backup_expected_since_timestamp_seconds"
-    static let failures = "db_operator_backup_failures_total"
+    /// A metric's name and HELP line (the registry wants the same help every time).
+    struct Metric {
+        let name: String
+        let help: String
+    }
 
-    /// The HELP line of each metric (the registry wants the same one every time).
-    enum Help {
-        static let reconcileErrors = "Reconciles that failed and were retried."
-        static let expired = "Databases deleted because their spec.ttl ran out."
-        static let lastSuccessTime = "When the last successful backup of the Database completed (Unix seconds)."
-        static let lastSuccessDuration = "How long the last successful backup of the Database took, in seconds."
-        static let lastSuccessSize = "Size of the last successful backup's object, in bytes."
-        static let expectedSince = "Since when the Database, which has a backup target, should have backups: its creation (Unix seconds)."
-        static let failures = "Backups that failed, by reason (counted when they fail)."
+    static let decisions = Metric(name: "db_operator_decisions_total", help: "Decisions of the operator, by kind.")
+    static let jobsCreated = Metric(name: "db_operator_jobs_created_total", help: "Driver Jobs created, by operation.")
+    static let reconcileErrors = Metric(name: "db_operator_reconcile_errors_total", help: "Reconciles that failed and were retried.")
+    static let expired = Metric(name: "db_operator_databases_expired_total", help: "Databases deleted because their spec.ttl ran out.")
+    static let lastSuccessTime = Metric(
+        name: "db_operator_backup_last_success_timestamp_seconds", help: "When the last successful backup of the Database completed (Unix seconds).")
+    static let lastSuccessDuration = Metric(
+        name: "db_operator_backup_last_success_duration_seconds", help: "How long the last successful backup of the Database took, in seconds.")
+    static let lastSuccessSize = Metric(name: "db_operator_backup_last_success_size_bytes", help: "Size of the last successful backup's object, in bytes.")
+    static let expectedSince = Metric(
+        name: "db_operator_backup_expected_since_timestamp_seconds",
+        help: "Since when the Database, which has a backup target, should have backups: its creation (Unix seconds).")
+    static let failures = Metric(name: "db_operator_backup_failures_total", help: "Backups that failed, by reason (counted when they fail).")
+
+    private func counter(_ metric: Metric, _ labels: [(String, String)] = []) -> Counter {
+        registry.makeCounter(name: metric.name, labels: labels, help: metric.help)
+    }
+
+    private func gauge(_ metric: Metric, _ key: ObjectKey) -> Gauge {
+        registry.makeGauge(name: metric.name, labels: Self.labels(key), help: metric.help)
     }
 
     public init(now: Date = Date()) {
         started = now
         // Present from the start, at zero, so rate() sees the first increase.
-        _ = registry.makeCounter(name: Self.reconcileErrors, help: Help.reconcileErrors)
-        _ = registry.makeCounter(name: Self.expired, help: Help.expired)
+        _ = counter(Self.reconcileErrors)
+        _ = counter(Self.expired)
     }
 
     func record(_ decision: JobDecision) {
@@ -78,16 +85,16 @@ public final class OperatorMetrics: Sendable {
         case .refused: "refused"
         case .deletionBlocked: "deletion_blocked"
         }
-        registry.makeCounter(name: Self.decisions, labels: [("decision", kind)], help: "Decisions of the operator, by kind.").increment()
+        counter(Self.decisions, [("decision", kind)]).increment()
     }
 
     func recordJobCreated(_ operation: String) {
-        registry.makeCounter(name: Self.jobsCreated, labels: [("operation", operation)], help: "Driver Jobs created, by operation.").increment()
+        counter(Self.jobsCreated, [("operation", operation)]).increment()
     }
 
-    func recordReconcileError() { registry.makeCounter(name: Self.reconcileErrors, help: Help.reconcileErrors).increment() }
+    func recordReconcileError() { counter(Self.reconcileErrors).increment() }
 
-    func recordExpired() { registry.makeCounter(name: Self.expired, help: Help.expired).increment() }
+    func recordExpired() { counter(Self.expired).increment() }
 
     /// Ready once the controllers run.
     public var isReady: Bool {
@@ -121,12 +128,9 @@ public final class OperatorMetrics: Sendable {
             }
             guard newer else { return }
             let started = backup.status?.startedAt.flatMap(KubeTime.parse) ?? completed
-            registry.makeGauge(name: Self.lastSuccessTime, labels: Self.labels(key), help: Help.lastSuccessTime)
-                .set(completed.timeIntervalSince1970)
-            registry.makeGauge(name: Self.lastSuccessDuration, labels: Self.labels(key), help: Help.lastSuccessDuration)
-                .set(max(0, completed.timeIntervalSince(started)))
-            registry.makeGauge(name: Self.lastSuccessSize, labels: Self.labels(key), help: Help.lastSuccessSize)
-                .set(Double(backup.status?.size ?? 0))
+            gauge(Self.lastSuccessTime, key).set(completed.timeIntervalSince1970)
+            gauge(Self.lastSuccessDuration, key).set(max(0, completed.timeIntervalSince(started)))
+            gauge(Self.lastSuccessSize, key).set(Double(backup.status?.size ?? 0))
         case .failed?:
             let failed = backup.status?.completedAt.flatMap(KubeTime.parse) ?? Date()
             let reason = backup.status?.conditions?.first { $0.type == "Ready" }?.reason ?? "Unknown"
@@ -136,8 +140,7 @@ public final class OperatorMetrics: Sendable {
                 return true
             }
             if count {
-                registry.makeCounter(name: Self.failures, labels: Self.labels(key) + [("reason", reason)], help: Help.failures)
-                    .increment()
+                counter(Self.failures, Self.labels(key) + [("reason", reason)]).increment()
             }
         default:
             break
@@ -150,12 +153,12 @@ public final class OperatorMetrics: Sendable {
         state.withLock { _ = $0.live.insert(key) }
         guard expectsBackups, let created = creationTimestamp.flatMap(KubeTime.parse) else {
             if state.withLock({ $0.expected.remove(key) }) != nil {
-                registry.unregisterGauge(registry.makeGauge(name: Self.expectedSince, labels: Self.labels(key), help: Help.expectedSince))
+                registry.unregisterGauge(gauge(Self.expectedSince, key))
             }
             return
         }
         state.withLock { _ = $0.expected.insert(key) }
-        registry.makeGauge(name: Self.expectedSince, labels: Self.labels(key), help: Help.expectedSince).set(created.timeIntervalSince1970)
+        gauge(Self.expectedSince, key).set(created.timeIntervalSince1970)
     }
 
     /// The Database is gone: its series go too (a per-run Database of a CI pipeline leaves nothing behind).
@@ -166,17 +169,11 @@ public final class OperatorMetrics: Sendable {
             state.live.remove(key)
             return result
         }
-        let labels = Self.labels(key)
         if hadSuccess {
-            registry.unregisterGauge(registry.makeGauge(name: Self.lastSuccessTime, labels: labels, help: Help.lastSuccessTime))
-            registry.unregisterGauge(registry.makeGauge(name: Self.lastSuccessDuration, labels: labels, help: Help.lastSuccessDuration))
-            registry.unregisterGauge(registry.makeGauge(name: Self.lastSuccessSize, labels: labels, help: Help.lastSuccessSize))
+            for metric in [Self.lastSuccessTime, Self.lastSuccessDuration, Self.lastSuccessSize] { registry.unregisterGauge(gauge(metric, key)) }
         }
-        if wasExpected { registry.unregisterGauge(registry.makeGauge(name: Self.expectedSince, labels: labels, help: Help.expectedSince)) }
-        for reason in reasons {
-            registry.unregisterCounter(
-                registry.makeCounter(name: Self.failures, labels: labels + [("reason", reason)], help: Help.failures))
-        }
+        if wasExpected { registry.unregisterGauge(gauge(Self.expectedSince, key)) }
+        for reason in reasons { registry.unregisterCounter(counter(Self.failures, Self.labels(key) + [("reason", reason)])) }
     }
 
     /// The Prometheus text exposition of every metric.

@@ -115,6 +115,11 @@ struct AgeTests {
         #expect(throws: AgeError.self) { try open(Array(encrypted.dropLast(65_536 + 16)), with: [identity]) }
         #expect(throws: AgeError.self) { try open(Array(encrypted.dropLast(1)), with: [identity]) }
         #expect(throws: AgeError.self) { try AgeRecipient("age1notakey") }
+        // A secret key pasted where public keys belong is named as such, and not repeated.
+        let pasted = identity.secretKeyText
+        #expect { try AgeRecipient.parseList("\(identity.recipient)\n\(pasted)\n") } throws: { error in
+            "\(error)".contains("secret key") && !"\(error)".contains(pasted.dropFirst("AGE-SECRET-KEY-1".count).prefix(8))
+        }
         #expect(throws: AgeError.self) { try AgeIdentity("AGE-SECRET-KEY-1QQQQ") }
         #expect(try AgeRecipient.parseList("# team\n\(identity.recipient)\n\n  \(AgeIdentity().recipient)  \n").count == 2)
     }
