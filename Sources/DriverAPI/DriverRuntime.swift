@@ -82,6 +82,10 @@ public final class DriverRuntime: Sendable {
     /// Runs the operation to its end. Throws `RuntimeFailure` when a step failed and
     /// the Job should be retried (or has been given up on in status already).
     public func run() async throws {
+        if configuration.operation == .expireBackup {
+            try await expireBackup()
+            return
+        }
         var conflicts = 0
         while true {
             try Task.checkCancellation()

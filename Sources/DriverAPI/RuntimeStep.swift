@@ -131,6 +131,8 @@ public enum RuntimeStep: Sendable, Hashable {
 public enum RuntimeDecider {
     public static func next(_ operation: DatabaseOperation, _ state: RuntimeState, backupName: String?, finalBackupName: String, maxAttempts: Int) -> RuntimeStep {
         switch operation {
+        case .expireBackup:
+            return .finished("retention's deletion changes no phase (DriverRuntime.expireBackup)")
         case .create:
             if state.deleting { return .finished("the database is being deleted") }
             switch state.phase {

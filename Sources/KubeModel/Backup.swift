@@ -1,6 +1,6 @@
 /// `dboperator.io/v1alpha1` Backup: one logical dump of a Database streamed to its
-/// S3 destination (SPEC section 2.3). Never deleted automatically; deleting it
-/// leaves the object in the store.
+/// S3 destination (SPEC section 2.3). Deleting it leaves the object in the store;
+/// only a BackupSchedule's retention deletes Backups it made, with their objects.
 public struct Backup: KubernetesObject, Hashable {
     public static let resource = ResourceDescriptor(
         group: "dboperator.io", version: "v1alpha1", plural: "backups", kind: "Backup", namespaced: true)
@@ -8,6 +8,9 @@ public struct Backup: KubernetesObject, Hashable {
     /// being deleted): the Database's namespace (label) and name (annotation).
     public static let databaseNamespaceLabel = "dboperator.io/database-namespace"
     public static let databaseNameAnnotation = "dboperator.io/database-name"
+    /// The condition a failed retention deletion sets (`False`, the cause as reason);
+    /// the BackupSchedule's status reports it.
+    public static let expiringCondition = "Expiring"
 
     public var apiVersion: String? = "dboperator.io/v1alpha1"
     public var kind: String? = "Backup"

@@ -140,4 +140,16 @@ public struct S3Location: Sendable, Hashable {
 
     /// `s3://bucket/key`.
     public func url(key: String) -> String { "s3://\(bucket)/\(key)" }
+
+    /// The key of `destination` (a Backup's `status.destination`) when it is an object
+    /// of that Backup in this location; nil when it is elsewhere (the target changed
+    /// since, or the destination is not one this program wrote).
+    public func key(ofDestination destination: String, namespace: String, database: String, backup: String) -> String? {
+        let start = "s3://\(bucket)/"
+        guard destination.hasPrefix(start) else { return nil }
+        let key = String(destination.dropFirst(start.count))
+        let prefix = backupPrefix(namespace: namespace, database: database, backup: backup)
+        guard key.hasPrefix(prefix), key.count > prefix.count, !key.dropFirst(prefix.count).contains("/") else { return nil }
+        return key
+    }
 }

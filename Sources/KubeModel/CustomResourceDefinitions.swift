@@ -1,8 +1,20 @@
-/// The CustomResourceDefinitions of `Database`, `Backup` and `DatabaseServer` (`db-operator crds`):
+/// The CustomResourceDefinitions of `Database`, `Backup`, `DatabaseServer` and `BackupSchedule` (`db-operator crds`):
 /// OpenAPI v3 schemas that match the Swift types (a test proves it both ways),
 /// printer columns, the status subresource.
 public enum CustomResourceDefinitions {
-    public static var all: [CustomResourceDefinition] { [database, backup, databaseServer] }
+    public static var all: [CustomResourceDefinition] { [database, backup, databaseServer, backupSchedule] }
+
+    public static var backupSchedule: CustomResourceDefinition {
+        crd(BackupSchedule.resource, singular: "backupschedule", shortNames: ["dbschedule"], schema: backupScheduleSchema, columns: [
+            column("Database", ".spec.database"),
+            column("Schedule", ".spec.schedule"),
+            column("Suspended", ".spec.suspend", type: "boolean"),
+            column("Last success", ".status.lastSuccessfulTime", type: "date"),
+            column("Next", ".status.nextScheduleTime", type: "date"),
+            column("Ready", ".status.conditions[?(@.type==\"Ready\")].reason", priority: 1),
+            column("Age", ".metadata.creationTimestamp", type: "date"),
+        ])
+    }
 
     public static var databaseServer: CustomResourceDefinition {
         crd(DatabaseServer.resource, singular: "databaseserver", shortNames: ["dbserver", "dbservers"], schema: databaseServerSchema, columns: [
@@ -148,6 +160,32 @@ public enum CustomResourceDefinitions {
                 "size": int64, "sha256": string(),
                 "startedAt": string(format: "date-time"), "completedAt": string(format: "date-time"),
                 "attempts": ["type": "integer", "minimum": 0],
+                "conditions": conditions,
+            ]),
+        ])
+    }
+
+    static var backupScheduleSchema: JSONValue {
+        let keep = { (what: String) -> JSONValue in
+            ["type": "integer", "minimum": 0, "description": .string(what)]
+        }
+        return object(required: ["spec"], [
+            "apiVersion": string(), "kind": string(), "metadata": ["type": "object"],
+            "spec": object(required: ["database", "schedule"], [
+                "database": string(description: "A Database in the same namespace.", minLength: 1),
+                "schedule": string(description: "Cron, five fields (minute hour day-of-month month day-of-week), or @hourly, @daily, @weekly, @monthly, @yearly.", minLength: 1),
+                "timeZone": string(description: "IANA time zone the schedule is read in (Europe/Amsterdam); default UTC.", minLength: 1),
+                "suspend": ["type": "boolean", "description": "No new runs while true; retention still applies."],
+                "retention": object([
+                    "keepLast": keep("The newest N Completed Backups."),
+                    "keepDaily": keep("The newest Completed Backup of each of the last N days that have one."),
+                    "keepWeekly": keep("The same for ISO weeks."),
+                    "keepMonthly": keep("The same for months."),
+                ], description: "Which Completed Backups of this schedule to keep (as restic's forget --keep-*); the others are deleted with their objects. The newest is always kept. Absent: all."),
+            ]),
+            "status": object([
+                "lastScheduleTime": string(format: "date-time"), "lastSuccessfulTime": string(format: "date-time"),
+                "nextScheduleTime": string(format: "date-time"), "lastBackup": string(), "observedGeneration": int64,
                 "conditions": conditions,
             ]),
         ])

@@ -5,4 +5,7 @@ public enum DatabaseOperation: String, Sendable, Hashable, CaseIterable {
     case backup
     case delete
     case backupBeforeDelete = "backup-before-delete"
+    /// Retention of a BackupSchedule: delete a Completed Backup's object, its manifest,
+    /// then the Backup. Changes no phase of the Database.
+    case expireBackup = "expire-backup"
 }

@@ -6,12 +6,14 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 
-/// The operator (`db-operator run`): observes Databases, Backups, DatabaseServers and
-/// Jobs, decides with `JobDecider` which Job should exist, and creates it. Of a
+/// The operator (`db-operator run`): observes Databases, Backups, DatabaseServers,
+/// BackupSchedules and Jobs, decides with `JobDecider` which Job should exist, and creates it. Of a
 /// Database it never writes a phase, a finalizer or a Secret: only conditions (and
 /// Events) that say why it creates no Job, and `status.expiresAt`; it deletes one
 /// whose `spec.ttl` ran out. Of a DatabaseServer it writes the in-use finalizer, the
 /// count and the conditions its probe does not (`DatabaseOperator+Servers.swift`).
+/// Of a BackupSchedule it writes the status, and makes its Backups
+/// (`DatabaseOperator+Schedules.swift`).
 public final class DatabaseOperator: Service {
     /// How the operator runs; every field has a usable default.
     public struct Configuration: Sendable {
@@ -55,6 +57,7 @@ public final class DatabaseOperator: Service {
     public func run() async throws {
         await readClusterIdentity()
         let servers = serverController()
+        let schedules = scheduleController()
         var databases = Controller<Database>.Configuration(name: "databases", watcher: .init(namespace: configuration.namespace))
         databases.maxConcurrent = configuration.maxConcurrent
         databases.errorBaseDelay = .milliseconds(200)
@@ -64,10 +67,10 @@ public final class DatabaseOperator: Service {
             jobSources.append(jobsToDatabases(namespace: configuration.operatorNamespace))
         }
         let databaseController = Controller<Database>(
-            api: api, configuration: databases, logger: logger, sources: jobSources + [backupsToDatabases(), serversToDatabases()]
+            api: api, configuration: databases, logger: logger, sources: jobSources + [backupsToDatabases(), serversToDatabases(), schedulesToDatabases()]
         ) { key, controller in
             do {
-                return try await self.reconcile(database: key, cache: controller.cache, servers: servers.cache)
+                return try await self.reconcile(database: key, cache: controller.cache, servers: servers.cache, schedules: schedules.cache)
             } catch {
                 self.metrics.recordReconcileError()
                 throw error
@@ -86,6 +89,7 @@ public final class DatabaseOperator: Service {
             group.addTask { try await databaseController.run() }
             group.addTask { try await backupController.run() }
             group.addTask { try await servers.run() }
+            group.addTask { try await schedules.run() }
         }
     }
 
@@ -145,6 +149,18 @@ public final class DatabaseOperator: Service {
         }
     }
 
+    /// Queues the Database of a BackupSchedule when the schedule changes (its retention).
+    private func schedulesToDatabases() -> Controller<Database>.KeySource {
+        let api = self.api, logger = self.logger, namespace = configuration.namespace
+        return { enqueue in
+            for try await event in Watcher<BackupSchedule>(api: api, configuration: .init(namespace: namespace), logger: logger) {
+                for schedule in event.resources {
+                    await enqueue(ObjectKey(namespace: schedule.namespace, name: schedule.object.spec.database))
+                }
+            }
+        }
+    }
+
     /// Queues the Database a Backup names whenever the Backup changes.
     private func backupsToDatabases() -> Controller<Database>.KeySource {
         let api = self.api, logger = self.logger, namespace = configuration.namespace
@@ -161,7 +177,9 @@ public final class DatabaseOperator: Service {
 
     // MARK: Databases
 
-    func reconcile(database key: ObjectKey, cache: ObjectCache<Database>, servers: ObjectCache<DatabaseServer>) async throws -> ReconcileResult {
+    func reconcile(
+        database key: ObjectKey, cache: ObjectCache<Database>, servers: ObjectCache<DatabaseServer>, schedules: ObjectCache<BackupSchedule>
+    ) async throws -> ReconcileResult {
         guard let namespace = key.namespace else { return .done }
         // Jobs first, then the Database: a Job seen finished has made its writes, so
         // the Database read after it shows them. Where the Jobs are and their label
@@ -207,6 +225,8 @@ public final class DatabaseOperator: Service {
         var input = Self.decisionInput(
             database: database.object, backups: backups.map(\.object), jobs: owned.map(\.object), knownDrivers: configuration.knownDrivers, server: server)
         input.database.refusal = refusal
+        input.expiredBackups = Self.retentionExpired(
+            database: key.name, backups: backups, schedules: schedules.all.filter { $0.namespace == namespace })
         let decision = JobDecider.decide(input, retry: configuration.retry)
         metrics.record(decision)
         metrics.observe(

@@ -38,18 +38,22 @@ metadata:
 ---
 # The operator reads Databases, Backups and Jobs, creates Jobs, and writes only
 # conditions, status.expiresAt and Events (and deletes a Database whose ttl ran out); of DatabaseServers it writes the in-use finalizer and the
-# count, and it reads namespaces' labels (a server's allowedNamespaces).
+# count, and it reads namespaces' labels (a server's allowedNamespaces). It makes the
+# Backups of BackupSchedules and writes the schedules' status.
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
 metadata:
   name: db-operator
 rules:
 - apiGroups: [dboperator.io]
-  resources: [databases, backups, databaseservers]
+  resources: [databases, backups, databaseservers, backupschedules]
   verbs: [get, list, watch]
 - apiGroups: [dboperator.io]
-  resources: [databases/status, backups/status, databaseservers/status]
+  resources: [databases/status, backups/status, databaseservers/status, backupschedules/status]
   verbs: [update]
+- apiGroups: [dboperator.io]
+  resources: [backups]
+  verbs: [create]
 - apiGroups: [dboperator.io]
   resources: [databaseservers]
   verbs: [update]
@@ -82,7 +86,7 @@ subjects:
 - {kind: ServiceAccount, name: db-operator, namespace: db-operator}
 ---
 # The driver Jobs write phases, the finalizer, the connection Secret and final Backups,
-# in their own namespace. Bind this ClusterRole in each namespace that has Databases
+# in their own namespace, and delete the Backups a schedule's retention expires. Bind this ClusterRole in each namespace that has Databases
 # (see the RoleBinding example at the end) to the service account given by
 # --job-service-account.
 apiVersion: rbac.authorization.k8s.io/v1
@@ -95,7 +99,7 @@ rules:
   verbs: [get, list, update]
 - apiGroups: [dboperator.io]
   resources: [backups]
-  verbs: [get, create]
+  verbs: [get, create, delete]
 - apiGroups: [dboperator.io]
   resources: [databases/status, backups/status]
   verbs: [update]

@@ -9,12 +9,16 @@ public struct DecisionInput: Sendable {
     public var backups: [BackupFacts]
     /// Jobs owned by this database, finished or not.
     public var jobs: [JobFacts]
+    /// Completed Backups that their BackupSchedule's retention no longer keeps
+    /// (`BackupScheduling.expired`), oldest first.
+    public var expiredBackups: [String]
     public var now: Date
 
-    public init(database: DatabaseFacts, backups: [BackupFacts], jobs: [JobFacts], now: Date) {
+    public init(database: DatabaseFacts, backups: [BackupFacts], jobs: [JobFacts], expiredBackups: [String] = [], now: Date) {
         self.database = database
         self.backups = backups
         self.jobs = jobs
+        self.expiredBackups = expiredBackups
         self.now = now
     }
 }
@@ -177,7 +181,9 @@ public enum JobDecider {
         case nil, .creating:
             return (.create, nil)
         case .created:
-            return oldestPendingBackup(input.backups).map { (.backup, $0.name) }
+            // Backups asked for first; then retention's deletions, one at a time.
+            if let pending = oldestPendingBackup(input.backups) { return (.backup, pending.name) }
+            return input.expiredBackups.first.map { (.expireBackup, $0) }
         case .backupRequested, .backupInProgress, .backupCompleted:
             return database.activeBackup.map { (.backup, $0) }
         case .backupBeforeDeleteRequested, .backupBeforeDeleteInProgress:

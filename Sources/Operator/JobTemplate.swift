@@ -19,8 +19,10 @@ public struct JobTemplate: Sendable {
     /// is ended and counted as failed: a hung Job cannot hold its Database for ever.
     public var activeDeadlines: [DatabaseOperation: Int] = Self.defaultDeadlines
 
-    /// 10 minutes to create or drop, 6 hours to back up.
-    public static let defaultDeadlines: [DatabaseOperation: Int] = [.create: 600, .delete: 600, .backup: 21_600, .backupBeforeDelete: 21_600]
+    /// 10 minutes to create, drop or delete an expired backup, 6 hours to back up.
+    public static let defaultDeadlines: [DatabaseOperation: Int] = [
+        .create: 600, .delete: 600, .backup: 21_600, .backupBeforeDelete: 21_600, .expireBackup: 600,
+    ]
 
     public init() {}
 

@@ -74,11 +74,28 @@ struct CustomResourceDefinitionTests {
         return Backup(metadata: ObjectMeta(name: "nightly", namespace: "shop"), spec: BackupSpec(database: "orders"), status: status)
     }()
 
-    @Test("a Database and a Backup with every Swift field set pass their schemas with nothing pruned")
+    static let fullSchedule: BackupSchedule = {
+        var status = BackupScheduleStatus()
+        status.lastScheduleTime = "2026-11-25T03:00:00Z"
+        status.lastSuccessfulTime = "2026-11-25T03:01:00Z"
+        status.nextScheduleTime = "2026-11-26T03:00:00Z"
+        status.lastBackup = "nightly-202611250300"
+        status.observedGeneration = 2
+        status.conditions = [Condition(type: "Ready", status: "True", reason: "Scheduled", message: "m", lastTransitionTime: "2026-11-25T00:00:00Z")]
+        return BackupSchedule(
+            metadata: ObjectMeta(name: "nightly", namespace: "shop"),
+            spec: BackupScheduleSpec(
+                database: "orders", schedule: "0 3 * * *", timeZone: "Europe/Amsterdam", suspend: false,
+                retention: BackupRetention(keepLast: 7, keepDaily: 7, keepWeekly: 4, keepMonthly: 6)),
+            status: status)
+    }()
+
+    @Test("a Database, Backup, DatabaseServer and BackupSchedule with every Swift field set pass their schemas with nothing pruned")
     func swiftToSchema() throws {
         for (crd, object) in [
             (CustomResourceDefinitions.database, try JSONValue(encoding: Self.fullDatabase)), (CustomResourceDefinitions.backup, try JSONValue(encoding: Self.fullBackup)),
             (CustomResourceDefinitions.databaseServer, try JSONValue(encoding: Self.fullServer)),
+            (CustomResourceDefinitions.backupSchedule, try JSONValue(encoding: Self.fullSchedule)),
         ] {
             let schema = try Self.schema(crd)
             var pruned: [String] = []
@@ -98,6 +115,17 @@ struct CustomResourceDefinitionTests {
         #expect(try JSONValue(encoding: try backup.decode(as: Backup.self)) == backup)
         let server = Self.example(of: try Self.schema(CustomResourceDefinitions.databaseServer))
         #expect(try JSONValue(encoding: try server.decode(as: DatabaseServer.self)) == server)
+        let schedule = Self.example(of: try Self.schema(CustomResourceDefinitions.backupSchedule))
+        #expect(try JSONValue(encoding: try schedule.decode(as: BackupSchedule.self)) == schedule)
+    }
+
+    @Test("BackupSchedule is namespaced, with columns Database, Schedule, Suspended, Last success, Next, Ready and Age")
+    func scheduleColumns() throws {
+        let crd = CustomResourceDefinitions.backupSchedule
+        #expect(crd.spec["scope"] == "Namespaced")
+        let version = try #require(crd.spec["versions"]?.arrayValue?.first)
+        let names = version["additionalPrinterColumns"]?.arrayValue?.compactMap { $0["name"]?.stringValue } ?? []
+        #expect(names == ["Database", "Schedule", "Suspended", "Last success", "Next", "Ready", "Age"])
     }
 
     @Test("deploy/crds.yaml is exactly what `db-operator crds` prints (regenerate: db-operator crds > deploy/crds.yaml)")
