@@ -10,7 +10,8 @@ public enum CustomResourceDefinitions {
             column("Schedule", ".spec.schedule"),
             column("Suspended", ".spec.suspend", type: "boolean"),
             column("Last success", ".status.lastSuccessfulTime", type: "date"),
-            column("Next", ".status.nextScheduleTime", type: "date"),
+            // A time, not an age: kubectl shows a future "date" column as <invalid>.
+            column("Next", ".status.nextScheduleTime"),
             column("Ready", ".status.conditions[?(@.type==\"Ready\")].reason", priority: 1),
             column("Age", ".metadata.creationTimestamp", type: "date"),
         ])

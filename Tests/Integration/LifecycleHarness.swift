@@ -142,19 +142,21 @@ final class LifecycleHarness: @unchecked Sendable {
     /// deploy/, applied by kubectl as a user would; the operator's kubeconfig then
     /// carries its service account's token.
     private func installRBAC() async throws {
-        func kubectl(_ arguments: [String]) async throws -> String {
-            let result = try await ChildProcess.run(
-                try TestServices.current.kubectl(), ["--kubeconfig", cluster.kubeconfigPath, "--cache-dir", "\(root)/kubectl-cache"] + arguments,
-                environment: ["HOME": root])
-            guard result.status == 0 else { throw EventuallyTimedOut(description: "kubectl \(arguments.joined(separator: " ")): \(result.stderr)") }
-            return result.stdoutText
-        }
         // As the README deploys: the kustomize base (its Deployment is stored, not run:
         // the operator runs here as a process), then the operator's token.
         _ = try await kubectl(["apply", "-k", Self.deployDirectory])
         let token = try await kubectl(["create", "token", "db-operator", "-n", Self.operatorNamespace, "--duration=24h"])
         operatorKubeconfig = "\(root)/operator.kubeconfig"
         try cluster.server.writeKubeconfig(to: operatorKubeconfig, token: token.trimmingCharacters(in: .whitespacesAndNewlines), user: "db-operator")
+    }
+
+    /// Real kubectl as the cluster's admin; its output, or a thrown error with its stderr.
+    func kubectl(_ arguments: [String]) async throws -> String {
+        let result = try await ChildProcess.run(
+            try TestServices.current.kubectl(), ["--kubeconfig", cluster.kubeconfigPath, "--cache-dir", "\(root)/kubectl-cache"] + arguments,
+            environment: ["HOME": root])
+        guard result.status == 0 else { throw EventuallyTimedOut(description: "kubectl \(arguments.joined(separator: " ")): \(result.stderr)") }
+        return result.stdoutText
     }
 
     func startOperator() throws {
