@@ -72,7 +72,7 @@ struct BackupScheduleTests {
             let b = try await made("yearly-b", hoursAgo: 2)
             let bKeys = try Self.objectKeys(b, s3: s3)
             // keepLast 1: a goes, with its object and manifest; b (the newest) stays.
-            try await harness.waitUntilGone("yearly-a", namespace: ns, timeout: .seconds(120))
+            try await eventually(timeout: .seconds(120), "yearly-a to be expired") { try await harness.backup("yearly-a", namespace: ns) == nil }
             try await harness.createBackup("manual", namespace: ns, database: "main")
             try await harness.waitForBackup("manual", namespace: ns, .completed, timeout: .seconds(120))
             let manualKeys = try Self.objectKeys(try #require(try await harness.backup("manual", namespace: ns)), s3: s3)
