@@ -294,7 +294,7 @@ extension DriverRuntime {
             "the store refused the request's signature: check secretAccessKey in the S3 CredentialsSecret, and that backupTo's Endpoint and Region are the store's"
         case .invalidAccessKeyID: "the store does not know the access key: check accessKeyId in the S3 CredentialsSecret"
         case .accessDenied:
-            "the credentials may not do this: they need s3:PutObject, s3:GetObject, s3:ListBucket, s3:ListBucketMultipartUploads and s3:AbortMultipartUpload on the bucket and prefix"
+            "the credentials may not do this: they need s3:PutObject, s3:GetObject, s3:ListBucket, s3:ListBucketMultipartUploads and s3:AbortMultipartUpload on the bucket and prefix (and s3:DeleteObject for a BackupSchedule's retention)"
         case .noSuchBucket: "create the bucket, or fix backupTo's Bucket"
         default: nil
         }
