@@ -47,6 +47,8 @@ let package = Package(
         // glibc's mallopt, for `MemoryTuning`.
         .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
         .systemLibrary(name: "CZstd", path: "Sources/CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"]), .brew(["zstd"])]),
+        // zlib: streaming gzip decompression (libdeflate has none) for restores.
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
 
         // The drivers' shared pieces: blocking calls off the cooperative pool, settings, errors.
         .target(name: "SQLSupport", path: "Sources/SQLSupport"),
@@ -139,7 +141,7 @@ let package = Package(
         .target(
             name: "ObjectStore",
             dependencies: [
-                "CLibDeflate", "CZstd", "CMalloc",
+                "CLibDeflate", "CZstd", "CZlib", "CMalloc",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

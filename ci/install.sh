@@ -5,7 +5,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-apt_packages=(postgresql mariadb-server mariadb-client libpq-dev libmariadb-dev libdeflate-dev libzstd-dev zstd libyaml-dev libcurl4-openssl-dev pkg-config openssl curl
+apt_packages=(postgresql mariadb-server mariadb-client libpq-dev libmariadb-dev libdeflate-dev libzstd-dev zlib1g-dev zstd libyaml-dev libcurl4-openssl-dev pkg-config openssl curl
   mmdebstrap umoci runc skopeo age)
 missing=()
 for p in "${apt_packages[@]}"; do

@@ -23,6 +23,8 @@ public final class DriverRuntime: Sendable {
         public var backup: String?
         /// A backup started this many times fails for good (B5) on the next start.
         public var maxBackupAttempts = 3
+        /// A restore tried this many times fails for good (`RestoreFailed`).
+        public var maxRestoreAttempts = 3
         /// The cluster's identity (UID of namespace kube-system, `DB_OPERATOR_CLUSTER_ID`
         /// from the operator); empty when unknown. Recorded with each database, it
         /// decides what a new Database may adopt.
@@ -107,7 +109,7 @@ public final class DriverRuntime: Sendable {
             }
             let backup = try await backupName.asyncMap { try await readBackup($0) } ?? nil
             let server = try await server(of: database.object)
-            let state = RuntimeState(
+            var state = RuntimeState(
                 phase: database.object.phase, deleting: database.object.isBeingDeleted,
                 hasFinalizer: database.metadata.finalizers?.contains(Database.finalizer) ?? false,
                 activeBackup: database.object.status?.activeBackup.flatMap { $0.isEmpty ? nil : $0 },
@@ -119,6 +121,7 @@ public final class DriverRuntime: Sendable {
                 } ?? false,
                 backupBeforeDelete: database.object.effectiveDeletionPolicy(server: server) == .backupBeforeDelete,
                 namespaceTerminating: terminating && configuration.operatorNamespace != nil)
+            state.restoreFailed = database.object.restoreFailed
             let step = RuntimeDecider.next(
                 configuration.operation, state, backupName: configuration.backup, finalBackupName: finalBackupName(database.object),
                 maxAttempts: configuration.maxBackupAttempts)
@@ -158,6 +161,8 @@ public final class DriverRuntime: Sendable {
 
     private func perform(_ step: RuntimeStep, database: Resource<Database>, backup: Resource<Backup>?) async throws {
         switch step {
+        case .restore:
+            try await restore(database)
         case .beginCreate:
             var current = database
             if !(current.metadata.finalizers?.contains(Database.finalizer) ?? false) {
@@ -259,6 +264,17 @@ public final class DriverRuntime: Sendable {
 
     private func create(_ database: Resource<Database>) async throws {
         let context = try await resolve(database)
+        // A restore's source is checked before anything is created.
+        var restoreSource: String?
+        if database.object.spec.restoreFrom != nil {
+            do {
+                let plan = try await restorePlan(database.object, driverName: context.driverName, backupTarget: context.backup)
+                restoreSource = plan.source
+                await plan.shutdown()
+            } catch {
+                throw await failure(database, error, operation: "restore")
+            }
+        }
         // Every Secret of its namespace it will need (the S3 one for backups too) is
         // kept from deletion from now on, so deleting them, or the namespace, waits.
         await protectSecrets(of: database.object)
@@ -292,7 +308,15 @@ public final class DriverRuntime: Sendable {
             ready = ("True", "Adopted", "the database is ready: \(text)")
             await events.record(database.object, type: .normal, reason: "Adopted", message: text)
         }
-        try await writePhase(database, to: .created, ready: ready) {
+        let restoring = restoreSource != nil && outcome == .ready
+        if restoreSource != nil, !restoring {
+            await events.record(
+                database.object, type: .warning, reason: "RestoreSkipped",
+                message: "an existing database was adopted: spec.restoreFrom is not loaded into it")
+        }
+        if restoring { ready = ("False", "Restoring", "created; loading from \(restoreSource ?? "")") }
+        try await writePhase(database, to: restoring ? .restoring : .created, ready: ready) {
+            if restoring { $0.restore = RestoreStatus(source: restoreSource, attempts: 0) }
             $0.databaseName = context.target.databaseName
             $0.username = context.target.username
             $0.secretName = self.configuration.database
@@ -303,7 +327,9 @@ public final class DriverRuntime: Sendable {
             $0.activeBackup = ""
             $0.deletionPolicy = database.object.effectiveDeletionPolicy(server: context.server)
         }
-        await events.record(database.object, type: .normal, reason: "Created", message: "database \(context.target.databaseName) and user \(context.target.username) are ready")
+        await events.record(
+            database.object, type: .normal, reason: restoring ? "Restoring" : "Created",
+            message: "database \(context.target.databaseName) and user \(context.target.username) are \(restoring ? "created; restoring from \(restoreSource ?? "")" : "ready")")
     }
 
     private func drop(_ database: Resource<Database>) async throws {

@@ -5,6 +5,7 @@ public enum Transition: String, Sendable, Hashable, CaseIterable {
     case d1 = "D1", d2 = "D2", d3 = "D3", d4 = "D4", d5 = "D5", d6 = "D6", d7 = "D7", d8 = "D8", d9 = "D9"
     case d10 = "D10", d11 = "D11", d12 = "D12", d13 = "D13", d14 = "D14", d15 = "D15", d16 = "D16", d17 = "D17"
     case b1 = "B1", b2 = "B2", b3 = "B3", b4 = "B4", b5 = "B5"
+    case r1 = "R1", r2 = "R2", r3 = "R3"
 
     /// The transition a Database phase change is, if it is one of the table.
     public static func database(from: DatabasePhase?, to: DatabasePhase?) -> Transition? {
@@ -26,6 +27,9 @@ public enum Transition: String, Sendable, Hashable, CaseIterable {
         case (.creating?, .deletionRequested?): .d15
         case (.backupInProgress?, .created?): .d16
         case (.backupBeforeDeleteInProgress?, .created?): .d17
+        case (.creating?, .restoring?): .r1
+        case (.restoring?, .created?): .r2
+        case (.restoring?, .deletionRequested?): .r3
         default: nil
         }
     }
@@ -60,6 +64,8 @@ public struct RuntimeState: Sendable, Hashable {
     /// The Database's namespace is being deleted: nothing can be created in it, so a
     /// final Backup is kept in the operator's namespace instead.
     public var namespaceTerminating: Bool
+    /// The restore failed for good (`Ready=False` with `restoreFailedCondition`'s reasons).
+    public var restoreFailed = false
 
     public init(
         phase: DatabasePhase?, deleting: Bool, hasFinalizer: Bool, activeBackup: String?, backup: BackupState?,
@@ -95,8 +101,10 @@ public struct BackupState: Sendable, Hashable {
 public enum RuntimeStep: Sendable, Hashable {
     /// D1: phase Creating and the finalizer, in one write.
     case beginCreate
-    /// The driver's create, then D2.
+    /// The driver's create, then D2 (R1 with `spec.restoreFrom`).
     case create
+    /// The load from `spec.restoreFrom`, then R2.
+    case restore
     /// D3: BackupRequested with `activeBackup` (the per-database lock).
     case takeForBackup(String)
     /// D11: BackupBeforeDeleteRequested with `activeBackup` set to the final backup.
@@ -115,7 +123,7 @@ public enum RuntimeStep: Sendable, Hashable {
     case backupCompleted
     /// D6: Created, `activeBackup` cleared, `lastBackup` set.
     case releaseAfterBackup
-    /// D7, D14 or D15.
+    /// D7, D14, D15 or R3.
     case requestDeletion
     /// D8.
     case beginDrop
@@ -138,6 +146,9 @@ public enum RuntimeDecider {
             switch state.phase {
             case nil: return .beginCreate
             case .creating?: return .create
+            case .restoring?:
+                if state.restoreFailed { return .finished("the restore failed for good; delete the Database") }
+                return .restore
             case let phase?: return .finished("the database is \(phase.rawValue)")
             }
         case .backup:
@@ -198,7 +209,7 @@ public enum RuntimeDecider {
                 // Never drop a database whose policy wants a final backup that was not taken.
                 if state.backupBeforeDelete { return .finished("the deletion policy asks for a final backup first") }
                 return .requestDeletion
-            case .creating?, .backupBeforeDeleteCompleted?:
+            case .creating?, .restoring?, .backupBeforeDeleteCompleted?:
                 return .requestDeletion
             case .deletionRequested?:
                 return .beginDrop

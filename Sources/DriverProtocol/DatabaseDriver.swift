@@ -29,6 +29,12 @@ public protocol DatabaseDriver: Sendable {
     /// Starts a consistent dump of a database recorded as `target.owner`'s.
     func backup(_ target: DatabaseTarget) async throws -> DatabaseDump
 
+    /// Loads `dump` into the database of `target` (recorded as `target.owner`'s),
+    /// emptied first: what an earlier attempt loaded goes. The load runs as the
+    /// database's own user (`ownerPassword`), so what it creates is that user's. A
+    /// dump of another format (another engine's) is refused before anything is loaded.
+    func restore(_ target: DatabaseTarget, ownerPassword: String, dump: RestoreInput) async throws
+
     /// The database's size in bytes, for a progress estimate; nil when unknown.
     func estimatedSize(_ target: DatabaseTarget) async throws -> Int64?
 
@@ -89,6 +95,23 @@ public struct OwnerRecord: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// A dump in progress: its bytes, and how to store them.
+/// What a restore loads: the plain dump (decrypted, decompressed) as a stream.
+public struct RestoreInput: Sendable {
+    /// The first bytes, read before anything is loaded (the format is checked on them).
+    public var head: ByteBuffer
+    /// The rest; the sequence throws when the download fails (or the object is not
+    /// the one recorded), and the load is then abandoned.
+    public var rest: DumpStream
+
+    public init(head: ByteBuffer, rest: DumpStream) {
+        self.head = head
+        self.rest = rest
+    }
+
+    /// Whether the dump is a pg_dump custom-format archive (magic `PGDMP`).
+    public var isPostgreSQLArchive: Bool { head.readableBytesView.starts(with: Array("PGDMP".utf8)) }
+}
+
 public struct DatabaseDump: Sendable {
     /// `pgdump`, `sql`: the object key's extension before any compression suffix.
     public var fileExtension: String

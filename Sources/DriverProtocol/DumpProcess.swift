@@ -115,7 +115,7 @@ private struct CancellingSequence: AsyncSequence, Sendable {
 }
 
 /// The last few KiB a tool wrote to its standard error.
-private final class ErrorTail: @unchecked Sendable {
+final class ErrorTail: @unchecked Sendable {
     private let lock = NSLock()
     private var data = Data()
 

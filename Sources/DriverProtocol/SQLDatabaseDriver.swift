@@ -113,6 +113,25 @@ public struct SQLDatabaseDriver<Engine: SQLEngine>: DatabaseDriver {
             bytes: try DumpProcess.start(command), serverVersion: command.serverVersion, tool: command.tool)
     }
 
+    public func restore(_ target: DatabaseTarget, ownerPassword: String, dump: RestoreInput) async throws {
+        try checkNames(target)
+        try engine.checkRestoreFormat(dump)
+        let admin = try await engine.connect(target.instance)
+        let asGiven = target.databaseName
+        let target = try await canonical(target, admin)
+        let book = try await openBookkeeping(admin, target)
+        guard let record = try await record(of: target.databaseName, asGiven: asGiven, book: book), record.owner.uid == target.owner.uid else {
+            throw DriverError.notOwned("database \(target.databaseName) is not recorded as \(target.owner)'s; nothing is restored into it")
+        }
+        // Empty, whatever an earlier attempt loaded: dropped and made again, owned by the user.
+        _ = try await engine.endSessions(admin, database: target.databaseName, user: record.username)
+        try await engine.dropDatabase(admin, target.databaseName)
+        try await engine.ensureDatabase(admin, target.databaseName, user: record.username)
+        var owner = target
+        owner.username = record.username
+        try await RestoreProcess.run(try await engine.restoreCommand(admin, owner, ownerPassword: ownerPassword), input: dump)
+    }
+
     public func estimatedSize(_ target: DatabaseTarget) async throws -> Int64? {
         let admin = try await engine.connect(target.instance)
         return try await engine.size(admin, database: try await engine.canonicalDatabaseName(admin, target.databaseName))

@@ -60,6 +60,13 @@ public protocol SQLEngine: Sendable {
     /// The dump tool's invocation for a database, its password kept off the command
     /// line; the admin session tells the server's version where the tool depends on it.
     func dumpCommand(_ admin: Session, _ target: DatabaseTarget) async throws -> DumpCommand
+
+    /// The restore tool's invocation: it reads the dump on standard input and loads
+    /// it into the target's database as the database's own user (`ownerPassword`).
+    func restoreCommand(_ admin: Session, _ target: DatabaseTarget, ownerPassword: String) async throws -> DumpCommand
+
+    /// Throws `RestoreFormatMismatch` when the dump is not one this engine loads.
+    func checkRestoreFormat(_ input: RestoreInput) throws
 }
 
 /// How to run a dump tool: never with a password in `arguments`.
@@ -79,6 +86,9 @@ public struct DumpCommand: Sendable {
     /// For the backup's manifest: the server's version, the tool and its version.
     public var serverVersion: String?
     public var tool: String?
+    /// A restore tool's failure that is no failure (exit status, the end of its
+    /// errors): see `PostgreSQLEngine.restoreCommand`.
+    public var tolerated: (@Sendable (Int32, String) -> Bool)?
 
     public init(
         executable: String, arguments: [String], environment: [String: String] = [:], files: [String: String] = [:], fileExtension: String,

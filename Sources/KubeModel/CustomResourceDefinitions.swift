@@ -83,6 +83,7 @@ public enum CustomResourceDefinitions {
                 "ttl": string(
                     description: "A Go duration (2h, 30m, 1h30m): the Database is deleted this long after its creation, and its deletionPolicy applies.",
                     pattern: "^[-+]?([0-9]*(\\.[0-9]*)?(ns|us|µs|μs|ms|s|m|h))+$"),
+                "restoreFrom": restoreSchema,
                 "adopt": [
                     "type": "boolean",
                     "description": "Dangerous: take over a database recorded for this namespace and name in another cluster. A database retained by an earlier Database of this cluster is adopted without it.",
@@ -97,6 +98,9 @@ public enum CustomResourceDefinitions {
                 "deletionPolicy": string(enum: DeletionPolicy.allCases.map(\.rawValue)),
                 "lastBackup": object(required: ["name"], ["name": string(), "destination": string(), "completedAt": string(format: "date-time")]),
                 "expiresAt": string(format: "date-time"),
+                "restore": object([
+                    "source": string(), "attempts": ["type": "integer", "minimum": 0], "completedAt": string(format: "date-time"), "failed": ["type": "boolean"],
+                ]),
                 "conditions": conditions,
             ]),
         ])
@@ -190,6 +194,26 @@ public enum CustomResourceDefinitions {
                 "conditions": conditions,
             ]),
         ])
+    }
+
+    /// `spec.restoreFrom`.
+    static var restoreSchema: JSONValue {
+        var s3: [String: JSONValue] = [:]
+        for (lower, upper, schema) in [
+            ("region", "Region", string()), ("bucket", "Bucket", string(minLength: 1)), ("key", "Key", string(minLength: 1)),
+            ("endpoint", "Endpoint", string(pattern: "^https?://")), ("forcePathStyle", "ForcePathStyle", ["type": "boolean"]),
+            ("credentialsSecret", "CredentialsSecret", string(description: "A Secret in this namespace with keys accessKeyId and secretAccessKey (optional sessionToken, ca.crt).")),
+        ] as [(String, String, JSONValue)] {
+            s3[lower] = schema
+            s3[upper] = schema
+        }
+        let object: JSONValue = .object(["type": "object", "properties": .object(s3)])
+        return CustomResourceDefinitions.object([
+            "backup": string(description: "A Completed Backup in this namespace.", minLength: 1),
+            "s3": object, "S3": object,
+            "identitySecret": string(
+                description: "Secret in this namespace whose key identity holds age secret keys (AGE-SECRET-KEY-1...), for encrypted backups.", minLength: 1),
+        ], description: "Load the new database from a backup: a Backup (backup) or an S3 object (s3; pg_dump -Fc, or mysqldump output, plain, .gz or .zst, optionally .age). Read at creation only.")
     }
 
     static var s3Schema: JSONValue {

@@ -14,6 +14,26 @@ public struct SpecProblem: Sendable, Hashable, CustomStringConvertible {
 }
 
 extension Database {
+    /// `spec.restoreFrom`: exactly one of `backup` and `s3`; an S3 source names a bucket and a key.
+    static func validate(restoreFrom source: RestoreSource) -> [SpecProblem] {
+        var problems: [SpecProblem] = []
+        if source.s3 != nil, source.S3 != nil {
+            problems.append(SpecProblem(field: "spec.restoreFrom", message: "give S3 or s3, not both"))
+        }
+        switch (source.backup, source.s3Source) {
+        case (nil, nil):
+            problems.append(SpecProblem(field: "spec.restoreFrom", message: "name a Backup (backup) or an object (s3)"))
+        case (.some, .some):
+            problems.append(SpecProblem(field: "spec.restoreFrom", message: "give backup or s3, not both"))
+        case (nil, let s3?):
+            if (s3.bucket ?? s3.Bucket ?? "").isEmpty { problems.append(SpecProblem(field: "spec.restoreFrom.s3.bucket", message: "the bucket is required")) }
+            if (s3.objectKey ?? "").isEmpty { problems.append(SpecProblem(field: "spec.restoreFrom.s3.key", message: "the object's key is required")) }
+        case (let name?, nil):
+            if name.isEmpty { problems.append(SpecProblem(field: "spec.restoreFrom.backup", message: "name a Backup of this namespace")) }
+        }
+        return problems
+    }
+
     /// What is wrong with the spec that the CRD schema cannot say: an unknown driver,
     /// both spellings of a backup key, a Secret in another namespace, a policy that
     /// needs a backup target without one, `server` together with `connect`. Empty when
@@ -53,6 +73,9 @@ extension Database {
             } else {
                 problems.append(SpecProblem(field: "spec.ttl", message: "\"\(ttl)\" is not a duration like 2h, 30m or 1h30m"))
             }
+        }
+        if let source = spec.restoreFrom, status?.phase == nil || status?.phase == .creating {
+            problems += Self.validate(restoreFrom: source)
         }
         if spec.deletionPolicy == .backupBeforeDelete, backupTarget(server: server)?.target.s3Spec == nil {
             problems.append(SpecProblem(field: "spec.deletionPolicy", message: "BackupBeforeDelete needs spec.backupTo (or a server with one)"))

@@ -44,6 +44,8 @@ public struct DatabaseSpec: Codable, Sendable, Hashable {
     /// A Go duration (`2h`, `20s`): the operator deletes the Database this long after
     /// its creation, and its `deletionPolicy` applies.
     public var ttl: String?
+    /// What the new database is loaded from (at creation only; later changes are ignored).
+    public var restoreFrom: RestoreSource?
 
     public init(
         driver: String?, connect: ConnectSpec?, credentials: CredentialsSpec? = nil, backupTo: BackupTarget? = nil,
@@ -185,6 +187,8 @@ public enum DatabasePhase: String, Codable, Sendable, Hashable, CaseIterable {
     case backupBeforeDeleteRequested = "BackupBeforeDeleteRequested"
     case backupBeforeDeleteInProgress = "BackupBeforeDeleteInProgress"
     case backupBeforeDeleteCompleted = "BackupBeforeDeleteCompleted"
+    /// Created in the instance, being loaded from `spec.restoreFrom` (R1; R2 to Created).
+    case restoring = "Restoring"
 }
 
 /// What the driver runtime (phases, names) and the operator (conditions) report.
@@ -209,9 +213,34 @@ public struct DatabaseStatus: Codable, Sendable, Hashable {
     public var lastBackup: LastBackup?
     /// When `spec.ttl` runs out (written by the operator).
     public var expiresAt: String?
+    /// The restore: where from, how many attempts began (written by the runtime).
+    public var restore: RestoreStatus?
     public var conditions: [Condition]?
 
     public init(phase: DatabasePhase? = nil) { self.phase = phase }
+}
+
+/// What the runtime records of a restore.
+public struct RestoreStatus: Codable, Sendable, Hashable {
+    /// `s3://bucket/key` of the object loaded.
+    public var source: String?
+    public var attempts: Int?
+    public var completedAt: String?
+    /// The restore failed for good (its cause in `Ready`): the Database stays
+    /// Restoring, no Job tries again, and it can be deleted.
+    public var failed: Bool?
+
+    public init(source: String? = nil, attempts: Int? = nil, completedAt: String? = nil, failed: Bool? = nil) {
+        self.source = source
+        self.attempts = attempts
+        self.completedAt = completedAt
+        self.failed = failed
+    }
+}
+
+extension Database {
+    /// Restoring, and the restore failed for good.
+    public var restoreFailed: Bool { phase == .restoring && status?.restore?.failed == true }
 }
 
 /// The last backup that completed.

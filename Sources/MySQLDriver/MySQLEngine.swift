@@ -214,6 +214,53 @@ public struct MySQLEngine: SQLEngine {
             fileExtension: "sql", wantsCompression: true, serverVersion: admin.serverVersion, tool: URL(fileURLWithPath: dumpTool).lastPathComponent)
     }
 
+    public func restoreCommand(_ admin: MySQLConnection, _ target: DatabaseTarget, ownerPassword: String) async throws -> DumpCommand {
+        let instance = target.instance
+        // As the database's own user (its objects' DEFINER is that user), the password
+        // in an option file only this process can read.
+        let optionFile = "\(DumpCommand.privateDirectory)/client.cnf"
+        let escaped = ownerPassword.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+        let client = Self.findClient()
+        let mariadb = client.hasSuffix("mariadb")
+        var arguments = [
+            "--defaults-extra-file=\(optionFile)", "--protocol=TCP", "--host=\(instance.host)", "--port=\(instance.port)",
+            "--user=\(target.username)", "--default-character-set=utf8mb4", "--binary-mode", "--batch",
+        ]
+        switch instance.tlsMode {
+        case .disable: arguments.append(mariadb ? "--skip-ssl" : "--ssl-mode=DISABLED")
+        case .prefer: break
+        case .require: arguments.append(mariadb ? "--ssl" : "--ssl-mode=REQUIRED")
+        case .verifyCA, .verifyFull: arguments += mariadb ? ["--ssl", "--ssl-verify-server-cert"] : ["--ssl-mode=VERIFY_IDENTITY"]
+        }
+        var files = ["client.cnf": "[client]\npassword=\"\(escaped)\"\n"]
+        if let pem = instance.certificateAuthorityPEM, instance.tlsMode != .disable {
+            files["ca.crt"] = pem
+            arguments.append("--ssl-ca=\(DumpCommand.privateDirectory)/ca.crt")
+        }
+        arguments.append("--database=\(target.databaseName)")
+        return DumpCommand(
+            executable: client, arguments: arguments, files: files, fileExtension: "sql", wantsCompression: true,
+            serverVersion: admin.serverVersion, tool: URL(fileURLWithPath: client).lastPathComponent)
+    }
+
+    public func checkRestoreFormat(_ input: RestoreInput) throws {
+        if input.isPostgreSQLArchive {
+            throw DriverError(
+                reason: "RestoreFormatMismatch",
+                message: "the dump is a pg_dump archive (PGDMP): the mysql driver loads SQL dumps (mysqldump, mariadb-dump; plain, .gz or .zst)",
+                retryable: false)
+        }
+    }
+
+    /// The MySQL client that loads dumps: `mariadb`, else `mysql`.
+    static func findClient() -> String {
+        for candidate in ["/usr/bin/mariadb", "/usr/local/bin/mariadb", "/usr/bin/mysql", "/usr/local/bin/mysql"]
+        where FileManager.default.isExecutableFile(atPath: candidate) {
+            return candidate
+        }
+        return "mysql"
+    }
+
     static func findDumpTool() -> String {
         for candidate in ["/usr/bin/mariadb-dump", "/usr/local/bin/mariadb-dump", "/usr/bin/mysqldump", "/usr/local/bin/mysqldump"]
         where FileManager.default.isExecutableFile(atPath: candidate) {

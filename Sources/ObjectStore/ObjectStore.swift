@@ -142,6 +142,12 @@ public struct ObjectStoreError: Error, CustomStringConvertible, Sendable {
         public static let badResponse = Code(rawValue: "BadResponse")
         public static let tooLarge = Code(rawValue: "TooLarge")
         public static let configuration = Code(rawValue: "Configuration")
+        /// A restore: the object is not what the backup recorded.
+        public static let checksumMismatch = Code(rawValue: "ChecksumMismatch")
+        /// A restore: no identity opens the age file, or it was altered.
+        public static let decryptionFailed = Code(rawValue: "DecryptionFailed")
+        /// A restore: the compressed data is damaged or cut.
+        public static let corrupt = Code(rawValue: "CorruptData")
     }
 
     public var code: Code

@@ -327,12 +327,13 @@ public final class DatabaseOperator: Service {
     ) -> DecisionInput {
         let generation = database.metadata.generation ?? 0
         let blocked = database.status?.conditions?[type: "DeletionBlocked"].flatMap { $0.status == "True" ? ($0.observedGeneration ?? 0) : nil }
-        let facts = DatabaseFacts(
+        var facts = DatabaseFacts(
             generation: generation, phase: database.phase, deleting: database.isBeingDeleted,
             hasFinalizer: database.metadata.finalizers?.contains(Database.finalizer) ?? false,
             deletionPolicy: database.effectiveDeletionPolicy(server: server),
             activeBackup: database.status?.activeBackup.flatMap { $0.isEmpty ? nil : $0 },
             specProblems: database.validate(knownDrivers: knownDrivers, server: server), deletionBlockedAtGeneration: blocked)
+        facts.restoreFailed = database.restoreFailed
         let backupFacts = backups.map {
             BackupFacts(name: $0.metadata.name ?? "", creationTimestamp: $0.metadata.creationTimestamp ?? "", phase: $0.phase)
         }

@@ -38,6 +38,9 @@ public struct DatabaseFacts: Sendable, Hashable {
     /// Why the database may not be created or backed up although the spec is valid:
     /// its DatabaseServer does not exist, or does not allow its namespace.
     public var refusal: Refusal?
+    /// The restore failed for good (`Ready=False`, `RestoreFailed` or a cause that
+    /// cannot pass): it stays Restoring until deleted.
+    public var restoreFailed = false
 
     public init(
         generation: Int64, phase: DatabasePhase?, deleting: Bool, hasFinalizer: Bool, deletionPolicy: DeletionPolicy,
@@ -163,7 +166,7 @@ public enum JobDecider {
         if database.deleting {
             guard database.hasFinalizer else { return nil }  // nothing holds it: it is going away
             switch database.phase {
-            case nil, .creating:
+            case nil, .creating, .restoring:
                 return (.delete, nil)
             case .created:
                 if database.deletionPolicy == .backupBeforeDelete { return (.backupBeforeDelete, nil) }
@@ -180,6 +183,8 @@ public enum JobDecider {
         switch database.phase {
         case nil, .creating:
             return (.create, nil)
+        case .restoring:
+            return database.restoreFailed ? nil : (.create, nil)
         case .created:
             // Backups asked for first; then retention's deletions, one at a time.
             if let pending = oldestPendingBackup(input.backups) { return (.backup, pending.name) }

@@ -245,6 +245,59 @@ public struct PostgreSQLEngine: SQLEngine {
             serverVersion: "\(number / 10000).\(number % 10000)", tool: "pg_dump \(pgDump.version)")
     }
 
+    public func restoreCommand(_ admin: PGConnection, _ target: DatabaseTarget, ownerPassword: String) async throws -> DumpCommand {
+        let number = admin.serverVersion
+        let found = await tools.find("pg_restore")
+        let pgRestore = try PostgreSQLTools.choose(
+            "pg_restore", serverVersion: "\(number / 10000).\(number % 10000)", serverMajor: number / 10000,
+            among: found, searched: tools.directories)
+        let instance = target.instance
+        // As the database's owner: what the archive creates is the owner's (--no-owner
+        // drops the archive's own ALTER OWNERs, --no-privileges its GRANTs to roles
+        // that need not exist here); one transaction: all of it or nothing.
+        var environment = [
+            "PGHOST": instance.host, "PGPORT": String(instance.port), "PGUSER": target.username, "PGPASSWORD": ownerPassword,
+            "PGSSLMODE": instance.tlsMode.rawValue, "PGCONNECT_TIMEOUT": String(instance.connectTimeoutSeconds),
+            "PGAPPNAME": "db-operator-restore",
+        ]
+        var files: [String: String] = [:]
+        if let pem = instance.certificateAuthorityPEM {
+            files["root.crt"] = pem
+            environment["PGSSLROOTCERT"] = "\(DumpCommand.privateDirectory)/root.crt"
+        }
+        // pg_restore 17+ sets transaction_timeout, which a server before 17 refuses: in
+        // one transaction that refusal would fail the whole restore. There it runs
+        // statement by statement instead, and that one error alone is not a failure
+        // (an attempt that fails otherwise is dropped and made again anyway).
+        let serverMajor = number / 10000
+        let atomic = pgRestore.major < 17 || serverMajor >= 17
+        var command = DumpCommand(
+            executable: pgRestore.path,
+            arguments: (atomic ? ["--single-transaction", "--exit-on-error"] : []) + [
+                "--no-owner", "--no-privileges", "--no-password", "--dbname=dbname='\(Self.conninfoEscape(target.databaseName))'",
+            ],
+            environment: environment, files: files, fileExtension: "pgdump", wantsCompression: false,
+            serverVersion: "\(serverMajor).\(number % 10000)", tool: "pg_restore \(pgRestore.version)")
+        if !atomic { command.tolerated = Self.onlyTransactionTimeoutRefused }
+        return command
+    }
+
+    /// pg_restore's exit after one ignored error, the `SET transaction_timeout` that a
+    /// server before 17 does not know.
+    @Sendable static func onlyTransactionTimeoutRefused(_ status: Int32, _ errors: String) -> Bool {
+        status == 1 && errors.contains("unrecognized configuration parameter \"transaction_timeout\"")
+            && errors.contains("errors ignored on restore: 1")
+    }
+
+    public func checkRestoreFormat(_ input: RestoreInput) throws {
+        guard input.isPostgreSQLArchive else {
+            throw DriverError(
+                reason: "RestoreFormatMismatch",
+                message: "the dump is not a pg_dump custom-format archive (PGDMP): a MySQL dump, or pg_dump's plain format, cannot be restored by the postgresql driver; make it with pg_dump -Fc",
+                retryable: false)
+        }
+    }
+
     /// A conninfo value inside single quotes: backslash and quote escaped.
     static func conninfoEscape(_ value: String) -> String {
         value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'")

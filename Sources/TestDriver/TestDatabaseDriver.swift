@@ -34,6 +34,9 @@ public struct TestDatabaseDriver: DatabaseDriver {
         public var cluster: String?
         public var createdAt: String?
         public var adoptedFrom: String?
+        /// The first line of the dump last restored into it, and its size.
+        public var restoredFrom: String?
+        public var restoredBytes: Int?
     }
 
     @discardableResult
@@ -98,6 +101,22 @@ public struct TestDatabaseDriver: DatabaseDriver {
             continuation.onTermination = { _ in task.cancel() }
         }
         return DatabaseDump(fileExtension: "testdump", wantsCompression: false, bytes: DumpStream(bytes))
+    }
+
+    /// Reads the whole dump (a test-driver dump: its first line says so) and records
+    /// its first line and size with the database.
+    public func restore(_ target: DatabaseTarget, ownerPassword: String, dump: RestoreInput) async throws {
+        guard var existing = try record(target), existing.ownerUID == target.owner.uid else {
+            throw DriverError.notOwned("database \(target.databaseName) is not recorded as \(target.owner)'s")
+        }
+        guard dump.head.readableBytesView.starts(with: Array("test-driver dump of ".utf8)) else {
+            throw DriverError(reason: "RestoreFormatMismatch", message: "test driver: not a test-driver dump", retryable: false)
+        }
+        var size = dump.head.readableBytes
+        for try await chunk in dump.rest { size += chunk.readableBytes }
+        existing.restoredFrom = String(decoding: dump.head.readableBytesView.prefix { $0 != UInt8(ascii: "\n") }, as: UTF8.self)
+        existing.restoredBytes = size
+        try JSONEncoder().encode(existing).write(to: file(target), options: .atomic)
     }
 
     public func estimatedSize(_ target: DatabaseTarget) async throws -> Int64? {

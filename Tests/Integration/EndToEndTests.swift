@@ -77,7 +77,8 @@ struct EndToEndTests {
                 var line = transition.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)
                 for driver in columns {
                     let count = harness.recorder.objects(with: transition).filter { $0.hasPrefix("e2e-\(driver.label)-") }.count
-                    let expected = full.contains { $0.label == driver.label } || Self.coreTransitions.contains(transition)
+                    // R3 (deleted while Restoring) is RestoreTests'.
+                    let expected = (full.contains { $0.label == driver.label } && transition != .r3) || Self.coreTransitions.contains(transition)
                     line += (count == 0 ? (expected ? "MISSING" : "-") : "\(count)").padding(toLength: 13, withPad: " ", startingAt: 0)
                     if count == 0 && expected { empty.append("\(transition.rawValue) x \(driver.label)") }
                 }
@@ -193,6 +194,26 @@ struct EndToEndTests {
         #expect(backup.status?.destination?.hasSuffix(driver.name == "mysql" ? ".sql.zst" : ".pgdump") == true, "\(backup.status?.destination ?? "no destination")")
         try await Self.expectRestores(backup, driver: driver, s3: s3, rows: 3)
 
+        // Restore into a new Database (R1, R2): the backed-up rows, not the one added
+        // since, under its own name and login, its objects its user's.
+        _ = try await driver.engine.runAs(driver.login, mainUser, mainPassword, mainDatabase, ["INSERT INTO items VALUES (4, 'four')"])
+        var restoredSpec = spec(policy: .delete, compression: .zstd, endpoint: https.endpoint)
+        restoredSpec.restoreFrom = RestoreSource(backup: "main-1")
+        try await harness.createDatabase("restored", namespace: ns, spec: restoredSpec)
+        try await harness.waitForPhase("restored", namespace: ns, .created, timeout: .seconds(180))
+        #expect(harness.recorder.position(of: .r1, for: "\(ns)/restored") != nil && harness.recorder.position(of: .r2, for: "\(ns)/restored") != nil)
+        let restored = try #require(try await harness.secret("restored", namespace: ns))
+        let restoredDatabase = try #require(restored.value("database")), restoredUser = try #require(restored.value("username"))
+        let restoredPassword = try #require(restored.value("password"))
+        #expect(restoredDatabase == "e2e_\(driver.namePart)_\(run)_restored" && restoredUser != mainUser)
+        #expect(try await driver.engine.runAs(driver.login, restoredUser, restoredPassword, restoredDatabase, ["SELECT COUNT(*) FROM items"]) == [["3"]])
+        if driver.name == "postgresql" {
+            #expect(try await driver.engine.runAs(driver.login, restoredUser, restoredPassword, restoredDatabase, [
+                "SELECT tableowner FROM pg_tables WHERE tablename = 'items'",
+            ]) == [[restoredUser]])
+        }
+        #expect(try await harness.database("restored", namespace: ns)?.status?.restore?.source == backup.status?.destination)
+
         // The wrong admin password leaves `later` Creating, with the reason.
         try await eventually(timeout: .seconds(60), "later to report AdminLoginFailed") {
             try await harness.database("later", namespace: ns)?.status?.conditions?[type: "Ready"]?.reason == "AdminLoginFailed"
@@ -202,9 +223,10 @@ struct EndToEndTests {
         // before main's own deletion starts, which drops it).
         try await harness.delete("thief", namespace: other)
         try await harness.waitUntilGone("thief", namespace: other, timeout: .seconds(120))
-        #expect(try await driver.engine.runAs(driver.login, mainUser, mainPassword, mainDatabase, ["SELECT COUNT(*) FROM items"]) == [["3"]])
+        #expect(try await driver.engine.runAs(driver.login, mainUser, mainPassword, mainDatabase, ["SELECT COUNT(*) FROM items"]) == [["4"]])
         // Deletions.
-        for name in ["main", "plain", "kept", "nobucket", "later"] { try await harness.delete(name, namespace: ns) }
+        for name in ["main", "plain", "kept", "nobucket", "later", "restored"] { try await harness.delete(name, namespace: ns) }
+        try await harness.waitUntilGone("restored", namespace: ns, timeout: .seconds(120))
         try await harness.waitUntilGone("main", namespace: ns, timeout: .seconds(120))
         try await harness.waitUntilGone("plain", namespace: ns, timeout: .seconds(120))
         try await harness.waitUntilGone("kept", namespace: ns, timeout: .seconds(120))
@@ -215,7 +237,7 @@ struct EndToEndTests {
         #expect(final.object.phase == .completed)
         let d13 = harness.recorder.position(of: .d13, for: "\(ns)/main"), d9 = harness.recorder.position(of: .d9, for: "\(ns)/main")
         #expect(d13 != nil && d9 != nil && d13! < d9!, "the final backup completed before the drop")
-        try await Self.expectRestores(final.object, driver: driver, s3: s3, rows: 3)
+        try await Self.expectRestores(final.object, driver: driver, s3: s3, rows: 4)
         // Retain: the resource and Secret are gone, the database and user stay.
         #expect(try await harness.secret("kept", namespace: ns) == nil)
         #expect(try await driver.engine.inventory(driver.login).contains("db:e2e_\(driver.namePart)_\(run)_kept"))

@@ -19,6 +19,7 @@ struct JobDecisionTests {
         let table: [DatabasePhase?: (notDeleting: (DatabaseOperation, String?)?, deleting: (DatabaseOperation, String?)?)] = [
             nil: ((.create, nil), (.delete, nil)),
             .creating: ((.create, nil), (.delete, nil)),  // recovery; D15
+            .restoring: ((.create, nil), (.delete, nil)),  // the create Job loads it; R3
             .created: (pending ? (.backup, "old") : nil, policy == .backupBeforeDelete ? (.backupBeforeDelete, nil) : (.delete, nil)),
             .backupRequested: ((.backup, active), (.backup, active)),  // deletion waits for the backup
             .backupInProgress: ((.backup, active), (.backup, active)),

@@ -1,0 +1,224 @@
+import DriverProtocol
+import Foundation
+import KubeClient
+import KubeModel
+import NIOCore
+import ObjectStore
+
+/// Restores (`spec.restoreFrom`, SPEC section 13): the source is checked before
+/// anything is created (a Backup that is not Completed, a missing object, a dump of
+/// the other engine, an encrypted object without an identity are each a clear
+/// condition); after the driver's create the Database is Restoring (R1), the object
+/// streams from the store through `RestoreStream` (sha256 checked before the end
+/// reaches the tool, decrypted, decompressed) into the driver's restore, and the
+/// Database is Created (R2). A failed attempt is retried by the Job; past
+/// `maxRestoreAttempts`, or for a cause no retry fixes, the restore failed for good:
+/// `Ready=False` (`RestoreFailed` or the cause) and the Database stays Restoring.
+extension DriverRuntime {
+    /// Where a restore reads from and how the object was made.
+    struct RestorePlan {
+        var store: any ObjectStore
+        var key: String
+        /// `s3://bucket/key`.
+        var source: String
+        var options: RestoreStream.Options
+        var engine: String?
+
+        func shutdown() async { try? await (store as? S3ObjectStore)?.shutdown() }
+    }
+
+    /// The source of `spec.restoreFrom`, checked: it exists, it is complete, it is a
+    /// dump of this Database's engine, and it can be decrypted if it is encrypted.
+    func restorePlan(_ database: Database, driverName: String, backupTarget: (target: BackupTarget, secretsNamespace: String)?) async throws -> RestorePlan {
+        guard let source = database.spec.restoreFrom else {
+            throw DriverError(reason: "InvalidSpec", message: "no spec.restoreFrom", retryable: false)
+        }
+        let location: S3Location, key: String, secretsNamespace: String
+        var expectedSHA256: String?
+        if let name = source.backup {
+            guard let backup = try await readBackup(name) else {
+                throw DriverError(reason: "RestoreSourceNotFound", message: "Backup \(name) does not exist in namespace \(configuration.namespace)", retryable: true)
+            }
+            guard backup.phase == .completed, let destination = backup.object.status?.destination, let sha256 = backup.object.status?.sha256 else {
+                throw DriverError(
+                    reason: "BackupNotCompleted",
+                    message: "Backup \(name) is \(backup.phase?.rawValue ?? "not started"): only a Completed Backup can be restored", retryable: backup.phase != .failed)
+            }
+            let (bucket, objectKey) = Self.split(destination)
+            // The store is the Database's own backup target when the object is in its
+            // bucket, else the target of the Database the Backup was made of.
+            var candidates: [(BackupTarget, String)] = backupTarget.map { [($0.target, $0.secretsNamespace)] } ?? []
+            if let made = try? await api.get(Database.self, namespace: configuration.namespace, name: backup.object.spec.database) {
+                let server = try? await server(of: made.object)
+                if let target = made.object.backupTarget(server: server) {
+                    candidates.append((target.target, target.fromServer ? (configuration.operatorNamespace ?? configuration.namespace) : configuration.namespace))
+                }
+            }
+            guard let (target, namespace) = candidates.first(where: { $0.0.s3Spec?.location.bucket == bucket }), var found = target.s3Spec?.location else {
+                throw DriverError(
+                    reason: "RestoreSourceUnreachable",
+                    message: "Backup \(name) is in bucket \(bucket), which neither this Database's backupTo nor that of Database \(backup.object.spec.database) names: give restoreFrom.s3 with its endpoint and CredentialsSecret",
+                    retryable: false)
+            }
+            found.prefix = ""
+            (location, key, secretsNamespace, expectedSHA256) = (found, objectKey, namespace, sha256)
+        } else if let s3 = source.s3Source, let objectKey = s3.objectKey {
+            (location, key, secretsNamespace) = (s3.location, objectKey, configuration.namespace)
+        } else {
+            throw DriverError(reason: "InvalidSpec", message: "spec.restoreFrom names neither a Backup nor an object", retryable: false)
+        }
+        let store = try makeStore(location, try await s3Access(location, namespace: secretsNamespace))
+        do {
+            let url = location.url(key: key)
+            guard try await store.headObject(key: key) != nil else {
+                throw DriverError(reason: "RestoreSourceNotFound", message: "no object \(url)", retryable: true)
+            }
+            // The manifest next to it, when there is one, says what the object is; an
+            // object made by hand is known by its name.
+            var manifest: BackupManifest?
+            do {
+                let body = try await store.getObject(key: BackupManifest.key(for: key)).1.collect(upTo: 1 << 20)
+                manifest = try? JSONDecoder().decode(BackupManifest.self, from: Data(body.readableBytesView))
+            } catch let error as ObjectStoreError where error.code == .noSuchKey || error.httpStatus == 404 {
+            }
+            if let engine = manifest?.engine, engine != driverName {
+                throw DriverError(
+                    reason: "RestoreFormatMismatch", message: "\(url) is a \(engine) backup; this Database's driver is \(driverName)", retryable: false)
+            }
+            var name = key
+            let encrypted = manifest.map { !$0.encryptionRecipients.isEmpty } ?? name.hasSuffix(".age")
+            if name.hasSuffix(".age") { name.removeLast(4) }
+            let compression: CompressionFormat? = manifest.map { $0.compression.flatMap(CompressionFormat.init(rawValue:)) }
+                ?? (name.hasSuffix(".gz") ? .gzip : name.hasSuffix(".zst") ? .zstd : nil)
+            var identities: [AgeIdentity]?
+            if encrypted {
+                guard let secretName = source.identitySecret else {
+                    throw DriverError(
+                        reason: "IdentityRequired", message: "\(url) is encrypted (age): set spec.restoreFrom.identitySecret to a Secret whose key identity holds the age secret key",
+                        retryable: false)
+                }
+                identities = try await restoreIdentities(secretName)
+            }
+            expectedSHA256 = expectedSHA256 ?? manifest?.sha256
+            return RestorePlan(
+                store: store, key: key, source: url,
+                options: RestoreStream.Options(expectedSHA256: expectedSHA256, identities: identities, compression: compression), engine: manifest?.engine)
+        } catch {
+            try? await (store as? S3ObjectStore)?.shutdown()
+            throw error
+        }
+    }
+
+    /// The age identities of key `identity` of Secret `name` (this namespace); never echoed.
+    func restoreIdentities(_ name: String) async throws -> [AgeIdentity] {
+        guard let secret = try await readSecret(name, namespace: configuration.namespace) else {
+            throw DriverError(reason: "SecretNotFound", message: "restoreFrom.identitySecret \(name) not found in namespace \(configuration.namespace)", retryable: true)
+        }
+        guard let text = secret.object.value("identity") else {
+            throw DriverError(reason: "SecretKeyNotFound", message: "Secret \(name) has no key identity (the age secret key, AGE-SECRET-KEY-1...)", retryable: true)
+        }
+        var identities: [AgeIdentity] = []
+        for (number, line) in text.split(whereSeparator: \.isNewline).enumerated() {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
+            guard let identity = try? AgeIdentity(trimmed) else {
+                throw DriverError(
+                    reason: "InvalidIdentity", message: "line \(number + 1) of key identity in Secret \(name) is not an age secret key (AGE-SECRET-KEY-1...)", retryable: false)
+            }
+            identities.append(identity)
+        }
+        guard !identities.isEmpty else {
+            throw DriverError(reason: "InvalidIdentity", message: "key identity in Secret \(name) holds no age secret key", retryable: false)
+        }
+        return identities
+    }
+
+    /// `s3://bucket/key` as its bucket and key.
+    static func split(_ destination: String) -> (bucket: String, key: String) {
+        let path = destination.hasPrefix("s3://") ? destination.dropFirst(5) : Substring(destination)
+        guard let slash = path.firstIndex(of: "/") else { return (String(path), "") }
+        return (String(path[..<slash]), String(path[path.index(after: slash)...]))
+    }
+
+    /// One attempt at the load (Restoring), then R2; see the type's comment.
+    func restore(_ database: Resource<Database>) async throws {
+        guard database.object.spec.restoreFrom != nil else {
+            try await writePhase(database, to: .created, ready: ("True", "Created", "spec.restoreFrom was removed before the restore: the database is empty"))
+            return
+        }
+        let attempt = (database.object.status?.restore?.attempts ?? 0) + 1
+        let max = configuration.maxRestoreAttempts
+        let context = try await resolve(database)
+        var current = database
+        try await writePhase(current, to: .restoring, ready: ("False", "Restoring", "attempt \(attempt) of \(max): loading from \(database.object.status?.restore?.source ?? "the source")")) {
+            var restore = $0.restore ?? RestoreStatus()
+            restore.attempts = attempt
+            $0.restore = restore
+        }
+        current = try await readDatabase() ?? current
+        var plan: RestorePlan?
+        do {
+            guard let password = try await readSecret()?.object.value("password") else {
+                throw DriverError(reason: "SecretNotFound", message: "the connection Secret \(configuration.database) has no password", retryable: true)
+            }
+            let found = try await restorePlan(current.object, driverName: context.driverName, backupTarget: context.backup)
+            plan = found
+            let (_, bytes) = try await found.store.getObject(key: found.key)
+            let plain = IteratorBox(RestoreStream(bytes, options: found.options).makeAsyncIterator())
+            // The first bytes before anything is loaded: a wrong identity, a damaged
+            // header or a dump of the other engine fails here.
+            var head = ByteBuffer()
+            while head.readableBytes < 64, var chunk = try await plain.next() { head.writeBuffer(&chunk) }
+            let rest = DumpStream(AsyncThrowingStream<ByteBuffer, any Error>(unfolding: { try await plain.next() }))
+            try await context.driver.restore(context.target, ownerPassword: password, dump: RestoreInput(head: head, rest: rest))
+        } catch {
+            await plan?.shutdown()
+            throw await restoreFailure(database: current, error, attempt: attempt)
+        }
+        await plan?.shutdown()
+        let fresh = try await readDatabase() ?? current
+        let source = plan?.source ?? ""
+        try await writePhase(fresh, to: .created, ready: ("True", "Restored", "restored from \(source); connection details are in Secret \(configuration.database)")) {
+            var restore = $0.restore ?? RestoreStatus()
+            restore.completedAt = KubeTime.now()
+            $0.restore = restore
+        }
+        await events.record(database.object, type: .normal, reason: "Restored", message: "database \(context.target.databaseName) restored from \(source)")
+    }
+
+    /// A failed attempt: said (Event, Ready); given up on for good when no retry
+    /// can fix it or the attempts are spent.
+    private func restoreFailure(database: Resource<Database>, _ error: any Error, attempt: Int) async -> any Error {
+        let classified = Self.classify(error)
+        let gaveUp = !classified.retryable || attempt >= configuration.maxRestoreAttempts
+        logger.warning("restore attempt failed", metadata: ["reason": "\(classified.reason)", "error": "\(classified.message)", "attempt": "\(attempt)"])
+        await events.record(database.object, type: .warning, reason: classified.reason, message: "restore attempt \(attempt): \(classified.message)")
+        let reason = gaveUp ? (classified.retryable ? "RestoreFailed" : classified.reason) : classified.reason
+        let message = gaveUp
+            ? "the restore failed for good after \(attempt) attempt(s): \(classified.reason): \(classified.message); delete the Database (and fix the source) to try again"
+            : "attempt \(attempt) of \(configuration.maxRestoreAttempts) failed, retried: \(classified.message)"
+        do {
+            if let fresh = try await readDatabase(), fresh.object.phase == .restoring {
+                try await writePhase(fresh, to: .restoring, ready: ("False", reason, message)) {
+                    if gaveUp {
+                        var restore = $0.restore ?? RestoreStatus()
+                        restore.failed = true
+                        $0.restore = restore
+                    }
+                }
+            }
+        } catch {
+            logger.info("could not write the restore failure", metadata: ["error": "\(error)"])
+        }
+        return RuntimeFailure(reason: reason, message: message, terminal: gaveUp)
+    }
+}
+
+/// A pulled iterator shared by the one task that reads it.
+final class IteratorBox: @unchecked Sendable {
+    private var iterator: RestoreStream.AsyncIterator
+
+    init(_ iterator: RestoreStream.AsyncIterator) { self.iterator = iterator }
+
+    func next() async throws -> ByteBuffer? { try await iterator.next() }
+}
