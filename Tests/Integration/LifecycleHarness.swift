@@ -225,6 +225,14 @@ final class LifecycleHarness: @unchecked Sendable {
         return object
     }
 
+    /// The test driver's record, with what a restore loaded into it (`restoredFrom`, `restoredBytes`).
+    func restoredInto(host: String, database: String) -> (from: String?, bytes: Int?)? {
+        guard let data = FileManager.default.contents(atPath: "\(root)/instances/\(host)/\(database).json"),
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else { return nil }
+        return (object["restoredFrom"] as? String, object["restoredBytes"] as? Int)
+    }
+
     // MARK: Resources
 
     func makeNamespace(_ name: String) async throws {

@@ -1,0 +1,114 @@
+import DriverAPI
+import Foundation
+import KubeClient
+import KubeModel
+import NIOCore
+import ObjectStore
+import Testing
+import TestSupport
+
+/// `spec.restoreFrom` (SPEC section 13) on the test driver: an encrypted Backup
+/// restored with the identity Secret; each bad input gives its condition, before
+/// anything is created where it can be known then (a missing or unfinished Backup, a
+/// missing object, an encrypted one without an identity), else as a restore that
+/// failed for good (a wrong identity, a checksum mismatch, another engine's dump),
+/// which can be deleted (R3). The real servers' restores are in `EndToEndTests` and
+/// `RestoreRealServerTests`.
+@Suite("Restore into a new Database", .serialized)
+struct RestoreTests {
+    static let services = TestServices.current
+
+    @Test(
+        "test driver: restored from an encrypted Backup with the identity; bad inputs as conditions; a failed restore can be deleted",
+        .enabled(if: services.shouldRun(.s3)))
+    func testDriver() async throws {
+        let s3 = try Self.services.s3()
+        let run = String(UUID().uuidString.prefix(6).lowercased())
+        try await LifecycleHarness.with(rbac: true) { harness in
+            let ns = "restore-\(run)", host = "instance-restore-\(run)"
+            try await harness.makeNamespace(ns)
+            try await harness.s3CredentialsSecret(namespace: ns, s3: s3)
+            let identity = AgeIdentity(), stranger = AgeIdentity()
+            try await EndToEndTests.secret(harness, ns, "backup-keys", ["recipients": identity.recipient.description])
+            try await EndToEndTests.secret(harness, ns, "restore-key", ["identity": "# the key\n\(identity.secretKeyText)\n"])
+            try await EndToEndTests.secret(harness, ns, "wrong-key", ["identity": stranger.secretKeyText])
+            let prefix = "restore-\(run)/"
+            var encrypted = LifecycleHarness.databaseSpec(host: host, policy: .delete, s3: s3, prefix: prefix)
+            encrypted.backupTo?.encryption = BackupEncryption(recipientsSecret: "backup-keys")
+            try await harness.createDatabase("src", namespace: ns, spec: encrypted)
+            try await harness.createDatabase("plainsrc", namespace: ns, spec: LifecycleHarness.databaseSpec(host: host, policy: .delete, s3: s3, prefix: prefix))
+            try await harness.createDatabase("nobackups", namespace: ns, spec: LifecycleHarness.databaseSpec(host: host, policy: .delete, s3: nil))
+            for name in ["src", "plainsrc", "nobackups"] { try await harness.waitForPhase(name, namespace: ns, .created) }
+            try await harness.createBackup("src-1", namespace: ns, database: "src")
+            try await harness.createBackup("plain-1", namespace: ns, database: "plainsrc")
+            try await harness.createBackup("nb-1", namespace: ns, database: "nobackups")
+            try await harness.waitForBackup("src-1", namespace: ns, .completed, timeout: .seconds(120))
+            try await harness.waitForBackup("plain-1", namespace: ns, .completed, timeout: .seconds(120))
+            try await harness.waitForBackup("nb-1", namespace: ns, .failed, timeout: .seconds(120))
+            let backup = try #require(try await harness.backup("src-1", namespace: ns))
+            #expect(backup.status?.destination?.hasSuffix(".testdump.age") == true)
+
+            func restoring(_ name: String, _ source: RestoreSource, spec base: DatabaseSpec = encrypted) async throws {
+                var spec = base
+                spec.restoreFrom = source
+                try await harness.createDatabase(name, namespace: ns, spec: spec)
+            }
+            func ready(_ name: String) async throws -> Condition? { try await harness.database(name, namespace: ns)?.status?.conditions?[type: "Ready"] }
+            // Restored with the identity: the whole dump, under its own name.
+            try await restoring("copy", RestoreSource(backup: "src-1", identitySecret: "restore-key"))
+            try await harness.waitForPhase("copy", namespace: ns, .created, timeout: .seconds(120))
+            let loaded = harness.restoredInto(host: host, database: "restore_\(run)_copy")
+            #expect(loaded?.from?.hasPrefix("test-driver dump of restore_\(run)_src for \(ns)/src ") == true, "\(String(describing: loaded))")
+            #expect(loaded?.bytes.map { $0 > 1 << 20 } == true)
+            #expect(harness.recorder.position(of: .r1, for: "\(ns)/copy") != nil && harness.recorder.position(of: .r2, for: "\(ns)/copy") != nil)
+            let copy = try #require(try await harness.database("copy", namespace: ns))
+            #expect(copy.status?.restore?.source == backup.status?.destination && copy.status?.restore?.completedAt != nil)
+            #expect(try await ready("copy")?.reason == "Restored")
+
+            // Known before anything is created: the condition, phase Creating (or none), nothing in the instance.
+            try await restoring("nokey", RestoreSource(backup: "src-1"))
+            try await restoring("missing", RestoreSource(backup: "no-such-backup"))
+            try await restoring("unfinished", RestoreSource(backup: "nb-1"))
+            try await restoring("noobject", RestoreSource(s3: RestoreS3Source(
+                region: s3.region, bucket: s3.bucket, key: "\(prefix)nothing/here.testdump", endpoint: s3.endpoint, forcePathStyle: true, credentialsSecret: "s3-creds")))
+            for (name, reason) in [("nokey", "IdentityRequired"), ("missing", "RestoreSourceNotFound"), ("unfinished", "BackupNotCompleted"), ("noobject", "RestoreSourceNotFound")] {
+                try await eventually(timeout: .seconds(60), "\(name) to be \(reason)") { try await ready(name)?.reason == reason }
+                let database = try #require(try await harness.database(name, namespace: ns))
+                #expect(database.phase == nil || database.phase == .creating, "\(name): \(String(describing: database.phase))")
+                #expect(harness.instanceRecord(host: host, database: "restore_\(run)_\(name)") == nil, "\(name): nothing created")
+            }
+
+            // Known only once loading starts: the restore fails for good, the Database stays Restoring.
+            let store = try CrashConvergenceTests.store(s3)
+            // plain-1's object, altered: the checksum no longer matches.
+            let plain = try #require(try await harness.backup("plain-1", namespace: ns))
+            let plainKey = String(try #require(plain.status?.destination).dropFirst("s3://\(s3.bucket)/".count))
+            var bytes = try await store.getObject(key: plainKey).1.collect(upTo: 8 << 20)
+            bytes.setInteger(UInt8(bytes.getInteger(at: 100, as: UInt8.self)! ^ 0xff), at: 100)
+            _ = try await store.putObject(key: plainKey, body: bytes, metadata: [:])
+            // A pg_dump archive, put there by hand: not this engine's.
+            _ = try await store.putObject(key: "\(prefix)hand/other.pgdump", body: ByteBuffer(string: "PGDMP\u{1}\u{10}\u{0}not really"), metadata: [:])
+            try await store.shutdown()
+            try await restoring("wrongkey", RestoreSource(backup: "src-1", identitySecret: "wrong-key"))
+            try await restoring("tampered", RestoreSource(backup: "plain-1"))
+            try await restoring("otherengine", RestoreSource(s3: RestoreS3Source(
+                region: s3.region, bucket: s3.bucket, key: "\(prefix)hand/other.pgdump", endpoint: s3.endpoint, forcePathStyle: true, credentialsSecret: "s3-creds")))
+            for (name, reason) in [("wrongkey", "DecryptionFailed"), ("tampered", "ChecksumMismatch"), ("otherengine", "RestoreFormatMismatch")] {
+                try await eventually(timeout: .seconds(120), "\(name) to fail for good with \(reason)") {
+                    let database = try await harness.database(name, namespace: ns)
+                    return database?.phase == .restoring && database?.status?.restore?.failed == true
+                        && database?.status?.conditions?[type: "Ready"]?.reason == reason
+                }
+                #expect(harness.restoredInto(host: host, database: "restore_\(run)_\(name)")?.from == nil, "\(name): nothing loaded")
+            }
+            let events = try await harness.api.list(Event.self, namespace: ns).map(\.object)
+            #expect(events.contains { $0.involvedObject.name == "wrongkey" && $0.reason == "DecryptionFailed" && $0.type == "Warning" })
+            #expect(!events.contains { $0.message?.contains(stranger.secretKeyText) == true || $0.message?.contains(identity.secretKeyText) == true }, "no key in an Event")
+            // A failed restore is deleted like any Database (R3), and dropped.
+            try await harness.delete("wrongkey", namespace: ns)
+            try await harness.waitUntilGone("wrongkey", namespace: ns, timeout: .seconds(120))
+            #expect(harness.recorder.position(of: .r3, for: "\(ns)/wrongkey") != nil)
+            #expect(harness.instanceRecord(host: host, database: "restore_\(run)_wrongkey") == nil)
+        }
+    }
+}
