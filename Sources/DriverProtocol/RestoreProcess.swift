@@ -11,7 +11,7 @@ import Glibc
 /// chunk). Secrets go as `DumpProcess`'s do (environment or a private 0600 file).
 /// When the stream fails (a download error, a checksum that does not match) the tool
 /// is killed before it sees an end of input, so it never commits a cut load; a
-/// non-zero exit becomes `DriverError.toolFailed` with the end of the tool's errors.
+/// non-zero exit becomes `RestoreToolFailed` with the end of the tool's errors.
 enum RestoreProcess {
     static func run(_ command: DumpCommand, input: RestoreInput) async throws {
         let directory: String?
@@ -81,7 +81,7 @@ enum RestoreProcess {
         await errorPump.value
         if let inputFailure { throw inputFailure }
         guard status == 0 || command.tolerated?(status, tail.text) == true, !stoppedReading else {
-            throw DriverError.toolFailed("\(name) exited with status \(status): \(tail.text)")
+            throw DriverError(reason: "RestoreToolFailed", message: "\(name) exited with status \(status): \(tail.text)", retryable: true)
         }
     }
 }

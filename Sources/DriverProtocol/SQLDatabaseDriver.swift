@@ -127,6 +127,7 @@ public struct SQLDatabaseDriver<Engine: SQLEngine>: DatabaseDriver {
         _ = try await engine.endSessions(admin, database: target.databaseName, user: record.username)
         try await engine.dropDatabase(admin, target.databaseName)
         try await engine.ensureDatabase(admin, target.databaseName, user: record.username)
+        try await engine.ensureUser(admin, record.username, password: ownerPassword)  // may log in again
         var owner = target
         owner.username = record.username
         try await RestoreProcess.run(try await engine.restoreCommand(admin, owner, ownerPassword: ownerPassword), input: dump)

@@ -110,6 +110,12 @@ public struct MySQLEngine: SQLEngine {
         // (SET PASSWORD differs between them).
         try await admin.query("CREATE USER IF NOT EXISTS \(account) IDENTIFIED BY \(secret)")
         try await admin.query("ALTER USER \(account) IDENTIFIED BY \(secret)")
+        // Unlocked, should `endSessions` have locked it (a restore empties the database so).
+        do {
+            try await admin.query("ALTER USER \(account) ACCOUNT UNLOCK")
+        } catch let error as SQLError where error.kind != .connectionLost && error.kind != .unreachable {
+            // Servers before MariaDB 10.4 / MySQL 5.7.6 have no account locks.
+        }
     }
 
     public func ensureDatabase(_ admin: MySQLConnection, _ name: String, user: String) async throws {

@@ -27,6 +27,11 @@ struct ContainerModeTests {
         #expect(pgDump.stdoutText.contains("pg_dump (PostgreSQL) 18."), "\(pgDump.stderr)")
         let mariadbDump = try await ChildProcess.run("/bin/bash", [script, "run", "--entrypoint", "/usr/bin/mariadb-dump", "--", "--version"])
         #expect(mariadbDump.stdoutText.contains("MariaDB"), "\(mariadbDump.stderr)")
+        // The clients restores load with.
+        let mariadb = try await ChildProcess.run("/bin/bash", [script, "run", "--entrypoint", "/usr/bin/mariadb", "--", "--version"])
+        #expect(mariadb.stdoutText.contains("MariaDB"), "\(mariadb.stderr)")
+        let pgRestore = try await ChildProcess.run("/bin/bash", [script, "run", "--entrypoint", "/usr/lib/postgresql/18/bin/pg_restore", "--", "--version"])
+        #expect(pgRestore.stdoutText.contains("pg_restore (PostgreSQL) 18."), "\(pgRestore.stderr)")
     }
 
     @Test(

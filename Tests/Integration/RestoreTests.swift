@@ -112,3 +112,106 @@ struct RestoreTests {
         }
     }
 }
+
+/// Restores on real PostgreSQL and MariaDB from what users bring: an object made by
+/// hand (`pg_dump -Fc` encrypted with `age -r`; `mariadb-dump | gzip`) and an
+/// operator's encrypted Backup opened with the identity Secret. The rows are those
+/// dumped, read with the new Database's own login.
+@Suite("Restore on real servers", .serialized)
+struct RestoreRealServerTests {
+    static let services = TestServices.current
+
+    @Test(
+        "both drivers: from a hand-made object (pg_dump -Fc | age -r; mariadb-dump | gzip) and from an encrypted Backup with the identity Secret",
+        .enabled(if: services.shouldRun(.postgresql) && services.shouldRun(.mysql) && services.shouldRun(.s3) && services.shouldRun(.age)))
+    func handMade() async throws {
+        let s3 = try Self.services.s3()
+        let drivers = [try EndToEndTests.Driver(engine: Engine.postgresql), try EndToEndTests.Driver(engine: Engine.mysql)]
+        for driver in drivers { try await driver.engine.prepare() }
+        let run = String(UUID().uuidString.prefix(6).lowercased())
+        try await LifecycleHarness.with(rbac: true) { harness in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for driver in drivers {
+                    group.addTask { try await Self.restores(driver, harness: harness, s3: s3, run: run) }
+                }
+                try await group.waitForAll()
+            }
+        }
+    }
+
+    static func restores(_ driver: EndToEndTests.Driver, harness: LifecycleHarness, s3: S3Settings, run: String) async throws {
+        let ns = "restore-\(driver.label)-\(run)"
+        _ = try await harness.api.create(Namespace(metadata: ObjectMeta(name: ns)))
+        try await harness.prepareForJobs(ns)
+        try await EndToEndTests.secret(harness, ns, "admin", ["password": driver.login.password])
+        try await harness.s3CredentialsSecret(namespace: ns, s3: s3)
+        let identity = AgeIdentity()
+        try await EndToEndTests.secret(harness, ns, "backup-keys", ["recipients": identity.recipient.description])
+        try await EndToEndTests.secret(harness, ns, "restore-key", ["identity": identity.secretKeyText])
+        let prefix = "\(ns)/"
+        var spec = LifecycleHarness.realDatabaseSpec(driver: driver.name, login: driver.login, s3: s3, prefix: prefix, policy: .delete)
+        spec.backupTo?.encryption = BackupEncryption(recipientsSecret: "backup-keys")
+        try await harness.createDatabase("src", namespace: ns, spec: spec)
+        try await harness.waitForPhase("src", namespace: ns, .created, timeout: .seconds(180))
+        let secret = try #require(try await harness.secret("src", namespace: ns))
+        let database = try #require(secret.value("database")), user = try #require(secret.value("username")), password = try #require(secret.value("password"))
+        _ = try await driver.engine.runAs(driver.login, user, password, database, [
+            "CREATE TABLE items (id INT PRIMARY KEY, label VARCHAR(50))", "INSERT INTO items VALUES (1, 'one'), (2, 'two'), (3, 'three')",
+        ])
+        try await harness.createBackup("src-1", namespace: ns, database: "src")
+        try await harness.waitForBackup("src-1", namespace: ns, .completed, timeout: .seconds(180))
+
+        // By hand, as a user would: the dump, then the object.
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("restore-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let key: String, file: URL
+        if driver.name == "postgresql" {
+            let dump = directory.appendingPathComponent("src.pgdump")
+            let dumped = try await ChildProcess.run(
+                Self.services.postgresqlTool("pg_dump"),
+                ["-Fc", "-h", driver.login.host, "-p", "\(driver.login.port)", "-U", driver.login.user, "-d", database, "-f", dump.path],
+                environment: ["PGPASSWORD": driver.login.password])
+            #expect(dumped.status == 0, "pg_dump: \(dumped.stderr)")
+            file = directory.appendingPathComponent("src.pgdump.age")
+            let sealed = try await ChildProcess.run(try Self.services.age(), ["-r", identity.recipient.description, "-o", file.path, dump.path])
+            #expect(sealed.status == 0, "age -r: \(sealed.stderr)")
+            key = "\(prefix)hand/src.pgdump.age"
+        } else {
+            file = directory.appendingPathComponent("src.sql.gz")
+            let dumped = try await ChildProcess.run(
+                "/bin/sh", ["-c", "mariadb-dump --protocol=TCP -h \"$H\" -P \"$P\" -u \"$U\" --single-transaction \"$D\" | gzip > \"$F\""],
+                environment: ["H": driver.login.host, "P": "\(driver.login.port)", "U": driver.login.user, "D": database, "F": file.path, "MYSQL_PWD": driver.login.password])
+            #expect(dumped.status == 0, "mariadb-dump | gzip: \(dumped.stderr)")
+            key = "\(prefix)hand/src.sql.gz"
+        }
+        let store = try CrashConvergenceTests.store(s3)
+        _ = try await store.putObject(key: key, body: ByteBuffer(bytes: try Data(contentsOf: file)), metadata: [:])
+        try await store.shutdown()
+        // Rows added after both: not restored.
+        _ = try await driver.engine.runAs(driver.login, user, password, database, ["INSERT INTO items VALUES (4, 'four')"])
+
+        var fromHand = spec
+        fromHand.restoreFrom = RestoreSource(
+            s3: RestoreS3Source(region: s3.region, bucket: s3.bucket, key: key, endpoint: s3.endpoint, forcePathStyle: true, credentialsSecret: "s3-creds"),
+            identitySecret: driver.name == "postgresql" ? "restore-key" : nil)
+        var fromBackup = spec
+        fromBackup.restoreFrom = RestoreSource(backup: "src-1", identitySecret: "restore-key")
+        try await harness.createDatabase("fromhand", namespace: ns, spec: fromHand)
+        try await harness.createDatabase("frombackup", namespace: ns, spec: fromBackup)
+        for name in ["fromhand", "frombackup"] {
+            try await harness.waitForPhase(name, namespace: ns, .created, timeout: .seconds(180))
+            let restored = try #require(try await harness.secret(name, namespace: ns))
+            let restoredDatabase = try #require(restored.value("database")), restoredUser = try #require(restored.value("username"))
+            let rows = try await driver.engine.runAs(driver.login, restoredUser, try #require(restored.value("password")), restoredDatabase, ["SELECT COUNT(*) FROM items"])
+            #expect(rows == [["3"]], "\(driver.label) \(name): \(rows)")
+            if driver.name == "postgresql" {
+                let owner = try await driver.engine.runAs(
+                    driver.login, restoredUser, try #require(restored.value("password")), restoredDatabase, ["SELECT tableowner FROM pg_tables WHERE tablename = 'items'"])
+                #expect(owner == [[restoredUser]], "\(name): the restored table is the new user's")
+            }
+        }
+        for name in ["src", "fromhand", "frombackup"] { try await harness.delete(name, namespace: ns) }
+        for name in ["src", "fromhand", "frombackup"] { try await harness.waitUntilGone(name, namespace: ns, timeout: .seconds(180)) }
+    }
+}
