@@ -142,7 +142,7 @@ extension DriverRuntime {
 
     /// One attempt at the load (Restoring), then R2; see the type's comment.
     func restore(_ database: Resource<Database>) async throws {
-        guard database.object.spec.restoreFrom != nil else {
+        guard database.object.spec.restoreFrom != nil || database.object.spec.cloneFrom != nil else {
             try await writePhase(database, to: .created, ready: ("True", "Created", "spec.restoreFrom was removed before the restore: the database is empty"))
             return
         }
@@ -157,33 +157,78 @@ extension DriverRuntime {
         }
         current = try await readDatabase() ?? current
         var plan: RestorePlan?
+        var dump: DatabaseDump?
+        var source = database.object.status?.restore?.source ?? ""
         do {
             guard let password = try await readSecret()?.object.value("password") else {
                 throw DriverError(reason: "SecretNotFound", message: "the connection Secret \(configuration.database) has no password", retryable: true)
             }
-            let found = try await restorePlan(current.object, driverName: context.driverName, backupTarget: context.backup)
-            plan = found
-            let (_, bytes) = try await found.store.getObject(key: found.key)
-            let plain = IteratorBox(RestoreStream(bytes, options: found.options).makeAsyncIterator())
-            // The first bytes before anything is loaded: a wrong identity, a damaged
-            // header or a dump of the other engine fails here.
-            var head = ByteBuffer()
-            while head.readableBytes < 64, var chunk = try await plain.next() { head.writeBuffer(&chunk) }
-            let rest = DumpStream(AsyncThrowingStream<ByteBuffer, any Error>(unfolding: { try await plain.next() }))
-            try await context.driver.restore(context.target, ownerPassword: password, dump: RestoreInput(head: head, rest: rest))
+            let input: RestoreInput
+            if current.object.spec.cloneFrom != nil {
+                // A clone: the source's dump streams straight into the load.
+                let sourceDatabase = try await cloneSource(current.object, driverName: context.driverName)
+                let sourceContext = try await resolve(sourceDatabase)
+                let started = try await sourceContext.driver.backup(sourceContext.target)
+                dump = started
+                source = "database/\(sourceDatabase.name)"
+                input = try await Self.split(IteratorBox(started.bytes.makeAsyncIterator()))
+            } else {
+                let found = try await restorePlan(current.object, driverName: context.driverName, backupTarget: context.backup)
+                plan = found
+                source = found.source
+                let (_, bytes) = try await found.store.getObject(key: found.key)
+                // The first bytes before anything is loaded: a wrong identity, a damaged
+                // header or a dump of the other engine fails here.
+                input = try await Self.split(IteratorBox(RestoreStream(bytes, options: found.options).makeAsyncIterator()))
+            }
+            try await context.driver.restore(context.target, ownerPassword: password, dump: input)
         } catch {
+            dump?.bytes.cancel()
             await plan?.shutdown()
             throw await restoreFailure(database: current, error, attempt: attempt)
         }
         await plan?.shutdown()
         let fresh = try await readDatabase() ?? current
-        let source = plan?.source ?? ""
-        try await writePhase(fresh, to: .created, ready: ("True", "Restored", "restored from \(source); connection details are in Secret \(configuration.database)")) {
+        let verb = current.object.spec.cloneFrom != nil ? "cloned" : "restored"
+        try await writePhase(fresh, to: .created, ready: ("True", verb == "cloned" ? "Cloned" : "Restored", "\(verb) from \(source); connection details are in Secret \(configuration.database)")) {
             var restore = $0.restore ?? RestoreStatus()
             restore.completedAt = KubeTime.now()
             $0.restore = restore
         }
-        await events.record(database.object, type: .normal, reason: "Restored", message: "database \(context.target.databaseName) restored from \(source)")
+        let how = current.object.spec.cloneFrom == nil ? "" : " (a streamed dump of the source into the new database)"
+        await events.record(
+            database.object, type: .normal, reason: verb == "cloned" ? "Cloned" : "Restored", message: "database \(context.target.databaseName) \(verb) from \(source)\(how)")
+    }
+
+    /// A stream as the first bytes (at least 64, or all there is) and the rest.
+    static func split<Iterator: AsyncIteratorProtocol>(_ box: IteratorBox<Iterator>) async throws -> RestoreInput where Iterator.Element == ByteBuffer {
+        var head = ByteBuffer()
+        while head.readableBytes < 64, var chunk = try await box.next() { head.writeBuffer(&chunk) }
+        return RestoreInput(head: head, rest: DumpStream(AsyncThrowingStream<ByteBuffer, any Error>(unfolding: { try await box.next() })))
+    }
+
+    /// The Database `spec.cloneFrom` names, checked: it exists, is Created, has this driver.
+    func cloneSource(_ database: Database, driverName: String) async throws -> Resource<Database> {
+        guard let name = database.spec.cloneFrom?.database else {
+            throw DriverError(reason: "InvalidSpec", message: "no spec.cloneFrom", retryable: false)
+        }
+        let source: Resource<Database>
+        do {
+            source = try await api.get(Database.self, namespace: configuration.namespace, name: name)
+        } catch let error as KubeError where error.code == .notFound {
+            throw DriverError(reason: "CloneSourceNotFound", message: "Database \(name) does not exist in namespace \(configuration.namespace)", retryable: true)
+        }
+        guard source.object.phase == .created, !source.object.isBeingDeleted else {
+            throw DriverError(
+                reason: "CloneSourceNotReady", message: "Database \(name) is \(source.object.phase?.rawValue ?? "not created"): only a Created Database can be cloned",
+                retryable: true)
+        }
+        let sourceDriver = source.object.status?.driver ?? source.object.spec.driver ?? ""
+        guard sourceDriver == driverName else {
+            throw DriverError(
+                reason: "RestoreFormatMismatch", message: "Database \(name) is a \(sourceDriver) database; this one's driver is \(driverName)", retryable: false)
+        }
+        return source
     }
 
     /// A failed attempt: said (Event, Ready); given up on for good when no retry
@@ -215,10 +260,10 @@ extension DriverRuntime {
 }
 
 /// A pulled iterator shared by the one task that reads it.
-final class IteratorBox: @unchecked Sendable {
-    private var iterator: RestoreStream.AsyncIterator
+final class IteratorBox<Iterator: AsyncIteratorProtocol>: @unchecked Sendable where Iterator.Element == ByteBuffer {
+    private var iterator: Iterator
 
-    init(_ iterator: RestoreStream.AsyncIterator) { self.iterator = iterator }
+    init(_ iterator: Iterator) { self.iterator = iterator }
 
     func next() async throws -> ByteBuffer? { try await iterator.next() }
 }

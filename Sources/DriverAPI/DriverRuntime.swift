@@ -266,14 +266,16 @@ public final class DriverRuntime: Sendable {
         let context = try await resolve(database)
         // A restore's source is checked before anything is created.
         var restoreSource: String?
-        if database.object.spec.restoreFrom != nil {
-            do {
+        do {
+            if database.object.spec.cloneFrom != nil {
+                restoreSource = "database/\(try await cloneSource(database.object, driverName: context.driverName).name)"
+            } else if database.object.spec.restoreFrom != nil {
                 let plan = try await restorePlan(database.object, driverName: context.driverName, backupTarget: context.backup)
                 restoreSource = plan.source
                 await plan.shutdown()
-            } catch {
-                throw await failure(database, error, operation: "restore")
             }
+        } catch {
+            throw await failure(database, error, operation: "restore")
         }
         // Every Secret of its namespace it will need (the S3 one for backups too) is
         // kept from deletion from now on, so deleting them, or the namespace, waits.

@@ -84,6 +84,9 @@ public enum CustomResourceDefinitions {
                     description: "A Go duration (2h, 30m, 1h30m): the Database is deleted this long after its creation, and its deletionPolicy applies.",
                     pattern: "^[-+]?([0-9]*(\\.[0-9]*)?(ns|us|µs|μs|ms|s|m|h))+$"),
                 "restoreFrom": restoreSchema,
+                "cloneFrom": object(required: ["database"], [
+                    "database": string(description: "A Created Database of this namespace, of the same driver.", minLength: 1),
+                ], description: "Start as a copy of another Database as it is now (a streamed dump into the new one). Read at creation only."),
                 "adopt": [
                     "type": "boolean",
                     "description": "Dangerous: take over a database recorded for this namespace and name in another cluster. A database retained by an earlier Database of this cluster is adopted without it.",

@@ -74,8 +74,16 @@ extension Database {
                 problems.append(SpecProblem(field: "spec.ttl", message: "\"\(ttl)\" is not a duration like 2h, 30m or 1h30m"))
             }
         }
-        if let source = spec.restoreFrom, status?.phase == nil || status?.phase == .creating {
-            problems += Self.validate(restoreFrom: source)
+        if status?.phase == nil || status?.phase == .creating {
+            if let source = spec.restoreFrom { problems += Self.validate(restoreFrom: source) }
+            if let clone = spec.cloneFrom {
+                if spec.restoreFrom != nil {
+                    problems.append(SpecProblem(field: "spec.cloneFrom", message: "give restoreFrom or cloneFrom, not both"))
+                }
+                if clone.database.isEmpty || clone.database == metadata.name {
+                    problems.append(SpecProblem(field: "spec.cloneFrom.database", message: "name another Database of this namespace"))
+                }
+            }
         }
         if spec.deletionPolicy == .backupBeforeDelete, backupTarget(server: server)?.target.s3Spec == nil {
             problems.append(SpecProblem(field: "spec.deletionPolicy", message: "BackupBeforeDelete needs spec.backupTo (or a server with one)"))

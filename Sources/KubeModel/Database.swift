@@ -46,6 +46,8 @@ public struct DatabaseSpec: Codable, Sendable, Hashable {
     public var ttl: String?
     /// What the new database is loaded from (at creation only; later changes are ignored).
     public var restoreFrom: RestoreSource?
+    /// The Database the new one is copied from (at creation only; later changes are ignored).
+    public var cloneFrom: CloneSource?
 
     public init(
         driver: String?, connect: ConnectSpec?, credentials: CredentialsSpec? = nil, backupTo: BackupTarget? = nil,
@@ -222,7 +224,7 @@ public struct DatabaseStatus: Codable, Sendable, Hashable {
 
 /// What the runtime records of a restore.
 public struct RestoreStatus: Codable, Sendable, Hashable {
-    /// `s3://bucket/key` of the object loaded.
+    /// `s3://bucket/key` of the object loaded, or `database/<name>` for a clone.
     public var source: String?
     public var attempts: Int?
     public var completedAt: String?

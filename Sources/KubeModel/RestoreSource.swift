@@ -58,3 +58,12 @@ public struct RestoreS3Source: Codable, Sendable, Hashable {
             credentialsSecret: credentialsSecret ?? CredentialsSecret)
     }
 }
+
+/// `spec.cloneFrom` (SPEC section 13): the new database starts as a copy of another
+/// Database of this namespace, as it is when the clone is made.
+public struct CloneSource: Codable, Sendable, Hashable {
+    /// A Created Database in this namespace, of the same driver.
+    public var database: String
+
+    public init(database: String) { self.database = database }
+}

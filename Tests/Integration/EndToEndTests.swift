@@ -201,7 +201,9 @@ struct EndToEndTests {
         restoredSpec.restoreFrom = RestoreSource(backup: "main-1")
         try await harness.createDatabase("restored", namespace: ns, spec: restoredSpec)
         try await harness.waitForPhase("restored", namespace: ns, .created, timeout: .seconds(180))
-        #expect(harness.recorder.position(of: .r1, for: "\(ns)/restored") != nil && harness.recorder.position(of: .r2, for: "\(ns)/restored") != nil)
+        try await eventually("R1 and R2 seen on the watch") {
+            harness.recorder.position(of: .r1, for: "\(ns)/restored") != nil && harness.recorder.position(of: .r2, for: "\(ns)/restored") != nil
+        }
         let restored = try #require(try await harness.secret("restored", namespace: ns))
         let restoredDatabase = try #require(restored.value("database")), restoredUser = try #require(restored.value("username"))
         let restoredPassword = try #require(restored.value("password"))

@@ -60,10 +60,22 @@ struct RestoreTests {
             let loaded = harness.restoredInto(host: host, database: "restore_\(run)_copy")
             #expect(loaded?.from?.hasPrefix("test-driver dump of restore_\(run)_src for \(ns)/src ") == true, "\(String(describing: loaded))")
             #expect(loaded?.bytes.map { $0 > 1 << 20 } == true)
-            #expect(harness.recorder.position(of: .r1, for: "\(ns)/copy") != nil && harness.recorder.position(of: .r2, for: "\(ns)/copy") != nil)
+            try await eventually("R1 and R2 seen on the watch") {
+                harness.recorder.position(of: .r1, for: "\(ns)/copy") != nil && harness.recorder.position(of: .r2, for: "\(ns)/copy") != nil
+            }
             let copy = try #require(try await harness.database("copy", namespace: ns))
             #expect(copy.status?.restore?.source == backup.status?.destination && copy.status?.restore?.completedAt != nil)
             #expect(try await ready("copy")?.reason == "Restored")
+
+            // A clone: src's dump streamed into the new database.
+            var cloneSpec = encrypted
+            cloneSpec.cloneFrom = CloneSource(database: "src")
+            try await harness.createDatabase("clonecopy", namespace: ns, spec: cloneSpec)
+            try await harness.waitForPhase("clonecopy", namespace: ns, .created, timeout: .seconds(120))
+            #expect(harness.restoredInto(host: host, database: "restore_\(run)_clonecopy")?.from?.hasPrefix("test-driver dump of restore_\(run)_src ") == true)
+            #expect(try await harness.database("clonecopy", namespace: ns)?.status?.restore?.source == "database/src")
+            cloneSpec.cloneFrom = CloneSource(database: "no-such-database")
+            try await harness.createDatabase("noclone", namespace: ns, spec: cloneSpec)
 
             // Known before anything is created: the condition, phase Creating (or none), nothing in the instance.
             try await restoring("nokey", RestoreSource(backup: "src-1"))
@@ -71,7 +83,7 @@ struct RestoreTests {
             try await restoring("unfinished", RestoreSource(backup: "nb-1"))
             try await restoring("noobject", RestoreSource(s3: RestoreS3Source(
                 region: s3.region, bucket: s3.bucket, key: "\(prefix)nothing/here.testdump", endpoint: s3.endpoint, forcePathStyle: true, credentialsSecret: "s3-creds")))
-            for (name, reason) in [("nokey", "IdentityRequired"), ("missing", "RestoreSourceNotFound"), ("unfinished", "BackupNotCompleted"), ("noobject", "RestoreSourceNotFound")] {
+            for (name, reason) in [("nokey", "IdentityRequired"), ("missing", "RestoreSourceNotFound"), ("unfinished", "BackupNotCompleted"), ("noobject", "RestoreSourceNotFound"), ("noclone", "CloneSourceNotFound")] {
                 try await eventually(timeout: .seconds(60), "\(name) to be \(reason)") { try await ready(name)?.reason == reason }
                 let database = try #require(try await harness.database(name, namespace: ns))
                 #expect(database.phase == nil || database.phase == .creating, "\(name): \(String(describing: database.phase))")
@@ -107,7 +119,7 @@ struct RestoreTests {
             // A failed restore is deleted like any Database (R3), and dropped.
             try await harness.delete("wrongkey", namespace: ns)
             try await harness.waitUntilGone("wrongkey", namespace: ns, timeout: .seconds(120))
-            #expect(harness.recorder.position(of: .r3, for: "\(ns)/wrongkey") != nil)
+            try await eventually("R3 seen on the watch") { harness.recorder.position(of: .r3, for: "\(ns)/wrongkey") != nil }
             #expect(harness.instanceRecord(host: host, database: "restore_\(run)_wrongkey") == nil)
         }
     }
@@ -199,19 +211,24 @@ struct RestoreRealServerTests {
         fromBackup.restoreFrom = RestoreSource(backup: "src-1", identitySecret: "restore-key")
         try await harness.createDatabase("fromhand", namespace: ns, spec: fromHand)
         try await harness.createDatabase("frombackup", namespace: ns, spec: fromBackup)
-        for name in ["fromhand", "frombackup"] {
+        // A clone: the source as it is now, row 4 included.
+        var clone = spec
+        clone.cloneFrom = CloneSource(database: "src")
+        try await harness.createDatabase("clone", namespace: ns, spec: clone)
+        for (name, expected) in [("fromhand", "3"), ("frombackup", "3"), ("clone", "4")] {
             try await harness.waitForPhase(name, namespace: ns, .created, timeout: .seconds(180))
             let restored = try #require(try await harness.secret(name, namespace: ns))
             let restoredDatabase = try #require(restored.value("database")), restoredUser = try #require(restored.value("username"))
             let rows = try await driver.engine.runAs(driver.login, restoredUser, try #require(restored.value("password")), restoredDatabase, ["SELECT COUNT(*) FROM items"])
-            #expect(rows == [["3"]], "\(driver.label) \(name): \(rows)")
+            #expect(rows == [[expected]], "\(driver.label) \(name): \(rows)")
             if driver.name == "postgresql" {
                 let owner = try await driver.engine.runAs(
                     driver.login, restoredUser, try #require(restored.value("password")), restoredDatabase, ["SELECT tableowner FROM pg_tables WHERE tablename = 'items'"])
                 #expect(owner == [[restoredUser]], "\(name): the restored table is the new user's")
             }
         }
-        for name in ["src", "fromhand", "frombackup"] { try await harness.delete(name, namespace: ns) }
-        for name in ["src", "fromhand", "frombackup"] { try await harness.waitUntilGone(name, namespace: ns, timeout: .seconds(180)) }
+        #expect(try await harness.api.list(Event.self, namespace: ns).contains { $0.object.involvedObject.name == "clone" && $0.object.reason == "Cloned" })
+        for name in ["src", "fromhand", "frombackup", "clone"] { try await harness.delete(name, namespace: ns) }
+        for name in ["src", "fromhand", "frombackup", "clone"] { try await harness.waitUntilGone(name, namespace: ns, timeout: .seconds(180)) }
     }
 }

@@ -88,7 +88,7 @@ struct JobDecisionTests {
                 }
             }
         }
-        #expect(cases == 12 * 2 * 2 * 2 * 4)
+        #expect(cases == 13 * 2 * 2 * 2 * 4)
     }
 
     @Test("a Job that failed long enough ago is retried under a new attempt number")
