@@ -4,6 +4,7 @@ import KubeClient
 import KubeModel
 import ObjectStore
 import Logging
+import NIOCore
 import Testing
 import TestSupport
 
@@ -17,7 +18,7 @@ struct DatabaseLifecycleTests {
     static let services = TestServices.current
 
     @Test(
-        "every transition D1-D17 and B1-B5 is observed, and each lifecycle ends in the right state (RBAC on, deploy/'s rules, no 403)",
+        "every transition D1-D17, B1-B5 and R1-R3 is observed, and each lifecycle ends in the right state (RBAC on, deploy/'s rules, no 403)",
         .enabled(if: services.shouldRun(.s3) && services.shouldRun(.kubectl)))
     func everyTransition() async throws {
         let s3 = try Self.services.s3()
@@ -81,6 +82,12 @@ struct DatabaseLifecycleTests {
             #expect(afterBackup.status?.lastBackup?.name == "orders-1")
             #expect(afterBackup.status?.lastBackup?.destination == destination)
 
+            // Restores: copy from orders-1 (R1, R2); doomed from an object of another
+            // engine, which fails for good in Restoring and is deleted from there (R3).
+            try await Self.startRestores(harness, namespace: ns, s3: s3, prefix: prefix)
+            try await harness.waitForPhase("copy", namespace: ns, .created)
+            try await eventually("doomed's restore to fail for good") { try await harness.database("doomed", namespace: ns)?.restoreFailed == true }
+
             // At /metrics, what backup alerts read: orders' last success, broken's failure
             // by its reason, since when each Database with a backup target expects backups.
             let completedAt = try #require(backup.status?.completedAt.flatMap(KubeTime.parse))
@@ -105,8 +112,8 @@ struct DatabaseLifecycleTests {
             // Deletion: orders with a final backup, plain without, never while Creating,
             // broken blocked by its failing final backup and then released by a spec change.
             try harness.setFlag("shop_orders", "backup-seconds", "0")
-            for name in ["orders", "plain", "never", "broken"] { try await harness.delete(name, namespace: ns) }
-            for name in ["orders", "plain", "never"] { try await harness.waitUntilGone(name, namespace: ns) }
+            for name in ["orders", "plain", "never", "broken", "copy", "doomed"] { try await harness.delete(name, namespace: ns) }
+            for name in ["orders", "plain", "never", "copy", "doomed"] { try await harness.waitUntilGone(name, namespace: ns) }
             #expect(try await harness.secret("orders", namespace: ns) == nil)
             #expect(harness.instanceRecord(host: "instance-1", database: "shop_orders") == nil)
             #expect(harness.instanceRecord(host: "instance-1", database: "shop_plain") == nil)
@@ -141,6 +148,20 @@ struct DatabaseLifecycleTests {
 
     /// The object a Backup names exists, written once with a Content-Type, and its
     /// manifest next to it records the size and sha256 the status shows.
+    /// copy from orders-1; doomed from an object of another engine put there by hand.
+    static func startRestores(_ harness: LifecycleHarness, namespace ns: String, s3: S3Settings, prefix: String) async throws {
+        let store = try CrashConvergenceTests.store(s3)
+        _ = try await store.putObject(key: "\(prefix)hand/other.pgdump", body: ByteBuffer(string: "PGDMP not a test-driver dump"), metadata: [:])
+        try await store.shutdown()
+        var copy = LifecycleHarness.databaseSpec(host: "instance-1", policy: .delete, s3: s3, prefix: prefix)
+        copy.restoreFrom = RestoreSource(backup: "orders-1")
+        try await harness.createDatabase("copy", namespace: ns, spec: copy)
+        var doomed = LifecycleHarness.databaseSpec(host: "instance-1", policy: .delete, s3: s3, prefix: prefix)
+        doomed.restoreFrom = RestoreSource(s3: RestoreS3Source(
+            region: s3.region, bucket: s3.bucket, key: "\(prefix)hand/other.pgdump", endpoint: s3.endpoint, forcePathStyle: true, credentialsSecret: "s3-creds"))
+        try await harness.createDatabase("doomed", namespace: ns, spec: doomed)
+    }
+
     static func expectStored(_ backup: Backup, s3: S3Settings) async throws {
         let destination = try #require(backup.status?.destination)
         let key = String(destination.dropFirst("s3://\(s3.bucket)/".count))
