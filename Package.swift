@@ -203,7 +203,7 @@ let package = Package(
         .executableTarget(
             name: "Bench",
             dependencies: [
-                "ObjectStore", "DriverProtocol", "TestSupport", "FakeAPIServer", "KubeClient", "KubeModel", "KubeRuntime",
+                "ObjectStore", "DriverProtocol", "PostgreSQLDriver", "SQLSupport", "TestSupport", "FakeAPIServer", "KubeClient", "KubeModel", "KubeRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

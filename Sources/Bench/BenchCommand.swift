@@ -8,12 +8,12 @@ import ObjectStore
 import Synchronization
 import TestSupport
 
-/// `db-operator-bench`: measures the backup pipeline and the control plane on this machine.
+/// `db-operator-bench`: measures the backup pipeline, restores and the control plane on this machine.
 @main
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "db-operator-bench", abstract: "Benchmarks of db-operator: the backup pipeline, the control plane.",
-        subcommands: [UploadBench.self, ControlPlaneBench.self])
+        subcommands: [UploadBench.self, ControlPlaneBench.self, RestoreBench.self])
 }
 
 /// Streams N GiB into the store through the pipeline, and the same bytes through
