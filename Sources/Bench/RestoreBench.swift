@@ -23,6 +23,9 @@ struct RestoreBench: AsyncParsableCommand {
     @Option(help: "pgbench scale of the source database (70 is about 1 GiB).")
     var scale = 70
 
+    @Option(help: "Rounds; each restores with both, in alternating order (the server's checkpoints and caches favour neither).")
+    var rounds = 2
+
     func run() async throws {
         MemoryTuning.returnLargeBuffersToTheSystem()
         let services = TestServices()
@@ -62,23 +65,35 @@ struct RestoreBench: AsyncParsableCommand {
             let stored = try await upload.upload(FileChunks(path: file.path), compressing: nil, encryptingTo: [], key: key)
             print(String(format: "archive: %.1f MiB (pg_dump -Fc %.1f s), stored at s3://%@/%@", Double(size) / Double(1 << 20), dumpSeconds, s3.bucket, key))
 
-            _ = try await tool("createdb", [baseline])
-            let fileSeconds = try await tool("pg_restore", ["--single-transaction", "--no-owner", "--no-privileges", "-d", baseline, file.path])
-
-            try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
-            try await driver.create(target, password: "bench-\(run)-password")
-            let start = ContinuousClock.now
-            let (_, bytes) = try await store.getObject(key: key)
-            var plain = RestoreStream(bytes, options: RestoreStream.Options(expectedSHA256: stored.sha256, identities: nil, compression: nil)).makeAsyncIterator()
-            var head = ByteBuffer()
-            while head.readableBytes < 64, var chunk = try await plain.next() { head.writeBuffer(&chunk) }
-            let box = Pull(plain)
-            let rest = DumpStream(AsyncThrowingStream<ByteBuffer, any Error>(unfolding: { try await box.next() }))
-            try await driver.restore(target, ownerPassword: "bench-\(run)-password", dump: RestoreInput(head: head, rest: rest))
-            let oursSeconds = (ContinuousClock.now - start).seconds
+            var fileTimes: [Double] = [], oursTimes: [Double] = []
+            for round in 0..<rounds {
+                for first in [round % 2 == 0, round % 2 != 0] {
+                    if first {
+                        _ = try? await tool("dropdb", ["--if-exists", baseline])
+                        _ = try await tool("createdb", [baseline])
+                        fileTimes.append(try await tool("pg_restore", ["--single-transaction", "--no-owner", "--no-privileges", "-d", baseline, file.path]))
+                    } else {
+                        try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
+                        try? await driver.drop(target)
+                        try await driver.create(target, password: "bench-\(run)-password")
+                        let start = ContinuousClock.now
+                        let (_, bytes) = try await store.getObject(key: key)
+                        var plain = RestoreStream(bytes, options: RestoreStream.Options(expectedSHA256: stored.sha256, identities: nil, compression: nil)).makeAsyncIterator()
+                        var head = ByteBuffer()
+                        while head.readableBytes < 64, var chunk = try await plain.next() { head.writeBuffer(&chunk) }
+                        let box = Pull(plain)
+                        let rest = DumpStream(AsyncThrowingStream<ByteBuffer, any Error>(unfolding: { try await box.next() }))
+                        try await driver.restore(target, ownerPassword: "bench-\(run)-password", dump: RestoreInput(head: head, rest: rest), emptyFirst: false)
+                        oursTimes.append((ContinuousClock.now - start).seconds)
+                    }
+                }
+            }
             let peak = UploadBench.peakResidentMiB()
-            print(String(format: "pg_restore from a local file:         %7.1f s", fileSeconds))
-            print(String(format: "db-operator restore from S3 (sha256):  %7.1f s  (%.2fx; peak memory %.0f MiB)", oursSeconds, oursSeconds / fileSeconds, peak))
+            let list = { (times: [Double]) in times.map { String(format: "%.1f", $0) }.joined(separator: ", ") }
+            let mean = { (times: [Double]) in times.reduce(0, +) / Double(max(1, times.count)) }
+            print("pg_restore from a local file:         \(list(fileTimes)) s")
+            print("db-operator restore from S3 (sha256):  \(list(oursTimes)) s  (peak memory \(String(format: "%.0f", peak)) MiB)")
+            print(String(format: "ratio of the means: %.2fx", mean(oursTimes) / mean(fileTimes)))
         } catch {
             print("failed: \(error)")
         }

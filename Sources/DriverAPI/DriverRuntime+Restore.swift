@@ -181,7 +181,7 @@ extension DriverRuntime {
                 // header or a dump of the other engine fails here.
                 input = try await Self.split(IteratorBox(RestoreStream(bytes, options: found.options).makeAsyncIterator()))
             }
-            try await context.driver.restore(context.target, ownerPassword: password, dump: input)
+            try await context.driver.restore(context.target, ownerPassword: password, dump: input, emptyFirst: attempt > 1)
         } catch {
             dump?.bytes.cancel()
             await plan?.shutdown()

@@ -29,11 +29,12 @@ public protocol DatabaseDriver: Sendable {
     /// Starts a consistent dump of a database recorded as `target.owner`'s.
     func backup(_ target: DatabaseTarget) async throws -> DatabaseDump
 
-    /// Loads `dump` into the database of `target` (recorded as `target.owner`'s),
-    /// emptied first: what an earlier attempt loaded goes. The load runs as the
+    /// Loads `dump` into the database of `target` (recorded as `target.owner`'s); with
+    /// `emptyFirst` (every attempt but the first) the database is dropped and made
+    /// again first, so what an earlier attempt loaded goes. The load runs as the
     /// database's own user (`ownerPassword`), so what it creates is that user's. A
     /// dump of another format (another engine's) is refused before anything is loaded.
-    func restore(_ target: DatabaseTarget, ownerPassword: String, dump: RestoreInput) async throws
+    func restore(_ target: DatabaseTarget, ownerPassword: String, dump: RestoreInput, emptyFirst: Bool) async throws
 
     /// The database's size in bytes, for a progress estimate; nil when unknown.
     func estimatedSize(_ target: DatabaseTarget) async throws -> Int64?

@@ -55,7 +55,7 @@ enum RestoreProcess {
         var inputFailure: (any Error)?
         var stoppedReading = false
         do {
-            try await write(input.head)
+            var pending = input.head
             var chunks = input.rest.makeAsyncIterator()
             while true {
                 let chunk: ByteBuffer?
@@ -67,9 +67,15 @@ enum RestoreProcess {
                     inputFailure = error
                     break
                 }
-                guard let chunk else { break }
-                try await write(chunk)
+                guard var chunk else { break }
+                // Downloads come in small pieces: one write (one thread hop) per 1 MiB.
+                pending.writeBuffer(&chunk)
+                if pending.readableBytes >= 1 << 20 {
+                    try await write(pending)
+                    pending.clear()
+                }
             }
+            if inputFailure == nil { try await write(pending) }
         } catch {
             stoppedReading = true
         }

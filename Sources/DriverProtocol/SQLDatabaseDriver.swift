@@ -113,7 +113,7 @@ public struct SQLDatabaseDriver<Engine: SQLEngine>: DatabaseDriver {
             bytes: try DumpProcess.start(command), serverVersion: command.serverVersion, tool: command.tool)
     }
 
-    public func restore(_ target: DatabaseTarget, ownerPassword: String, dump: RestoreInput) async throws {
+    public func restore(_ target: DatabaseTarget, ownerPassword: String, dump: RestoreInput, emptyFirst: Bool) async throws {
         try checkNames(target)
         try engine.checkRestoreFormat(dump)
         let admin = try await engine.connect(target.instance)
@@ -123,11 +123,15 @@ public struct SQLDatabaseDriver<Engine: SQLEngine>: DatabaseDriver {
         guard let record = try await record(of: target.databaseName, asGiven: asGiven, book: book), record.owner.uid == target.owner.uid else {
             throw DriverError.notOwned("database \(target.databaseName) is not recorded as \(target.owner)'s; nothing is restored into it")
         }
-        // Empty, whatever an earlier attempt loaded: dropped and made again, owned by the user.
-        _ = try await engine.endSessions(admin, database: target.databaseName, user: record.username)
-        try await engine.dropDatabase(admin, target.databaseName)
-        try await engine.ensureDatabase(admin, target.databaseName, user: record.username)
-        try await engine.ensureUser(admin, record.username, password: ownerPassword)  // may log in again
+        if emptyFirst {
+            // Empty, whatever an earlier attempt loaded: dropped and made again, owned by
+            // the user. Not on a first attempt: PostgreSQL's DROP DATABASE forces a
+            // checkpoint, seconds on a busy server.
+            _ = try await engine.endSessions(admin, database: target.databaseName, user: record.username)
+            try await engine.dropDatabase(admin, target.databaseName)
+            try await engine.ensureDatabase(admin, target.databaseName, user: record.username)
+            try await engine.ensureUser(admin, record.username, password: ownerPassword)  // may log in again
+        }
         var owner = target
         owner.username = record.username
         try await RestoreProcess.run(try await engine.restoreCommand(admin, owner, ownerPassword: ownerPassword), input: dump)

@@ -105,7 +105,7 @@ public struct TestDatabaseDriver: DatabaseDriver {
 
     /// Reads the whole dump (a test-driver dump: its first line says so) and records
     /// its first line and size with the database.
-    public func restore(_ target: DatabaseTarget, ownerPassword: String, dump: RestoreInput) async throws {
+    public func restore(_ target: DatabaseTarget, ownerPassword: String, dump: RestoreInput, emptyFirst: Bool) async throws {
         guard var existing = try record(target), existing.ownerUID == target.owner.uid else {
             throw DriverError.notOwned("database \(target.databaseName) is not recorded as \(target.owner)'s")
         }
