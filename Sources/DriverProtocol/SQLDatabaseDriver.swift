@@ -98,15 +98,22 @@ public struct SQLDatabaseDriver<Engine: SQLEngine>: DatabaseDriver {
             [target.databaseName, asGiven, target.owner.uid])
     }
 
-    public func backup(_ target: DatabaseTarget) async throws -> DatabaseDump {
+    /// The admin session, the target with its canonical name, and its bookkeeping
+    /// record, which must be `target.owner`'s (else `NotOwned`, `refusal` saying what is not done).
+    func owned(_ target: DatabaseTarget, refusal: String) async throws -> (admin: Engine.Session, target: DatabaseTarget, record: Record) {
         try checkNames(target)
         let admin = try await engine.connect(target.instance)
         let asGiven = target.databaseName
         let target = try await canonical(target, admin)
         let book = try await openBookkeeping(admin, target)
         guard let record = try await record(of: target.databaseName, asGiven: asGiven, book: book), record.owner.uid == target.owner.uid else {
-            throw DriverError.notOwned("database \(target.databaseName) is not recorded as \(target.owner)'s; it is not backed up")
+            throw DriverError.notOwned("database \(target.databaseName) is not recorded as \(target.owner)'s; \(refusal)")
         }
+        return (admin, target, record)
+    }
+
+    public func backup(_ target: DatabaseTarget) async throws -> DatabaseDump {
+        let (admin, target, _) = try await owned(target, refusal: "it is not backed up")
         let command = try await engine.dumpCommand(admin, target)
         return DatabaseDump(
             fileExtension: command.fileExtension, wantsCompression: command.wantsCompression,
@@ -114,15 +121,8 @@ public struct SQLDatabaseDriver<Engine: SQLEngine>: DatabaseDriver {
     }
 
     public func restore(_ target: DatabaseTarget, ownerPassword: String, dump: RestoreInput, emptyFirst: Bool) async throws {
-        try checkNames(target)
         try engine.checkRestoreFormat(dump)
-        let admin = try await engine.connect(target.instance)
-        let asGiven = target.databaseName
-        let target = try await canonical(target, admin)
-        let book = try await openBookkeeping(admin, target)
-        guard let record = try await record(of: target.databaseName, asGiven: asGiven, book: book), record.owner.uid == target.owner.uid else {
-            throw DriverError.notOwned("database \(target.databaseName) is not recorded as \(target.owner)'s; nothing is restored into it")
-        }
+        let (admin, target, record) = try await owned(target, refusal: "nothing is restored into it")
         if emptyFirst {
             // Empty, whatever an earlier attempt loaded: dropped and made again, owned by
             // the user. Not on a first attempt: PostgreSQL's DROP DATABASE forces a

@@ -194,43 +194,31 @@ public struct MySQLEngine: SQLEngine {
 
     public func dumpCommand(_ admin: MySQLConnection, _ target: DatabaseTarget) async throws -> DumpCommand {
         let instance = target.instance
-        // The password goes in an option file only this process can read, never in argv.
-        let optionFile = "\(DumpCommand.privateDirectory)/client.cnf"
-        let escaped = instance.password.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-        var arguments = [
-            "--defaults-extra-file=\(optionFile)", "--protocol=TCP", "--host=\(instance.host)", "--port=\(instance.port)",
-            "--user=\(instance.user)", "--single-transaction", "--routines", "--triggers", "--events", "--no-tablespaces",
-            "--default-character-set=utf8mb4",
-        ]
-        let mariadb = dumpTool.hasSuffix("mariadb-dump")
-        switch instance.tlsMode {
-        case .disable: arguments.append(mariadb ? "--skip-ssl" : "--ssl-mode=DISABLED")
-        case .prefer: break
-        case .require: arguments.append(mariadb ? "--ssl" : "--ssl-mode=REQUIRED")
-        case .verifyCA, .verifyFull: arguments += mariadb ? ["--ssl", "--ssl-verify-server-cert"] : ["--ssl-mode=VERIFY_IDENTITY"]
-        }
-        var files = ["client.cnf": "[client]\npassword=\"\(escaped)\"\n"]
-        if let pem = instance.certificateAuthorityPEM, instance.tlsMode != .disable {
-            files["ca.crt"] = pem
-            arguments.append("--ssl-ca=\(DumpCommand.privateDirectory)/ca.crt")
-        }
-        arguments += ["--", target.databaseName]
+        var (arguments, files) = Self.connection(instance, user: instance.user, password: instance.password, mariadb: dumpTool.hasSuffix("mariadb-dump"))
+        arguments += ["--single-transaction", "--routines", "--triggers", "--events", "--no-tablespaces", "--", target.databaseName]
         return DumpCommand(
             executable: dumpTool, arguments: arguments, files: files,
             fileExtension: "sql", wantsCompression: true, serverVersion: admin.serverVersion, tool: URL(fileURLWithPath: dumpTool).lastPathComponent)
     }
 
     public func restoreCommand(_ admin: MySQLConnection, _ target: DatabaseTarget, ownerPassword: String) async throws -> DumpCommand {
-        let instance = target.instance
-        // As the database's own user (its objects' DEFINER is that user), the password
-        // in an option file only this process can read.
-        let optionFile = "\(DumpCommand.privateDirectory)/client.cnf"
-        let escaped = ownerPassword.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+        // As the database's own user: its objects' DEFINER is that user.
         let client = Self.findClient()
-        let mariadb = client.hasSuffix("mariadb")
+        var (arguments, files) = Self.connection(target.instance, user: target.username, password: ownerPassword, mariadb: client.hasSuffix("mariadb"))
+        arguments += ["--binary-mode", "--batch", "--database=\(target.databaseName)"]
+        return DumpCommand(
+            executable: client, arguments: arguments, files: files, fileExtension: "sql", wantsCompression: true,
+            serverVersion: admin.serverVersion, tool: URL(fileURLWithPath: client).lastPathComponent)
+    }
+
+    /// A client tool's connection options and files: the password in an option file
+    /// only this process can read (never in argv), TLS as the instance asks, spelled
+    /// for MariaDB's tools or MySQL's.
+    static func connection(_ instance: ConnectionSettings, user: String, password: String, mariadb: Bool) -> (arguments: [String], files: [String: String]) {
+        let escaped = password.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
         var arguments = [
-            "--defaults-extra-file=\(optionFile)", "--protocol=TCP", "--host=\(instance.host)", "--port=\(instance.port)",
-            "--user=\(target.username)", "--default-character-set=utf8mb4", "--binary-mode", "--batch",
+            "--defaults-extra-file=\(DumpCommand.privateDirectory)/client.cnf", "--protocol=TCP", "--host=\(instance.host)", "--port=\(instance.port)",
+            "--user=\(user)", "--default-character-set=utf8mb4",
         ]
         switch instance.tlsMode {
         case .disable: arguments.append(mariadb ? "--skip-ssl" : "--ssl-mode=DISABLED")
@@ -243,10 +231,7 @@ public struct MySQLEngine: SQLEngine {
             files["ca.crt"] = pem
             arguments.append("--ssl-ca=\(DumpCommand.privateDirectory)/ca.crt")
         }
-        arguments.append("--database=\(target.databaseName)")
-        return DumpCommand(
-            executable: client, arguments: arguments, files: files, fileExtension: "sql", wantsCompression: true,
-            serverVersion: admin.serverVersion, tool: URL(fileURLWithPath: client).lastPathComponent)
+        return (arguments, files)
     }
 
     public func checkRestoreFormat(_ input: RestoreInput) throws {

@@ -1,4 +1,5 @@
 import Foundation
+import KubeModel
 
 // The pure decisions of backup schedules (SPEC section 14): when a five-field cron
 // schedule runs in an IANA time zone, which Backup a schedule makes now, and which
@@ -172,21 +173,7 @@ public enum BackupScheduling {
     }
 
     /// `spec.retention`, counted as restic's `forget --keep-*` does.
-    public struct Retention: Equatable, Sendable {
-        public var keepLast: Int?
-        public var keepDaily: Int?
-        public var keepWeekly: Int?
-        public var keepMonthly: Int?
-
-        public init(keepLast: Int? = nil, keepDaily: Int? = nil, keepWeekly: Int? = nil, keepMonthly: Int? = nil) {
-            self.keepLast = keepLast
-            self.keepDaily = keepDaily
-            self.keepWeekly = keepWeekly
-            self.keepMonthly = keepMonthly
-        }
-
-        var isEmpty: Bool { [keepLast, keepDaily, keepWeekly, keepMonthly].allSatisfy { $0 == nil } }
-    }
+    public typealias Retention = BackupRetention
 
     /// The Backup name of a run: `<schedule>-<yyyymmddhhmm>` in UTC.
     public static func backupName(schedule: String, scheduledTime: Date) -> String {
@@ -256,4 +243,9 @@ public enum BackupScheduling {
         }
         return completed.filter { !kept.contains($0.name) }.map(\.name)
     }
+}
+
+extension BackupRetention {
+    /// No rule: everything is kept.
+    var isEmpty: Bool { [keepLast, keepDaily, keepWeekly, keepMonthly].allSatisfy { $0 == nil } }
 }

@@ -83,10 +83,7 @@ extension DatabaseOperator {
             guard let retention = schedule.object.spec.retention, case .success(let (_, zone)) = parse(schedule.object.spec) else { continue }
             let own = backups.filter { made($0, by: schedule) }
             let facts = scheduleFacts(own)
-            let names = Set(BackupScheduling.expired(
-                facts, retention: BackupScheduling.Retention(
-                    keepLast: retention.keepLast, keepDaily: retention.keepDaily, keepWeekly: retention.keepWeekly, keepMonthly: retention.keepMonthly),
-                timeZone: zone))
+            let names = Set(BackupScheduling.expired(facts, retention: retention, timeZone: zone))
             expired += facts.filter { names.contains($0.name) }.map { ($0.time, $0.name) }
         }
         return expired.sorted { $0 < $1 }.map(\.1)

@@ -225,16 +225,7 @@ public struct PostgreSQLEngine: SQLEngine {
             "pg_dump", serverVersion: "\(number / 10000).\(number % 10000)", serverMajor: number / 10000,
             among: found, searched: tools.directories)
         let instance = target.instance
-        var environment = [
-            "PGHOST": instance.host, "PGPORT": String(instance.port), "PGUSER": instance.user, "PGPASSWORD": instance.password,
-            "PGSSLMODE": instance.tlsMode.rawValue, "PGCONNECT_TIMEOUT": String(instance.connectTimeoutSeconds),
-            "PGAPPNAME": "db-operator-backup",
-        ]
-        var files: [String: String] = [:]
-        if let pem = instance.certificateAuthorityPEM {
-            files["root.crt"] = pem
-            environment["PGSSLROOTCERT"] = "\(DumpCommand.privateDirectory)/root.crt"
-        }
+        let (environment, files) = Self.connection(instance, user: instance.user, password: instance.password, application: "db-operator-backup")
         // The connection goes as environment (PGPASSWORD never on the command line);
         // the database name as a conninfo keyword so any name is taken literally.
         return DumpCommand(
@@ -251,20 +242,10 @@ public struct PostgreSQLEngine: SQLEngine {
         let pgRestore = try PostgreSQLTools.choose(
             "pg_restore", serverVersion: "\(number / 10000).\(number % 10000)", serverMajor: number / 10000,
             among: found, searched: tools.directories)
-        let instance = target.instance
         // As the database's owner: what the archive creates is the owner's (--no-owner
         // drops the archive's own ALTER OWNERs, --no-privileges its GRANTs to roles
         // that need not exist here); one transaction: all of it or nothing.
-        var environment = [
-            "PGHOST": instance.host, "PGPORT": String(instance.port), "PGUSER": target.username, "PGPASSWORD": ownerPassword,
-            "PGSSLMODE": instance.tlsMode.rawValue, "PGCONNECT_TIMEOUT": String(instance.connectTimeoutSeconds),
-            "PGAPPNAME": "db-operator-restore",
-        ]
-        var files: [String: String] = [:]
-        if let pem = instance.certificateAuthorityPEM {
-            files["root.crt"] = pem
-            environment["PGSSLROOTCERT"] = "\(DumpCommand.privateDirectory)/root.crt"
-        }
+        let (environment, files) = Self.connection(target.instance, user: target.username, password: ownerPassword, application: "db-operator-restore")
         // pg_restore 17+ sets transaction_timeout, which a server before 17 refuses: in
         // one transaction that refusal would fail the whole restore. There it runs
         // statement by statement instead, and that one error alone is not a failure
@@ -296,6 +277,21 @@ public struct PostgreSQLEngine: SQLEngine {
                 message: "the dump is not a pg_dump custom-format archive (PGDMP): a MySQL dump, or pg_dump's plain format, cannot be restored by the postgresql driver; make it with pg_dump -Fc",
                 retryable: false)
         }
+    }
+
+    /// A client tool's connection as libpq's variables (PGPASSWORD never on the
+    /// command line), and the CA file it names.
+    static func connection(_ instance: ConnectionSettings, user: String, password: String, application: String) -> (environment: [String: String], files: [String: String]) {
+        var environment = [
+            "PGHOST": instance.host, "PGPORT": String(instance.port), "PGUSER": user, "PGPASSWORD": password,
+            "PGSSLMODE": instance.tlsMode.rawValue, "PGCONNECT_TIMEOUT": String(instance.connectTimeoutSeconds), "PGAPPNAME": application,
+        ]
+        var files: [String: String] = [:]
+        if let pem = instance.certificateAuthorityPEM {
+            files["root.crt"] = pem
+            environment["PGSSLROOTCERT"] = "\(DumpCommand.privateDirectory)/root.crt"
+        }
+        return (environment, files)
     }
 
     /// A conninfo value inside single quotes: backslash and quote escaped.
