@@ -129,26 +129,12 @@ struct BackupScheduleTests {
         "both drivers on real servers: every minute with keepLast 2 leaves exactly two Completed Backups and their objects; status; suspend stops runs",
         .enabled(if: services.shouldRun(.postgresql) && services.shouldRun(.mysql) && services.shouldRun(.s3)))
     func everyMinute() async throws {
-        let s3 = try Self.services.s3()
-        let drivers = [try EndToEndTests.Driver(engine: Engine.postgresql), try EndToEndTests.Driver(engine: Engine.mysql)]
-        for driver in drivers { try await driver.engine.prepare() }
-        let run = String(UUID().uuidString.prefix(6).lowercased())
-        try await LifecycleHarness.with(rbac: true) { harness in
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for driver in drivers {
-                    group.addTask { try await Self.everyMinute(driver, harness: harness, s3: s3, run: run) }
-                }
-                try await group.waitForAll()
-            }
-        }
+        try await LifecycleHarness.withRealDrivers { driver, harness, s3, run in try await Self.everyMinute(driver, harness: harness, s3: s3, run: run) }
     }
 
     static func everyMinute(_ driver: EndToEndTests.Driver, harness: LifecycleHarness, s3: S3Settings, run: String) async throws {
         let ns = "sched-\(driver.label)-\(run)"
-        _ = try await harness.api.create(Namespace(metadata: ObjectMeta(name: ns)))
-        try await harness.prepareForJobs(ns)
-        try await EndToEndTests.secret(harness, ns, "admin", ["password": driver.login.password])
-        try await harness.s3CredentialsSecret(namespace: ns, s3: s3)
+        try await harness.makeRealNamespace(ns, driver: driver, s3: s3)
         let prefix = "\(ns)/"
         try await harness.createDatabase(
             "main", namespace: ns, spec: LifecycleHarness.realDatabaseSpec(driver: driver.name, login: driver.login, s3: s3, prefix: prefix, policy: .delete))

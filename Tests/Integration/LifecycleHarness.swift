@@ -468,3 +468,33 @@ final class TransitionRecorder: Sendable {
         }
     }
 }
+
+extension LifecycleHarness {
+    /// PostgreSQL and MariaDB (RDS-like admins) side by side in one harness under
+    /// deploy/'s RBAC: `body` runs for each at once, with the store and a run id.
+    static func withRealDrivers(
+        _ body: @escaping @Sendable (EndToEndTests.Driver, LifecycleHarness, S3Settings, String) async throws -> Void
+    ) async throws {
+        let s3 = try TestServices.current.s3()
+        let drivers = [try EndToEndTests.Driver(engine: Engine.postgresql), try EndToEndTests.Driver(engine: Engine.mysql)]
+        for driver in drivers { try await driver.engine.prepare() }
+        let run = String(UUID().uuidString.prefix(6).lowercased())
+        try await with(rbac: true) { harness in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for driver in drivers {
+                    group.addTask { try await body(driver, harness, s3, run) }
+                }
+                try await group.waitForAll()
+            }
+        }
+    }
+
+    /// A namespace for a real driver's Databases: the Jobs' service account, Secret
+    /// `admin` (the login's password) and Secret `s3-creds`.
+    func makeRealNamespace(_ ns: String, driver: EndToEndTests.Driver, s3: S3Settings) async throws {
+        _ = try await api.create(Namespace(metadata: ObjectMeta(name: ns)))
+        try await prepareForJobs(ns)
+        try await EndToEndTests.secret(self, ns, "admin", ["password": driver.login.password])
+        try await s3CredentialsSecret(namespace: ns, s3: s3)
+    }
+}

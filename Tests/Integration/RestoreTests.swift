@@ -137,26 +137,12 @@ struct RestoreRealServerTests {
         "both drivers: from a hand-made object (pg_dump -Fc | age -r; mariadb-dump | gzip) and from an encrypted Backup with the identity Secret",
         .enabled(if: services.shouldRun(.postgresql) && services.shouldRun(.mysql) && services.shouldRun(.s3) && services.shouldRun(.age)))
     func handMade() async throws {
-        let s3 = try Self.services.s3()
-        let drivers = [try EndToEndTests.Driver(engine: Engine.postgresql), try EndToEndTests.Driver(engine: Engine.mysql)]
-        for driver in drivers { try await driver.engine.prepare() }
-        let run = String(UUID().uuidString.prefix(6).lowercased())
-        try await LifecycleHarness.with(rbac: true) { harness in
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for driver in drivers {
-                    group.addTask { try await Self.restores(driver, harness: harness, s3: s3, run: run) }
-                }
-                try await group.waitForAll()
-            }
-        }
+        try await LifecycleHarness.withRealDrivers { driver, harness, s3, run in try await Self.restores(driver, harness: harness, s3: s3, run: run) }
     }
 
     static func restores(_ driver: EndToEndTests.Driver, harness: LifecycleHarness, s3: S3Settings, run: String) async throws {
         let ns = "restore-\(driver.label)-\(run)"
-        _ = try await harness.api.create(Namespace(metadata: ObjectMeta(name: ns)))
-        try await harness.prepareForJobs(ns)
-        try await EndToEndTests.secret(harness, ns, "admin", ["password": driver.login.password])
-        try await harness.s3CredentialsSecret(namespace: ns, s3: s3)
+        try await harness.makeRealNamespace(ns, driver: driver, s3: s3)
         let identity = AgeIdentity()
         try await EndToEndTests.secret(harness, ns, "backup-keys", ["recipients": identity.recipient.description])
         try await EndToEndTests.secret(harness, ns, "restore-key", ["identity": identity.secretKeyText])
