@@ -159,8 +159,10 @@ extension DriverRuntime {
         var plan: RestorePlan?
         var dump: DatabaseDump?
         var source = database.object.status?.restore?.source ?? ""
+        var ownerPassword: String?
         do {
-            guard let password = try await readSecret()?.object.value("password") else {
+            ownerPassword = try await readSecret()?.object.value("password")
+            guard let password = ownerPassword else {
                 throw DriverError(reason: "SecretNotFound", message: "the connection Secret \(configuration.database) has no password", retryable: true)
             }
             let input: RestoreInput
@@ -185,7 +187,18 @@ extension DriverRuntime {
         } catch {
             dump?.bytes.cancel()
             await plan?.shutdown()
-            throw await restoreFailure(database: current, error, attempt: attempt)
+            let failure = await restoreFailure(database: current, error, attempt: attempt)
+            // Given up: what was loaded goes (a load that is not one transaction, a
+            // checksum known only at the end), so a failed restore leaves no half database.
+            if (failure as? RuntimeFailure)?.terminal == true, let ownerPassword {
+                do {
+                    try await context.driver.empty(context.target, ownerPassword: ownerPassword)
+                    logger.info("the database is empty again after the failed restore")
+                } catch {
+                    logger.warning("could not empty the database after the failed restore", metadata: ["error": "\(error)"])
+                }
+            }
+            throw failure
         }
         await plan?.shutdown()
         let fresh = try await readDatabase() ?? current

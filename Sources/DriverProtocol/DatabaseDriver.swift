@@ -36,6 +36,10 @@ public protocol DatabaseDriver: Sendable {
     /// dump of another format (another engine's) is refused before anything is loaded.
     func restore(_ target: DatabaseTarget, ownerPassword: String, dump: RestoreInput, emptyFirst: Bool) async throws
 
+    /// Drops and makes again, empty and the user's, a database recorded as
+    /// `target.owner`'s: what a restore that failed for good had loaded goes.
+    func empty(_ target: DatabaseTarget, ownerPassword: String) async throws
+
     /// The database's size in bytes, for a progress estimate; nil when unknown.
     func estimatedSize(_ target: DatabaseTarget) async throws -> Int64?
 

@@ -123,18 +123,26 @@ public struct SQLDatabaseDriver<Engine: SQLEngine>: DatabaseDriver {
     public func restore(_ target: DatabaseTarget, ownerPassword: String, dump: RestoreInput, emptyFirst: Bool) async throws {
         try engine.checkRestoreFormat(dump)
         let (admin, target, record) = try await owned(target, refusal: "nothing is restored into it")
-        if emptyFirst {
-            // Empty, whatever an earlier attempt loaded: dropped and made again, owned by
-            // the user. Not on a first attempt: PostgreSQL's DROP DATABASE forces a
-            // checkpoint, seconds on a busy server.
-            _ = try await engine.endSessions(admin, database: target.databaseName, user: record.username)
-            try await engine.dropDatabase(admin, target.databaseName)
-            try await engine.ensureDatabase(admin, target.databaseName, user: record.username)
-            try await engine.ensureUser(admin, record.username, password: ownerPassword)  // may log in again
-        }
+        // Empty, whatever an earlier attempt loaded. Not on a first attempt: PostgreSQL's
+        // DROP DATABASE forces a checkpoint, seconds on a busy server.
+        if emptyFirst { try await empty(target.databaseName, user: record.username, password: ownerPassword, admin: admin) }
         var owner = target
         owner.username = record.username
         try await RestoreProcess.run(try await engine.restoreCommand(admin, owner, ownerPassword: ownerPassword), input: dump)
+    }
+
+    public func empty(_ target: DatabaseTarget, ownerPassword: String) async throws {
+        let (admin, target, record) = try await owned(target, refusal: "it is not emptied")
+        try await empty(target.databaseName, user: record.username, password: ownerPassword, admin: admin)
+    }
+
+    /// Sessions ended, the database dropped and made again (the user's), the user's
+    /// login back (ending sessions took it).
+    private func empty(_ database: String, user: String, password: String, admin: Engine.Session) async throws {
+        _ = try await engine.endSessions(admin, database: database, user: user)
+        try await engine.dropDatabase(admin, database)
+        try await engine.ensureDatabase(admin, database, user: user)
+        try await engine.ensureUser(admin, user, password: password)
     }
 
     public func estimatedSize(_ target: DatabaseTarget) async throws -> Int64? {

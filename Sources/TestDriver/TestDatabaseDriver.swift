@@ -119,6 +119,14 @@ public struct TestDatabaseDriver: DatabaseDriver {
         try JSONEncoder().encode(existing).write(to: file(target), options: .atomic)
     }
 
+    /// Forgets what a restore loaded.
+    public func empty(_ target: DatabaseTarget, ownerPassword: String) async throws {
+        guard var existing = try record(target), existing.ownerUID == target.owner.uid else { return }
+        existing.restoredFrom = nil
+        existing.restoredBytes = nil
+        try JSONEncoder().encode(existing).write(to: file(target), options: .atomic)
+    }
+
     public func estimatedSize(_ target: DatabaseTarget) async throws -> Int64? {
         Int64(flag(target, "backup-bytes").flatMap(Int.init) ?? (1 << 20))
     }
