@@ -40,8 +40,8 @@ struct EndToEndTests {
         }
     }
 
-    /// The transitions the short lifecycle (create, backup, backup-before-delete, drop) makes.
-    static let coreTransitions: Set<Transition> = [.d1, .d2, .d3, .d4, .d5, .d6, .d8, .d9, .d10, .d11, .d12, .d13, .d14, .b1, .b2, .b3, .b4]
+    /// The transitions the short lifecycle (create, backup, restore, backup-before-delete, drop) makes.
+    static let coreTransitions: Set<Transition> = [.d1, .d2, .d3, .d4, .d5, .d6, .d8, .d9, .d10, .d11, .d12, .d13, .d14, .b1, .b2, .b3, .b4, .r1, .r2]
 
     @Test(
         "every transition for postgresql and mysql; logins, backups, restores, Retain, BackupBeforeDelete and tenant isolation; RBAC on, deploy/'s rules, no 403",
@@ -120,6 +120,21 @@ struct EndToEndTests {
         try await harness.createBackup("main-1", namespace: ns, database: "main")
         try await harness.waitForBackup("main-1", namespace: ns, .completed, timeout: .seconds(180))
         try await Self.expectRestores(try #require(try await harness.backup("main-1", namespace: ns)), driver: driver, s3: s3, rows: 2, identity: identity)
+        // The operator's own restore of it, on every server of the matrix and from the
+        // second S3 implementation: decrypted with the identity Secret, loaded as the new login.
+        try await Self.secret(harness, ns, "restore-key", ["identity": identity.secretKeyText])
+        var restoredSpec = spec
+        restoredSpec.deletionPolicy = .delete
+        restoredSpec.restoreFrom = RestoreSource(backup: "main-1", identitySecret: "restore-key")
+        try await harness.createDatabase("restored", namespace: ns, spec: restoredSpec)
+        try await harness.waitForPhase("restored", namespace: ns, .created, timeout: .seconds(180))
+        let restored = try #require(try await harness.secret("restored", namespace: ns))
+        let restoredRows = try await driver.engine.runAs(
+            driver.login, try #require(restored.value("username")), try #require(restored.value("password")), try #require(restored.value("database")),
+            ["SELECT COUNT(*) FROM items"])
+        #expect(restoredRows == [["2"]], "\(driver.label): \(restoredRows)")
+        try await harness.delete("restored", namespace: ns)
+        try await harness.waitUntilGone("restored", namespace: ns, timeout: .seconds(180))
         try await harness.delete("main", namespace: ns)
         try await harness.waitUntilGone("main", namespace: ns, timeout: .seconds(180))
         await #expect(throws: SQLError.self) { _ = try await driver.engine.runAs(driver.login, user, password, database, ["SELECT 1"]) }
