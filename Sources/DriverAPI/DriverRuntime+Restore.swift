@@ -160,20 +160,29 @@ extension DriverRuntime {
         var dump: DatabaseDump?
         var source = database.object.status?.restore?.source ?? ""
         var ownerPassword: String?
+        var clonePath = ""
         do {
             ownerPassword = try await readSecret()?.object.value("password")
             guard let password = ownerPassword else {
                 throw DriverError(reason: "SecretNotFound", message: "the connection Secret \(configuration.database) has no password", retryable: true)
             }
-            let input: RestoreInput
+            let input: RestoreInput?
             if current.object.spec.cloneFrom != nil {
-                // A clone: the source's dump streams straight into the load.
+                // A clone: a copy inside the instance where the engine can make one,
+                // else the source's dump streams straight into the load.
                 let sourceDatabase = try await cloneSource(current.object, driverName: context.driverName)
                 let sourceContext = try await resolve(sourceDatabase)
-                let started = try await sourceContext.driver.backup(sourceContext.target)
-                dump = started
                 source = "database/\(sourceDatabase.name)"
-                input = try await Self.split(IteratorBox(started.bytes.makeAsyncIterator()))
+                switch try await context.driver.copyInside(from: sourceContext.target, into: context.target, ownerPassword: password) {
+                case .copied(let how):
+                    clonePath = how
+                    input = nil
+                case .notCopied(let why):
+                    clonePath = "a streamed dump of the source into the new database (\(why))"
+                    let started = try await sourceContext.driver.backup(sourceContext.target)
+                    dump = started
+                    input = try await Self.split(IteratorBox(started.bytes.makeAsyncIterator()))
+                }
             } else {
                 let found = try await restorePlan(current.object, driverName: context.driverName, backupTarget: context.backup)
                 plan = found
@@ -183,7 +192,7 @@ extension DriverRuntime {
                 // header or a dump of the other engine fails here.
                 input = try await Self.split(IteratorBox(RestoreStream(bytes, options: found.options).makeAsyncIterator()))
             }
-            try await context.driver.restore(context.target, ownerPassword: password, dump: input, emptyFirst: attempt > 1)
+            if let input { try await context.driver.restore(context.target, ownerPassword: password, dump: input, emptyFirst: attempt > 1) }
         } catch {
             dump?.bytes.cancel()
             await plan?.shutdown()
@@ -203,12 +212,14 @@ extension DriverRuntime {
         await plan?.shutdown()
         let fresh = try await readDatabase() ?? current
         let verb = current.object.spec.cloneFrom != nil ? "cloned" : "restored"
-        try await writePhase(fresh, to: .created, ready: ("True", verb == "cloned" ? "Cloned" : "Restored", "\(verb) from \(source); connection details are in Secret \(configuration.database)")) {
+        let how = clonePath.isEmpty ? "" : " by \(clonePath)"
+        try await writePhase(
+            fresh, to: .created, ready: ("True", verb == "cloned" ? "Cloned" : "Restored", "\(verb) from \(source)\(how); connection details are in Secret \(configuration.database)")
+        ) {
             var restore = $0.restore ?? RestoreStatus()
             restore.completedAt = KubeTime.now()
             $0.restore = restore
         }
-        let how = current.object.spec.cloneFrom == nil ? "" : " (a streamed dump of the source into the new database)"
         await events.record(
             database.object, type: .normal, reason: verb == "cloned" ? "Cloned" : "Restored", message: "database \(context.target.databaseName) \(verb) from \(source)\(how)")
     }

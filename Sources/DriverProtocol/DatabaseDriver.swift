@@ -36,6 +36,14 @@ public protocol DatabaseDriver: Sendable {
     /// dump of another format (another engine's) is refused before anything is loaded.
     func restore(_ target: DatabaseTarget, ownerPassword: String, dump: RestoreInput, emptyFirst: Bool) async throws
 
+    /// Makes the database of `target` (made by `create`, empty) a copy of `source`'s
+    /// inside the instance, when the engine can do it there (PostgreSQL: `CREATE
+    /// DATABASE ... TEMPLATE`, one instance and admin login, the source without
+    /// sessions); the copy's objects become the target user's. `.notCopied` leaves the
+    /// database as it was, for the streamed path (`backup` into `restore`). Both
+    /// databases must be recorded as their targets' owners'.
+    func copyInside(from source: DatabaseTarget, into target: DatabaseTarget, ownerPassword: String) async throws -> InstanceCopy
+
     /// Drops and makes again, empty and the user's, a database recorded as
     /// `target.owner`'s: what a restore that failed for good had loaded goes.
     func empty(_ target: DatabaseTarget, ownerPassword: String) async throws
@@ -67,6 +75,20 @@ public struct DatabaseTarget: Sendable {
         self.owner = owner
         self.adopt = adopt
     }
+}
+
+extension DatabaseDriver {
+    public func copyInside(from source: DatabaseTarget, into target: DatabaseTarget, ownerPassword: String) async throws -> InstanceCopy {
+        .notCopied(why: "this driver cannot copy a database inside the instance")
+    }
+}
+
+/// What `copyInside` did: the path a clone took, said in its Event.
+public enum InstanceCopy: Sendable, Hashable {
+    /// Copied; `how` names the statement, e.g. `CREATE DATABASE ... TEMPLATE`.
+    case copied(how: String)
+    /// Not copied, for the reason given; the database is as it was.
+    case notCopied(why: String)
 }
 
 /// What `create` found.

@@ -131,6 +131,24 @@ public struct SQLDatabaseDriver<Engine: SQLEngine>: DatabaseDriver {
         try await RestoreProcess.run(try await engine.restoreCommand(admin, owner, ownerPassword: ownerPassword), input: dump)
     }
 
+    /// Only between databases of one instance reached with one admin login: that
+    /// login needs rights on both, and both are in the one bookkeeping table.
+    public func copyInside(from source: DatabaseTarget, into target: DatabaseTarget, ownerPassword: String) async throws -> InstanceCopy {
+        guard source.instance.host == target.instance.host, source.instance.port == target.instance.port, source.instance.user == target.instance.user else {
+            return .notCopied(why: "the source is on another instance, or reached with another admin login")
+        }
+        let (admin, target, record) = try await owned(target, refusal: "nothing is copied into it")
+        let (_, source, sourceRecord) = try await owned(source, refusal: "it is not copied")
+        let book = try await openBookkeeping(admin, target)
+        var why: String?
+        try await namingMissingRights {
+            why = try await engine.copyDatabase(
+                admin, instance: target.instance, book: book, from: source.databaseName, sourceUser: sourceRecord.username, into: target.databaseName,
+                user: record.username, password: ownerPassword)
+        }
+        return why.map { .notCopied(why: $0) } ?? .copied(how: "CREATE DATABASE ... TEMPLATE \(source.databaseName) on the instance")
+    }
+
     public func empty(_ target: DatabaseTarget, ownerPassword: String) async throws {
         let (admin, target, record) = try await owned(target, refusal: "it is not emptied")
         try await empty(target.databaseName, user: record.username, password: ownerPassword, admin: admin)

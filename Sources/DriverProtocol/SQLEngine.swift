@@ -67,6 +67,23 @@ public protocol SQLEngine: Sendable {
 
     /// Throws `RestoreFormatMismatch` when the dump is not one this engine loads.
     func checkRestoreFormat(_ input: RestoreInput) throws
+
+    /// Replaces database `name` (empty, `user`'s) with a copy of database `source`
+    /// (`sourceUser`'s) made inside the server, its objects made `user`'s, the user's
+    /// login as `password`; `book` is the instance's bookkeeping session (a lock
+    /// between concurrent copies). Returns why not when the server cannot copy it
+    /// now; the database is then as it was.
+    func copyDatabase(
+        _ admin: Session, instance: ConnectionSettings, book: Session, from source: String, sourceUser: String, into name: String, user: String, password: String
+    ) async throws -> String?
+}
+
+extension SQLEngine {
+    public func copyDatabase(
+        _ admin: Session, instance: ConnectionSettings, book: Session, from source: String, sourceUser: String, into name: String, user: String, password: String
+    ) async throws -> String? {
+        "the engine cannot copy a database inside the server"
+    }
 }
 
 /// How to run a dump tool: never with a password in `arguments`.

@@ -86,7 +86,7 @@ public enum CustomResourceDefinitions {
                 "restoreFrom": restoreSchema,
                 "cloneFrom": object(required: ["database"], [
                     "database": string(description: "A Created Database of this namespace, of the same driver.", minLength: 1),
-                ], description: "Start as a copy of another Database as it is now (a streamed dump into the new one). Read at creation only."),
+                ], description: "Start as a copy of another Database as it is now: on one PostgreSQL instance CREATE DATABASE ... TEMPLATE when the source has no sessions, else a streamed dump into the new one. Read at creation only."),
                 "adopt": [
                     "type": "boolean",
                     "description": "Dangerous: take over a database recorded for this namespace and name in another cluster. A database retained by an earlier Database of this cluster is adopted without it.",

@@ -234,6 +234,13 @@ public struct MySQLEngine: SQLEngine {
         return (arguments, files)
     }
 
+    public func copyDatabase(
+        _ admin: MySQLConnection, instance: ConnectionSettings, book: MySQLConnection, from source: String, sourceUser: String, into name: String, user: String,
+        password: String
+    ) async throws -> String? {
+        "MySQL and MariaDB have no database copy inside the server"
+    }
+
     public func checkRestoreFormat(_ input: RestoreInput) throws {
         if input.isPostgreSQLArchive {
             throw DriverError(

@@ -4,6 +4,8 @@ import KubeClient
 import KubeModel
 import NIOCore
 import ObjectStore
+import PostgreSQLDriver
+import SQLSupport
 import Testing
 import TestSupport
 
@@ -222,7 +224,25 @@ struct RestoreRealServerTests {
                 #expect(owner == [[restoredUser]], "\(name): the restored table is the new user's")
             }
         }
-        #expect(try await harness.api.list(Event.self, namespace: ns).contains { $0.object.involvedObject.name == "clone" && $0.object.reason == "Cloned" })
+        // The path taken, said in the Event: PostgreSQL copies inside the instance.
+        let path = driver.name == "postgresql" ? "by CREATE DATABASE ... TEMPLATE" : "by a streamed dump of the source into the new database (MySQL and MariaDB have no"
+        let cloned = try await harness.api.list(Event.self, namespace: ns).first { $0.object.involvedObject.name == "clone" && $0.object.reason == "Cloned" }
+        #expect(cloned?.object.message?.contains(path) == true, "\(cloned?.object.message ?? "no Cloned Event")")
+        if driver.name == "postgresql" {
+            // A session on the source: the streamed path, with the same rows.
+            let session = try await PGConnection.connect(ConnectionSettings(host: driver.login.host, port: driver.login.port, user: user, password: password, database: database, tlsMode: .disable))
+            try await harness.createDatabase("clonebusy", namespace: ns, spec: clone)
+            try await harness.waitForPhase("clonebusy", namespace: ns, .created, timeout: .seconds(180))
+            let busy = try #require(try await harness.secret("clonebusy", namespace: ns))
+            let rows = try await driver.engine.runAs(
+                driver.login, try #require(busy.value("username")), try #require(busy.value("password")), try #require(busy.value("database")), ["SELECT COUNT(*) FROM items"])
+            #expect(rows == [["4"]])
+            let event = try await harness.api.list(Event.self, namespace: ns).first { $0.object.involvedObject.name == "clonebusy" && $0.object.reason == "Cloned" }
+            #expect(event?.object.message?.contains("streamed dump of the source into the new database (database \(database) has 1 session(s)") == true, "\(event?.object.message ?? "none")")
+            _ = try await session.query("SELECT 1")
+            try await harness.delete("clonebusy", namespace: ns)
+            try await harness.waitUntilGone("clonebusy", namespace: ns, timeout: .seconds(180))
+        }
         if driver.name == "mysql" {
             // A cut object fails for good (CorruptData), and what it had loaded is gone.
             var cut = spec

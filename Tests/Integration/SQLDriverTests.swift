@@ -597,6 +597,78 @@ struct SQLDriverTests {
         try await engine.driver.drop(target)
     }
 
+    @Test(
+        "clone inside the instance: PostgreSQL copies by TEMPLATE, every object the clone user's, the source untouched, concurrent copies of one source both succeed; a session on the source or MySQL leaves the database as it was",
+        arguments: allEngines)
+    func copyInside(_ engine: Engine) async throws {
+        try await engine.prepare()
+        let login = try engine.admin()
+        let source = engine.target(login, database: Self.unique("dbop_src"), user: Self.unique("dbop_usrc"))
+        let clones = (1...3).map { engine.target(login, database: Self.unique("dbop_cl\($0)"), user: Self.unique("dbop_ucl\($0)")) }
+        try await engine.driver.create(source, password: "src")
+        for clone in clones { try await engine.driver.create(clone, password: "clone") }
+        guard engine.isPostgreSQL else {
+            _ = try await engine.runAs(login, source.username, "src", source.databaseName, ["CREATE TABLE items (id INT PRIMARY KEY)"])
+            let result = try await engine.driver.copyInside(from: source, into: clones[0], ownerPassword: "clone")
+            #expect(result == .notCopied(why: "MySQL and MariaDB have no database copy inside the server"))
+            #expect(try await engine.runAs(login, clones[0].username, "clone", clones[0].databaseName, ["SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()"]) == [["0"]])
+            for target in [source] + clones { try await engine.driver.drop(target) }
+            return
+        }
+        _ = try await engine.runAs(login, source.username, "src", source.databaseName, Self.postgresqlObjects)
+        // Two copies of one source at once: they take turns on the source's catalog row.
+        async let first = engine.driver.copyInside(from: source, into: clones[0], ownerPassword: "clone")
+        async let second = engine.driver.copyInside(from: source, into: clones[1], ownerPassword: "clone")
+        let results = try await [first, second]
+        for (clone, result) in zip(clones, results) {
+            #expect(result == .copied(how: "CREATE DATABASE ... TEMPLATE \(source.databaseName) on the instance"))
+            #expect(try await engine.runAs(login, clone.username, "clone", clone.databaseName, ["INSERT INTO items (label) VALUES ('new')", "SELECT COUNT(*) FROM items"]) == [["4"]])
+            #expect(try await engine.runAs(login, clone.username, "clone", clone.databaseName, [Self.notOwnedByCurrentUser]) == [["0"]], "every object of \(clone.databaseName) is its user's")
+            // The source user may not get in; the copy is closed as any tenant's database.
+            await #expect(throws: SQLError.self) { _ = try await engine.runAs(login, source.username, "src", clone.databaseName, ["SELECT 1"]) }
+        }
+        // The source is as it was: its database and every object still its user's.
+        #expect(try await engine.runAsAdmin(login, nil, ["SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = '\(source.databaseName)'"]) == [[source.username]])
+        #expect(try await engine.runAs(login, source.username, "src", source.databaseName, [Self.notOwnedByCurrentUser]) == [["0"]])
+        #expect(try await engine.runAs(login, source.username, "src", source.databaseName, ["SELECT COUNT(*) FROM items"]) == [["3"]])
+        // A session on the source: not copied, the database as create made it.
+        let session = try await PGConnection.connect(ConnectionSettings(host: login.host, port: login.port, user: source.username, password: "src", database: source.databaseName, tlsMode: .disable))
+        let busy = try await engine.driver.copyInside(from: source, into: clones[2], ownerPassword: "clone")
+        guard case .notCopied(let why) = busy else { Issue.record("copied with a session on the source"); return }
+        #expect(why.contains("1 session(s)"), "\(why)")
+        #expect(try await engine.runAs(login, clones[2].username, "clone", clones[2].databaseName, ["SELECT COUNT(*) FROM pg_tables WHERE schemaname = 'public'"]) == [["0"]])
+        _ = try await session.query("SELECT 1")
+        for target in [source] + clones { try await engine.driver.drop(target) }
+        let left = try await engine.inventory(login)
+        #expect(!left.contains { entry in ([source] + clones).contains { entry.contains($0.databaseName) || entry.contains($0.username) } })
+    }
+
+    /// A table with a serial, a view, a materialized view, a function, an enum, a
+    /// schema of its own with a table, and a sequence: one of each kind a tenant owns.
+    static let postgresqlObjects = [
+        "CREATE TYPE mood AS ENUM ('ok', 'meh')",
+        "CREATE TABLE items (id SERIAL PRIMARY KEY, label TEXT, feeling mood DEFAULT 'ok')",
+        "INSERT INTO items (label) VALUES ('one'), ('two'), ('three')",
+        "CREATE VIEW labels AS SELECT label FROM items",
+        "CREATE MATERIALIZED VIEW counted AS SELECT COUNT(*) AS n FROM items",
+        "CREATE FUNCTION double_it(x int) RETURNS int LANGUAGE sql AS 'SELECT x * 2'",
+        "CREATE SEQUENCE tickets",
+        "CREATE SCHEMA app",
+        "CREATE TABLE app.settings (key TEXT PRIMARY KEY, value TEXT)",
+    ]
+
+    /// How many of the database's own objects (outside the system schemas) are not
+    /// the current user's.
+    static let notOwnedByCurrentUser = """
+        SELECT (SELECT COUNT(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+        WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') AND c.relowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user)) \
+        + (SELECT COUNT(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+        WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND p.proowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user)) \
+        + (SELECT COUNT(*) FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
+        WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') AND t.typowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user)) \
+        + (SELECT COUNT(*) FROM pg_namespace n WHERE n.nspname = 'app' AND n.nspowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user))
+        """
+
     @Test("a dump tool that fails gives its own error text", arguments: limitedEngines)
     func dumpFailure(_ engine: Engine) async throws {
         try await engine.prepare()
