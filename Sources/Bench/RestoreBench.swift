@@ -78,12 +78,8 @@ struct RestoreBench: AsyncParsableCommand {
                         try await driver.create(target, password: "bench-\(run)-password")
                         let start = ContinuousClock.now
                         let (_, bytes) = try await store.getObject(key: key)
-                        var plain = RestoreStream(bytes, options: RestoreStream.Options(expectedSHA256: stored.sha256, identities: nil, compression: nil)).makeAsyncIterator()
-                        var head = ByteBuffer()
-                        while head.readableBytes < 64, var chunk = try await plain.next() { head.writeBuffer(&chunk) }
-                        let box = Pull(plain)
-                        let rest = DumpStream(AsyncThrowingStream<ByteBuffer, any Error>(unfolding: { try await box.next() }))
-                        try await driver.restore(target, ownerPassword: "bench-\(run)-password", dump: RestoreInput(head: head, rest: rest), emptyFirst: false)
+                        let input = try await RestoreInput.reading(RestoreStream(bytes, options: RestoreStream.Options(expectedSHA256: stored.sha256, identities: nil, compression: nil)))
+                        try await driver.restore(target, ownerPassword: "bench-\(run)-password", dump: input, emptyFirst: false)
                         oursTimes.append((ContinuousClock.now - start).seconds)
                     }
                 }
@@ -119,13 +115,4 @@ struct FileChunks: AsyncSequence, Sendable {
     }
 
     func makeAsyncIterator() -> AsyncIterator { AsyncIterator(handle: FileHandle(forReadingAtPath: path)) }
-}
-
-/// The restore stream's iterator, pulled by the one task that loads it.
-final class Pull: @unchecked Sendable {
-    private var iterator: RestoreStream.AsyncIterator
-
-    init(_ iterator: RestoreStream.AsyncIterator) { self.iterator = iterator }
-
-    func next() async throws -> ByteBuffer? { try await iterator.next() }
 }

@@ -181,7 +181,7 @@ extension DriverRuntime {
                     clonePath = "a streamed dump of the source into the new database (\(why))"
                     let started = try await sourceContext.driver.backup(sourceContext.target)
                     dump = started
-                    input = try await Self.split(IteratorBox(started.bytes.makeAsyncIterator()))
+                    input = try await RestoreInput.reading(started.bytes)
                 }
             } else {
                 let found = try await restorePlan(current.object, driverName: context.driverName, backupTarget: context.backup)
@@ -190,7 +190,7 @@ extension DriverRuntime {
                 let (_, bytes) = try await found.store.getObject(key: found.key)
                 // The first bytes before anything is loaded: a wrong identity, a damaged
                 // header or a dump of the other engine fails here.
-                input = try await Self.split(IteratorBox(RestoreStream(bytes, options: found.options).makeAsyncIterator()))
+                input = try await RestoreInput.reading(RestoreStream(bytes, options: found.options))
             }
             if let input { try await context.driver.restore(context.target, ownerPassword: password, dump: input, emptyFirst: attempt > 1) }
         } catch {
@@ -222,13 +222,6 @@ extension DriverRuntime {
         }
         await events.record(
             database.object, type: .normal, reason: verb == "cloned" ? "Cloned" : "Restored", message: "database \(context.target.databaseName) \(verb) from \(source)\(how)")
-    }
-
-    /// A stream as the first bytes (at least 64, or all there is) and the rest.
-    static func split<Iterator: AsyncIteratorProtocol>(_ box: IteratorBox<Iterator>) async throws -> RestoreInput where Iterator.Element == ByteBuffer {
-        var head = ByteBuffer()
-        while head.readableBytes < 64, var chunk = try await box.next() { head.writeBuffer(&chunk) }
-        return RestoreInput(head: head, rest: DumpStream(AsyncThrowingStream<ByteBuffer, any Error>(unfolding: { try await box.next() })))
     }
 
     /// The Database `spec.cloneFrom` names, checked: it exists, is Created, has this driver.
@@ -281,13 +274,4 @@ extension DriverRuntime {
         }
         return RuntimeFailure(reason: reason, message: message, terminal: gaveUp)
     }
-}
-
-/// A pulled iterator shared by the one task that reads it.
-final class IteratorBox<Iterator: AsyncIteratorProtocol>: @unchecked Sendable where Iterator.Element == ByteBuffer {
-    private var iterator: Iterator
-
-    init(_ iterator: Iterator) { self.iterator = iterator }
-
-    func next() async throws -> ByteBuffer? { try await iterator.next() }
 }

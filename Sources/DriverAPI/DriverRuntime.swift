@@ -299,7 +299,10 @@ public final class DriverRuntime: Sendable {
         try await writeSecret(details, existing: existing, database: database.object)
         let outcome: CreateOutcome
         do {
-            outcome = try await context.driver.create(context.target, password: password)
+            // A clone's database is made by the copy (Restoring), when it can be one.
+            outcome = database.object.spec.cloneFrom != nil
+                ? try await context.driver.createForCopy(context.target, password: password)
+                : try await context.driver.create(context.target, password: password)
         } catch {
             throw await failure(database, error, operation: "create")
         }

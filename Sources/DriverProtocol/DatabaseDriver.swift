@@ -36,12 +36,17 @@ public protocol DatabaseDriver: Sendable {
     /// dump of another format (another engine's) is refused before anything is loaded.
     func restore(_ target: DatabaseTarget, ownerPassword: String, dump: RestoreInput, emptyFirst: Bool) async throws
 
-    /// Makes the database of `target` (made by `create`, empty) a copy of `source`'s
+    /// `create` for a clone: the same, but a database that does not exist yet is not
+    /// made: `copyInside` makes it next, as a copy or (when it cannot copy) empty.
+    @discardableResult
+    func createForCopy(_ target: DatabaseTarget, password: String) async throws -> CreateOutcome
+
+    /// Makes the database of `target` (not made yet, or empty) a copy of `source`'s
     /// inside the instance, when the engine can do it there (PostgreSQL: `CREATE
     /// DATABASE ... TEMPLATE`, one instance and admin login, the source without
     /// sessions); the copy's objects become the target user's. `.notCopied` leaves the
-    /// database as it was, for the streamed path (`backup` into `restore`). Both
-    /// databases must be recorded as their targets' owners'.
+    /// database empty and the user's (made now if it was not), for the streamed path
+    /// (`backup` into `restore`). Both databases must be recorded as their targets' owners'.
     func copyInside(from source: DatabaseTarget, into target: DatabaseTarget, ownerPassword: String) async throws -> InstanceCopy
 
     /// Drops and makes again, empty and the user's, a database recorded as
@@ -78,6 +83,10 @@ public struct DatabaseTarget: Sendable {
 }
 
 extension DatabaseDriver {
+    public func createForCopy(_ target: DatabaseTarget, password: String) async throws -> CreateOutcome {
+        try await create(target, password: password)
+    }
+
     public func copyInside(from source: DatabaseTarget, into target: DatabaseTarget, ownerPassword: String) async throws -> InstanceCopy {
         .notCopied(why: "this driver cannot copy a database inside the instance")
     }
@@ -137,6 +146,25 @@ public struct RestoreInput: Sendable {
 
     /// Whether the dump is a pg_dump custom-format archive (magic `PGDMP`).
     public var isPostgreSQLArchive: Bool { head.readableBytesView.starts(with: Array("PGDMP".utf8)) }
+
+    /// `source` as its first bytes (at least 64, or all there is), read now, and the
+    /// rest: a source that fails at once (a wrong identity, a damaged header) fails
+    /// here, before anything is loaded.
+    public static func reading<Source: AsyncSequence & Sendable>(_ source: Source) async throws -> RestoreInput where Source.Element == ByteBuffer {
+        let box = IteratorBox(source.makeAsyncIterator())
+        var head = ByteBuffer()
+        while head.readableBytes < 64, var chunk = try await box.next() { head.writeBuffer(&chunk) }
+        return RestoreInput(head: head, rest: DumpStream(AsyncThrowingStream<ByteBuffer, any Error>(unfolding: { try await box.next() })))
+    }
+}
+
+/// An iterator pulled by the one task that reads it (the load), handed over once.
+private final class IteratorBox<Iterator: AsyncIteratorProtocol>: @unchecked Sendable where Iterator.Element == ByteBuffer {
+    private var iterator: Iterator
+
+    init(_ iterator: Iterator) { self.iterator = iterator }
+
+    func next() async throws -> ByteBuffer? { try await iterator.next() }
 }
 
 public struct DatabaseDump: Sendable {

@@ -25,6 +25,17 @@ public struct SQLDatabaseDriver<Engine: SQLEngine>: DatabaseDriver {
 
     @discardableResult
     public func create(_ target: DatabaseTarget, password: String) async throws -> CreateOutcome {
+        try await create(target, password: password, database: true)
+    }
+
+    @discardableResult
+    public func createForCopy(_ target: DatabaseTarget, password: String) async throws -> CreateOutcome {
+        try await create(target, password: password, database: false)
+    }
+
+    /// `database`: false leaves a database that does not exist yet (and is not
+    /// adopted) to `copyInside`, which makes it as a copy: no empty database to drop.
+    private func create(_ target: DatabaseTarget, password: String, database: Bool) async throws -> CreateOutcome {
         try checkNames(target)
         let admin = try await engine.connect(target.instance)
         let asGiven = target.databaseName
@@ -36,7 +47,10 @@ public struct SQLDatabaseDriver<Engine: SQLEngine>: DatabaseDriver {
             // target's, so an adopted database's old password stops working.
             outcome = try await claim(target, admin: admin, book: book, asGiven: asGiven)
             try await engine.ensureUser(admin, target.username, password: password)
-            try await engine.ensureDatabase(admin, target.databaseName, user: target.username)
+            let exists = database || outcome != .ready ? true : try await engine.databaseExists(admin, target.databaseName)
+            if exists {
+                try await engine.ensureDatabase(admin, target.databaseName, user: target.username)
+            }
         }
         return outcome
     }
@@ -103,13 +117,20 @@ public struct SQLDatabaseDriver<Engine: SQLEngine>: DatabaseDriver {
     func owned(_ target: DatabaseTarget, refusal: String) async throws -> (admin: Engine.Session, target: DatabaseTarget, record: Record) {
         try checkNames(target)
         let admin = try await engine.connect(target.instance)
+        let book = try await openBookkeeping(admin, target)
+        let (canonical, record) = try await owned(target, refusal: refusal, admin: admin, book: book)
+        return (admin, canonical, record)
+    }
+
+    /// `owned` on sessions already open.
+    func owned(_ target: DatabaseTarget, refusal: String, admin: Engine.Session, book: Engine.Session) async throws -> (target: DatabaseTarget, record: Record) {
+        try checkNames(target)
         let asGiven = target.databaseName
         let target = try await canonical(target, admin)
-        let book = try await openBookkeeping(admin, target)
         guard let record = try await record(of: target.databaseName, asGiven: asGiven, book: book), record.owner.uid == target.owner.uid else {
             throw DriverError.notOwned("database \(target.databaseName) is not recorded as \(target.owner)'s; \(refusal)")
         }
-        return (admin, target, record)
+        return (target, record)
     }
 
     public func backup(_ target: DatabaseTarget) async throws -> DatabaseDump {
@@ -134,19 +155,27 @@ public struct SQLDatabaseDriver<Engine: SQLEngine>: DatabaseDriver {
     /// Only between databases of one instance reached with one admin login: that
     /// login needs rights on both, and both are in the one bookkeeping table.
     public func copyInside(from source: DatabaseTarget, into target: DatabaseTarget, ownerPassword: String) async throws -> InstanceCopy {
-        guard source.instance.host == target.instance.host, source.instance.port == target.instance.port, source.instance.user == target.instance.user else {
-            return .notCopied(why: "the source is on another instance, or reached with another admin login")
-        }
-        let (admin, target, record) = try await owned(target, refusal: "nothing is copied into it")
-        let (_, source, sourceRecord) = try await owned(source, refusal: "it is not copied")
+        try checkNames(target)
+        let admin = try await engine.connect(target.instance)
         let book = try await openBookkeeping(admin, target)
-        var why: String?
+        let (target, record) = try await owned(target, refusal: "nothing is copied into it", admin: admin, book: book)
+        var why = "the source is on another instance, or reached with another admin login"
         try await namingMissingRights {
-            why = try await engine.copyDatabase(
-                admin, instance: target.instance, book: book, from: source.databaseName, sourceUser: sourceRecord.username, into: target.databaseName,
-                user: record.username, password: ownerPassword)
+            if source.instance.host == target.instance.host, source.instance.port == target.instance.port, source.instance.user == target.instance.user {
+                let (source, sourceRecord) = try await owned(source, refusal: "it is not copied", admin: admin, book: book)
+                guard let refused = try await engine.copyDatabase(
+                    admin, instance: target.instance, book: book, from: source.databaseName, sourceUser: sourceRecord.username, into: target.databaseName,
+                    user: record.username, password: ownerPassword)
+                else {
+                    why = ""
+                    return
+                }
+                why = refused
+            }
+            // Not copied: the database as `create` would have made it, for the streamed path.
+            try await engine.ensureDatabase(admin, target.databaseName, user: record.username)
         }
-        return why.map { .notCopied(why: $0) } ?? .copied(how: "CREATE DATABASE ... TEMPLATE \(source.databaseName) on the instance")
+        return why.isEmpty ? .copied(how: "CREATE DATABASE ... TEMPLATE \(source.databaseName) on the instance") : .notCopied(why: why)
     }
 
     public func empty(_ target: DatabaseTarget, ownerPassword: String) async throws {

@@ -68,11 +68,11 @@ public protocol SQLEngine: Sendable {
     /// Throws `RestoreFormatMismatch` when the dump is not one this engine loads.
     func checkRestoreFormat(_ input: RestoreInput) throws
 
-    /// Replaces database `name` (empty, `user`'s) with a copy of database `source`
+    /// Makes database `name` (not there yet, or empty: replaced) a copy of database `source`
     /// (`sourceUser`'s) made inside the server, its objects made `user`'s, the user's
     /// login as `password`; `book` is the instance's bookkeeping session (a lock
     /// between concurrent copies). Returns why not when the server cannot copy it
-    /// now; the database is then as it was.
+    /// now; the database is then as it was (made by the caller if it is not there).
     func copyDatabase(
         _ admin: Session, instance: ConnectionSettings, book: Session, from source: String, sourceUser: String, into name: String, user: String, password: String
     ) async throws -> String?

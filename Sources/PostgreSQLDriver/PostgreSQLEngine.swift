@@ -297,15 +297,16 @@ public struct PostgreSQLEngine: SQLEngine {
         }
         let copy = try admin.quoteIdentifier(name), role = try admin.quoteIdentifier(user)
         let template = try admin.quoteIdentifier(source), sourceRole = try admin.quoteIdentifier(sourceUser)
-        // The empty database `create` made goes; the copy takes its name.
-        _ = try await endSessions(admin, database: name, user: user)
-        try await dropDatabase(admin, name)
+        // `createForCopy` made no database; one an earlier attempt made goes.
+        if try await databaseExists(admin, name) {
+            _ = try await endSessions(admin, database: name, user: user)
+            try await dropDatabase(admin, name)
+            try await ensureUser(admin, user, password: password)
+        }
         do {
             try await admin.query("CREATE DATABASE \(copy) TEMPLATE \(template) OWNER \(role)")
         } catch let error as SQLError where error.serverCode == "55006" {
             // A session came meanwhile (the server waited 5 s for it to leave).
-            try await ensureDatabase(admin, name, user: user)
-            try await ensureUser(admin, user, password: password)
             return "a session of database \(source) kept CREATE DATABASE ... TEMPLATE from copying it (\(error.message))"
         }
         var settings = instance
@@ -322,9 +323,8 @@ public struct PostgreSQLEngine: SQLEngine {
             throw error
         }
         try await book.query("SELECT pg_advisory_unlock(\(Self.copyLockClass), hashtext($1))", [source])
-        // Closed to everyone else again (a database's ACL is not copied), the login back.
+        // Closed to everyone else (a database's ACL is not copied).
         try await ensureDatabase(admin, name, user: user)
-        try await ensureUser(admin, user, password: password)
         return nil
     }
 

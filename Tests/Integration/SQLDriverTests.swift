@@ -606,7 +606,11 @@ struct SQLDriverTests {
         let source = engine.target(login, database: Self.unique("dbop_src"), user: Self.unique("dbop_usrc"))
         let clones = (1...3).map { engine.target(login, database: Self.unique("dbop_cl\($0)"), user: Self.unique("dbop_ucl\($0)")) }
         try await engine.driver.create(source, password: "src")
-        for clone in clones { try await engine.driver.create(clone, password: "clone") }
+        // As a clone's create makes them: no database yet; the second has one (an
+        // earlier attempt's, empty), which the copy replaces.
+        for clone in clones { try await engine.driver.createForCopy(clone, password: "clone") }
+        #expect(try await !engine.inventory(login).contains { $0.contains(clones[0].databaseName) })
+        try await engine.driver.create(clones[1], password: "clone")
         guard engine.isPostgreSQL else {
             _ = try await engine.runAs(login, source.username, "src", source.databaseName, ["CREATE TABLE items (id INT PRIMARY KEY)"])
             let result = try await engine.driver.copyInside(from: source, into: clones[0], ownerPassword: "clone")
