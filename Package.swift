@@ -129,12 +129,24 @@ let package = Package(
         .target(
             name: "DriverAPI",
             dependencies: [
-                "DriverProtocol", "KubeModel", "KubeClient", "KubeRuntime", "ObjectStore", "SQLSupport",
+                "BackupData", "DriverProtocol", "KubeModel", "KubeClient", "KubeRuntime", "ObjectStore", "SQLSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Sources/DriverAPI"
+        ),
+
+        // The backup data path: a dump stream in, one object and its manifest out (key
+        // layout, compression, encryption, upload, verification), and the reverse.
+        .target(
+            name: "BackupData",
+            dependencies: [
+                "KubeModel", "ObjectStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Sources/BackupData"
         ),
 
         // S3-compatible object storage: SigV4, the S3 operations backups need, an in-memory store.
@@ -221,7 +233,7 @@ let package = Package(
         .testTarget(
             name: "UnitTests",
             dependencies: [
-                "CLI", "KubeModel", "KubeClient", "KubeRuntime", "ObjectStore", "TestSupport", "Operator", "DriverAPI", "DriverProtocol", "FakeAPIServer",
+                "CLI", "KubeModel", "KubeClient", "KubeRuntime", "ObjectStore", "BackupData", "TestSupport", "Operator", "DriverAPI", "DriverProtocol", "FakeAPIServer",
                 "PostgreSQLDriver", "SQLSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -237,7 +249,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "CLibPQ", "CMySQL", "SQLSupport", "PostgreSQLDriver", "MySQLDriver", "TestSupport", "KubeModel", "KubeClient", "KubeRuntime", "JobRunner", "FakeAPIServer", "ObjectStore", "Operator", "DriverAPI", "DriverProtocol", "TestDriver",
+                "CLibPQ", "CMySQL", "SQLSupport", "PostgreSQLDriver", "MySQLDriver", "TestSupport", "KubeModel", "KubeClient", "KubeRuntime", "JobRunner", "FakeAPIServer", "ObjectStore", "BackupData", "Operator", "DriverAPI", "DriverProtocol", "TestDriver",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -55,6 +55,15 @@ struct CloneBench: AsyncParsableCommand {
             try await body()
             return (ContinuousClock.now - start).seconds
         }
+        // What the last contender left is dropped, written out (CHECKPOINT, sync) and
+        // only then is the next one timed: a copy is mostly writes, and the previous
+        // one's write-back would otherwise land in it.
+        func settled(_ cleanup: () async throws -> Void, timing body: () async throws -> Void) async throws -> Double {
+            try await cleanup()
+            try await admin.query("CHECKPOINT")
+            _ = try await ChildProcess.run("/bin/sync", [])
+            return try await seconds(body)
+        }
         var times: [String: [Double]] = [:]
         do {
             print("clone benchmark: pgbench scale \(scale) on PostgreSQL \(server.major) (port \(server.port))")
@@ -69,12 +78,10 @@ struct CloneBench: AsyncParsableCommand {
             try await admin.query("CHECKPOINT")
             var contenders: [(String, () async throws -> Double)] = [
                 ("raw CREATE DATABASE ... TEMPLATE", {
-                    _ = try await admin.query("DROP DATABASE IF EXISTS \(raw)")
-                    return try await seconds { try await admin.query("CREATE DATABASE \(raw) TEMPLATE \(source.databaseName)") }
+                    return try await settled { _ = try await admin.query("DROP DATABASE IF EXISTS \(raw)") } timing: { try await admin.query("CREATE DATABASE \(raw) TEMPLATE \(source.databaseName)") }
                 }),
                 ("db-operator TEMPLATE path (createForCopy + copyInside)", {
-                    try? await driver.drop(templated)
-                    return try await seconds {
+                    return try await settled { try? await driver.drop(templated) } timing: {
                         try await driver.createForCopy(templated, password: password)
                         guard case .copied = try await driver.copyInside(from: source, into: templated, ownerPassword: password) else {
                             throw ValidationError("the TEMPLATE path was not taken")
@@ -85,8 +92,7 @@ struct CloneBench: AsyncParsableCommand {
             if !templateOnly {
                 contenders += [
                     ("pg_dump -Fc | pg_restore by hand", {
-                        _ = try await admin.query("DROP DATABASE IF EXISTS \(byHand)")
-                        return try await seconds {
+                        return try await settled { _ = try await admin.query("DROP DATABASE IF EXISTS \(byHand)") } timing: {
                             try await tool("createdb", [byHand])
                             let pipe = try await ChildProcess.run(
                                 "/bin/bash", ["-c", "set -o pipefail; \"$1\" -Fc \"$3\" | \"$2\" --single-transaction --no-owner --no-privileges -d \"$4\"", "sh",
@@ -96,8 +102,7 @@ struct CloneBench: AsyncParsableCommand {
                         }
                     }),
                     ("db-operator streamed path (create + dump into restore)", {
-                        try? await driver.drop(streamed)
-                        return try await seconds {
+                        return try await settled { try? await driver.drop(streamed) } timing: {
                             try await driver.create(streamed, password: password)
                             let dump = try await driver.backup(source)
                             try await driver.restore(streamed, ownerPassword: password, dump: try await RestoreInput.reading(dump.bytes), emptyFirst: false)
@@ -107,10 +112,7 @@ struct CloneBench: AsyncParsableCommand {
             }
             for round in 0..<rounds {
                 let order = round % 2 == 0 ? contenders : contenders.reversed()
-                for (name, body) in order {
-                    try await admin.query("CHECKPOINT")
-                    times[name, default: []].append(try await body())
-                }
+                for (name, body) in order { times[name, default: []].append(try await body()) }
             }
             let mean = { (values: [Double]) in values.reduce(0, +) / Double(max(1, values.count)) }
             for (name, _) in contenders {

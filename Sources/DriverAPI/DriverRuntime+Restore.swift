@@ -1,3 +1,4 @@
+import BackupData
 import DriverProtocol
 import Foundation
 import KubeClient
@@ -17,14 +18,15 @@ import ObjectStore
 extension DriverRuntime {
     /// Where a restore reads from and how the object was made.
     struct RestorePlan {
-        var store: any ObjectStore
-        var key: String
+        var archive: BackupArchive
+        var stored: BackupArchive.Stored
         /// `s3://bucket/key`.
-        var source: String
-        var options: RestoreStream.Options
-        var engine: String?
+        var source: String { stored.url }
+        /// The Backup's recorded checksum (else the manifest's is checked).
+        var expectedSHA256: String?
+        var identities: [AgeIdentity]?
 
-        func shutdown() async { try? await (store as? S3ObjectStore)?.shutdown() }
+        func shutdown() async { await archive.shutdown() }
     }
 
     /// The source of `spec.restoreFrom`, checked: it exists, it is complete, it is a
@@ -67,31 +69,20 @@ extension DriverRuntime {
         } else {
             throw DriverError(reason: "InvalidSpec", message: "spec.restoreFrom names neither a Backup nor an object", retryable: false)
         }
-        let store = try makeStore(location, try await s3Access(location, namespace: secretsNamespace))
+        let archive = BackupArchive(store: try makeStore(location, try await s3Access(location, namespace: secretsNamespace)), location: location, logger: logger)
         do {
             let url = location.url(key: key)
-            guard try await store.headObject(key: key) != nil else {
-                throw DriverError(reason: "RestoreSourceNotFound", message: "no object \(url)", retryable: true)
-            }
             // The manifest next to it, when there is one, says what the object is; an
             // object made by hand is known by its name.
-            var manifest: BackupManifest?
-            do {
-                let body = try await store.getObject(key: BackupManifest.key(for: key)).1.collect(upTo: 1 << 20)
-                manifest = try? JSONDecoder().decode(BackupManifest.self, from: Data(body.readableBytesView))
-            } catch let error as ObjectStoreError where error.code == .noSuchKey || error.httpStatus == 404 {
+            guard let stored = try await archive.inspect(key: key) else {
+                throw DriverError(reason: "RestoreSourceNotFound", message: "no object \(url)", retryable: true)
             }
-            if let engine = manifest?.engine, engine != driverName {
+            if let engine = stored.manifest?.engine, engine != driverName {
                 throw DriverError(
                     reason: "RestoreFormatMismatch", message: "\(url) is a \(engine) backup; this Database's driver is \(driverName)", retryable: false)
             }
-            var name = key
-            let encrypted = manifest.map { !$0.encryptionRecipients.isEmpty } ?? name.hasSuffix(".age")
-            if name.hasSuffix(".age") { name.removeLast(4) }
-            let compression: CompressionFormat? = manifest.map { $0.compression.flatMap(CompressionFormat.init(rawValue:)) }
-                ?? (name.hasSuffix(".gz") ? .gzip : name.hasSuffix(".zst") ? .zstd : nil)
             var identities: [AgeIdentity]?
-            if encrypted {
+            if stored.encrypted {
                 guard let secretName = source.identitySecret else {
                     throw DriverError(
                         reason: "IdentityRequired", message: "\(url) is encrypted (age): set spec.restoreFrom.identitySecret to a Secret whose key identity holds the age secret key",
@@ -99,12 +90,9 @@ extension DriverRuntime {
                 }
                 identities = try await restoreIdentities(secretName)
             }
-            expectedSHA256 = expectedSHA256 ?? manifest?.sha256
-            return RestorePlan(
-                store: store, key: key, source: url,
-                options: RestoreStream.Options(expectedSHA256: expectedSHA256, identities: identities, compression: compression), engine: manifest?.engine)
+            return RestorePlan(archive: archive, stored: stored, expectedSHA256: expectedSHA256, identities: identities)
         } catch {
-            try? await (store as? S3ObjectStore)?.shutdown()
+            await archive.shutdown()
             throw error
         }
     }
@@ -187,10 +175,9 @@ extension DriverRuntime {
                 let found = try await restorePlan(current.object, driverName: context.driverName, backupTarget: context.backup)
                 plan = found
                 source = found.source
-                let (_, bytes) = try await found.store.getObject(key: found.key)
                 // The first bytes before anything is loaded: a wrong identity, a damaged
                 // header or a dump of the other engine fails here.
-                input = try await RestoreInput.reading(RestoreStream(bytes, options: found.options))
+                input = try await RestoreInput.reading(try await found.archive.open(found.stored, expectedSHA256: found.expectedSHA256, identities: found.identities))
             }
             if let input { try await context.driver.restore(context.target, ownerPassword: password, dump: input, emptyFirst: attempt > 1) }
         } catch {

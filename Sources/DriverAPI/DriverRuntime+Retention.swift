@@ -1,3 +1,4 @@
+import BackupData
 import DriverProtocol
 import Foundation
 import KubeClient
@@ -41,16 +42,14 @@ extension DriverRuntime {
                     retryable: false)
             }
             let namespace = fromServer ? (configuration.operatorNamespace ?? configuration.namespace) : configuration.namespace
-            let store = try makeStore(location, try await s3Access(location, namespace: namespace))
+            let archive = BackupArchive(store: try makeStore(location, try await s3Access(location, namespace: namespace)), location: location, logger: logger)
             do {
-                // The manifest last: an object without it is never left behind.
-                try await store.deleteObject(key: key)
-                try await store.deleteObject(key: BackupManifest.key(for: key))
+                try await archive.delete(key: key)
             } catch {
-                try? await (store as? S3ObjectStore)?.shutdown()
+                await archive.shutdown()
                 throw error
             }
-            try? await (store as? S3ObjectStore)?.shutdown()
+            await archive.shutdown()
         } catch {
             throw await expiryFailure(backup, error)
         }

@@ -1,3 +1,4 @@
+import BackupData
 import Crypto
 import DriverProtocol
 import Foundation
@@ -374,22 +375,19 @@ public final class DriverRuntime: Sendable {
         let context: DriverContext
         let dump: DatabaseDump
         let estimate: Int64?
-        let store: any ObjectStore
-        let location: S3Location
+        let archive: BackupArchive
         let recipients: [AgeRecipient]
         do {
             context = try await resolve(database)
-            guard let backupTarget = context.backup, let resolved = backupTarget.target.s3Spec?.location else {
+            guard let backupTarget = context.backup, let location = backupTarget.target.s3Spec?.location else {
                 try await failBackup(database: database, backup: backup, message: "the Database has no spec.backupTo (and its server none)")
                 return
             }
-            location = resolved
             recipients = try await encryptionRecipients(backupTarget.target, namespace: backupTarget.secretsNamespace)
-            store = try makeStore(location, try await s3Access(location, namespace: backupTarget.secretsNamespace))
+            archive = BackupArchive(store: try makeStore(location, try await s3Access(location, namespace: backupTarget.secretsNamespace)), location: location, logger: logger)
         } catch {
             throw await backupFailure(database: database, backup: backup, error, uncountedAttempt: true)
         }
-        let timestamp = Self.keyTimestamp(Date())
         // The extension is known once the driver starts; a few-byte probe would
         // cost a dump, so ask the driver first and name the object after its answer.
         do {
@@ -397,17 +395,16 @@ public final class DriverRuntime: Sendable {
             dump = try await context.driver.backup(context.target)
         } catch {
             // The dump could not start (e.g. ToolTooOld): an attempt that B2 did not count.
+            await archive.shutdown()
             throw await backupFailure(database: database, backup: backup, error, uncountedAttempt: true)
         }
-        // The spec was validated before the Job was made; an unknown value still means gzip here.
-        let compression: CompressionFormat? = switch (dump.wantsCompression, context.backup?.target.compressionFormat) {
-        case (false, _): nil
-        case (true, .zstd?): .zstd
-        case (true, _): .gzip
-        }
-        let fileExtension = (compression.map { "\(dump.fileExtension).\($0.fileSuffix)" } ?? dump.fileExtension) + (recipients.isEmpty ? "" : ".age")
-        let key = location.key(namespace: configuration.namespace, database: configuration.database, backup: backup.name, timestamp: timestamp, fileExtension: fileExtension)
-        let destination = location.url(key: key)
+        let identity = BackupArchive.Identity(
+            namespace: configuration.namespace, database: configuration.database, databaseName: context.target.databaseName, backup: backup.name,
+            backupUID: backup.metadata.uid ?? "", engine: context.driverName)
+        let layout = archive.layout(
+            identity, dumpFormat: dump.fileExtension, wantsCompression: dump.wantsCompression, compression: context.backup?.target.compressionFormat,
+            encrypted: !recipients.isEmpty, at: Date())
+        let destination = layout.destination
         // B2 (or B3 when an earlier attempt had begun): the upload begins, counted. If
         // that write fails, the dump already running is stopped (and its files removed).
         var current: Resource<Backup>
@@ -421,58 +418,38 @@ public final class DriverRuntime: Sendable {
             }
         } catch {
             dump.bytes.cancel()
-            try? await (store as? S3ObjectStore)?.shutdown()
+            await archive.shutdown()
             throw error
         }
-        let uploader = StreamingUpload(store: store, configuration: configuration.upload, logger: logger)
         let dumped = ByteCounter()
         let progress = ProgressWriter(runtime: self, backup: current, estimate: estimate, interval: configuration.progressInterval, dumped: dumped)
-        let result: StreamingUpload.Result
+        let manifest: BackupManifest
         do {
-            // A re-run writes a fresh object; what an earlier attempt left unfinished goes.
-            try await uploader.abortIncompleteUploads(prefix: location.backupPrefix(namespace: configuration.namespace, database: configuration.database, backup: backup.name))
-            let metadata = [
-                "namespace": configuration.namespace, "database": configuration.database, "backup": backup.name,
-                "backup-uid": backup.metadata.uid ?? "", "driver": context.driverName,
-            ]
-            let contentType = BackupManifest.contentType(dumpFormat: dump.fileExtension, compression: compression, encrypted: !recipients.isEmpty)
-            // Written once: size and checksum, known only at the end, go into the manifest.
-            result = try await uploader.upload(
-                dump.bytes.counted(into: dumped), compressing: compression, encryptingTo: recipients, key: key, metadata: metadata, contentType: contentType
+            manifest = try await archive.write(
+                dump.bytes.counted(into: dumped), layout: layout, identity: identity, recipients: recipients, serverVersion: dump.serverVersion, tool: dump.tool,
+                startedAt: current.object.status?.startedAt ?? KubeTime.now(), upload: configuration.upload
             ) { await progress.report($0) }
-            guard let stored = try await store.headObject(key: key), stored.size == result.size else {
-                throw DriverError(reason: "VerificationFailed", message: "the stored object \(destination) does not match what was uploaded", retryable: true)
-            }
-            let manifest = BackupManifest(
-                key: key, destination: destination, size: result.size, sha256: result.sha256, contentType: contentType,
-                engine: context.driverName, serverVersion: dump.serverVersion, tool: dump.tool, dumpFormat: dump.fileExtension,
-                compression: compression?.rawValue, encryptionRecipients: recipients.map(\.description), namespace: configuration.namespace, database: configuration.database,
-                databaseName: context.target.databaseName, backup: backup.name, backupUID: backup.metadata.uid ?? "",
-                startedAt: current.object.status?.startedAt ?? KubeTime.now(), completedAt: KubeTime.now())
-            do {
-                _ = try await store.putObject(
-                    key: BackupManifest.key(for: key), body: ByteBuffer(bytes: try manifest.encoded()), metadata: metadata, contentType: "application/json")
-            } catch {
-                // No object without its manifest: the next attempt writes both again.
-                try? await store.deleteObject(key: key)
-                throw error
-            }
         } catch {
-            try? await (store as? S3ObjectStore)?.shutdown()
+            await archive.shutdown()
+            let error: any Error = if let error = error as? BackupArchiveError {
+                DriverError(reason: "VerificationFailed", message: error.description, retryable: true)
+            } else {
+                error
+            }
             throw await backupFailure(database: database, backup: progress.latest ?? current, error, uncountedAttempt: false)
         }
-        try? await (store as? S3ObjectStore)?.shutdown()
+        await archive.shutdown()
         current = progress.latest ?? current
         let completedAt = KubeTime.now()
         _ = try await writeBackupFresh(current.name, transition: .b4) {
             $0.phase = .completed
-            $0.size = result.size
-            $0.sha256 = result.sha256
+            $0.size = manifest.size
+            $0.sha256 = manifest.sha256
             $0.completedAt = completedAt
-            $0.progress = BackupProgress(bytes: result.size, estimatedTotalBytes: estimate, percent: 100, updatedAt: completedAt)
-            $0.conditions = Self.setting($0.conditions, ready: ("True", "Completed", "stored \(result.size) bytes at \(destination)"), generation: backup.metadata.generation)
+            $0.progress = BackupProgress(bytes: manifest.size, estimatedTotalBytes: estimate, percent: 100, updatedAt: completedAt)
+            $0.conditions = Self.setting($0.conditions, ready: ("True", "Completed", "stored \(manifest.size) bytes at \(destination)"), generation: backup.metadata.generation)
         }
-        await events.record(backup.object, type: .normal, reason: "Completed", message: "stored \(result.size) bytes at \(destination), sha256 \(result.sha256)")
+        await events.record(backup.object, type: .normal, reason: "Completed", message: "stored \(manifest.size) bytes at \(destination), sha256 \(manifest.sha256)")
     }
 
     /// A failed attempt: said on the Backup; given up on for good when it cannot
@@ -543,15 +520,6 @@ public final class DriverRuntime: Sendable {
             $0.completedAt = KubeTime.now()
             $0.conditions = Self.setting($0.conditions, ready: ("False", "DatabaseNotFound", "the Database \(self.configuration.database) is gone"), generation: backup.metadata.generation)
         }
-    }
-
-    /// `yyyyMMdd'T'HHmmss'Z'` in UTC.
-    static func keyTimestamp(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-        return formatter.string(from: date)
     }
 }
 

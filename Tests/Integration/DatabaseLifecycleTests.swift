@@ -1,3 +1,4 @@
+import BackupData
 import DriverAPI
 import Foundation
 import KubeClient
