@@ -3,8 +3,9 @@ import KubeModel
 
 // The pure decisions of backup schedules (SPEC section 14): when a five-field cron
 // schedule runs in an IANA time zone, which Backup a schedule makes now, and which
-// of its Backups retention keeps. No I/O: the BackupSchedule controller (not yet
-// written) feeds these the clock, the schedule's status and its Backups.
+// of its Backups retention keeps. No I/O: the BackupSchedule controller
+// (`DatabaseOperator+Schedules`) feeds these the clock, the schedule's status and its
+// Backups, and the Database controller asks `retentionExpired` for its Jobs.
 
 /// A cron schedule: five fields (minute, hour, day of month, month, day of week) with
 /// `*`, lists, ranges, steps and month/day names, or `@hourly`, `@daily` (`@midnight`),
@@ -248,4 +249,61 @@ public enum BackupScheduling {
 extension BackupRetention {
     /// No rule: everything is kept.
     var isEmpty: Bool { [keepLast, keepDaily, keepWeekly, keepMonthly].allSatisfy { $0 == nil } }
+}
+
+// MARK: From the resources
+
+extension BackupScheduling {
+    /// A schedule's cron and time zone, or what is wrong with them.
+    public static func parse(_ spec: BackupScheduleSpec, name: String = "") -> Result<(CronSchedule, TimeZone), SpecError> {
+        // Backups are named <schedule>-<yyyymmddhhmm>, and a name has at most 253 characters.
+        guard name.count <= 240 else { return .failure(SpecError(message: "metadata.name: at most 240 characters (its Backups add 13)")) }
+        let cron: CronSchedule
+        do {
+            cron = try CronSchedule(parsing: spec.schedule)
+        } catch {
+            return .failure(SpecError(message: "spec.schedule: \(error.description)"))
+        }
+        let zoneName = spec.timeZone ?? "UTC"
+        guard let zone = TimeZone(identifier: zoneName) else {
+            return .failure(SpecError(message: "spec.timeZone: \"\(zoneName)\" is not an IANA time zone of this system's database (e.g. Europe/Amsterdam, UTC)"))
+        }
+        return .success((cron, zone))
+    }
+
+    public struct SpecError: Error, Sendable {
+        public var message: String
+    }
+
+    /// The schedule's Backups as `BackupScheduling` sees them: the run's time from
+    /// the annotation (else the creation time).
+    public static func scheduleFacts(_ backups: [Resource<Backup>]) -> [BackupScheduling.BackupFacts] {
+        backups.map { backup in
+            let time = backup.metadata.annotations?[BackupSchedule.scheduledTimeAnnotation].flatMap(KubeTime.parse)
+                ?? backup.metadata.creationTimestamp.flatMap(KubeTime.parse) ?? .distantPast
+            return BackupScheduling.BackupFacts(
+                name: backup.name, time: time, completed: backup.phase == .completed, finished: backup.phase?.isFinished ?? false)
+        }
+    }
+
+    /// Whether `backup` was made by `schedule` (its label, and the schedule as owner).
+    public static func made(_ backup: Resource<Backup>, by schedule: Resource<BackupSchedule>) -> Bool {
+        backup.metadata.labels?[BackupSchedule.scheduleLabel] == LabelValue.valid(schedule.name)
+            && backup.metadata.ownerReferences?.contains { $0.uid == schedule.metadata.uid } == true
+    }
+
+    /// The Backups of a Database that retention deletes, oldest first: for each
+    /// schedule of the Database with a retention, the Completed Backups it made that
+    /// no rule keeps.
+    public static func retentionExpired(database: String, backups: [Resource<Backup>], schedules: [Resource<BackupSchedule>]) -> [String] {
+        var expired: [(Date, String)] = []
+        for schedule in schedules where schedule.object.spec.database == database {
+            guard let retention = schedule.object.spec.retention, case .success(let (_, zone)) = parse(schedule.object.spec) else { continue }
+            let own = backups.filter { made($0, by: schedule) }
+            let facts = scheduleFacts(own)
+            let names = Set(BackupScheduling.expired(facts, retention: retention, timeZone: zone))
+            expired += facts.filter { names.contains($0.name) }.map { ($0.time, $0.name) }
+        }
+        return expired.sorted { $0 < $1 }.map(\.1)
+    }
 }

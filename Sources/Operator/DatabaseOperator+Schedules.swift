@@ -8,7 +8,7 @@ import Logging
 /// (`BackupScheduling.decide`), labelled and owned by the schedule, one at a time,
 /// and writes the schedule's status and Events. Retention's deletions are the
 /// Database's Jobs (`expire-backup`): the Database controller asks
-/// `retentionExpired` which Backups go, and `JobDecider` schedules them.
+/// `BackupScheduling.retentionExpired` which Backups go, and `JobDecider` schedules them.
 extension DatabaseOperator {
     func scheduleController() -> Controller<BackupSchedule> {
         var configuration = Controller<BackupSchedule>.Configuration(name: "backupschedules", watcher: .init(namespace: self.configuration.namespace))
@@ -36,59 +36,6 @@ extension DatabaseOperator {
         }
     }
 
-    /// A schedule's cron and time zone, or what is wrong with them.
-    static func parse(_ spec: BackupScheduleSpec, name: String = "") -> Result<(CronSchedule, TimeZone), SpecError> {
-        // Backups are named <schedule>-<yyyymmddhhmm>, and a name has at most 253 characters.
-        guard name.count <= 240 else { return .failure(SpecError(message: "metadata.name: at most 240 characters (its Backups add 13)")) }
-        let cron: CronSchedule
-        do {
-            cron = try CronSchedule(parsing: spec.schedule)
-        } catch {
-            return .failure(SpecError(message: "spec.schedule: \(error.description)"))
-        }
-        let zoneName = spec.timeZone ?? "UTC"
-        guard let zone = TimeZone(identifier: zoneName) else {
-            return .failure(SpecError(message: "spec.timeZone: \"\(zoneName)\" is not an IANA time zone of this system's database (e.g. Europe/Amsterdam, UTC)"))
-        }
-        return .success((cron, zone))
-    }
-
-    struct SpecError: Error {
-        var message: String
-    }
-
-    /// The schedule's Backups as `BackupScheduling` sees them: the run's time from
-    /// the annotation (else the creation time).
-    static func scheduleFacts(_ backups: [Resource<Backup>]) -> [BackupScheduling.BackupFacts] {
-        backups.map { backup in
-            let time = backup.metadata.annotations?[BackupSchedule.scheduledTimeAnnotation].flatMap(KubeTime.parse)
-                ?? backup.metadata.creationTimestamp.flatMap(KubeTime.parse) ?? .distantPast
-            return BackupScheduling.BackupFacts(
-                name: backup.name, time: time, completed: backup.phase == .completed, finished: backup.phase?.isFinished ?? false)
-        }
-    }
-
-    /// Whether `backup` was made by `schedule` (its label, and the schedule as owner).
-    static func made(_ backup: Resource<Backup>, by schedule: Resource<BackupSchedule>) -> Bool {
-        backup.metadata.labels?[BackupSchedule.scheduleLabel] == LabelValue.valid(schedule.name)
-            && backup.metadata.ownerReferences?.contains { $0.uid == schedule.metadata.uid } == true
-    }
-
-    /// The Backups of a Database that retention deletes, oldest first: for each
-    /// schedule of the Database with a retention, the Completed Backups it made that
-    /// no rule keeps.
-    static func retentionExpired(database: String, backups: [Resource<Backup>], schedules: [Resource<BackupSchedule>]) -> [String] {
-        var expired: [(Date, String)] = []
-        for schedule in schedules where schedule.object.spec.database == database {
-            guard let retention = schedule.object.spec.retention, case .success(let (_, zone)) = parse(schedule.object.spec) else { continue }
-            let own = backups.filter { made($0, by: schedule) }
-            let facts = scheduleFacts(own)
-            let names = Set(BackupScheduling.expired(facts, retention: retention, timeZone: zone))
-            expired += facts.filter { names.contains($0.name) }.map { ($0.time, $0.name) }
-        }
-        return expired.sorted { $0 < $1 }.map(\.1)
-    }
-
     func reconcile(schedule key: ObjectKey) async throws -> ReconcileResult {
         guard let namespace = key.namespace else { return .done }
         let schedule: Resource<BackupSchedule>
@@ -109,7 +56,7 @@ extension DatabaseOperator {
         }
         // Fresh reads: what is made here must not be made twice.
         let backups = try await api.list(Backup.self, namespace: namespace, labelSelector: "\(BackupSchedule.scheduleLabel)=\(LabelValue.valid(key.name))")
-            .filter { Self.made($0, by: schedule) }
+            .filter { BackupScheduling.made($0, by: schedule) }
         if let newest = backups.compactMap({ $0.phase == .completed ? $0.object.status?.completedAt : nil }).max() {
             status.lastSuccessfulTime = max(newest, status.lastSuccessfulTime ?? "")
         }
@@ -128,7 +75,7 @@ extension DatabaseOperator {
                 lastTransitionTime: KubeTime.now(), observedGeneration: generation))
         }
         var result: ReconcileResult = .done
-        switch Self.parse(spec, name: key.name) {
+        switch BackupScheduling.parse(spec, name: key.name) {
         case .failure(let problem):
             ready("False", "InvalidSpec", "no Backups are made until the spec is fixed: \(problem.message)")
             status.nextScheduleTime = nil
@@ -138,7 +85,7 @@ extension DatabaseOperator {
             let decision = BackupScheduling.decide(
                 schedule: key.name, cron: cron, timeZone: zone, suspend: spec.suspend ?? false,
                 lastScheduleTime: status.lastScheduleTime.flatMap(KubeTime.parse),
-                created: schedule.metadata.creationTimestamp.flatMap(KubeTime.parse) ?? now, backups: Self.scheduleFacts(backups), now: now)
+                created: schedule.metadata.creationTimestamp.flatMap(KubeTime.parse) ?? now, backups: BackupScheduling.scheduleFacts(backups), now: now)
             var next: Date?
             switch decision {
             case .suspended:

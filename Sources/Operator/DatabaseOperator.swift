@@ -225,7 +225,7 @@ public final class DatabaseOperator: Service {
         var input = Self.decisionInput(
             database: database.object, backups: backups.map(\.object), jobs: owned.map(\.object), knownDrivers: configuration.knownDrivers, server: server)
         input.database.refusal = refusal
-        input.expiredBackups = Self.retentionExpired(
+        input.expiredBackups = BackupScheduling.retentionExpired(
             database: key.name, backups: backups, schedules: schedules.all.filter { $0.namespace == namespace })
         let decision = JobDecider.decide(input, retry: configuration.retry)
         metrics.record(decision)

@@ -47,11 +47,11 @@ struct ScheduleRetentionTests {
             Self.backup("all-2", schedule: unlimited, hour: 2, phase: .completed),
             Self.backup("manual", schedule: nil, hour: 0, phase: .completed),
         ]
-        let expired = DatabaseOperator.retentionExpired(database: "orders", backups: backups, schedules: [nightly, hourly, unlimited])
+        let expired = BackupScheduling.retentionExpired(database: "orders", backups: backups, schedules: [nightly, hourly, unlimited])
         #expect(expired == ["hourly-1", "nightly-1"])
-        #expect(DatabaseOperator.retentionExpired(database: "other", backups: backups, schedules: [nightly, hourly]).isEmpty)
+        #expect(BackupScheduling.retentionExpired(database: "other", backups: backups, schedules: [nightly, hourly]).isEmpty)
         // A schedule with a zone this system does not know decides nothing.
-        #expect(DatabaseOperator.retentionExpired(database: "orders", backups: backups, schedules: [Self.schedule("nightly", uid: "u1", zone: "Mars/Olympus")]).isEmpty)
+        #expect(BackupScheduling.retentionExpired(database: "orders", backups: backups, schedules: [Self.schedule("nightly", uid: "u1", zone: "Mars/Olympus")]).isEmpty)
     }
 
     static func input(phase: DatabasePhase, pending: Bool, expired: [String], jobs: [JobFacts] = [], deleting: Bool = false) -> DecisionInput {
@@ -95,7 +95,7 @@ struct ScheduleRetentionTests {
     @Test("spec errors name the field: cron, time zone, a name too long for its Backups")
     func specErrors() {
         func message(_ spec: BackupScheduleSpec, name: String = "nightly") -> String? {
-            if case .failure(let error) = DatabaseOperator.parse(spec, name: name) { return error.message }
+            if case .failure(let error) = BackupScheduling.parse(spec, name: name) { return error.message }
             return nil
         }
         #expect(message(BackupScheduleSpec(database: "d", schedule: "0 3 * * *", timeZone: "Europe/Amsterdam")) == nil)
