@@ -20,33 +20,94 @@ public struct ObjectKey: Hashable, Sendable, CustomStringConvertible, Comparable
     public static func < (a: ObjectKey, b: ObjectKey) -> Bool { a.description < b.description }
 }
 
-/// The last known state of every watched object, fed by a watcher.
+/// The last known state of every watched object, fed by a watcher, with indexes:
+/// named functions from an object to the values it is found under (a Job's owner
+/// UID, a Backup's Database), kept up to date on every event so a lookup costs the
+/// objects it returns, not the size of the cache.
 public final class ObjectCache<Object: KubernetesObject>: Sendable {
-    private let objects = Mutex<[ObjectKey: Resource<Object>]>([:])
+    /// The values an object is indexed under (none: not in that index).
+    public typealias IndexFunction = @Sendable (Resource<Object>) -> [String]
 
-    public init() {}
+    /// One event's effect on one key: what was there before and what is now.
+    public struct Change: Sendable {
+        public var key: ObjectKey
+        public var old: Resource<Object>?
+        public var new: Resource<Object>?
+    }
 
-    public subscript(key: ObjectKey) -> Resource<Object>? { objects.withLock { $0[key] } }
+    private struct State {
+        var objects: [ObjectKey: Resource<Object>] = [:]
+        var indexes: [String: [String: Set<ObjectKey>]] = [:]
+        var synced = false
+    }
 
-    public var all: [Resource<Object>] { objects.withLock { Array($0.values) } }
+    private let state = Mutex(State())
+    private let indexers: [String: IndexFunction]
 
-    public var count: Int { objects.withLock { $0.count } }
+    public init(indexes: [String: IndexFunction] = [:]) {
+        indexers = indexes
+    }
+
+    public subscript(key: ObjectKey) -> Resource<Object>? { state.withLock { $0.objects[key] } }
+
+    public var all: [Resource<Object>] { state.withLock { Array($0.objects.values) } }
+
+    public var count: Int { state.withLock { $0.objects.count } }
+
+    /// Whether a first full list has been applied: before that the cache knows nothing.
+    public var hasSynced: Bool { state.withLock { $0.synced } }
+
+    /// The objects index `name` files under `value`.
+    public func indexed(_ name: String, _ value: String) -> [Resource<Object>] {
+        state.withLock { state in
+            (state.indexes[name]?[value] ?? []).compactMap { state.objects[$0] }
+        }
+    }
 
     /// Applies a watcher event; returns the keys whose state changed.
     @discardableResult
     public func apply(_ event: WatcherEvent<Object>) -> [ObjectKey] {
-        objects.withLock { objects in
+        changes(applying: event).map(\.key)
+    }
+
+    /// Applies a watcher event; returns what changed, key by key (a relist: every key
+    /// known before or after).
+    public func changes(applying event: WatcherEvent<Object>) -> [Change] {
+        state.withLock { state in
             switch event {
             case .restarted(let items):
-                let old = Set(objects.keys)
-                objects = Dictionary(items.map { (ObjectKey($0.metadata), $0) }, uniquingKeysWith: { _, last in last })
-                return Array(old.union(objects.keys))
+                let old = state.objects
+                state.objects = Dictionary(items.map { (ObjectKey($0.metadata), $0) }, uniquingKeysWith: { _, last in last })
+                state.indexes = [:]
+                for (key, object) in state.objects { index(object, at: key, into: &state.indexes) }
+                state.synced = true
+                return Set(old.keys).union(state.objects.keys).map { Change(key: $0, old: old[$0], new: state.objects[$0]) }
             case .applied(let resource):
-                objects[ObjectKey(resource.metadata)] = resource
-                return [ObjectKey(resource.metadata)]
+                let key = ObjectKey(resource.metadata)
+                let old = state.objects.updateValue(resource, forKey: key)
+                if let old { unindex(old, at: key, from: &state.indexes) }
+                index(resource, at: key, into: &state.indexes)
+                return [Change(key: key, old: old, new: resource)]
             case .deleted(let resource):
-                objects.removeValue(forKey: ObjectKey(resource.metadata))
-                return [ObjectKey(resource.metadata)]
+                let key = ObjectKey(resource.metadata)
+                let old = state.objects.removeValue(forKey: key)
+                if let old { unindex(old, at: key, from: &state.indexes) }
+                return [Change(key: key, old: old, new: nil)]
+            }
+        }
+    }
+
+    private func index(_ object: Resource<Object>, at key: ObjectKey, into indexes: inout [String: [String: Set<ObjectKey>]]) {
+        for (name, function) in indexers {
+            for value in function(object) { indexes[name, default: [:]][value, default: []].insert(key) }
+        }
+    }
+
+    private func unindex(_ object: Resource<Object>, at key: ObjectKey, from indexes: inout [String: [String: Set<ObjectKey>]]) {
+        for (name, function) in indexers {
+            for value in function(object) {
+                indexes[name]?[value]?.remove(key)
+                if indexes[name]?[value]?.isEmpty == true { indexes[name]?[value] = nil }
             }
         }
     }

@@ -62,15 +62,25 @@ public final class DatabaseOperator: Service {
         databases.maxConcurrent = configuration.maxConcurrent
         databases.errorBaseDelay = .milliseconds(200)
         databases.errorMaxDelay = .seconds(60)
-        var jobSources = [jobsToDatabases(namespace: configuration.namespace)]
-        if let namespace = configuration.namespace, namespace != configuration.operatorNamespace {
-            jobSources.append(jobsToDatabases(namespace: configuration.operatorNamespace))
+        // The Jobs and Backups a reconcile reads come from these caches, indexed, never
+        // from a list per reconcile (#15); every change queues its Database.
+        var jobNamespaces = [configuration.namespace]
+        if let namespace = configuration.namespace, namespace != configuration.operatorNamespace { jobNamespaces.append(configuration.operatorNamespace) }
+        let jobs = jobNamespaces.map { namespace in
+            Informer<Job>(
+                api: api, configuration: .init(namespace: namespace, labelSelector: JobTemplate.databaseUIDLabel),
+                indexes: [Self.byDatabaseUID: { [$0.metadata.labels?[JobTemplate.databaseUIDLabel]].compactMap { $0 } }], logger: logger)
         }
+        let backupInformer = Informer<Backup>(
+            api: api, configuration: .init(namespace: configuration.namespace),
+            indexes: [Self.byDatabase: { [Self.databaseIndexValue(namespace: $0.namespace ?? "", database: $0.object.spec.database)] }], logger: logger)
+        let caches = Caches(jobs: jobs, backups: backupInformer, servers: servers.cache, schedules: schedules.cache)
         let databaseController = Controller<Database>(
-            api: api, configuration: databases, logger: logger, sources: jobSources + [backupsToDatabases(), serversToDatabases(), schedulesToDatabases()]
+            api: api, configuration: databases, logger: logger,
+            sources: jobs.map(jobsToDatabases) + [backupsToDatabases(backupInformer), serversToDatabases(), schedulesToDatabases()]
         ) { key, controller in
             do {
-                return try await self.reconcile(database: key, cache: controller.cache, servers: servers.cache, schedules: schedules.cache)
+                return try await self.reconcile(database: key, cache: controller.cache, caches: caches)
             } catch {
                 self.metrics.recordReconcileError()
                 throw error
@@ -108,17 +118,27 @@ public final class DatabaseOperator: Service {
         }
     }
 
-    /// Queues the Database of each driver Job that changes in `namespace` (nil: all):
+    /// What a Database's reconcile reads besides the Database: informers' caches.
+    struct Caches: Sendable {
+        var jobs: [Informer<Job>]
+        var backups: Informer<Backup>
+        var servers: ObjectCache<DatabaseServer>
+        var schedules: ObjectCache<BackupSchedule>
+    }
+
+    /// The Job index: the UID of the Database a Job works for (its label).
+    static let byDatabaseUID = "database-uid"
+    /// The Backup index: `<namespace>/<spec.database>`.
+    static let byDatabase = "database"
+
+    static func databaseIndexValue(namespace: String, database: String) -> String { "\(namespace)/\(database)" }
+
+    /// Runs a Job informer and queues the Database of each driver Job that changes:
     /// its owner, or for a Job in the operator's namespace the Database its labels name.
-    private func jobsToDatabases(namespace: String?) -> Controller<Database>.KeySource {
-        let api = self.api, logger = self.logger
-        let configuration = Watcher<Job>.Configuration(namespace: namespace, labelSelector: JobTemplate.databaseUIDLabel)
-        return { enqueue in
-            for try await event in Watcher<Job>(api: api, configuration: configuration, logger: logger) {
-                let jobs = event.resources
-                for job in jobs {
-                    if let key = Self.databaseKey(of: job.object) { await enqueue(key) }
-                }
+    private func jobsToDatabases(_ informer: Informer<Job>) -> Controller<Database>.KeySource {
+        { enqueue in
+            try await informer.run { change in
+                if let job = change.new ?? change.old, let key = Self.databaseKey(of: job.object) { await enqueue(key) }
             }
         }
     }
@@ -161,26 +181,46 @@ public final class DatabaseOperator: Service {
         }
     }
 
-    /// Queues the Database a Backup names whenever the Backup changes.
-    private func backupsToDatabases() -> Controller<Database>.KeySource {
-        let api = self.api, logger = self.logger, namespace = configuration.namespace
-        return { enqueue in
-            for try await event in Watcher<Backup>(api: api, configuration: .init(namespace: namespace), logger: logger) {
-                let backups = event.resources
-                for backup in backups {
-                    let namespace = backup.metadata.labels?[Backup.databaseNamespaceLabel] ?? backup.namespace
-                    await enqueue(ObjectKey(namespace: namespace, name: backup.object.spec.database))
-                }
+    /// Runs the Backup informer and queues the Database a Backup names when the Backup
+    /// changes in a way its decisions see: a progress write of a running backup (every
+    /// few seconds) queues nothing.
+    private func backupsToDatabases(_ informer: Informer<Backup>) -> Controller<Database>.KeySource {
+        { enqueue in
+            try await informer.run { change in
+                guard let backup = change.new ?? change.old, !Self.onlyProgress(change.old, change.new) else { return }
+                let namespace = backup.metadata.labels?[Backup.databaseNamespaceLabel] ?? backup.namespace
+                await enqueue(ObjectKey(namespace: namespace, name: backup.object.spec.database))
             }
         }
     }
 
+    /// Whether a Backup's change touches only its progress (and the versions every write moves).
+    static func onlyProgress(_ old: Resource<Backup>?, _ new: Resource<Backup>?) -> Bool {
+        guard let old, let new else { return false }
+        func stripped(_ raw: JSONValue) -> JSONValue {
+            guard case .object(var top) = raw else { return raw }
+            if case .object(var metadata)? = top["metadata"] {
+                for key in ["resourceVersion", "managedFields"] { metadata[key] = nil }
+                top["metadata"] = .object(metadata)
+            }
+            if case .object(var status)? = top["status"] {
+                status["progress"] = nil
+                top["status"] = .object(status)
+            }
+            return .object(top)
+        }
+        return stripped(old.raw) == stripped(new.raw)
+    }
+
     // MARK: Databases
 
-    func reconcile(
-        database key: ObjectKey, cache: ObjectCache<Database>, servers: ObjectCache<DatabaseServer>, schedules: ObjectCache<BackupSchedule>
-    ) async throws -> ReconcileResult {
+    func reconcile(database key: ObjectKey, cache: ObjectCache<Database>, caches: Caches) async throws -> ReconcileResult {
         guard let namespace = key.namespace else { return .done }
+        // An empty cache before its first list is not "no Jobs": that would start every
+        // Database's Jobs again after a restart.
+        for informer in caches.jobs { await informer.waitUntilSynced() }
+        await caches.backups.waitUntilSynced()
+        try Task.checkCancellation()
         // Jobs first, then the Database: a Job seen finished has made its writes, so
         // the Database read after it shows them. Where the Jobs are and their label
         // come from the cached Database (its UID and server do not change).
@@ -200,8 +240,8 @@ public final class DatabaseOperator: Service {
         var jobNamespaces = known.object.serverName == nil ? [namespace] : [configuration.operatorNamespace]
         if terminating { jobNamespaces.append(configuration.operatorNamespace) }
         var jobs: [Resource<Job>] = []
-        for jobNamespace in jobNamespaces {
-            jobs += try await api.list(Job.self, namespace: jobNamespace, labelSelector: "\(JobTemplate.databaseUIDLabel)=\(known.metadata.uid ?? "")")
+        for informer in caches.jobs {
+            jobs += informer.cache.indexed(Self.byDatabaseUID, known.metadata.uid ?? "").filter { jobNamespaces.contains($0.namespace ?? "") }
         }
         let database: Resource<Database>
         do {
@@ -216,17 +256,17 @@ public final class DatabaseOperator: Service {
         let owned = jobs.filter { job in
             Self.databaseKey(of: job.object) == key
         }
-        let backups = try await api.list(Backup.self, namespace: namespace).filter { $0.object.spec.database == key.name }
+        let backups = caches.backups.cache.indexed(Self.byDatabase, Self.databaseIndexValue(namespace: namespace, database: key.name))
         var server: DatabaseServer?
         var refusal: Refusal?
         if let name = database.object.serverName {
-            (server, refusal) = try await serverFor(database.object, name: name, servers: servers)
+            (server, refusal) = try await serverFor(database.object, name: name, servers: caches.servers)
         }
         var input = Self.decisionInput(
             database: database.object, backups: backups.map(\.object), jobs: owned.map(\.object), knownDrivers: configuration.knownDrivers, server: server)
         input.database.refusal = refusal
         input.expiredBackups = BackupScheduling.retentionExpired(
-            database: key.name, backups: backups, schedules: schedules.all.filter { $0.namespace == namespace })
+            database: key.name, backups: backups, schedules: caches.schedules.all.filter { $0.namespace == namespace })
         let decision = JobDecider.decide(input, retry: configuration.retry)
         metrics.record(decision)
         metrics.observe(
@@ -260,6 +300,12 @@ public final class DatabaseOperator: Service {
         case .backoff(_, let delay):
             return .requeue(after: .milliseconds(Int64(delay * 1000) + 10))
         case .createJob(let request):
+            // The Backups came from the cache, which may lag: a Job is a pod, so the
+            // Backup it is for is read fresh first.
+            if request.operation == .backup, let name = request.backup {
+                let fresh = try? await api.get(Backup.self, namespace: namespace, name: name)
+                guard let fresh, fresh.phase?.isFinished != true else { return .requeue(after: .milliseconds(200)) }
+            }
             let job = configuration.jobTemplate.job(
                 for: database.object, request: request, clusterID: clusterID.withLock { $0 }, operatorNamespace: configuration.operatorNamespace,
                 inOperatorNamespace: terminating)

@@ -114,4 +114,59 @@ struct ControllerConvergenceTests {
             }
         }
     }
+
+    @Test("an informer's indexes match the server after moves between index values, deletes, dropped watches, 410 and faults; waitUntilSynced waits for the first list")
+    func indexedInformerConverges() async throws {
+        try await FakeCluster.with { cluster in
+            let api = cluster.client
+            let namespace = "informer"
+            _ = try await api.create(Namespace(metadata: ObjectMeta(name: namespace)))
+            let informer = Informer<ConfigMap>(
+                api: api, configuration: .init(namespace: namespace), indexes: ["owner": { [$0.object.data?["owner"]].compactMap { $0 } }], logger: FakeCluster.logger)
+            #expect(!informer.cache.hasSynced)
+            // A reader that gives up waiting is let go.
+            let waiting = Task { await informer.waitUntilSynced() }
+            waiting.cancel()
+            await waiting.value
+            let changes = Counter()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await informer.run { _ in changes.value.add(1, ordering: .relaxed) } }
+                await informer.waitUntilSynced()
+                #expect(informer.cache.hasSynced)
+                cluster.server.injectFault(FaultRule(verb: "list", resource: "configmaps", status: 429, retryAfterSeconds: 0, count: 3))
+                cluster.server.injectFault(FaultRule(verb: "watch", resource: "configmaps", status: 500, count: 3))
+                for i in 0..<300 {
+                    _ = try await api.create(ConfigMap(metadata: ObjectMeta(name: "cm-\(i)", namespace: namespace), data: ["owner": "o\(i % 7)"]))
+                    if i == 100 { cluster.server.dropWatches(resource: "configmaps") }
+                }
+                for i in stride(from: 0, to: 300, by: 3) {
+                    // Moved to another owner, or deleted.
+                    if i % 2 == 0 {
+                        _ = try await api.patch(ConfigMap.resource, namespace: namespace, name: "cm-\(i)", patch: ["data": ["owner": "moved"]], type: .merge, subresource: nil)
+                    } else {
+                        try await api.delete(ConfigMap.self, namespace: namespace, name: "cm-\(i)")
+                    }
+                    if i == 150 {
+                        cluster.server.compactHistory()
+                        cluster.server.dropWatches(resource: "configmaps")
+                    }
+                }
+                try await eventually(timeout: .seconds(60), "every index value to list what the server holds") {
+                    let items = try await api.list(ConfigMap.self, namespace: namespace)
+                    for owner in (0..<7).map({ "o\($0)" }) + ["moved", "none"] {
+                        let expected = Set(items.filter { $0.object.data?["owner"] == owner }.map(\.name))
+                        guard Set(informer.cache.indexed("owner", owner).map(\.name)) == expected else { return false }
+                    }
+                    return informer.cache.count == items.count
+                }
+                group.cancelAll()
+            }
+            #expect(changes.value.load(ordering: .relaxed) >= 300)
+        }
+    }
+}
+
+/// A count shared with a handler.
+final class Counter: Sendable {
+    let value = Atomic<Int>(0)
 }
