@@ -33,6 +33,10 @@ public struct Watcher<Object: KubernetesObject>: AsyncSequence, Sendable {
         public var watchTimeoutSeconds = 300
         public var initialBackoff: Duration = .milliseconds(100)
         public var maxBackoff: Duration = .seconds(30)
+        /// Applied to each object's JSON before it is decoded and handed on: what a
+        /// cache does not need (a Job's pod template, managedFields) is not kept
+        /// (client-go's SetTransform).
+        public var transform: (@Sendable (JSONValue) -> JSONValue)?
 
         public init(namespace: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil) {
             self.namespace = namespace
@@ -107,7 +111,7 @@ public struct Watcher<Object: KubernetesObject>: AsyncSequence, Sendable {
                             throw KubeError.from(httpStatus: Int(code), body: event.object, retryAfter: nil, request: "WATCH \(Object.resource.plural)")
                         }
                     case .added, .modified, .deleted:
-                        let resource = try Resource<Object>(raw: event.object)
+                        let resource = try Resource<Object>(raw: configuration.transform?(event.object) ?? event.object)
                         if let version = event.resourceVersion { resourceVersion = version }
                         return event.type == .deleted ? .deleted(resource) : .applied(resource)
                     }
@@ -134,7 +138,7 @@ public struct Watcher<Object: KubernetesObject>: AsyncSequence, Sendable {
             var version = ""
             repeat {
                 let page = try await api.list(Object.resource, namespace: configuration.namespace, options: options)
-                items += try page.items.map { try Resource<Object>(raw: $0) }
+                items += try page.items.map { try Resource<Object>(raw: configuration.transform?($0) ?? $0) }
                 version = page.resourceVersion
                 options.continueToken = page.continueToken
             } while options.continueToken != nil

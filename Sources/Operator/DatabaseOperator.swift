@@ -67,8 +67,10 @@ public final class DatabaseOperator: Service {
         var jobNamespaces = [configuration.namespace]
         if let namespace = configuration.namespace, namespace != configuration.operatorNamespace { jobNamespaces.append(configuration.operatorNamespace) }
         let jobs = jobNamespaces.map { namespace in
-            Informer<Job>(
-                api: api, configuration: .init(namespace: namespace, labelSelector: JobTemplate.databaseUIDLabel),
+            var watch = Watcher<Job>.Configuration(namespace: namespace, labelSelector: JobTemplate.databaseUIDLabel)
+            watch.transform = Self.jobSummary
+            return Informer<Job>(
+                api: api, configuration: watch,
                 indexes: [Self.byDatabaseUID: { [$0.metadata.labels?[JobTemplate.databaseUIDLabel]].compactMap { $0 } }], logger: logger)
         }
         let backupInformer = Informer<Backup>(
@@ -124,6 +126,18 @@ public final class DatabaseOperator: Service {
         var backups: Informer<Backup>
         var servers: ObjectCache<DatabaseServer>
         var schedules: ObjectCache<BackupSchedule>
+    }
+
+    /// What the decisions read of a Job: its metadata (no managedFields) and status;
+    /// the pod template, most of its size, is not kept.
+    @Sendable static func jobSummary(_ raw: JSONValue) -> JSONValue {
+        guard case .object(var top) = raw else { return raw }
+        top["spec"] = nil
+        if case .object(var metadata)? = top["metadata"] {
+            metadata["managedFields"] = nil
+            top["metadata"] = .object(metadata)
+        }
+        return .object(top)
     }
 
     /// The Job index: the UID of the Database a Job works for (its label).
