@@ -315,10 +315,12 @@ public final class DatabaseOperator: Service {
             return .requeue(after: .milliseconds(Int64(delay * 1000) + 10))
         case .createJob(let request):
             // The Backups came from the cache, which may lag: a Job is a pod, so the
-            // Backup it is for is read fresh first.
+            // Backup it is for is read fresh first, and a cache behind it decides again
+            // once it catches up (a finished Backup may still need its Job: the release).
             if request.operation == .backup, let name = request.backup {
                 let fresh = try? await api.get(Backup.self, namespace: namespace, name: name)
-                guard let fresh, fresh.phase?.isFinished != true else { return .requeue(after: .milliseconds(200)) }
+                let cached = backups.first { $0.name == name }
+                guard let fresh, fresh.phase == cached?.phase else { return .requeue(after: .milliseconds(200)) }
             }
             let job = configuration.jobTemplate.job(
                 for: database.object, request: request, clusterID: clusterID.withLock { $0 }, operatorNamespace: configuration.operatorNamespace,
