@@ -217,6 +217,7 @@ let package = Package(
             dependencies: [
                 "ObjectStore", "DriverProtocol", "PostgreSQLDriver", "SQLSupport", "TestSupport", "FakeAPIServer", "KubeClient", "KubeModel", "KubeRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

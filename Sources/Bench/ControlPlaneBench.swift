@@ -1,10 +1,12 @@
 import ArgumentParser
+import AsyncHTTPClient
 import FakeAPIServer
 import Foundation
 import KubeClient
 import KubeModel
 import KubeRuntime
 import Logging
+import NIOCore
 import Synchronization
 
 /// `db-operator-bench control-plane`: how fast an operator turns N existing Databases
@@ -38,6 +40,12 @@ struct ControlPlaneBench: AsyncParsableCommand {
         for name in peer where name != "kopf" { throw ValidationError("--peer \(name): only kopf is known") }
     }
 
+    @Flag(help: "Also restart db-operator once its Jobs exist and time the full resync (every Database reconciled, no new Job).")
+    var resync = false
+
+    @Flag(help: "Also measure the fake API server alone: creates/s, a list of every object, watch events/s.")
+    var apiserver = false
+
     struct Figures {
         var name: String
         var seconds: Double
@@ -45,14 +53,20 @@ struct ControlPlaneBench: AsyncParsableCommand {
         var cpuSeconds: Double
         var peakRSS: Int
         var steadyRSS: Int
+        /// The restart: seconds until every Database was decided on again, and Jobs made meanwhile.
+        var resync: (seconds: Double, newJobs: Int)?
     }
 
     func run() async throws {
         let binary = operatorBinary
             ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("db-operator").path
         guard FileManager.default.isExecutableFile(atPath: binary) else { throw ValidationError("no db-operator at \(binary); give --operator-binary") }
+        if apiserver { try await FakeServerBench.run(objects: databases) }
+        let metricsPort = 20_000 + Int(getpid() % 20_000)
         var contenders: [(String, (String) -> (String, [String]))] = [
-            ("db-operator run", { kubeconfig in (binary, ["run", "--kubeconfig", kubeconfig, "--log-level", "warning"]) }),
+            ("db-operator run", { kubeconfig in
+                (binary, ["run", "--kubeconfig", kubeconfig, "--log-level", "warning", "--metrics-addr", "127.0.0.1:\(metricsPort)"])
+            }),
         ]
         if peer.contains("kopf") {
             let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -62,7 +76,7 @@ struct ControlPlaneBench: AsyncParsableCommand {
         var results: [Figures] = []
         for (name, command) in contenders {
             print("\(name): \(databases) Databases in \(namespaces) namespaces ...")
-            results.append(try await measure(name: name, command: command))
+            results.append(try await measure(name: name, command: command, resyncMetricsPort: resync && name.hasPrefix("db-operator") ? metricsPort : nil))
         }
         print("")
         print("contender          time (s)   Jobs/s   CPU (s)   peak RSS (MiB)   steady RSS (MiB)")
@@ -74,9 +88,14 @@ struct ControlPlaneBench: AsyncParsableCommand {
             ]
             print(line.joined(separator: " "))
         }
+        for figures in results {
+            if let (seconds, newJobs) = figures.resync {
+                print(String(format: "%@: full resync of %d Databases after a restart: %.2f s, %d new Jobs", figures.name, figures.jobs, seconds, newJobs))
+            }
+        }
     }
 
-    private func measure(name: String, command: (String) -> (String, [String])) async throws -> Figures {
+    private func measure(name: String, command: (String) -> (String, [String]), resyncMetricsPort: Int?) async throws -> Figures {
         var logger = Logger(label: "bench")
         logger.logLevel = .error
         var configuration = FakeAPIServer.Configuration()
@@ -125,24 +144,28 @@ struct ControlPlaneBench: AsyncParsableCommand {
         }
         defer { counting.cancel() }
         let (executable, arguments) = command(kubeconfig)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(["KUBECONFIG": kubeconfig]) { $1 }
-        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         let errors = "\(directory)/stderr"
-        FileManager.default.createFile(atPath: errors, contents: nil)
-        process.standardError = FileHandle(forWritingAtPath: errors)
-        let start = ContinuousClock.now
-        try process.run()
-        defer {
-            if process.isRunning {
-                process.terminate()
-                let deadline = Date().addingTimeInterval(10)
-                while process.isRunning, Date() < deadline { usleep(50_000) }
-                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            }
+        func launch() throws -> Process {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = arguments
+            process.environment = ProcessInfo.processInfo.environment.merging(["KUBECONFIG": kubeconfig]) { $1 }
+            process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+            FileManager.default.createFile(atPath: errors, contents: nil)
+            process.standardError = FileHandle(forWritingAtPath: errors)
+            try process.run()
+            return process
         }
+        func stop(_ process: Process) {
+            guard process.isRunning else { return }
+            process.terminate()
+            let deadline = Date().addingTimeInterval(10)
+            while process.isRunning, Date() < deadline { usleep(50_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
+        let start = ContinuousClock.now
+        var process = try launch()
+        defer { stop(process) }
         while seen.withLock({ $0.count }) < total {
             guard process.isRunning else {
                 throw ValidationError("\(name) ended early: \((try? String(contentsOfFile: errors, encoding: .utf8))?.suffix(2000) ?? "")")
@@ -159,7 +182,35 @@ struct ControlPlaneBench: AsyncParsableCommand {
         try await Task.sleep(for: .seconds(5))
         let steady = Self.status(pid, "VmRSS")
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        return Figures(name: name, seconds: seconds, jobs: total, cpuSeconds: cpu, peakRSS: peak, steadyRSS: steady)
+        var figures = Figures(name: name, seconds: seconds, jobs: total, cpuSeconds: cpu, peakRSS: peak, steadyRSS: steady)
+        if let port = resyncMetricsPort {
+            // A restart with every Job there: done when the decisions counted on
+            // /metrics reach N (each Database decided on at least once, as the
+            // initial list queues each once); a new Job would show in the watch.
+            stop(process)
+            let before = seen.withLock { $0.count }
+            let restarted = ContinuousClock.now
+            process = try launch()
+            while try await Self.decisions(port: port) < total {
+                guard process.isRunning else { throw ValidationError("\(name) ended early after the restart") }
+                guard ContinuousClock.now - restarted < .seconds(timeout) else { throw ValidationError("\(name): the resync did not finish") }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            let took = ContinuousClock.now - restarted
+            figures.resync = (Double(took.components.seconds) + Double(took.components.attoseconds) / 1e18, seen.withLock { $0.count } - before)
+        }
+        return figures
+    }
+
+    /// The sum of `db_operator_decisions_total` on the operator's /metrics (0 until it serves).
+    static func decisions(port: Int) async throws -> Int {
+        let request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/metrics")
+        guard let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(5)), response.status == .ok,
+            let body = try? await response.body.collect(upTo: 64 << 20)
+        else { return 0 }
+        let text = String(buffer: body)
+        return text.split(separator: "\n").filter { $0.hasPrefix("db_operator_decisions_total{") }
+            .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }.reduce(0) { $0 + Int($1) }
     }
 
     /// User plus system CPU time of a process and its reaped children, in seconds.

@@ -291,7 +291,12 @@ public final class DatabaseOperator: Service {
         logger.debug("decided", metadata: metadata)
         let expiry = database.object.expiry
         try await reportSpec(database, problems: input.database.specProblems, refusal: refusal, expiry: expiry)
-        try await reportWaitingBackups(database: database.object, backups: backups, decision: decision, server: server, refusal: refusal)
+        let waiting = JobDecider.waitingReasons(
+            input, decision: decision, databaseName: key.name, hasBackupTarget: database.object.backupTarget(server: server)?.target.s3Spec != nil)
+        for reason in waiting {
+            guard let backup = backups.first(where: { $0.name == reason.backup }) else { continue }
+            try await setWaitingCondition(backup, reason: reason.reason, message: reason.message)
+        }
         // A time to live: deleted when it runs out (the deletion policy applies), looked at again then.
         var untilExpiry: ReconcileResult = .done
         if let expiry, !database.object.isBeingDeleted {
@@ -454,38 +459,6 @@ public final class DatabaseOperator: Service {
             throw error  // re-read and re-decide
         }
         for (reason, message) in warnings { await events.record(database.object, type: .warning, reason: reason, message: message) }
-    }
-
-    /// Pending Backups say why they wait: another backup first, the database busy,
-    /// or the database not Created.
-    private func reportWaitingBackups(
-        database: Database, backups: [Resource<Backup>], decision: JobDecision, server: DatabaseServer?, refusal: Refusal?
-    ) async throws {
-        let pending = JobDecider.pendingBackups(backups.map {
-            BackupFacts(name: $0.name, creationTimestamp: $0.metadata.creationTimestamp ?? "", phase: $0.phase)
-        })
-        for (index, facts) in pending.enumerated() {
-            guard let backup = backups.first(where: { $0.name == facts.name }) else { continue }
-            let reason: String, message: String
-            if database.isBeingDeleted {
-                (reason, message) = ("DatabaseDeleting", "the database \(database.metadata.name ?? "") is being deleted; this backup will not run")
-            } else if !database.validate(knownDrivers: configuration.knownDrivers, server: server).isEmpty {
-                (reason, message) = ("DatabaseInvalid", "the database's spec is invalid; see its Ready condition")
-            } else if let refusal {
-                (reason, message) = (refusal.reason, refusal.message)
-            } else if database.backupTarget(server: server)?.target.s3Spec == nil {
-                (reason, message) = ("NoBackupTarget", "the database \(database.metadata.name ?? "") has no spec.backupTo")
-            } else if database.phase != .created || database.status?.activeBackup.map({ !$0.isEmpty }) == true {
-                (reason, message) = ("DatabaseBusy", "waiting for the database to be Created and free (phase \(database.phase?.rawValue ?? "none"))")
-            } else if index > 0 {
-                (reason, message) = ("Queued", "waiting for \(pending[0].name): one backup per database at a time, oldest first")
-            } else if case .backoff(_, let delay) = decision {
-                (reason, message) = ("RetryingAfterFailure", "the last attempt failed; retrying in \(Int(delay.rounded(.up))) s")
-            } else {
-                (reason, message) = ("Scheduled", "a backup Job is being started")
-            }
-            try await setWaitingCondition(backup, reason: reason, message: message)
-        }
     }
 
     // MARK: Backups

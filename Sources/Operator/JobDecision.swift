@@ -206,6 +206,41 @@ public enum JobDecider {
 
     static func oldestPendingBackup(_ backups: [BackupFacts]) -> BackupFacts? { pendingBackups(backups).first }
 
+    /// Why a Backup without a phase waits, as its `Ready=False` condition says it.
+    public struct Waiting: Sendable, Hashable {
+        public var backup: String
+        public var reason: String
+        public var message: String
+    }
+
+    /// Why each pending Backup of a Database waits, given the decision taken for the
+    /// Database: the Database controller writes exactly this (one writer per condition).
+    public static func waitingReasons(_ input: DecisionInput, decision: JobDecision, databaseName: String, hasBackupTarget: Bool) -> [Waiting] {
+        let database = input.database
+        let pending = pendingBackups(input.backups)
+        return pending.enumerated().map { index, facts in
+            let (reason, message): (String, String)
+            if database.deleting {
+                (reason, message) = ("DatabaseDeleting", "the database \(databaseName) is being deleted; this backup will not run")
+            } else if !database.specProblems.isEmpty {
+                (reason, message) = ("DatabaseInvalid", "the database's spec is invalid; see its Ready condition")
+            } else if let refusal = database.refusal {
+                (reason, message) = (refusal.reason, refusal.message)
+            } else if !hasBackupTarget {
+                (reason, message) = ("NoBackupTarget", "the database \(databaseName) has no spec.backupTo")
+            } else if database.phase != .created || database.activeBackup.map({ !$0.isEmpty }) == true {
+                (reason, message) = ("DatabaseBusy", "waiting for the database to be Created and free (phase \(database.phase?.rawValue ?? "none"))")
+            } else if index > 0 {
+                (reason, message) = ("Queued", "waiting for \(pending[0].name): one backup per database at a time, oldest first")
+            } else if case .backoff(_, let delay) = decision {
+                (reason, message) = ("RetryingAfterFailure", "the last attempt failed; retrying in \(Int(delay.rounded(.up))) s")
+            } else {
+                (reason, message) = ("Scheduled", "a backup Job is being started")
+            }
+            return Waiting(backup: facts.name, reason: reason, message: message)
+        }
+    }
+
     public static func decide(_ input: DecisionInput, retry: RetryPolicy = RetryPolicy()) -> JobDecision {
         let database = input.database
         // An invalid spec creates and backs up nothing, but never blocks a deletion the

@@ -228,4 +228,36 @@ struct LabelValueTests {
         #expect(LabelValue.valid("-a.b_c-") == "a.b_c")
         #expect(LabelValue.valid("") == "")
     }
+
+    @Test("why pending Backups wait: deleting, invalid, refused, no target, busy, queued behind the oldest, retrying, scheduled")
+    func waitingReasons() {
+        let backups = [
+            BackupFacts(name: "b", creationTimestamp: "2026-12-02T10:00:01Z", phase: nil),
+            BackupFacts(name: "a", creationTimestamp: "2026-12-02T10:00:00Z", phase: nil),
+            BackupFacts(name: "done", creationTimestamp: "2026-12-02T09:00:00Z", phase: .completed),
+        ]
+        func reasons(_ database: DatabaseFacts, decision: JobDecision = .idle, target: Bool = true) -> [String] {
+            let input = DecisionInput(database: database, backups: backups, jobs: [], now: Date())
+            return JobDecider.waitingReasons(input, decision: decision, databaseName: "shop", hasBackupTarget: target).map { "\($0.backup):\($0.reason)" }
+        }
+        let free = DatabaseFacts(generation: 1, phase: .created, deleting: false, hasFinalizer: true, deletionPolicy: .delete, activeBackup: "")
+        #expect(reasons(free) == ["a:Scheduled", "b:Queued"])
+        #expect(reasons(free, decision: .backoff(.backup, delay: 9.2)) == ["a:RetryingAfterFailure", "b:Queued"])
+        #expect(reasons(free, target: false) == ["a:NoBackupTarget", "b:NoBackupTarget"])
+        var busy = free
+        busy.activeBackup = "other"
+        #expect(reasons(busy) == ["a:DatabaseBusy", "b:DatabaseBusy"])
+        var creating = free
+        creating.phase = .creating
+        #expect(reasons(creating) == ["a:DatabaseBusy", "b:DatabaseBusy"])
+        var refused = free
+        refused.refusal = Refusal(reason: "ServerNotFound", message: "no server")
+        #expect(reasons(refused) == ["a:ServerNotFound", "b:ServerNotFound"])
+        var invalid = free
+        invalid.specProblems = [SpecProblem(field: "spec.driver", message: "unknown")]
+        #expect(reasons(invalid) == ["a:DatabaseInvalid", "b:DatabaseInvalid"])
+        var deleting = invalid
+        deleting.deleting = true
+        #expect(reasons(deleting) == ["a:DatabaseDeleting", "b:DatabaseDeleting"])
+    }
 }
