@@ -161,8 +161,14 @@ extension JSONValue {
 }
 
 extension JSONValue {
-    /// Decodes JSON text (Foundation's parser; numbers keep integer or floating kind).
+    /// Decodes JSON text (`JSONParser`; numbers keep integer or floating kind).
     public static func decode(_ data: Data) throws -> JSONValue {
+        try JSONParser.parse(data)
+    }
+
+    /// Decodes JSON text with Foundation's JSONSerialization: the reference the
+    /// parser is tested against.
+    public static func decodeWithFoundation(_ data: Data) throws -> JSONValue {
         try JSONValue(foundation: JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]))
     }
 

@@ -47,3 +47,66 @@ struct JSONValueTests {
         #expect(value == ["metadata": ["labels": [:]]])
     }
 }
+
+/// `JSONParser` against Foundation's JSONSerialization, and what it refuses.
+@Suite("The JSON parser")
+struct JSONParserTests {
+    static let accepted = [
+        #"{"a":1,"b":[true,false,null],"c":{"d":"e"},"f":-0.5,"g":1e3,"i":9223372036854775807}"#,
+        #"  [ 1 , 2.5 , "x" , { } , [ ] ]  "#,
+        #""a \"quoted\" \\ \/ \b\f\n\r\t string""#,
+        #""\u00e9\u4e2d\ud83d\ude00 and é中😀 raw""#,
+        #"{"dup":1,"dup":2}"#,
+        #"0"#, #"-0"#, #"12345678901234567890"#, #"1.5E-7"#, #"true"#, #"null"#,
+        #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x","labels":{"a.b/c":"d"}},"data":{"k":"line\nnext"}}"#,
+    ]
+
+    @Test("accepted documents parse to what JSONSerialization gives")
+    func sameAsFoundation() throws {
+        for text in Self.accepted {
+            let data = Data(text.utf8)
+            #expect(try JSONValue.decode(data) == JSONValue.decodeWithFoundation(data), "\(text)")
+        }
+        // Integers stay integers (Int64.min too, which JSONSerialization makes a
+        // Double); one beyond Int64 is a Double; one beyond Double is refused.
+        #expect(try JSONValue.decode(Data("-9223372036854775808".utf8)) == .int(.min))
+        #expect(throws: (any Error).self) { _ = try JSONValue.decode(Data("1e400".utf8)) }
+        #expect(try JSONValue.decode(Data("9223372036854775807".utf8)) == .int(.max))
+        #expect(try JSONValue.decode(Data("9223372036854775808".utf8)) == .double(9223372036854775808))
+        #expect(try JSONValue.decode(Data("2.0".utf8)) == .double(2))
+    }
+
+    @Test("every value the encoder writes parses back to itself")
+    func roundTrip() throws {
+        var generator = SystemRandomNumberGenerator()
+        func random(_ depth: Int) -> JSONValue {
+            switch Int.random(in: 0..<(depth > 3 ? 5 : 7), using: &generator) {
+            case 0: return .null
+            case 1: return .bool(Bool.random(using: &generator))
+            case 2: return .int(Int64.random(in: .min ... .max, using: &generator))
+            case 3: return .double(Double.random(in: -1e10...1e10, using: &generator))
+            case 4: return .string(String((0..<Int.random(in: 0..<12, using: &generator)).map { _ in "aé\"\\\n\t\u{1}😀z/".randomElement(using: &generator)! }))
+            case 5: return .array((0..<Int.random(in: 0..<5, using: &generator)).map { _ in random(depth + 1) })
+            default: return .object(Dictionary((0..<Int.random(in: 0..<5, using: &generator)).map { ("k\($0)é", random(depth + 1)) }, uniquingKeysWith: { $1 }))
+            }
+        }
+        for _ in 0..<500 {
+            let value = random(0)
+            #expect(try JSONValue.decode(value.encoded()) == value)
+        }
+    }
+
+    @Test("malformed documents are refused")
+    func refused() {
+        let refused: [[UInt8]] = [
+            Array(#"{"a":1,}"#.utf8), Array("[1,]".utf8), Array("01".utf8), Array("1.".utf8), Array(".5".utf8), Array("-".utf8), Array("1e".utf8),
+            Array(#""unterminated"#.utf8), Array("\"a\u{1}b\"".utf8), Array(#""\ud800""#.utf8), Array(#""\udc00x""#.utf8), Array(#""\x""#.utf8),
+            Array(#""\u12g4""#.utf8), Array("tru".utf8), Array("nul".utf8), Array("{} {}".utf8), Array("".utf8), Array("{\"a\" 1}".utf8),
+            Array("[1 2]".utf8), [0x22, 0xFF, 0x22], [0x22, 0xC3, 0x22],
+            Array(String(repeating: "[", count: 600).utf8) + Array(String(repeating: "]", count: 600).utf8),
+        ]
+        for bytes in refused {
+            #expect(throws: (any Error).self, "\(String(decoding: bytes, as: UTF8.self))") { _ = try JSONValue.decode(Data(bytes)) }
+        }
+    }
+}

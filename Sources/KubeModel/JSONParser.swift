@@ -1,0 +1,261 @@
+import Foundation
+
+/// JSON text (RFC 8259) straight into `JSONValue`. Every object the client reads and
+/// the fake API server stores passes through here; Foundation's JSONSerialization
+/// builds NSDictionary and NSNumber trees that then have to be cast back, most of
+/// the cost of a large list (#15). No package in reach parses into our own tree, so
+/// this one is ours. Strict: no trailing commas, leading zeros, unescaped control
+/// characters, lone surrogates or invalid UTF-8; integers that fit in Int64 stay
+/// integers, every other number is a Double; the last of duplicate keys wins.
+struct JSONParser {
+    /// Nesting deeper than this is refused (a recursive parser's stack is finite).
+    static let maxDepth = 512
+
+    private let bytes: UnsafeBufferPointer<UInt8>
+    private var index = 0
+    private var depth = 0
+
+    private init(bytes: UnsafeBufferPointer<UInt8>) {
+        self.bytes = bytes
+    }
+
+    static func parse(_ data: Data) throws -> JSONValue {
+        try data.withUnsafeBytes { raw in
+            var parser = JSONParser(bytes: raw.bindMemory(to: UInt8.self))
+            parser.skipWhitespace()
+            let value = try parser.value()
+            parser.skipWhitespace()
+            guard parser.index == parser.bytes.count else { throw parser.failure("unexpected text after the JSON value") }
+            return value
+        }
+    }
+
+    private func failure(_ message: String) -> DecodingError {
+        DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "invalid JSON at byte \(index): \(message)"))
+    }
+
+    private mutating func skipWhitespace() {
+        while index < bytes.count {
+            switch bytes[index] {
+            case 0x20, 0x0A, 0x0D, 0x09: index += 1
+            default: return
+            }
+        }
+    }
+
+    private mutating func value() throws -> JSONValue {
+        guard index < bytes.count else { throw failure("unexpected end of input") }
+        switch bytes[index] {
+        case UInt8(ascii: "{"): return try object()
+        case UInt8(ascii: "["): return try array()
+        case UInt8(ascii: "\""): return .string(try string())
+        case UInt8(ascii: "t"):
+            try literal("true")
+            return .bool(true)
+        case UInt8(ascii: "f"):
+            try literal("false")
+            return .bool(false)
+        case UInt8(ascii: "n"):
+            try literal("null")
+            return .null
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return try number()
+        default:
+            throw failure("unexpected character")
+        }
+    }
+
+    private mutating func literal(_ word: StaticString) throws {
+        let count = word.utf8CodeUnitCount
+        guard bytes.count - index >= count else { throw failure("unexpected end of input") }
+        for offset in 0..<count where bytes[index + offset] != word.utf8Start[offset] {
+            throw failure("unexpected character")
+        }
+        index += count
+    }
+
+    private mutating func nested<T>(_ body: (inout JSONParser) throws -> T) throws -> T {
+        depth += 1
+        guard depth <= Self.maxDepth else { throw failure("nested more than \(Self.maxDepth) deep") }
+        defer { depth -= 1 }
+        return try body(&self)
+    }
+
+    private mutating func object() throws -> JSONValue {
+        try nested { parser in
+            parser.index += 1  // {
+            var members: [String: JSONValue] = [:]
+            parser.skipWhitespace()
+            if parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: "}") {
+                parser.index += 1
+                return .object(members)
+            }
+            while true {
+                guard parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: "\"") else { throw parser.failure("expected a member name") }
+                let key = try parser.string()
+                parser.skipWhitespace()
+                guard parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: ":") else { throw parser.failure("expected ':'") }
+                parser.index += 1
+                parser.skipWhitespace()
+                members[key] = try parser.value()
+                parser.skipWhitespace()
+                guard parser.index < parser.bytes.count else { throw parser.failure("unexpected end of input") }
+                switch parser.bytes[parser.index] {
+                case UInt8(ascii: ","):
+                    parser.index += 1
+                    parser.skipWhitespace()
+                case UInt8(ascii: "}"):
+                    parser.index += 1
+                    return .object(members)
+                default:
+                    throw parser.failure("expected ',' or '}'")
+                }
+            }
+        }
+    }
+
+    private mutating func array() throws -> JSONValue {
+        try nested { parser in
+            parser.index += 1  // [
+            var elements: [JSONValue] = []
+            parser.skipWhitespace()
+            if parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: "]") {
+                parser.index += 1
+                return .array(elements)
+            }
+            while true {
+                elements.append(try parser.value())
+                parser.skipWhitespace()
+                guard parser.index < parser.bytes.count else { throw parser.failure("unexpected end of input") }
+                switch parser.bytes[parser.index] {
+                case UInt8(ascii: ","):
+                    parser.index += 1
+                    parser.skipWhitespace()
+                case UInt8(ascii: "]"):
+                    parser.index += 1
+                    return .array(elements)
+                default:
+                    throw parser.failure("expected ',' or ']'")
+                }
+            }
+        }
+    }
+
+    /// A string from its opening quote; the text between quotes is copied once when
+    /// it has no escape.
+    private mutating func string() throws -> String {
+        index += 1  // "
+        let start = index
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") {
+                defer { index += 1 }
+                return try utf8(UnsafeBufferPointer(rebasing: bytes[start..<index]))
+            }
+            if byte == UInt8(ascii: "\\") { break }
+            guard byte >= 0x20 else { throw failure("a control character in a string must be escaped") }
+            index += 1
+        }
+        var decoded = Array(bytes[start..<index])
+        while index < bytes.count {
+            let byte = bytes[index]
+            switch byte {
+            case UInt8(ascii: "\""):
+                index += 1
+                return try decoded.withUnsafeBufferPointer { try utf8($0) }
+            case UInt8(ascii: "\\"):
+                index += 1
+                guard index < bytes.count else { throw failure("unexpected end of input") }
+                let escaped = bytes[index]
+                index += 1
+                switch escaped {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): decoded.append(escaped)
+                case UInt8(ascii: "b"): decoded.append(0x08)
+                case UInt8(ascii: "f"): decoded.append(0x0C)
+                case UInt8(ascii: "n"): decoded.append(0x0A)
+                case UInt8(ascii: "r"): decoded.append(0x0D)
+                case UInt8(ascii: "t"): decoded.append(0x09)
+                case UInt8(ascii: "u"):
+                    var scalar = try hex4()
+                    if (0xD800...0xDBFF).contains(scalar) {
+                        guard bytes.count - index >= 6, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
+                            throw failure("a high surrogate without its low surrogate")
+                        }
+                        index += 2
+                        let low = try hex4()
+                        guard (0xDC00...0xDFFF).contains(low) else { throw failure("a high surrogate without its low surrogate") }
+                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                    } else if (0xDC00...0xDFFF).contains(scalar) {
+                        throw failure("a lone low surrogate")
+                    }
+                    guard let unicode = Unicode.Scalar(scalar) else { throw failure("not a Unicode scalar") }
+                    decoded.append(contentsOf: Array(String(Character(unicode)).utf8))
+                default:
+                    throw failure("an unknown escape")
+                }
+            default:
+                guard byte >= 0x20 else { throw failure("a control character in a string must be escaped") }
+                decoded.append(byte)
+                index += 1
+            }
+        }
+        throw failure("an unterminated string")
+    }
+
+    private func utf8(_ buffer: UnsafeBufferPointer<UInt8>) throws -> String {
+        guard let string = String(validating: buffer, as: UTF8.self) else { throw failure("a string that is not UTF-8") }
+        return string
+    }
+
+    private mutating func hex4() throws -> UInt32 {
+        guard bytes.count - index >= 4 else { throw failure("unexpected end of input") }
+        var value: UInt32 = 0
+        for _ in 0..<4 {
+            let byte = bytes[index]
+            let digit: UInt8
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
+            default: throw failure("a \\u escape needs four hex digits")
+            }
+            value = value << 4 | UInt32(digit)
+            index += 1
+        }
+        return value
+    }
+
+    private mutating func number() throws -> JSONValue {
+        let start = index
+        var integral = true
+        if bytes[index] == UInt8(ascii: "-") { index += 1 }
+        guard index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) else { throw failure("a number needs a digit") }
+        if bytes[index] == UInt8(ascii: "0") {
+            index += 1
+            if index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { throw failure("a number has no leading zero") }
+        } else {
+            skipDigits()
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            integral = false
+            index += 1
+            guard index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) else { throw failure("a fraction needs a digit") }
+            skipDigits()
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+            integral = false
+            index += 1
+            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+            guard index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) else { throw failure("an exponent needs a digit") }
+            skipDigits()
+        }
+        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+        if integral, let value = Int64(text) { return .int(value) }
+        guard let value = Double(text), value.isFinite else { throw failure("a number out of range") }
+        return .double(value)
+    }
+
+    private mutating func skipDigits() {
+        while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
+    }
+}
