@@ -235,9 +235,10 @@ public final class DatabaseOperator: Service {
         for informer in caches.jobs { await informer.waitUntilSynced() }
         await caches.backups.waitUntilSynced()
         try Task.checkCancellation()
-        // Jobs first, then the Database: a Job seen finished has made its writes, so
-        // the Database read after it shows them. Where the Jobs are and their label
-        // come from the cached Database (its UID and server do not change).
+        // Jobs first, then (before acting) a fresh read of the Database: a Job seen
+        // finished has made its writes, so the Database read after it shows them.
+        // Where the Jobs are and their label come from the cached Database (its UID
+        // and server do not change).
         var known = cache[key]
         if known == nil {
             do {
@@ -257,31 +258,41 @@ public final class DatabaseOperator: Service {
         for informer in caches.jobs {
             jobs += informer.cache.indexed(Self.byDatabaseUID, known.metadata.uid ?? "").filter { jobNamespaces.contains($0.namespace ?? "") }
         }
-        let database: Resource<Database>
-        do {
-            database = try await api.get(Database.self, namespace: namespace, name: key.name)
-        } catch let error as KubeError where error.code == .notFound {
-            metrics.forget(database: key)
-            return .done
-        }
-        guard database.metadata.uid == known.metadata.uid, database.object.serverName == known.object.serverName else {
-            return .requeue(after: .milliseconds(100))  // re-created or moved meanwhile; the cache catches up
-        }
         let owned = jobs.filter { job in
             Self.databaseKey(of: job.object) == key
         }
         let backups = caches.backups.cache.indexed(Self.byDatabase, Self.databaseIndexValue(namespace: namespace, database: key.name))
-        var server: DatabaseServer?
-        var refusal: Refusal?
-        if let name = database.object.serverName {
-            (server, refusal) = try await serverFor(database.object, name: name, servers: caches.servers)
+        func decide(_ database: Resource<Database>) async throws -> (DecisionInput, JobDecision, DatabaseServer?, Refusal?) {
+            var server: DatabaseServer?
+            var refusal: Refusal?
+            if let name = database.object.serverName {
+                (server, refusal) = try await serverFor(database.object, name: name, servers: caches.servers)
+            }
+            var input = Self.decisionInput(
+                database: database.object, backups: backups.map(\.object), jobs: owned.map(\.object), knownDrivers: configuration.knownDrivers, server: server)
+            input.database.refusal = refusal
+            input.expiredBackups = BackupScheduling.retentionExpired(
+                database: key.name, backups: backups, schedules: caches.schedules.all.filter { $0.namespace == namespace })
+            return (input, JobDecider.decide(input, retry: configuration.retry), server, refusal)
         }
-        var input = Self.decisionInput(
-            database: database.object, backups: backups.map(\.object), jobs: owned.map(\.object), knownDrivers: configuration.knownDrivers, server: server)
-        input.database.refusal = refusal
-        input.expiredBackups = BackupScheduling.retentionExpired(
-            database: key.name, backups: backups, schedules: caches.schedules.all.filter { $0.namespace == namespace })
-        let decision = JobDecider.decide(input, retry: configuration.retry)
+        // Decided on the cached Database; one that would make a Job or expire is read
+        // fresh and decided again (a Job is a pod; the cache may lag the Jobs'
+        // writes). A decision to wait on a stale copy is mended by the event that
+        // brings the fresh one.
+        var database = known
+        var (input, decision, server, refusal) = try await decide(database)
+        if Self.actsOn(decision) || database.object.expiry.map({ $0.timeIntervalSinceNow <= 0 }) == true {
+            do {
+                database = try await api.get(Database.self, namespace: namespace, name: key.name)
+            } catch let error as KubeError where error.code == .notFound {
+                metrics.forget(database: key)
+                return .done
+            }
+            guard database.metadata.uid == known.metadata.uid, database.object.serverName == known.object.serverName else {
+                return .requeue(after: .milliseconds(100))  // re-created or moved meanwhile; the cache catches up
+            }
+            (input, decision, server, refusal) = try await decide(database)
+        }
         metrics.record(decision)
         metrics.observe(
             database: key, creationTimestamp: database.metadata.creationTimestamp,
@@ -339,6 +350,13 @@ public final class DatabaseOperator: Service {
             }
             return untilExpiry
         }
+    }
+
+    /// Whether a decision makes something in the cluster (a Job), so it is taken again
+    /// on a fresh read of the Database first.
+    static func actsOn(_ decision: JobDecision) -> Bool {
+        if case .createJob = decision { return true }
+        return false
     }
 
     /// Deletes a Database whose `spec.ttl` ran out (only that one: the UID is a precondition).
