@@ -10,9 +10,11 @@ import ObjectStore
 /// anything is created (a Backup that is not Completed, a missing object, a dump of
 /// the other engine, an encrypted object without an identity are each a clear
 /// condition); after the driver's create the Database is Restoring (R1), the object
-/// streams from the store through `RestoreStream` (sha256 checked before the end
+/// streams from the store through `BackupArchive.open` (sha256 checked before the end
 /// reaches the tool, decrypted, decompressed) into the driver's restore, and the
-/// Database is Created (R2). A failed attempt is retried by the Job; past
+/// Database is Created (R2). A clone (`spec.cloneFrom`) is first offered to the
+/// driver's `copyInside` (PostgreSQL's TEMPLATE copy), else the source's dump streams
+/// into the restore. A failed attempt is retried by the Job; past
 /// `maxRestoreAttempts`, or for a cause no retry fixes, the restore failed for good:
 /// `Ready=False` (`RestoreFailed` or the cause) and the Database stays Restoring.
 extension DriverRuntime {
