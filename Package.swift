@@ -53,13 +53,15 @@ let package = Package(
         // The drivers' shared pieces: blocking calls off the cooperative pool, settings, errors.
         .target(name: "SQLSupport", path: "Sources/SQLSupport"),
         // Thin Swift over libpq and libmysqlclient.
-        .target(name: "PostgreSQLDriver", dependencies: ["CLibPQ", "SQLSupport", "DriverProtocol"], path: "Sources/PostgreSQLDriver"),
-        .target(name: "MySQLDriver", dependencies: ["CMySQL", "SQLSupport", "DriverProtocol"], path: "Sources/MySQLDriver"),
+        .target(name: "PostgreSQLDriver", dependencies: ["CLibPQ", "SQLSupport", "DriverProtocol", "KubeModel"], path: "Sources/PostgreSQLDriver"),
+        .target(name: "MySQLDriver", dependencies: ["CMySQL", "SQLSupport", "DriverProtocol", "KubeModel"], path: "Sources/MySQLDriver"),
 
-        // The Driver API's driver side: protocol DatabaseDriver and plain values, no Kubernetes.
+        // The Driver API's driver side: protocol DatabaseDriver and plain values, no Kubernetes
+        // client (KubeModel only for the shared `Reason` constants of DriverError).
         .target(
             name: "DriverProtocol",
             dependencies: [
+                "KubeModel",
                 "SQLSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -68,10 +70,10 @@ let package = Package(
             path: "Sources/DriverProtocol"
         ),
         // A driver for tests that needs no database server (enabled only on request).
-        .target(name: "TestDriver", dependencies: ["DriverProtocol", "SQLSupport", .product(name: "NIOCore", package: "swift-nio")], path: "Sources/TestDriver"),
+        .target(name: "TestDriver", dependencies: ["DriverProtocol", "KubeModel", "SQLSupport", .product(name: "NIOCore", package: "swift-nio")], path: "Sources/TestDriver"),
 
         // Codable Kubernetes API types, and the JSON value they keep unknown fields in.
-        .target(name: "KubeModel", path: "Sources/KubeModel"),
+        .target(name: "KubeModel", dependencies: [.product(name: "Crypto", package: "swift-crypto")], path: "Sources/KubeModel"),
 
         // The Kubernetes client: kubeconfig and in-cluster configuration, HTTP, typed errors, watches.
         .target(
@@ -228,13 +230,13 @@ let package = Package(
         // Tests: the env contract of the local services, shared by every test target.
         .target(
             name: "TestSupport",
-            dependencies: ["ObjectStore", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["ObjectStore", "KubeModel", .product(name: "NIOCore", package: "swift-nio")],
             path: "Tests/Support"
         ),
         .testTarget(
             name: "UnitTests",
             dependencies: [
-                "CLI", "KubeModel", "KubeClient", "KubeRuntime", "ObjectStore", "BackupData", "TestSupport", "Operator", "DriverAPI", "DriverProtocol", "FakeAPIServer",
+                "CLI", "KubeModel", "KubeClient", "KubeRuntime", "ObjectStore", "BackupData", "TestSupport", "Operator", "DriverAPI", "DriverProtocol", "FakeAPIServer", "JobRunner",
                 "PostgreSQLDriver", "SQLSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -80,18 +80,18 @@ extension DriverRuntime {
     private func resolveServer(_ name: String) async throws -> (server: DatabaseServer, secretsNamespace: String) {
         guard let operatorNamespace = configuration.operatorNamespace, !operatorNamespace.isEmpty else {
             throw DriverError(
-                reason: "InvalidSpec",
+                reason: .invalidSpec,
                 message: "the Database is on DatabaseServer \(name), whose Jobs the operator runs in its own namespace; this Job has no DB_OPERATOR_OPERATOR_NAMESPACE",
                 retryable: false)
         }
         guard let server = try await readServer(name)?.object else {
-            throw DriverError(reason: "ServerNotFound", message: "DatabaseServer \(name) does not exist", retryable: true)
+            throw DriverError(reason: .serverNotFound, message: "DatabaseServer \(name) does not exist", retryable: true)
         }
         if [.create, .backup].contains(configuration.operation), server.spec.allowedNamespaces?.selector != nil {
             let labels = try await api.get(Namespace.self, namespace: nil, name: configuration.namespace).metadata.labels ?? [:]
             guard server.allows(namespaceLabels: labels) else {
                 throw DriverError(
-                    reason: "NamespaceNotAllowed", message: "DatabaseServer \(name) does not allow namespace \(configuration.namespace)", retryable: false)
+                    reason: .namespaceNotAllowed, message: "DatabaseServer \(name) does not allow namespace \(configuration.namespace)", retryable: false)
             }
         }
         return (server, operatorNamespace)
@@ -114,11 +114,11 @@ extension DriverRuntime {
         // reported, not applied); a server's address is its own.
         let driverName = object.status?.driver ?? server?.spec.driver ?? object.spec.driver ?? ""
         guard let driver = drivers.driver(named: driverName) else {
-            throw await failure(database, DriverError(reason: "InvalidSpec", message: "no driver \"\(driverName)\" in this program (it has: \(drivers.names.joined(separator: ", ")))", retryable: false), operation: "resolve")
+            throw await failure(database, DriverError(reason: .invalidSpec, message: "no driver \"\(driverName)\" in this program (it has: \(drivers.names.joined(separator: ", ")))", retryable: false), operation: "resolve")
         }
         let problems = object.validate(knownDrivers: Set(drivers.names), server: server)
         if !problems.isEmpty, object.status?.driver == nil {
-            throw await failure(database, DriverError(reason: "InvalidSpec", message: problems.map(\.description).joined(separator: "; "), retryable: false), operation: "resolve")
+            throw await failure(database, DriverError(reason: .invalidSpec, message: problems.map(\.description).joined(separator: "; "), retryable: false), operation: "resolve")
         }
         let names: (database: String, user: String)
         if let recordedDatabase = object.status?.databaseName, let recordedUser = object.status?.username {
@@ -130,7 +130,7 @@ extension DriverRuntime {
             {
             case .success(let derived): names = derived
             case .failure(let invalid):
-                throw await failure(database, DriverError(reason: "InvalidSpec", message: invalid.message, retryable: false), operation: "resolve")
+                throw await failure(database, DriverError(reason: .invalidSpec, message: invalid.message, retryable: false), operation: "resolve")
             }
         }
         let connect = server?.spec.connect ?? object.spec.connect ?? ConnectSpec(host: nil)
@@ -223,20 +223,20 @@ extension DriverRuntime {
         guard let encryption = target.encryption else { return [] }
         let name = encryption.recipientsSecret ?? ""
         guard let secret = try await readSecret(name, namespace: namespace) else {
-            throw DriverError(reason: "SecretNotFound", message: "encryption recipientsSecret \(name) not found in namespace \(namespace)", retryable: true)
+            throw DriverError(reason: .secretNotFound, message: "encryption recipientsSecret \(name) not found in namespace \(namespace)", retryable: true)
         }
         if namespace == configuration.namespace { await SecretReader.protect(secret, api: api, logger: logger) }
         guard let text = secret.object.value("recipients") else {
-            throw DriverError(reason: "SecretKeyNotFound", message: "encryption recipientsSecret \(name) needs key recipients (age1... public keys, one per line)", retryable: true)
+            throw DriverError(reason: .secretKeyNotFound, message: "encryption recipientsSecret \(name) needs key recipients (age1... public keys, one per line)", retryable: true)
         }
         let recipients: [AgeRecipient]
         do {
             recipients = try AgeRecipient.parseList(text)
         } catch {
-            throw DriverError(reason: "InvalidRecipients", message: "encryption recipientsSecret \(name): \(error)", retryable: true)
+            throw DriverError(reason: .invalidRecipients, message: "encryption recipientsSecret \(name): \(error)", retryable: true)
         }
         guard !recipients.isEmpty else {
-            throw DriverError(reason: "InvalidRecipients", message: "encryption recipientsSecret \(name) lists no age1... public key", retryable: true)
+            throw DriverError(reason: .invalidRecipients, message: "encryption recipientsSecret \(name) lists no age1... public key", retryable: true)
         }
         return recipients
     }
@@ -248,11 +248,11 @@ extension DriverRuntime {
     func s3Access(_ location: S3Location, namespace: String) async throws -> S3Access {
         if let name = location.credentialsSecret {
             guard let secret = try await readSecret(name, namespace: namespace) else {
-                throw DriverError(reason: "SecretNotFound", message: "S3 CredentialsSecret \(name) not found in namespace \(namespace)", retryable: true)
+                throw DriverError(reason: .secretNotFound, message: "S3 CredentialsSecret \(name) not found in namespace \(namespace)", retryable: true)
             }
             if namespace == configuration.namespace { await SecretReader.protect(secret, api: api, logger: logger) }
             guard let key = secret.object.value("accessKeyId"), let secretKey = secret.object.value("secretAccessKey") else {
-                throw DriverError(reason: "SecretKeyNotFound", message: "S3 CredentialsSecret \(name) needs keys accessKeyId and secretAccessKey", retryable: true)
+                throw DriverError(reason: .secretKeyNotFound, message: "S3 CredentialsSecret \(name) needs keys accessKeyId and secretAccessKey", retryable: true)
             }
             return S3Access(
                 credentials: S3Credentials(accessKeyID: key, secretAccessKey: secretKey, sessionToken: secret.object.value("sessionToken")),
@@ -266,7 +266,7 @@ extension DriverRuntime {
             return S3Access(webIdentity: identity, certificateAuthorityPEM: certificateAuthority)
         }
         throw DriverError(
-            reason: "NoS3Credentials",
+            reason: .noS3Credentials,
             message: "no CredentialsSecret in backupTo, and neither AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY nor AWS_ROLE_ARN/AWS_WEB_IDENTITY_TOKEN_FILE in the Job's environment",
             retryable: false)
     }
@@ -277,7 +277,7 @@ extension DriverRuntime {
         if let secretValue, !secretValue.isEmpty { return secretValue }
         guard let path = environment["AWS_CA_BUNDLE"], !path.isEmpty else { return nil }
         guard let pem = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw DriverError(reason: "CABundleUnreadable", message: "AWS_CA_BUNDLE \(path) cannot be read", retryable: true)
+            throw DriverError(reason: .caBundleUnreadable, message: "AWS_CA_BUNDLE \(path) cannot be read", retryable: true)
         }
         return pem
     }
@@ -298,7 +298,7 @@ extension DriverRuntime {
         case .noSuchBucket: "create the bucket, or fix backupTo's Bucket"
         default: nil
         }
-        return DriverError(reason: error.code.rawValue, message: hint.map { "\(error.description); \($0)" } ?? error.description, retryable: error.isRetryable)
+        return DriverError(reason: Reason(rawValue: error.code.rawValue), message: hint.map { "\(error.description); \($0)" } ?? error.description, retryable: error.isRetryable)
     }
 
     /// Says what went wrong (Ready=False, Event, log) and returns the error to throw.
@@ -324,7 +324,7 @@ extension DriverRuntime {
 
     /// A phase write: compare-and-swap on the status, with the Ready condition.
     func writePhase(
-        _ database: Resource<Database>, to phase: DatabasePhase, ready: (String, String, String),
+        _ database: Resource<Database>, to phase: DatabasePhase, ready: (String, Reason, String),
         _ change: (inout DatabaseStatus) -> Void = { _ in }
     ) async throws {
         var modified = database.object
@@ -336,7 +336,7 @@ extension DriverRuntime {
         status.conditions = Self.setting(status.conditions, ready: ready, generation: database.metadata.generation)
         if phase == .created, from != .backupBeforeDeleteInProgress {
             // A fresh start clears an old block; D17 itself sets it after this.
-            status.conditions?.removeAll { $0.type == "DeletionBlocked" }
+            status.conditions?.removeAll { $0.type == ConditionType.deletionBlocked }
         }
         modified.status = status
         _ = try await api.updateStatus(database, to: modified)
@@ -372,7 +372,7 @@ extension DriverRuntime {
                 continue
             }
         }
-        throw RuntimeFailure(reason: "Conflict", message: "could not write the status of Backup \(name)")
+        throw RuntimeFailure(reason: .conflict, message: "could not write the status of Backup \(name)")
     }
 
     /// The connection Secret with the owned keys set and everything else kept.
@@ -391,7 +391,7 @@ extension DriverRuntime {
     }
 
     /// Conditions with Ready (or `type`) set.
-    static func setting(_ conditions: [Condition]?, type: String = "Ready", ready: (String, String, String), generation: Int64?) -> [Condition] {
+    static func setting(_ conditions: [Condition]?, type: String = ConditionType.ready, ready: (String, Reason, String), generation: Int64?) -> [Condition] {
         var conditions = conditions ?? []
         conditions.set(Condition(type: type, status: ready.0, reason: ready.1, message: ready.2, lastTransitionTime: KubeTime.now(), observedGeneration: generation))
         return conditions
@@ -459,15 +459,15 @@ struct SecretReader {
     func value(of source: ValueSource?, field: String) async throws -> String {
         if let value = source?.value { return value }
         guard let ref = source?.valueFrom?.secretKeyRef else {
-            throw DriverError(reason: "InvalidSpec", message: "\(field) is required", retryable: false)
+            throw DriverError(reason: .invalidSpec, message: "\(field) is required", retryable: false)
         }
         if let other = ref.namespace, other != namespace {
-            throw DriverError(reason: "InvalidSpec", message: "\(field): Secrets are read from namespace \(namespace) only, not \(other)", retryable: false)
+            throw DriverError(reason: .invalidSpec, message: "\(field): Secrets are read from namespace \(namespace) only, not \(other)", retryable: false)
         }
         let secret = try await read(ref.name, field: field)
         if protect { await Self.protect(secret, api: api, logger: logger) }
         guard let value = secret.object.value(ref.key) else {
-            throw DriverError(reason: "SecretKeyNotFound", message: "\(field): Secret \(ref.name) has no key \(ref.key)", retryable: true)
+            throw DriverError(reason: .secretKeyNotFound, message: "\(field): Secret \(ref.name) has no key \(ref.key)", retryable: true)
         }
         return value
     }
@@ -476,7 +476,7 @@ struct SecretReader {
         do {
             return try await api.get(Secret.self, namespace: namespace, name: name)
         } catch let error as KubeError where error.code == .notFound {
-            throw DriverError(reason: "SecretNotFound", message: "\(field): Secret \(name) not found in namespace \(namespace)", retryable: true)
+            throw DriverError(reason: .secretNotFound, message: "\(field): Secret \(name) not found in namespace \(namespace)", retryable: true)
         }
     }
 

@@ -35,17 +35,17 @@ extension DriverRuntime {
     /// dump of this Database's engine, and it can be decrypted if it is encrypted.
     func restorePlan(_ database: Database, driverName: String, backupTarget: (target: BackupTarget, secretsNamespace: String)?) async throws -> RestorePlan {
         guard let source = database.spec.restoreFrom else {
-            throw DriverError(reason: "InvalidSpec", message: "no spec.restoreFrom", retryable: false)
+            throw DriverError(reason: .invalidSpec, message: "no spec.restoreFrom", retryable: false)
         }
         let location: S3Location, key: String, secretsNamespace: String
         var expectedSHA256: String?
         if let name = source.backup {
             guard let backup = try await readBackup(name) else {
-                throw DriverError(reason: "RestoreSourceNotFound", message: "Backup \(name) does not exist in namespace \(configuration.namespace)", retryable: true)
+                throw DriverError(reason: .restoreSourceNotFound, message: "Backup \(name) does not exist in namespace \(configuration.namespace)", retryable: true)
             }
             guard backup.phase == .completed, let destination = backup.object.status?.destination, let sha256 = backup.object.status?.sha256 else {
                 throw DriverError(
-                    reason: "BackupNotCompleted",
+                    reason: .backupNotCompleted,
                     message: "Backup \(name) is \(backup.phase?.rawValue ?? "not started"): only a Completed Backup can be restored", retryable: backup.phase != .failed)
             }
             let (bucket, objectKey) = Self.split(destination)
@@ -60,7 +60,7 @@ extension DriverRuntime {
             }
             guard let (target, namespace) = candidates.first(where: { $0.0.s3Spec?.location.bucket == bucket }), var found = target.s3Spec?.location else {
                 throw DriverError(
-                    reason: "RestoreSourceUnreachable",
+                    reason: .restoreSourceUnreachable,
                     message: "Backup \(name) is in bucket \(bucket), which neither this Database's backupTo nor that of Database \(backup.object.spec.database) names: give restoreFrom.s3 with its endpoint and CredentialsSecret",
                     retryable: false)
             }
@@ -69,7 +69,7 @@ extension DriverRuntime {
         } else if let s3 = source.s3Source, let objectKey = s3.objectKey {
             (location, key, secretsNamespace) = (s3.location, objectKey, configuration.namespace)
         } else {
-            throw DriverError(reason: "InvalidSpec", message: "spec.restoreFrom names neither a Backup nor an object", retryable: false)
+            throw DriverError(reason: .invalidSpec, message: "spec.restoreFrom names neither a Backup nor an object", retryable: false)
         }
         let archive = BackupArchive(store: try makeStore(location, try await s3Access(location, namespace: secretsNamespace)), location: location, logger: logger)
         do {
@@ -77,17 +77,17 @@ extension DriverRuntime {
             // The manifest next to it, when there is one, says what the object is; an
             // object made by hand is known by its name.
             guard let stored = try await archive.inspect(key: key) else {
-                throw DriverError(reason: "RestoreSourceNotFound", message: "no object \(url)", retryable: true)
+                throw DriverError(reason: .restoreSourceNotFound, message: "no object \(url)", retryable: true)
             }
             if let engine = stored.manifest?.engine, engine != driverName {
                 throw DriverError(
-                    reason: "RestoreFormatMismatch", message: "\(url) is a \(engine) backup; this Database's driver is \(driverName)", retryable: false)
+                    reason: .restoreFormatMismatch, message: "\(url) is a \(engine) backup; this Database's driver is \(driverName)", retryable: false)
             }
             var identities: [AgeIdentity]?
             if stored.encrypted {
                 guard let secretName = source.identitySecret else {
                     throw DriverError(
-                        reason: "IdentityRequired", message: "\(url) is encrypted (age): set spec.restoreFrom.identitySecret to a Secret whose key identity holds the age secret key",
+                        reason: .identityRequired, message: "\(url) is encrypted (age): set spec.restoreFrom.identitySecret to a Secret whose key identity holds the age secret key",
                         retryable: false)
                 }
                 identities = try await restoreIdentities(secretName)
@@ -102,10 +102,10 @@ extension DriverRuntime {
     /// The age identities of key `identity` of Secret `name` (this namespace); never echoed.
     func restoreIdentities(_ name: String) async throws -> [AgeIdentity] {
         guard let secret = try await readSecret(name, namespace: configuration.namespace) else {
-            throw DriverError(reason: "SecretNotFound", message: "restoreFrom.identitySecret \(name) not found in namespace \(configuration.namespace)", retryable: true)
+            throw DriverError(reason: .secretNotFound, message: "restoreFrom.identitySecret \(name) not found in namespace \(configuration.namespace)", retryable: true)
         }
         guard let text = secret.object.value("identity") else {
-            throw DriverError(reason: "SecretKeyNotFound", message: "Secret \(name) has no key identity (the age secret key, AGE-SECRET-KEY-1...)", retryable: true)
+            throw DriverError(reason: .secretKeyNotFound, message: "Secret \(name) has no key identity (the age secret key, AGE-SECRET-KEY-1...)", retryable: true)
         }
         var identities: [AgeIdentity] = []
         for (number, line) in text.split(whereSeparator: \.isNewline).enumerated() {
@@ -113,12 +113,12 @@ extension DriverRuntime {
             if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
             guard let identity = try? AgeIdentity(trimmed) else {
                 throw DriverError(
-                    reason: "InvalidIdentity", message: "line \(number + 1) of key identity in Secret \(name) is not an age secret key (AGE-SECRET-KEY-1...)", retryable: false)
+                    reason: .invalidIdentity, message: "line \(number + 1) of key identity in Secret \(name) is not an age secret key (AGE-SECRET-KEY-1...)", retryable: false)
             }
             identities.append(identity)
         }
         guard !identities.isEmpty else {
-            throw DriverError(reason: "InvalidIdentity", message: "key identity in Secret \(name) holds no age secret key", retryable: false)
+            throw DriverError(reason: .invalidIdentity, message: "key identity in Secret \(name) holds no age secret key", retryable: false)
         }
         return identities
     }
@@ -133,14 +133,14 @@ extension DriverRuntime {
     /// One attempt at the load (Restoring), then R2; see the type's comment.
     func restore(_ database: Resource<Database>) async throws {
         guard database.object.spec.restoreFrom != nil || database.object.spec.cloneFrom != nil else {
-            try await writePhase(database, to: .created, ready: ("True", "Created", "spec.restoreFrom was removed before the restore: the database is empty"))
+            try await writePhase(database, to: .created, ready: ("True", .created, "spec.restoreFrom was removed before the restore: the database is empty"))
             return
         }
         let attempt = (database.object.status?.restore?.attempts ?? 0) + 1
         let max = configuration.maxRestoreAttempts
         let context = try await resolve(database)
         var current = database
-        try await writePhase(current, to: .restoring, ready: ("False", "Restoring", "attempt \(attempt) of \(max): loading from \(database.object.status?.restore?.source ?? "the source")")) {
+        try await writePhase(current, to: .restoring, ready: ("False", .restoring, "attempt \(attempt) of \(max): loading from \(database.object.status?.restore?.source ?? "the source")")) {
             var restore = $0.restore ?? RestoreStatus()
             restore.attempts = attempt
             $0.restore = restore
@@ -154,7 +154,7 @@ extension DriverRuntime {
         do {
             ownerPassword = try await readSecret()?.object.value("password")
             guard let password = ownerPassword else {
-                throw DriverError(reason: "SecretNotFound", message: "the connection Secret \(configuration.database) has no password", retryable: true)
+                throw DriverError(reason: .secretNotFound, message: "the connection Secret \(configuration.database) has no password", retryable: true)
             }
             let input: RestoreInput?
             if current.object.spec.cloneFrom != nil {
@@ -203,36 +203,36 @@ extension DriverRuntime {
         let verb = current.object.spec.cloneFrom != nil ? "cloned" : "restored"
         let how = clonePath.isEmpty ? "" : " by \(clonePath)"
         try await writePhase(
-            fresh, to: .created, ready: ("True", verb == "cloned" ? "Cloned" : "Restored", "\(verb) from \(source)\(how); connection details are in Secret \(configuration.database)")
+            fresh, to: .created, ready: ("True", verb == "cloned" ? Reason.cloned : .restored, "\(verb) from \(source)\(how); connection details are in Secret \(configuration.database)")
         ) {
             var restore = $0.restore ?? RestoreStatus()
             restore.completedAt = KubeTime.now()
             $0.restore = restore
         }
         await events.record(
-            database.object, type: .normal, reason: verb == "cloned" ? "Cloned" : "Restored", message: "database \(context.target.databaseName) \(verb) from \(source)\(how)")
+            database.object, type: .normal, reason: verb == "cloned" ? Reason.cloned : .restored, message: "database \(context.target.databaseName) \(verb) from \(source)\(how)")
     }
 
     /// The Database `spec.cloneFrom` names, checked: it exists, is Created, has this driver.
     func cloneSource(_ database: Database, driverName: String) async throws -> Resource<Database> {
         guard let name = database.spec.cloneFrom?.database else {
-            throw DriverError(reason: "InvalidSpec", message: "no spec.cloneFrom", retryable: false)
+            throw DriverError(reason: .invalidSpec, message: "no spec.cloneFrom", retryable: false)
         }
         let source: Resource<Database>
         do {
             source = try await api.get(Database.self, namespace: configuration.namespace, name: name)
         } catch let error as KubeError where error.code == .notFound {
-            throw DriverError(reason: "CloneSourceNotFound", message: "Database \(name) does not exist in namespace \(configuration.namespace)", retryable: true)
+            throw DriverError(reason: .cloneSourceNotFound, message: "Database \(name) does not exist in namespace \(configuration.namespace)", retryable: true)
         }
         guard source.object.phase == .created, !source.object.isBeingDeleted else {
             throw DriverError(
-                reason: "CloneSourceNotReady", message: "Database \(name) is \(source.object.phase?.rawValue ?? "not created"): only a Created Database can be cloned",
+                reason: .cloneSourceNotReady, message: "Database \(name) is \(source.object.phase?.rawValue ?? "not created"): only a Created Database can be cloned",
                 retryable: true)
         }
         let sourceDriver = source.object.status?.driver ?? source.object.spec.driver ?? ""
         guard sourceDriver == driverName else {
             throw DriverError(
-                reason: "RestoreFormatMismatch", message: "Database \(name) is a \(sourceDriver) database; this one's driver is \(driverName)", retryable: false)
+                reason: .restoreFormatMismatch, message: "Database \(name) is a \(sourceDriver) database; this one's driver is \(driverName)", retryable: false)
         }
         return source
     }
@@ -244,7 +244,7 @@ extension DriverRuntime {
         let gaveUp = !classified.retryable || attempt >= configuration.maxRestoreAttempts
         logger.warning("restore attempt failed", metadata: ["reason": "\(classified.reason)", "error": "\(classified.message)", "attempt": "\(attempt)"])
         await events.record(database.object, type: .warning, reason: classified.reason, message: "restore attempt \(attempt): \(classified.message)")
-        let reason = gaveUp ? (classified.retryable ? "RestoreFailed" : classified.reason) : classified.reason
+        let reason = gaveUp ? (classified.retryable ? .restoreFailed : classified.reason) : classified.reason
         let message = gaveUp
             ? "the restore failed for good after \(attempt) attempt(s): \(classified.reason): \(classified.message); delete the Database (and fix the source) to try again"
             : "attempt \(attempt) of \(configuration.maxRestoreAttempts) failed, retried: \(classified.message)"

@@ -13,18 +13,18 @@ import ObjectStore
 extension DriverRuntime {
     func expireBackup() async throws {
         guard let name = configuration.backup else {
-            throw RuntimeFailure(reason: "InvalidJob", message: "an expire-backup Job needs DB_OPERATOR_BACKUP", terminal: true)
+            throw RuntimeFailure(reason: .invalidJob, message: "an expire-backup Job needs DB_OPERATOR_BACKUP", terminal: true)
         }
         guard let backup = try await readBackup(name) else {
             logger.info("the Backup is gone; nothing to expire", metadata: ["k8s.backup": "\(name)"])
             return
         }
         // Only what a schedule made, and only a Completed one: anything else is not retention's.
-        guard let schedule = backup.object.metadata.labels?[BackupSchedule.scheduleLabel], backup.phase == .completed,
+        guard let schedule = backup.object.metadata.labels?[LabelKey.schedule], backup.phase == .completed,
             let destination = backup.object.status?.destination
         else {
             throw await expiryFailure(backup, DriverError(
-                reason: "NotExpirable", message: "Backup \(name) is not a Completed Backup of a BackupSchedule; retention leaves it alone", retryable: false))
+                reason: .notExpirable, message: "Backup \(name) is not a Completed Backup of a BackupSchedule; retention leaves it alone", retryable: false))
         }
         guard let database = try await readDatabase() else {
             logger.info("the Database is gone, and with it the backup target: the Backup stays", metadata: ["k8s.backup": "\(name)"])
@@ -33,11 +33,11 @@ extension DriverRuntime {
         do {
             let server = try await server(of: database.object)
             guard let (target, fromServer) = database.object.backupTarget(server: server), let location = target.s3Spec?.location else {
-                throw DriverError(reason: "NoBackupTarget", message: "the Database has no spec.backupTo (and its server none): the object \(destination) cannot be reached", retryable: true)
+                throw DriverError(reason: .noBackupTarget, message: "the Database has no spec.backupTo (and its server none): the object \(destination) cannot be reached", retryable: true)
             }
             guard let key = location.key(ofDestination: destination, namespace: configuration.namespace, database: configuration.database, backup: name) else {
                 throw DriverError(
-                    reason: "BackupTargetChanged",
+                    reason: .backupTargetChanged,
                     message: "\(destination) is not in the Database's backup target (s3://\(location.bucket)/\(location.prefix)) any more: delete the object and the Backup by hand",
                     retryable: false)
             }
@@ -60,7 +60,7 @@ extension DriverRuntime {
         }
         logger.info("expired", metadata: ["k8s.backup": "\(name)", "schedule": "\(schedule)", "destination": "\(destination)"])
         await events.record(
-            backup.object, type: .normal, reason: "Expired",
+            backup.object, type: .normal, reason: .expired,
             message: "retention of BackupSchedule \(schedule): deleted \(destination) and its manifest, then this Backup")
     }
 
@@ -73,7 +73,7 @@ extension DriverRuntime {
         do {
             _ = try await writeBackupFresh(backup.name, transition: nil) {
                 $0.conditions = Self.setting(
-                    $0.conditions, type: Backup.expiringCondition, ready: ("False", classified.reason, classified.message), generation: backup.metadata.generation)
+                    $0.conditions, type: ConditionType.expiring, ready: ("False", classified.reason, classified.message), generation: backup.metadata.generation)
             }
         } catch {
             logger.info("could not write the expiry condition", metadata: ["error": "\(error)"])

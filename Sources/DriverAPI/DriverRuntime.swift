@@ -117,7 +117,7 @@ public final class DriverRuntime: Sendable {
                 backup: backupName.map { name in
                     BackupState(name: name, exists: backup != nil, phase: backup?.phase, attempts: backup?.object.status?.attempts ?? 0)
                 },
-                deletionBlocked: database.object.status?.conditions?[type: "DeletionBlocked"].map {
+                deletionBlocked: database.object.status?.conditions?[type: ConditionType.deletionBlocked].map {
                     $0.status == "True" && ($0.observedGeneration ?? 0) >= (database.metadata.generation ?? 0)
                 } ?? false,
                 backupBeforeDelete: database.object.effectiveDeletionPolicy(server: server) == .backupBeforeDelete,
@@ -139,7 +139,7 @@ public final class DriverRuntime: Sendable {
             } catch let error as KubeError where error.code == .conflict {
                 conflicts += 1
                 logger.debug("conflict; re-reading", metadata: ["conflicts": "\(conflicts)"])
-                if conflicts > 50 { throw RuntimeFailure(reason: "Conflict", message: "gave up after \(conflicts) write conflicts") }
+                if conflicts > 50 { throw RuntimeFailure(reason: .conflict, message: "gave up after \(conflicts) write conflicts") }
             }
         }
     }
@@ -171,25 +171,25 @@ public final class DriverRuntime: Sendable {
                 modified.metadata.finalizers = (modified.metadata.finalizers ?? []) + [Database.finalizer]
                 current = try await api.update(current, to: modified)
             }
-            try await writePhase(current, to: .creating, ready: ("False", "Creating", "the database is being created"))
+            try await writePhase(current, to: .creating, ready: ("False", .creating, "the database is being created"))
         case .create:
             try await create(database)
         case .takeForBackup(let name):
-            try await writePhase(database, to: .backupRequested, ready: ready(database, "BackupRequested", "backup \(name) requested")) {
+            try await writePhase(database, to: .backupRequested, ready: ready(database, .backupRequested, "backup \(name) requested")) {
                 $0.activeBackup = name
             }
         case .takeForFinalBackup(let name):
-            try await writePhase(database, to: .backupBeforeDeleteRequested, ready: ("False", "BackupBeforeDelete", "a final backup \(name) is taken before the database is dropped")) {
+            try await writePhase(database, to: .backupBeforeDeleteRequested, ready: ("False", .backupBeforeDelete, "a final backup \(name) is taken before the database is dropped")) {
                 $0.activeBackup = name
             }
         case .createFinalBackup(let name):
             if try await readBackup(name) == nil {
-                var labels = ["dboperator.io/database": LabelValue.valid(configuration.database), "dboperator.io/final": "true"]
+                var labels = [LabelKey.database: LabelValue.valid(configuration.database), LabelKey.final: "true"]
                 var annotations: [String: String]?
                 if backupNamespace != configuration.namespace {
                     // Kept in the operator's namespace: say whose it is.
-                    labels[Backup.databaseNamespaceLabel] = configuration.namespace
-                    annotations = [Backup.databaseNameAnnotation: configuration.database]
+                    labels[LabelKey.databaseNamespace] = configuration.namespace
+                    annotations = [AnnotationKey.databaseName: configuration.database]
                     logger.info("the namespace is being deleted: the final Backup is kept in the operator's namespace", metadata: ["k8s.backup": "\(backupNamespace)/\(name)"])
                 }
                 let final = Backup(
@@ -197,16 +197,16 @@ public final class DriverRuntime: Sendable {
                     spec: BackupSpec(database: configuration.database))
                 do { _ = try await api.create(final) } catch let error as KubeError where error.code == .alreadyExists {}
             }
-            try await writePhase(database, to: .backupBeforeDeleteInProgress, ready: ("False", "BackupBeforeDelete", "the final backup \(name) is running"))
+            try await writePhase(database, to: .backupBeforeDeleteInProgress, ready: ("False", .backupBeforeDelete, "the final backup \(name) is running"))
         case .startBackup:
             guard let backup else { return }
             try await writeBackup(backup, transition: .b1) {
                 $0.phase = .starting
                 $0.startedAt = $0.startedAt ?? KubeTime.now()
-                $0.conditions = Self.setting($0.conditions, ready: ("False", "Starting", "the backup Job took the database"), generation: backup.metadata.generation)
+                $0.conditions = Self.setting($0.conditions, ready: ("False", .starting, "the backup Job took the database"), generation: backup.metadata.generation)
             }
         case .beginDump:
-            try await writePhase(database, to: .backupInProgress, ready: ready(database, "BackupInProgress", "backup \(database.object.status?.activeBackup ?? "") in progress"))
+            try await writePhase(database, to: .backupInProgress, ready: ready(database, .backupInProgress, "backup \(database.object.status?.activeBackup ?? "") in progress"))
         case .upload:
             guard let backup else { return }
             try await upload(database: database, backup: backup)
@@ -214,23 +214,23 @@ public final class DriverRuntime: Sendable {
             try await failBackup(database: database, backup: backup, message: message)
         case .backupCompleted:
             if database.object.phase == .backupBeforeDeleteInProgress {
-                try await writePhase(database, to: .backupBeforeDeleteCompleted, ready: ("False", "BackupBeforeDeleteCompleted", "the final backup completed; the database is dropped next"))
+                try await writePhase(database, to: .backupBeforeDeleteCompleted, ready: ("False", .backupBeforeDeleteCompleted, "the final backup completed; the database is dropped next"))
             } else {
-                try await writePhase(database, to: .backupCompleted, ready: ready(database, "BackupCompleted", "backup completed"))
+                try await writePhase(database, to: .backupCompleted, ready: ready(database, .backupCompleted, "backup completed"))
             }
         case .releaseAfterBackup:
             let name = database.object.status?.activeBackup ?? ""
             let finished = try await readBackup(name)
-            try await writePhase(database, to: .created, ready: ("True", "Created", "the database is ready; backup \(name) completed")) {
+            try await writePhase(database, to: .created, ready: ("True", .created, "the database is ready; backup \(name) completed")) {
                 $0.activeBackup = ""
                 if let finished, finished.phase == .completed {
                     $0.lastBackup = LastBackup(name: name, destination: finished.object.status?.destination, completedAt: finished.object.status?.completedAt)
                 }
             }
         case .requestDeletion:
-            try await writePhase(database, to: .deletionRequested, ready: ("False", "Deleting", "deletion requested"))
+            try await writePhase(database, to: .deletionRequested, ready: ("False", .deleting, "deletion requested"))
         case .beginDrop:
-            try await writePhase(database, to: .deletionInProgress, ready: ("False", "Deleting", "the database is being dropped"))
+            try await writePhase(database, to: .deletionInProgress, ready: ("False", .deleting, "the database is being dropped"))
         case .drop:
             try await drop(database)
         case .removeFinalizer:
@@ -257,7 +257,7 @@ public final class DriverRuntime: Sendable {
     }
 
     /// Ready stays True while the database is usable.
-    private func ready(_ database: Resource<Database>, _ reason: String, _ message: String) -> (String, String, String) {
+    private func ready(_ database: Resource<Database>, _ reason: Reason, _ message: String) -> (String, Reason, String) {
         ("True", reason, message)
     }
 
@@ -288,7 +288,7 @@ public final class DriverRuntime: Sendable {
         // adopted or deleted, and nothing is made in the instance while it is there.
         if let existing, !Self.isOwned(existing.object, by: database.object) {
             throw await failure(database, DriverError(
-                reason: "SecretConflict",
+                reason: .secretConflict,
                 message: "Secret \(configuration.database) already exists and does not belong to this Database (no ownerReference to its UID); it is left alone and nothing is created: delete or rename that Secret, or give the Database another name",
                 retryable: true), operation: "create")
         }
@@ -307,20 +307,20 @@ public final class DriverRuntime: Sendable {
         } catch {
             throw await failure(database, error, operation: "create")
         }
-        var ready = ("True", "Created", "the database is ready; connection details are in Secret \(configuration.database)")
+        var ready: (String, Reason, String) = ("True", .created, "the database is ready; connection details are in Secret \(configuration.database)")
         if case .adopted(let earlier) = outcome {
             let when = earlier.createdAt.isEmpty ? "" : ", created \(earlier.createdAt)"
             let text = "adopted database \(context.target.databaseName) and user \(context.target.username), retained by an earlier Database \(earlier.namespace)/\(earlier.name) (uid \(earlier.uid)\(when)); the user's password is now the one in Secret \(configuration.database)"
-            ready = ("True", "Adopted", "the database is ready: \(text)")
-            await events.record(database.object, type: .normal, reason: "Adopted", message: text)
+            ready = ("True", .adopted, "the database is ready: \(text)")
+            await events.record(database.object, type: .normal, reason: .adopted, message: text)
         }
         let restoring = restoreSource != nil && outcome == .ready
         if restoreSource != nil, !restoring {
             await events.record(
-                database.object, type: .warning, reason: "RestoreSkipped",
+                database.object, type: .warning, reason: .restoreSkipped,
                 message: "an existing database was adopted: spec.restoreFrom is not loaded into it")
         }
-        if restoring { ready = ("False", "Restoring", "created; loading from \(restoreSource ?? "")") }
+        if restoring { ready = ("False", .restoring, "created; loading from \(restoreSource ?? "")") }
         try await writePhase(database, to: restoring ? .restoring : .created, ready: ready) {
             if restoring { $0.restore = RestoreStatus(source: restoreSource, attempts: 0) }
             $0.databaseName = context.target.databaseName
@@ -334,7 +334,7 @@ public final class DriverRuntime: Sendable {
             $0.deletionPolicy = database.object.effectiveDeletionPolicy(server: context.server)
         }
         await events.record(
-            database.object, type: .normal, reason: restoring ? "Restoring" : "Created",
+            database.object, type: .normal, reason: restoring ? .restoring : .created,
             message: "database \(context.target.databaseName) and user \(context.target.username) are \(restoring ? "created; restoring from \(restoreSource ?? "")" : "ready")")
     }
 
@@ -348,7 +348,7 @@ public final class DriverRuntime: Sendable {
             // Never Created, and the spec cannot say where: released without touching an instance.
             let text = "released without dropping anything: the database was never Created and the spec is invalid (\(problems.map(\.description).joined(separator: "; ")))"
             logger.warning("\(text)")
-            await events.record(database.object, type: .warning, reason: "ReleasedInvalid", message: text)
+            await events.record(database.object, type: .warning, reason: .releasedInvalid, message: text)
         } else {
             let context = try await resolve(database)
             do {
@@ -363,7 +363,7 @@ public final class DriverRuntime: Sendable {
                 try await api.delete(Secret.resource, namespace: configuration.namespace, name: secret.name, propagation: nil, preconditionUID: secret.metadata.uid)
             } catch let error as KubeError where error.code == .notFound || error.code == .conflict {}  // gone, or replaced meanwhile
         }
-        try await writePhase(database, to: .deleted, ready: ("False", "Deleted", policy == .retain ? "the resource is removed; the database was retained" : "the database was dropped"))
+        try await writePhase(database, to: .deleted, ready: ("False", .deleted, policy == .retain ? "the resource is removed; the database was retained" : "the database was dropped"))
     }
 
     // MARK: Backups
@@ -414,7 +414,7 @@ public final class DriverRuntime: Sendable {
                 $0.destination = destination
                 $0.attempts = ($0.attempts ?? 0) + 1
                 $0.progress = BackupProgress(bytes: 0, estimatedTotalBytes: estimate, percent: estimate == nil ? nil : 0, updatedAt: KubeTime.now())
-                $0.conditions = Self.setting($0.conditions, ready: ("False", "BackingUp", "streaming to \(destination)"), generation: backup.metadata.generation)
+                $0.conditions = Self.setting($0.conditions, ready: ("False", .backingUp, "streaming to \(destination)"), generation: backup.metadata.generation)
             }
         } catch {
             dump.bytes.cancel()
@@ -432,7 +432,7 @@ public final class DriverRuntime: Sendable {
         } catch {
             await archive.shutdown()
             let error: any Error = if let error = error as? BackupArchiveError {
-                DriverError(reason: "VerificationFailed", message: error.description, retryable: true)
+                DriverError(reason: .verificationFailed, message: error.description, retryable: true)
             } else {
                 error
             }
@@ -447,9 +447,9 @@ public final class DriverRuntime: Sendable {
             $0.sha256 = manifest.sha256
             $0.completedAt = completedAt
             $0.progress = BackupProgress(bytes: manifest.size, estimatedTotalBytes: estimate, percent: 100, updatedAt: completedAt)
-            $0.conditions = Self.setting($0.conditions, ready: ("True", "Completed", "stored \(manifest.size) bytes at \(destination)"), generation: backup.metadata.generation)
+            $0.conditions = Self.setting($0.conditions, ready: ("True", .completed, "stored \(manifest.size) bytes at \(destination)"), generation: backup.metadata.generation)
         }
-        await events.record(backup.object, type: .normal, reason: "Completed", message: "stored \(manifest.size) bytes at \(destination), sha256 \(manifest.sha256)")
+        await events.record(backup.object, type: .normal, reason: .completed, message: "stored \(manifest.size) bytes at \(destination), sha256 \(manifest.sha256)")
     }
 
     /// A failed attempt: said on the Backup; given up on for good when it cannot
@@ -467,7 +467,7 @@ public final class DriverRuntime: Sendable {
                 if let fresh {
                     try await failBackup(
                         database: fresh, backup: try await readBackup(backup.name), message: "\(classified.reason): \(classified.message)",
-                        reason: classified.retryable ? "BackupFailed" : classified.reason, countingAttempt: uncountedAttempt)
+                        reason: classified.retryable ? .backupFailed : classified.reason, countingAttempt: uncountedAttempt)
                 }
                 return RuntimeFailure(reason: classified.reason, message: "the backup failed for good: \(classified.message)", terminal: true)
             } catch {
@@ -483,7 +483,7 @@ public final class DriverRuntime: Sendable {
 
     /// B5 (unless already Failed), then D16 or D17 when the database is held for it.
     private func failBackup(
-        database: Resource<Database>, backup: Resource<Backup>?, message: String, reason: String = "BackupFailed", countingAttempt: Bool = false
+        database: Resource<Database>, backup: Resource<Backup>?, message: String, reason: Reason = .backupFailed, countingAttempt: Bool = false
     ) async throws {
         if let backup, backup.phase?.isFinished != true {
             _ = try await writeBackup(backup, transition: .b5) {
@@ -492,21 +492,21 @@ public final class DriverRuntime: Sendable {
                 if countingAttempt { $0.attempts = ($0.attempts ?? 0) + 1 }
                 $0.conditions = Self.setting($0.conditions, ready: ("False", reason, message), generation: backup.metadata.generation)
             }
-            await events.record(backup.object, type: .warning, reason: "BackupFailed", message: message)
+            await events.record(backup.object, type: .warning, reason: .backupFailed, message: message)
         }
         switch database.object.phase {
         case .backupInProgress?:
             try await writePhase(database, to: .created, ready: ("False", reason, "backup \(backup?.name ?? "") failed: \(message)")) {
                 $0.activeBackup = ""
             }
-            await events.record(database.object, type: .warning, reason: "BackupFailed", message: "backup \(backup?.name ?? "") failed: \(message)")
+            await events.record(database.object, type: .warning, reason: .backupFailed, message: "backup \(backup?.name ?? "") failed: \(message)")
         case .backupBeforeDeleteInProgress?:
             let text = "the final backup \(backup?.name ?? "") failed, so the database was NOT dropped: \(message). Fix the cause and change the spec (or set deletionPolicy: Delete) to try again."
-            try await writePhase(database, to: .created, ready: ("False", "DeletionBlocked", text)) {
+            try await writePhase(database, to: .created, ready: ("False", .deletionBlocked, text)) {
                 $0.activeBackup = ""
-                $0.conditions = Self.setting($0.conditions, type: "DeletionBlocked", ready: ("True", "FinalBackupFailed", text), generation: database.metadata.generation)
+                $0.conditions = Self.setting($0.conditions, type: ConditionType.deletionBlocked, ready: ("True", .finalBackupFailed, text), generation: database.metadata.generation)
             }
-            await events.record(database.object, type: .warning, reason: "DeletionBlocked", message: text)
+            await events.record(database.object, type: .warning, reason: .deletionBlocked, message: text)
         default:
             break
         }
@@ -518,14 +518,14 @@ public final class DriverRuntime: Sendable {
         _ = try await writeBackup(backup, transition: .b5) {
             $0.phase = .failed
             $0.completedAt = KubeTime.now()
-            $0.conditions = Self.setting($0.conditions, ready: ("False", "DatabaseNotFound", "the Database \(self.configuration.database) is gone"), generation: backup.metadata.generation)
+            $0.conditions = Self.setting($0.conditions, ready: ("False", .databaseNotFound, "the Database \(self.configuration.database) is gone"), generation: backup.metadata.generation)
         }
     }
 }
 
 /// Why a driver Job ends unsuccessfully; `terminal` when status already says it failed for good.
 public struct RuntimeFailure: Error, CustomStringConvertible, Sendable {
-    public var reason: String
+    public var reason: Reason
     public var message: String
     public var terminal = false
 

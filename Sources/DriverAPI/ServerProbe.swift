@@ -46,10 +46,10 @@ public struct ServerProbe: Sendable {
         } catch {
             outcome = .failure(DriverRuntime.classify(error))
         }
-        let ready: (String, String, String)
+        let ready: (String, Reason, String)
         switch outcome {
         case .success(let version):
-            ready = ("True", "Connected", "the admin login works; \(resource.object.spec.driver) \(version)")
+            ready = ("True", .connected, "the admin login works; \(resource.object.spec.driver) \(version)")
             logger.info("probe succeeded", metadata: ["version": "\(version)"])
         case .failure(let error):
             ready = ("False", error.reason, error.message)
@@ -72,13 +72,13 @@ public struct ServerProbe: Sendable {
                 continue
             }
         }
-        throw RuntimeFailure(reason: "Conflict", message: "could not write the status of DatabaseServer \(server)")
+        throw RuntimeFailure(reason: .conflict, message: "could not write the status of DatabaseServer \(server)")
     }
 
     private func probe(_ server: DatabaseServer) async throws -> String {
         let problems = server.validate(knownDrivers: Set(drivers.names))
         guard problems.isEmpty, let driver = drivers.driver(named: server.spec.driver) else {
-            throw DriverError(reason: "InvalidSpec", message: problems.map(\.description).joined(separator: "; "), retryable: false)
+            throw DriverError(reason: .invalidSpec, message: problems.map(\.description).joined(separator: "; "), retryable: false)
         }
         let secrets = SecretReader(api: api, namespace: operatorNamespace)
         let user = try await secrets.value(of: server.spec.credentials?.username, field: "spec.credentials.username")

@@ -1,5 +1,6 @@
 import AsyncAlgorithms
 import Foundation
+import KubeModel
 import NIOCore
 import SQLSupport
 
@@ -27,7 +28,7 @@ enum DumpProcess {
         do {
             directory = try PrivateFiles.write(command.files)
         } catch let failed as PrivateFiles.Failed {
-            throw DriverError(reason: "DumpFailed", message: failed.message, retryable: failed.retryable)
+            throw DriverError(reason: .dumpFailed, message: failed.message, retryable: failed.retryable)
         }
         // Arguments and variables may name the private directory (an option file, a CA).
         let environment = toolEnvironment(command.environment).mapValues { value in
@@ -53,7 +54,7 @@ enum DumpProcess {
             try process.run()
         } catch {
             removeFiles()
-            throw DriverError(reason: "DumpFailed", message: "cannot start \(command.executable): \(error)", retryable: false)
+            throw DriverError(reason: .dumpFailed, message: "cannot start \(command.executable): \(error)", retryable: false)
         }
         let name = URL(fileURLWithPath: command.executable).lastPathComponent
         // One reader of the error pipe, to its end (the tool's exit closes it): the

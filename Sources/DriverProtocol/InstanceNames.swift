@@ -1,4 +1,4 @@
-import Crypto
+import KubeModel
 
 /// Names inside the instance (SPEC section 2.4): the default database name is
 /// `<namespace>_<name>` normalised to `[a-z0-9_]`, shortened to the engine's limit by
@@ -58,10 +58,7 @@ public enum InstanceNames {
     /// `name` if it fits, else a prefix and `_` plus 8 hex of SHA-256(`hashOf`).
     public static func shorten(_ name: String, limit: Int, hashOf full: String) -> String {
         guard name.utf8.count > limit else { return name }
-        let digest = SHA256.hash(data: Array(full.utf8)).prefix(4).map { byte in
-            let hex = String(byte, radix: 16)
-            return byte < 16 ? "0" + hex : hex
-        }.joined()
+        let digest = ShortHash.sha256Hex8(full)
         // Normalised names are ASCII, so bytes and characters agree; given names may
         // not be, so cut on a character boundary.
         var prefix = ""

@@ -1,4 +1,5 @@
 import Foundation
+import KubeModel
 import NIOCore
 import SQLSupport
 
@@ -18,7 +19,7 @@ enum RestoreProcess {
         do {
             directory = try PrivateFiles.write(command.files)
         } catch let failed as PrivateFiles.Failed {
-            throw DriverError(reason: "RestoreFailed", message: failed.message, retryable: failed.retryable)
+            throw DriverError(reason: .restoreFailed, message: failed.message, retryable: failed.retryable)
         }
         defer { if let directory { try? FileManager.default.removeItem(atPath: directory) } }
         let substitute = { (value: String) in directory.map { value.replacingOccurrences(of: DumpCommand.privateDirectory, with: $0) } ?? value }
@@ -35,7 +36,7 @@ enum RestoreProcess {
         do {
             try process.run()
         } catch {
-            throw DriverError(reason: "RestoreFailed", message: "cannot start \(command.executable): \(error)", retryable: false)
+            throw DriverError(reason: .restoreFailed, message: "cannot start \(command.executable): \(error)", retryable: false)
         }
         let name = URL(fileURLWithPath: command.executable).lastPathComponent
         let tail = ErrorTail()
@@ -87,7 +88,7 @@ enum RestoreProcess {
         await errorPump.value
         if let inputFailure { throw inputFailure }
         guard status == 0 || command.tolerated?(status, tail.text) == true, !stoppedReading else {
-            throw DriverError(reason: "RestoreToolFailed", message: "\(name) exited with status \(status): \(tail.text)", retryable: true)
+            throw DriverError(reason: .restoreToolFailed, message: "\(name) exited with status \(status): \(tail.text)", retryable: true)
         }
     }
 }

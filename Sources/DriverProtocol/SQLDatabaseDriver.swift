@@ -1,3 +1,4 @@
+import KubeModel
 import SQLSupport
 
 /// The lifecycle of a database in a SQL instance, one piece of code for every
@@ -62,7 +63,7 @@ public struct SQLDatabaseDriver<Engine: SQLEngine>: DatabaseDriver {
             return try await engine.openBookkeeping(admin, instance: target.instance)
         } catch let error as SQLError where error.kind == .permissionDenied {
             throw DriverError(
-                reason: "PermissionDenied",
+                reason: .permissionDenied,
                 message: "the admin login cannot use the bookkeeping database \(InstanceNames.bookkeepingDatabase) (was it made by another login? use one admin login per instance, or make this login a member of that one): \(error.description)",
                 retryable: false)
         }
@@ -74,7 +75,7 @@ public struct SQLDatabaseDriver<Engine: SQLEngine>: DatabaseDriver {
             try await body()
         } catch let error as SQLError where error.kind == .permissionDenied {
             throw DriverError(
-                reason: "PermissionDenied",
+                reason: .permissionDenied,
                 message: "\(error.description); the admin login needs \(engine.requiredAdminRights)",
                 retryable: false)
         }
@@ -102,7 +103,7 @@ public struct SQLDatabaseDriver<Engine: SQLEngine>: DatabaseDriver {
             try await engine.dropDatabase(admin, target.databaseName)
         } catch let error as SQLError where !unended.isEmpty && error.kind != .connectionLost && error.kind != .unreachable {
             throw DriverError(
-                reason: "SessionsNotEnded",
+                reason: .sessionsNotEnded,
                 message: "could not end \(unended.count) session(s) of user \(record.username) (\(unended.joined(separator: "; "))), and the drop then failed waiting for their locks: \(error.message); give the admin login \(engine.sessionAdminRight), or end those sessions; the drop is tried again",
                 retryable: true)
         }
@@ -266,7 +267,7 @@ public struct SQLDatabaseDriver<Engine: SQLEngine>: DatabaseDriver {
             }
         }
         throw DriverError(
-            reason: "ClaimContended", message: "the bookkeeping row of database \(target.databaseName) kept changing while it was claimed; trying again",
+            reason: .claimContended, message: "the bookkeeping row of database \(target.databaseName) kept changing while it was claimed; trying again",
             retryable: true)
     }
 
@@ -297,7 +298,7 @@ public struct SQLDatabaseDriver<Engine: SQLEngine>: DatabaseDriver {
                 """, [database])
         } catch let error as SQLError where error.kind == .permissionDenied {
             throw DriverError(
-                reason: "PermissionDenied",
+                reason: .permissionDenied,
                 message: "the admin login cannot read the bookkeeping table in database \(InstanceNames.bookkeepingDatabase) (was it made by another login? use one admin login per instance): \(error.message)",
                 retryable: false)
         }
@@ -314,11 +315,11 @@ public struct SQLDatabaseDriver<Engine: SQLEngine>: DatabaseDriver {
     func checkNames(_ target: DatabaseTarget) throws {
         for (kind, name, limit) in [("database", target.databaseName, nameLimits.database), ("user", target.username, nameLimits.user)] {
             guard !name.isEmpty, name.utf8.count <= limit, !name.utf8.contains(0) else {
-                throw DriverError(reason: "InvalidSpec", message: "the \(kind) name is empty, longer than the engine's \(limit) bytes, or holds a NUL", retryable: false)
+                throw DriverError(reason: .invalidSpec, message: "the \(kind) name is empty, longer than the engine's \(limit) bytes, or holds a NUL", retryable: false)
             }
         }
         guard target.databaseName != InstanceNames.bookkeepingDatabase else {
-            throw DriverError(reason: "InvalidSpec", message: "the database name \(InstanceNames.bookkeepingDatabase) is reserved", retryable: false)
+            throw DriverError(reason: .invalidSpec, message: "the database name \(InstanceNames.bookkeepingDatabase) is reserved", retryable: false)
         }
     }
 }

@@ -115,66 +115,52 @@ public final class JobRunner: Service {
     // MARK: Reconcile
 
     func reconcile(_ key: ObjectKey) async throws -> ReconcileResult {
-        let resource: Resource<Job>
-        do {
-            resource = try await api.get(Job.self, namespace: key.namespace, name: key.name)
-        } catch let error as KubeError where error.code == .notFound {
-            stopAll(for: key, reason: "the Job was deleted")
-            return .done
+        var resource = try await readJob(key)
+        var uid = resource?.metadata.uid ?? ""
+        var decision = decide(resource)
+        // A pod may have ended between the read above and the process table's answer.
+        // Its outcome is written to the Job before it leaves the table, so a second
+        // read has it: the first one could still say "no failures", and start a pod too many.
+        if decision == .start || decision == .failBackoffLimitExceeded || decision.isBackoff {
+            resource = try await readJob(key)
+            guard resource == nil || resource?.metadata.uid == uid else { return .requeue(after: .milliseconds(10)) }
+            uid = resource?.metadata.uid ?? uid
+            decision = decide(resource)
         }
-        let job = resource.object
-        let uid = job.metadata.uid ?? ""
-        if job.metadata.deletionTimestamp != nil {
-            stopAll(for: key, reason: "the Job is being deleted")
+        switch decision {
+        case .stop(let why):
+            stopAll(for: key, because: why)
             return .done
-        }
-        if job.isFinished {
-            stopAll(for: key, reason: "the Job finished")
+        case .finished:
+            stopAll(for: key, because: "the Job finished")
+            guard let resource else { return .done }
             return try await expireIfDue(resource)
-        }
-        let status = job.status ?? JobStatus()
-        if let deadline = job.spec?.activeDeadlineSeconds, let start = status.startTime.flatMap(KubeTime.parse) {
-            let remaining = start.addingTimeInterval(TimeInterval(deadline)).timeIntervalSinceNow
-            if remaining <= 0 {
-                stopAll(for: key, reason: "the Job exceeded its deadline")
-                try await finish(key, uid: uid, reason: "DeadlineExceeded", message: "Job was active longer than specified deadline", failedPod: processes.pod(for: uid) != nil)
-                return .done
-            }
-            if processes.pod(for: uid) != nil { return .requeue(after: .milliseconds(Int64(remaining * 1000) + 50)) }
-        }
-        if processes.pod(for: uid) != nil { return .done }
-        // A pod may have ended between the read above and that check. Its outcome is
-        // written to the Job before it leaves the table, so a second read has it: the
-        // first one could still say "no failures", and start a pod too many.
-        let current: Resource<Job>
-        do {
-            current = try await api.get(Job.self, namespace: key.namespace, name: key.name)
-        } catch let error as KubeError where error.code == .notFound {
+        case .failDeadlineExceeded:
+            stopAll(for: key, because: "the Job exceeded its deadline")
+            try await finish(
+                key, uid: uid, reason: .deadlineExceeded, message: "Job was active longer than specified deadline", failedPod: processes.pod(for: uid) != nil)
             return .done
+        case .watchPod(let recheck):
+            return recheck.map { .requeue(after: $0) } ?? .done
+        case .failBackoffLimitExceeded:
+            try await finish(key, uid: uid, reason: .backoffLimitExceeded, message: "Job has reached the specified backoff limit", failedPod: false)
+            return .done
+        case .backoff(let delay):
+            return .requeue(after: delay)
+        case .start:
+            break
         }
-        guard current.metadata.uid == uid, current.object.metadata.deletionTimestamp == nil, !current.object.isFinished else {
-            return .requeue(after: .milliseconds(10))
-        }
-        let latest = current.object.status ?? JobStatus()
-
+        guard let resource else { return .done }
+        let job = resource.object
+        let latest = job.status ?? JobStatus()
         let failures = latest.failed ?? 0
-        let backoffLimit = job.spec?.backoffLimit ?? 6
-        if failures > backoffLimit {
-            try await finish(key, uid: uid, reason: "BackoffLimitExceeded", message: "Job has reached the specified backoff limit", failedPod: false)
-            return .done
-        }
-        if failures > 0, let lastFailure = processes.lastFailure(of: uid) {
-            let delay = Backoff.exponential(attempt: failures, base: configuration.retryBackoff, cap: configuration.maxRetryBackoff)
-            let elapsed = ContinuousClock.now - lastFailure
-            if elapsed < delay { return .requeue(after: delay - elapsed) }
-        }
 
         let plan: PodPlan
         do {
             plan = try await prepare(job, attempt: failures + (latest.succeeded ?? 0) + 1)
         } catch let error as PodSetupError {
             logger.warning("cannot start the Job's container", metadata: ["k8s.job": "\(key)", "error": "\(error)"])
-            await events.record(job, type: .warning, reason: "FailedCreatePodContainer", message: error.description)
+            await events.record(job, type: .warning, reason: .failedCreatePodContainer, message: error.description)
             return .requeue(after: .seconds(5))
         }
         // As the job controller does: the Job is active before its pod runs, so a fast
@@ -188,7 +174,7 @@ public final class JobRunner: Service {
             pod = try plan.launch()
         } catch {
             processes.recordFailure(of: uid)
-            await events.record(job, type: .warning, reason: "FailedStart", message: "\(error)")
+            await events.record(job, type: .warning, reason: .failedStart, message: "\(error)")
             try await updateStatus(key, uid: uid) { status in
                 status.active = 0
                 status.failed = (status.failed ?? 0) + 1
@@ -197,11 +183,37 @@ public final class JobRunner: Service {
         }
         processes.add(pod)
         exits.continuation.yield(pod)
-        await events.record(job, type: .normal, reason: "SuccessfulCreate", message: "Created pod: \(pod.podName) (local process \(pod.pid))")
+        await events.record(job, type: .normal, reason: .successfulCreate, message: "Created pod: \(pod.podName) (local process \(pod.pid))")
         if let deadline = job.spec?.activeDeadlineSeconds {
             return .requeue(after: .seconds(deadline))
         }
         return .done
+    }
+
+    /// The Job, or nil when it does not exist.
+    private func readJob(_ key: ObjectKey) async throws -> Resource<Job>? {
+        do {
+            return try await api.get(Job.self, namespace: key.namespace, name: key.name)
+        } catch let error as KubeError where error.code == .notFound {
+            return nil
+        }
+    }
+
+    /// `JobRunDecider` on a Job as read, with this runner's process table.
+    private func decide(_ resource: Resource<Job>?) -> JobRunDecision {
+        var facts = JobRunFacts(exists: resource != nil)
+        if let job = resource?.object {
+            let uid = job.metadata.uid ?? ""
+            facts.deleting = job.metadata.deletionTimestamp != nil
+            facts.finished = job.isFinished
+            facts.activeDeadlineSeconds = job.spec?.activeDeadlineSeconds
+            facts.startTime = job.status?.startTime.flatMap(KubeTime.parse)
+            facts.podRunning = processes.pod(for: uid) != nil
+            facts.failures = job.status?.failed ?? 0
+            facts.backoffLimit = job.spec?.backoffLimit ?? 6
+            facts.sinceLastFailure = processes.lastFailure(of: uid).map { ContinuousClock.now - $0 }
+        }
+        return JobRunDecider.decide(facts, now: Date(), retryBackoff: configuration.retryBackoff, maxRetryBackoff: configuration.maxRetryBackoff)
     }
 
     /// Deletes a finished Job once `ttlSecondsAfterFinished` has passed.
@@ -218,7 +230,7 @@ public final class JobRunner: Service {
         return .done
     }
 
-    private func stopAll(for key: ObjectKey, reason: String) {
+    private func stopAll(for key: ObjectKey, because reason: String) {
         for pod in processes.pods(for: key) where !pod.stopRequested {
             logger.info("stopping the Job's process", metadata: ["k8s.job": "\(key)", "process.pid": "\(pod.pid)", "reason": "\(reason)"])
             pod.stop()
@@ -424,8 +436,8 @@ public final class JobRunner: Service {
                     status.succeeded = (status.succeeded ?? 0) + 1
                     status.completionTime = now
                     var conditions = status.conditions ?? []
-                    conditions.append(JobCondition(type: "SuccessCriteriaMet", status: "True", reason: "CompletionsReached", message: "Reached expected number of succeeded pods", lastTransitionTime: now))
-                    conditions.append(JobCondition(type: "Complete", status: "True", reason: "CompletionsReached", message: "Reached expected number of succeeded pods", lastTransitionTime: now))
+                    conditions.append(JobCondition(type: "SuccessCriteriaMet", status: "True", reason: .completionsReached, message: "Reached expected number of succeeded pods", lastTransitionTime: now))
+                    conditions.append(JobCondition(type: "Complete", status: "True", reason: .completionsReached, message: "Reached expected number of succeeded pods", lastTransitionTime: now))
                     status.conditions = conditions
                 }
             } else {
@@ -444,7 +456,7 @@ public final class JobRunner: Service {
     }
 
     /// Marks the Job Failed with the job controller's condition pair.
-    private func finish(_ key: ObjectKey, uid: String, reason: String, message: String, failedPod: Bool) async throws {
+    private func finish(_ key: ObjectKey, uid: String, reason: Reason, message: String, failedPod: Bool) async throws {
         try await updateStatus(key, uid: uid) { status in
             let now = KubeTime.now()
             status.active = 0

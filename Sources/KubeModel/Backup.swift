@@ -4,13 +4,6 @@
 public struct Backup: KubernetesObject, Hashable {
     public static let resource = ResourceDescriptor(
         group: "dboperator.io", version: "v1alpha1", plural: "backups", kind: "Backup", namespaced: true)
-    /// On a final Backup kept in the operator's namespace (its Database's namespace was
-    /// being deleted): the Database's namespace (label) and name (annotation).
-    public static let databaseNamespaceLabel = "dboperator.io/database-namespace"
-    public static let databaseNameAnnotation = "dboperator.io/database-name"
-    /// The condition a failed retention deletion sets (`False`, the cause as reason);
-    /// the BackupSchedule's status reports it.
-    public static let expiringCondition = "Expiring"
 
     public var apiVersion: String? = "dboperator.io/v1alpha1"
     public var kind: String? = "Backup"
@@ -27,7 +20,7 @@ public struct Backup: KubernetesObject, Hashable {
     public var phase: BackupPhase? { status?.phase }
 
     /// A final Backup kept in the operator's namespace for a Database of another.
-    public var isKeptForAnotherNamespace: Bool { metadata.labels?[Self.databaseNamespaceLabel] != nil }
+    public var isKeptForAnotherNamespace: Bool { metadata.labels?[LabelKey.databaseNamespace] != nil }
 }
 
 /// Which Database to back up (same namespace).

@@ -5,10 +5,6 @@
 public struct BackupSchedule: KubernetesObject, Hashable {
     public static let resource = ResourceDescriptor(
         group: "dboperator.io", version: "v1alpha1", plural: "backupschedules", kind: "BackupSchedule", namespaced: true)
-    /// On each Backup a schedule made: the schedule's name.
-    public static let scheduleLabel = "dboperator.io/schedule"
-    /// On each Backup a schedule made: the run it was made for (RFC 3339, UTC).
-    public static let scheduledTimeAnnotation = "dboperator.io/scheduled-time"
 
     public var apiVersion: String? = "dboperator.io/v1alpha1"
     public var kind: String? = "BackupSchedule"

@@ -129,13 +129,7 @@ public struct S3Location: Sendable, Hashable {
     public static func objectNamePart(_ backup: String) -> String {
         let limit = 200
         guard backup.utf8.count > limit else { return backup }
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a, stable across runs and machines
-        for byte in backup.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x100_0000_01b3
-        }
-        let hex = String(hash, radix: 16)
-        return String(backup.utf8.prefix(limit - 17).map { Character(UnicodeScalar($0)) }) + "-" + String(repeating: "0", count: 16 - hex.count) + hex
+        return String(backup.utf8.prefix(limit - 17).map { Character(UnicodeScalar($0)) }) + "-" + ShortHash.fnv1a64Hex(backup)
     }
 
     /// `s3://bucket/key`.

@@ -91,7 +91,7 @@ public struct Event: KubernetesObject, Hashable {
     public var kind: String? = "Event"
     public var metadata: ObjectMeta
     public var involvedObject: ObjectReference
-    public var reason: String?
+    public var reason: Reason?
     public var message: String?
     public var type: String?
     public var count: Int?
@@ -102,7 +102,7 @@ public struct Event: KubernetesObject, Hashable {
     public var reportingInstance: String?
 
     public init(
-        metadata: ObjectMeta, involvedObject: ObjectReference, reason: String?, message: String?, type: String?,
+        metadata: ObjectMeta, involvedObject: ObjectReference, reason: Reason?, message: String?, type: String?,
         count: Int? = 1, firstTimestamp: String? = nil, lastTimestamp: String? = nil, source: EventSource? = nil
     ) {
         self.metadata = metadata

@@ -184,12 +184,12 @@ public struct JobStatus: Codable, Sendable, Hashable {
 public struct JobCondition: Codable, Sendable, Hashable {
     public var type: String
     public var status: String
-    public var reason: String?
+    public var reason: Reason?
     public var message: String?
     public var lastProbeTime: String?
     public var lastTransitionTime: String?
 
-    public init(type: String, status: String, reason: String? = nil, message: String? = nil, lastTransitionTime: String? = nil) {
+    public init(type: String, status: String, reason: Reason? = nil, message: String? = nil, lastTransitionTime: String? = nil) {
         self.type = type
         self.status = status
         self.reason = reason

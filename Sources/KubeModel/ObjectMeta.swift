@@ -83,12 +83,12 @@ public struct StatusCause: Codable, Sendable, Hashable {
 public struct Condition: Codable, Sendable, Hashable {
     public var type: String
     public var status: String
-    public var reason: String
+    public var reason: Reason
     public var message: String
     public var lastTransitionTime: String
     public var observedGeneration: Int64?
 
-    public init(type: String, status: String, reason: String, message: String, lastTransitionTime: String, observedGeneration: Int64? = nil) {
+    public init(type: String, status: String, reason: Reason, message: String, lastTransitionTime: String, observedGeneration: Int64? = nil) {
         self.type = type
         self.status = status
         self.reason = reason

@@ -25,7 +25,7 @@ public final class EventRecorder: Sendable {
         self.logger = logger
     }
 
-    public func record<T: KubernetesObject>(_ object: T, type: EventType, reason: String, message: String) async {
+    public func record<T: KubernetesObject>(_ object: T, type: EventType, reason: Reason, message: String) async {
         let metadata = object.metadata
         guard let namespace = metadata.namespace ?? (T.resource.namespaced ? nil : "default"), let name = metadata.name else { return }
         let key = "\(metadata.uid ?? name)|\(type.rawValue)|\(reason)|\(message)"

@@ -1,5 +1,6 @@
 import DriverProtocol
 import Foundation
+import KubeModel
 import SQLSupport
 
 extension MySQLConnection: SQLSession {}
@@ -244,7 +245,7 @@ public struct MySQLEngine: SQLEngine {
     public func checkRestoreFormat(_ input: RestoreInput) throws {
         if input.isPostgreSQLArchive {
             throw DriverError(
-                reason: "RestoreFormatMismatch",
+                reason: .restoreFormatMismatch,
                 message: "the dump is a pg_dump archive (PGDMP): the mysql driver loads SQL dumps (mysqldump, mariadb-dump; plain, .gz or .zst)",
                 retryable: false)
         }

@@ -279,7 +279,7 @@ extension BackupScheduling {
     /// the annotation (else the creation time).
     public static func scheduleFacts(_ backups: [Resource<Backup>]) -> [BackupScheduling.BackupFacts] {
         backups.map { backup in
-            let time = backup.metadata.annotations?[BackupSchedule.scheduledTimeAnnotation].flatMap(KubeTime.parse)
+            let time = backup.metadata.annotations?[AnnotationKey.scheduledTime].flatMap(KubeTime.parse)
                 ?? backup.metadata.creationTimestamp.flatMap(KubeTime.parse) ?? .distantPast
             return BackupScheduling.BackupFacts(
                 name: backup.name, time: time, completed: backup.phase == .completed, finished: backup.phase?.isFinished ?? false)
@@ -288,7 +288,7 @@ extension BackupScheduling {
 
     /// Whether `backup` was made by `schedule` (its label, and the schedule as owner).
     public static func made(_ backup: Resource<Backup>, by schedule: Resource<BackupSchedule>) -> Bool {
-        backup.metadata.labels?[BackupSchedule.scheduleLabel] == LabelValue.valid(schedule.name)
+        backup.metadata.labels?[LabelKey.schedule] == LabelValue.valid(schedule.name)
             && backup.metadata.ownerReferences?.contains { $0.uid == schedule.metadata.uid } == true
     }
 

@@ -24,7 +24,7 @@ extension DatabaseOperator {
     /// success times, skipped runs and retention follow.
     private func backupsToSchedules() -> Controller<BackupSchedule>.KeySource {
         let api = self.api, logger = self.logger
-        let configuration = Watcher<Backup>.Configuration(namespace: configuration.namespace, labelSelector: BackupSchedule.scheduleLabel)
+        let configuration = Watcher<Backup>.Configuration(namespace: configuration.namespace, labelSelector: LabelKey.schedule)
         return { enqueue in
             for try await event in Watcher<Backup>(api: api, configuration: configuration, logger: logger) {
                 for backup in event.resources {
@@ -50,36 +50,36 @@ extension DatabaseOperator {
         var status = schedule.object.status ?? BackupScheduleStatus()
         var conditions = status.conditions ?? []
         let generation = schedule.metadata.generation
-        var events: [(EventRecorder.EventType, String, String)] = []
-        func ready(_ value: String, _ reason: String, _ message: String) {
-            conditions.set(Condition(type: "Ready", status: value, reason: reason, message: message, lastTransitionTime: KubeTime.now(), observedGeneration: generation))
+        var events: [(EventRecorder.EventType, Reason, String)] = []
+        func ready(_ value: String, _ reason: Reason, _ message: String) {
+            conditions.set(Condition(type: ConditionType.ready, status: value, reason: reason, message: message, lastTransitionTime: KubeTime.now(), observedGeneration: generation))
         }
         // Fresh reads: what is made here must not be made twice.
-        let backups = try await api.list(Backup.self, namespace: namespace, labelSelector: "\(BackupSchedule.scheduleLabel)=\(LabelValue.valid(key.name))")
+        let backups = try await api.list(Backup.self, namespace: namespace, labelSelector: "\(LabelKey.schedule)=\(LabelValue.valid(key.name))")
             .filter { BackupScheduling.made($0, by: schedule) }
         if let newest = backups.compactMap({ $0.phase == .completed ? $0.object.status?.completedAt : nil }).max() {
             status.lastSuccessfulTime = max(newest, status.lastSuccessfulTime ?? "")
         }
         // Retention's failures, written on the Backups by their Jobs.
         let failing = backups.compactMap { backup in
-            backup.object.status?.conditions?[type: Backup.expiringCondition].flatMap { $0.status == "False" ? "\(backup.name): \($0.reason): \($0.message)" : nil }
+            backup.object.status?.conditions?[type: ConditionType.expiring].flatMap { $0.status == "False" ? "\(backup.name): \($0.reason): \($0.message)" : nil }
         }.sorted()
         if !failing.isEmpty {
             conditions.set(Condition(
-                type: "Retention", status: "False", reason: "DeletionFailed",
+                type: ConditionType.retention, status: "False", reason: .deletionFailed,
                 message: "retention cannot delete \(failing.count) expired Backup(s), retried: " + failing.joined(separator: "; "),
                 lastTransitionTime: KubeTime.now(), observedGeneration: generation))
         } else if spec.retention != nil {
             conditions.set(Condition(
-                type: "Retention", status: "True", reason: "Applied", message: "expired Backups are deleted with their objects",
+                type: ConditionType.retention, status: "True", reason: .applied, message: "expired Backups are deleted with their objects",
                 lastTransitionTime: KubeTime.now(), observedGeneration: generation))
         }
         var result: ReconcileResult = .done
         switch BackupScheduling.parse(spec, name: key.name) {
         case .failure(let problem):
-            ready("False", "InvalidSpec", "no Backups are made until the spec is fixed: \(problem.message)")
+            ready("False", .invalidSpec, "no Backups are made until the spec is fixed: \(problem.message)")
             status.nextScheduleTime = nil
-            events.append((.warning, "InvalidSpec", problem.message))
+            events.append((.warning, .invalidSpec, problem.message))
         case .success(let (cron, zone)):
             let database = try await databaseState(namespace: namespace, name: spec.database)
             let decision = BackupScheduling.decide(
@@ -89,11 +89,11 @@ extension DatabaseOperator {
             var next: Date?
             switch decision {
             case .suspended:
-                ready("True", "Suspended", "spec.suspend is true: no new runs")
+                ready("True", .suspended, "spec.suspend is true: no new runs")
                 status.nextScheduleTime = nil
             case .wait(let upcoming):
                 next = upcoming
-                if let problem = database { ready("False", problem.0, problem.1) } else { ready("True", "Scheduled", "next run at \(upcoming.map(KubeTime.format) ?? "never")") }
+                if let problem = database { ready("False", problem.0, problem.1) } else { ready("True", .scheduled, "next run at \(upcoming.map(KubeTime.format) ?? "never")") }
             case .createBackup(let name, let scheduledTime, let missed, let upcoming):
                 next = upcoming
                 if let problem = database {
@@ -104,10 +104,10 @@ extension DatabaseOperator {
                 try await createBackup(name, for: schedule, scheduledTime: scheduledTime)
                 status.lastScheduleTime = KubeTime.format(scheduledTime)
                 status.lastBackup = name
-                ready("True", "Scheduled", "made Backup \(name) for the run at \(KubeTime.format(scheduledTime)); next run at \(upcoming.map(KubeTime.format) ?? "never")")
-                events.append((.normal, "BackupCreated", "made Backup \(name) for the run at \(KubeTime.format(scheduledTime))"))
+                ready("True", .scheduled, "made Backup \(name) for the run at \(KubeTime.format(scheduledTime)); next run at \(upcoming.map(KubeTime.format) ?? "never")")
+                events.append((.normal, .backupCreated, "made Backup \(name) for the run at \(KubeTime.format(scheduledTime))"))
                 if missed > 0 {
-                    events.append((.warning, "MissedRuns", "\(missed) earlier run(s) were missed (the operator was not running, or the Database was missing); one Backup is made for the latest"))
+                    events.append((.warning, .missedRuns, "\(missed) earlier run(s) were missed (the operator was not running, or the Database was missing); one Backup is made for the latest"))
                 }
             case .skipRunning(let scheduledTime, let missed, let upcoming):
                 next = upcoming
@@ -117,10 +117,10 @@ extension DatabaseOperator {
                     status.lastBackup = name  // made by an earlier pass whose status write was lost
                 } else {
                     let running = backups.filter { !($0.phase?.isFinished ?? false) }.map(\.name).sorted().joined(separator: ", ")
-                    events.append((.warning, "RunSkipped", "the run at \(KubeTime.format(scheduledTime)) is skipped: Backup \(running) is not finished (one at a time)"
+                    events.append((.warning, .runSkipped, "the run at \(KubeTime.format(scheduledTime)) is skipped: Backup \(running) is not finished (one at a time)"
                         + (missed > 0 ? "; \(missed) earlier run(s) were missed" : "")))
                 }
-                ready("True", "Scheduled", "next run at \(upcoming.map(KubeTime.format) ?? "never")")
+                ready("True", .scheduled, "next run at \(upcoming.map(KubeTime.format) ?? "never")")
             }
             status.nextScheduleTime = next.map(KubeTime.format)
             if let next { result = .requeue(after: .milliseconds(max(100, Int64(next.timeIntervalSince(Date()) * 1000) + 50))) }
@@ -135,7 +135,7 @@ extension DatabaseOperator {
             _ = try await api.updateStatus(schedule, to: written)  // a conflict re-reads and re-decides
         }
         // An invalid spec is said once, not on every pass.
-        for (type, reason, message) in events where changed || reason != "InvalidSpec" {
+        for (type, reason, message) in events where changed || reason != .invalidSpec {
             await self.events.record(schedule.object, type: type, reason: reason, message: message)
         }
         return result
@@ -151,13 +151,13 @@ extension DatabaseOperator {
     }
 
     /// Why no Backup can be made for the Database now (reason, message), or nil.
-    private func databaseState(namespace: String, name: String) async throws -> (String, String)? {
+    private func databaseState(namespace: String, name: String) async throws -> (Reason, String)? {
         do {
             let database = try await api.get(Database.self, namespace: namespace, name: name)
-            if database.object.isBeingDeleted { return ("DatabaseDeleting", "the Database \(name) is being deleted: no runs") }
+            if database.object.isBeingDeleted { return (.databaseDeleting, "the Database \(name) is being deleted: no runs") }
             return nil
         } catch let error as KubeError where error.code == .notFound {
-            return ("DatabaseNotFound", "the Database \(name) does not exist in namespace \(namespace): no runs until it does")
+            return (.databaseNotFound, "the Database \(name) does not exist in namespace \(namespace): no runs until it does")
         }
     }
 
@@ -169,8 +169,8 @@ extension DatabaseOperator {
             controller: true)
         let backup = Backup(
             metadata: ObjectMeta(
-                name: name, namespace: schedule.namespace, labels: [BackupSchedule.scheduleLabel: LabelValue.valid(schedule.name)],
-                annotations: [BackupSchedule.scheduledTimeAnnotation: KubeTime.format(scheduledTime)], ownerReferences: [owner]),
+                name: name, namespace: schedule.namespace, labels: [LabelKey.schedule: LabelValue.valid(schedule.name)],
+                annotations: [AnnotationKey.scheduledTime: KubeTime.format(scheduledTime)], ownerReferences: [owner]),
             spec: BackupSpec(database: schedule.object.spec.database))
         do {
             _ = try await api.create(backup)

@@ -24,12 +24,12 @@ extension DatabaseOperator {
     /// Queues the server of each probe Job that changes.
     private func probeJobsToServers() -> Controller<DatabaseServer>.KeySource {
         let api = self.api, logger = self.logger
-        let configuration = Watcher<Job>.Configuration(namespace: self.configuration.operatorNamespace, labelSelector: JobTemplate.serverUIDLabel)
+        let configuration = Watcher<Job>.Configuration(namespace: self.configuration.operatorNamespace, labelSelector: LabelKey.serverUID)
         return { enqueue in
             for try await event in Watcher<Job>(api: api, configuration: configuration, logger: logger) {
                 let jobs = event.resources
                 for job in jobs {
-                    if let name = job.metadata.annotations?[JobTemplate.serverNameAnnotation] { await enqueue(ObjectKey(namespace: nil, name: name)) }
+                    if let name = job.metadata.annotations?[AnnotationKey.server] { await enqueue(ObjectKey(namespace: nil, name: name)) }
                 }
             }
         }
@@ -72,8 +72,8 @@ extension DatabaseOperator {
             let names = users.map { "\($0.namespace ?? "")/\($0.name)" }.sorted()
             let message = "\(users.count) Database\(users.count == 1 ? "" : "s") still use\(users.count == 1 ? "s" : "") this server"
                 + " and hold\(users.count == 1 ? "s" : "") its deletion: " + names.prefix(10).joined(separator: ", ") + (names.count > 10 ? ", …" : "")
-            if try await setServerStatus(server, count: users.count, condition: ("InUse", "True", "DatabasesRemain", message)) {
-                await events.record(server.object, type: .normal, reason: "DeletionHeld", message: message)
+            if try await setServerStatus(server, count: users.count, condition: (ConditionType.inUse, "True", .databasesRemain, message)) {
+                await events.record(server.object, type: .normal, reason: .deletionHeld, message: message)
             }
             return .requeue(after: .seconds(30))
         }
@@ -86,19 +86,19 @@ extension DatabaseOperator {
         let problems = server.object.validate(knownDrivers: configuration.knownDrivers)
         if !problems.isEmpty {
             let message = "the server is not probed until the spec is fixed: " + problems.map(\.description).joined(separator: "; ")
-            if try await setServerStatus(server, count: count, condition: ("Ready", "False", "InvalidSpec", message)) {
-                await events.record(server.object, type: .warning, reason: "InvalidSpec", message: message)
+            if try await setServerStatus(server, count: count, condition: (ConditionType.ready, "False", .invalidSpec, message)) {
+                await events.record(server.object, type: .warning, reason: .invalidSpec, message: message)
             }
             return .done
         }
         if try await setServerStatus(server, count: count, condition: nil) { return .done }  // the write brings the next reconcile
-        let probes = try await api.list(Job.self, namespace: configuration.operatorNamespace, labelSelector: "\(JobTemplate.serverUIDLabel)=\(server.metadata.uid ?? "")")
+        let probes = try await api.list(Job.self, namespace: configuration.operatorNamespace, labelSelector: "\(LabelKey.serverUID)=\(server.metadata.uid ?? "")")
         let generation = server.metadata.generation ?? 0
         let status = server.object.status
-        let current = probes.filter { $0.metadata.annotations?[JobTemplate.generationAnnotation] == String(generation) }
+        let current = probes.filter { $0.metadata.annotations?[AnnotationKey.generation] == String(generation) }
         let facts = ServerFacts(
             generation: generation, probedGeneration: status?.observedGeneration, lastProbe: status?.lastProbeTime.flatMap(KubeTime.parse),
-            ready: status?.conditions?[type: "Ready"]?.status == "True", probing: probes.contains { !$0.object.isFinished },
+            ready: status?.conditions?[type: ConditionType.ready]?.status == "True", probing: probes.contains { !$0.object.isFinished },
             lastProbeJobFinished: current.compactMap { job in
                 (job.object.condition("Complete") ?? job.object.condition("Failed"))?.lastTransitionTime.flatMap(KubeTime.parse)
             }.max())
@@ -120,7 +120,7 @@ extension DatabaseOperator {
     }
 
     /// Writes `databases` and, when given, one condition; true if anything changed.
-    private func setServerStatus(_ server: Resource<DatabaseServer>, count: Int, condition: (String, String, String, String)?) async throws -> Bool {
+    private func setServerStatus(_ server: Resource<DatabaseServer>, count: Int, condition: (String, String, Reason, String)?) async throws -> Bool {
         var status = server.object.status ?? DatabaseServerStatus()
         let before = status
         status.databases = count

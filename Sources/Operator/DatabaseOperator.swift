@@ -24,8 +24,6 @@ public final class DatabaseOperator: Service {
         public var jobTemplate = JobTemplate()
         public var retry = RetryPolicy()
         public var maxConcurrent = 8
-        /// How often a Backup of a missing Database is looked at again.
-        public var missingDatabaseRecheck: Duration = .seconds(30)
         /// Where the Jobs of Databases on a DatabaseServer run, and where the servers'
         /// Secrets are (`--operator-namespace`).
         public var operatorNamespace = "db-operator"
@@ -67,11 +65,11 @@ public final class DatabaseOperator: Service {
         var jobNamespaces = [configuration.namespace]
         if let namespace = configuration.namespace, namespace != configuration.operatorNamespace { jobNamespaces.append(configuration.operatorNamespace) }
         let jobs = jobNamespaces.map { namespace in
-            var watch = Watcher<Job>.Configuration(namespace: namespace, labelSelector: JobTemplate.databaseUIDLabel)
+            var watch = Watcher<Job>.Configuration(namespace: namespace, labelSelector: LabelKey.databaseUID)
             watch.transform = Self.jobSummary
             return Informer<Job>(
                 api: api, configuration: watch,
-                indexes: [Self.byDatabaseUID: { [$0.metadata.labels?[JobTemplate.databaseUIDLabel]].compactMap { $0 } }], logger: logger)
+                indexes: [Self.byDatabaseUID: { [$0.metadata.labels?[LabelKey.databaseUID]].compactMap { $0 } }], logger: logger)
         }
         let backupInformer = Informer<Backup>(
             api: api, configuration: .init(namespace: configuration.namespace),
@@ -89,17 +87,10 @@ public final class DatabaseOperator: Service {
             }
         }
         databaseCache.withLock { $0 = databaseController.cache }
-
-        var backups = Controller<Backup>.Configuration(name: "backups", watcher: .init(namespace: configuration.namespace))
-        backups.maxConcurrent = 2
-        let backupController = Controller<Backup>(api: api, configuration: backups, logger: logger) { key, controller in
-            try await self.reconcile(backup: key, cache: controller.cache)
-        }
         metrics.isReady = true
         defer { metrics.isReady = false }
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await databaseController.run() }
-            group.addTask { try await backupController.run() }
             group.addTask { try await servers.run() }
             group.addTask { try await schedules.run() }
         }
@@ -159,8 +150,8 @@ public final class DatabaseOperator: Service {
 
     /// The Database a driver Job works for.
     static func databaseKey(of job: Job) -> ObjectKey? {
-        if let namespace = job.metadata.labels?[JobTemplate.databaseNamespaceLabel],
-            let name = job.metadata.annotations?[JobTemplate.databaseNameAnnotation]
+        if let namespace = job.metadata.labels?[LabelKey.databaseNamespace],
+            let name = job.metadata.annotations?[AnnotationKey.databaseName]
         {
             return ObjectKey(namespace: namespace, name: name)
         }
@@ -202,7 +193,7 @@ public final class DatabaseOperator: Service {
         { enqueue in
             try await informer.run { change in
                 guard let backup = change.new ?? change.old, !Self.onlyProgress(change.old, change.new) else { return }
-                let namespace = backup.metadata.labels?[Backup.databaseNamespaceLabel] ?? backup.namespace
+                let namespace = backup.metadata.labels?[LabelKey.databaseNamespace] ?? backup.namespace
                 await enqueue(ObjectKey(namespace: namespace, name: backup.object.spec.database))
             }
         }
@@ -245,6 +236,7 @@ public final class DatabaseOperator: Service {
                 known = try await api.get(Database.self, namespace: namespace, name: key.name)
             } catch let error as KubeError where error.code == .notFound {
                 metrics.forget(database: key)
+                try await reportMissing(database: key, caches: caches)
                 return .done
             }
         }
@@ -286,6 +278,7 @@ public final class DatabaseOperator: Service {
                 database = try await api.get(Database.self, namespace: namespace, name: key.name)
             } catch let error as KubeError where error.code == .notFound {
                 metrics.forget(database: key)
+                try await reportMissing(database: key, caches: caches)
                 return .done
             }
             guard database.metadata.uid == known.metadata.uid, database.object.serverName == known.object.serverName else {
@@ -370,7 +363,7 @@ public final class DatabaseOperator: Service {
         }
         metrics.recordExpired()
         logger.info("expired", metadata: ["k8s.namespace": "\(database.namespace ?? "")", "k8s.database": "\(database.name)", "ttl": "\(database.object.spec.ttl ?? "")"])
-        await events.record(database.object, type: .normal, reason: "Expired", message: message)
+        await events.record(database.object, type: .normal, reason: .expired, message: message)
     }
 
     /// Whether a namespace is being deleted (or gone).
@@ -390,7 +383,7 @@ public final class DatabaseOperator: Service {
             do {
                 server = try await api.get(DatabaseServer.self, namespace: nil, name: name).object
             } catch let error as KubeError where error.code == .notFound {
-                return (nil, Refusal(reason: "ServerNotFound", message: "DatabaseServer \(name) does not exist"))
+                return (nil, Refusal(reason: .serverNotFound, message: "DatabaseServer \(name) does not exist"))
             }
         }
         guard let server else { return (nil, nil) }
@@ -399,7 +392,7 @@ public final class DatabaseOperator: Service {
             let labels = try await api.get(Namespace.self, namespace: nil, name: namespace).metadata.labels ?? [:]
             if !server.allows(namespaceLabels: labels) {
                 return (server, Refusal(
-                    reason: "NamespaceNotAllowed",
+                    reason: .namespaceNotAllowed,
                     message: "DatabaseServer \(name) does not allow namespace \(namespace) (see its spec.allowedNamespaces); no Job is created"))
             }
         }
@@ -411,7 +404,7 @@ public final class DatabaseOperator: Service {
         database: Database, backups: [Backup], jobs: [Job], knownDrivers: Set<String>, server: DatabaseServer? = nil, now: Date = Date()
     ) -> DecisionInput {
         let generation = database.metadata.generation ?? 0
-        let blocked = database.status?.conditions?[type: "DeletionBlocked"].flatMap { $0.status == "True" ? ($0.observedGeneration ?? 0) : nil }
+        let blocked = database.status?.conditions?[type: ConditionType.deletionBlocked].flatMap { $0.status == "True" ? ($0.observedGeneration ?? 0) : nil }
         var facts = DatabaseFacts(
             generation: generation, phase: database.phase, deleting: database.isBeingDeleted,
             hasFinalizer: database.metadata.finalizers?.contains(Database.finalizer) ?? false,
@@ -423,13 +416,13 @@ public final class DatabaseOperator: Service {
             BackupFacts(name: $0.metadata.name ?? "", creationTimestamp: $0.metadata.creationTimestamp ?? "", phase: $0.phase)
         }
         let jobFacts = jobs.compactMap { job -> JobFacts? in
-            guard let operation = job.metadata.labels?[JobTemplate.operationLabel].flatMap(DatabaseOperation.init(rawValue:)) else { return nil }
+            guard let operation = job.metadata.labels?[LabelKey.operation].flatMap(DatabaseOperation.init(rawValue:)) else { return nil }
             let state: JobFacts.State = job.condition("Complete") != nil ? .succeeded : job.condition("Failed") != nil ? .failed : .running
             let finished = (job.condition("Complete") ?? job.condition("Failed"))?.lastTransitionTime.flatMap(KubeTime.parse)
                 ?? job.status?.completionTime.flatMap(KubeTime.parse)
             return JobFacts(
-                name: job.metadata.name ?? "", operation: operation, backup: job.metadata.annotations?[JobTemplate.backupAnnotation],
-                generation: job.metadata.annotations?[JobTemplate.generationAnnotation].flatMap(Int64.init) ?? 0,
+                name: job.metadata.name ?? "", operation: operation, backup: job.metadata.annotations?[AnnotationKey.backup],
+                generation: job.metadata.annotations?[AnnotationKey.generation].flatMap(Int64.init) ?? 0,
                 state: state, finishedAt: state == .running ? nil : (finished ?? now))
         }
         return DecisionInput(database: facts, backups: backupFacts, jobs: jobFacts, now: now)
@@ -443,27 +436,27 @@ public final class DatabaseOperator: Service {
         var status = database.object.status ?? DatabaseStatus()
         var conditions = status.conditions ?? []
         let now = KubeTime.now()
-        var warnings: [(String, String)] = []
+        var warnings: [(Reason, String)] = []
         if !problems.isEmpty {
             let message = "no Job is created until the spec is fixed: " + problems.map(\.description).joined(separator: "; ")
-            conditions.set(Condition(type: "Ready", status: "False", reason: "InvalidSpec", message: message, lastTransitionTime: now, observedGeneration: generation))
-            warnings.append(("InvalidSpec", message))
+            conditions.set(Condition(type: ConditionType.ready, status: "False", reason: .invalidSpec, message: message, lastTransitionTime: now, observedGeneration: generation))
+            warnings.append((.invalidSpec, message))
         } else if let refusal, database.object.phase == nil || database.object.phase == .creating {
-            conditions.set(Condition(type: "Ready", status: "False", reason: refusal.reason, message: refusal.message, lastTransitionTime: now, observedGeneration: generation))
+            conditions.set(Condition(type: ConditionType.ready, status: "False", reason: refusal.reason, message: refusal.message, lastTransitionTime: now, observedGeneration: generation))
             warnings.append((refusal.reason, refusal.message))
-        } else if let ready = conditions[type: "Ready"], ready.reason == "InvalidSpec"
-            || (refusal == nil && (database.object.phase ?? .creating) == .creating && ["ServerNotFound", "NamespaceNotAllowed"].contains(ready.reason))
+        } else if let ready = conditions[type: ConditionType.ready], ready.reason == .invalidSpec
+            || (refusal == nil && (database.object.phase ?? .creating) == .creating && [Reason.serverNotFound, .namespaceNotAllowed].contains(ready.reason))
         {
             // Fixed: say so until the runtime writes the next real state.
-            conditions.set(Condition(type: "Ready", status: "False", reason: "SpecAccepted", message: "the spec is valid; waiting for the driver", lastTransitionTime: now, observedGeneration: generation))
+            conditions.set(Condition(type: ConditionType.ready, status: "False", reason: .specAccepted, message: "the spec is valid; waiting for the driver", lastTransitionTime: now, observedGeneration: generation))
         }
         let changes = database.object.immutableFieldChanges
         if !changes.isEmpty {
             let message = "fields that cannot change once created were changed and are ignored: " + changes.joined(separator: ", ")
-            conditions.set(Condition(type: "SpecChangeIgnored", status: "True", reason: "ImmutableField", message: message, lastTransitionTime: now, observedGeneration: generation))
-            warnings.append(("ImmutableField", message))
-        } else if conditions[type: "SpecChangeIgnored"]?.status == "True" {
-            conditions.set(Condition(type: "SpecChangeIgnored", status: "False", reason: "SpecMatches", message: "the spec matches the database", lastTransitionTime: now, observedGeneration: generation))
+            conditions.set(Condition(type: ConditionType.specChangeIgnored, status: "True", reason: .immutableField, message: message, lastTransitionTime: now, observedGeneration: generation))
+            warnings.append((.immutableField, message))
+        } else if conditions[type: ConditionType.specChangeIgnored]?.status == "True" {
+            conditions.set(Condition(type: ConditionType.specChangeIgnored, status: "False", reason: .specMatches, message: "the spec matches the database", lastTransitionTime: now, observedGeneration: generation))
         }
         let expiresAt = expiry.map(KubeTime.format)
         guard !Self.sameConditions(conditions, status.conditions ?? []) || status.expiresAt != expiresAt else { return }
@@ -481,31 +474,33 @@ public final class DatabaseOperator: Service {
 
     // MARK: Backups
 
-    /// A Backup of a missing Database gets a condition and an Event, and is looked at
-    /// again later (the Database may still come).
-    func reconcile(backup key: ObjectKey, cache: ObjectCache<Backup>) async throws -> ReconcileResult {
-        if let cached = cache[key] { metrics.observe(backup: cached.object) }
-        guard let namespace = key.namespace, let cached = cache[key], cached.phase == nil, !cached.object.isKeptForAnotherNamespace else { return .done }
-        do {
-            _ = try await api.get(Database.self, namespace: namespace, name: cached.object.spec.database)
-            return .done
-        } catch let error as KubeError where error.code == .notFound {
-            let backup = try await api.get(Backup.self, namespace: namespace, name: key.name)
-            guard backup.phase == nil else { return .done }
-            let message = "the Database \(backup.object.spec.database) does not exist in namespace \(namespace)"
-            if try await setWaitingCondition(backup, reason: "DatabaseNotFound", message: message) {
-                await events.record(backup.object, type: .warning, reason: "DatabaseNotFound", message: message)
+    /// The Backups waiting for a Database that does not exist get a condition and an
+    /// Event (`JobDecider.waitingReasons(missingDatabase:)`). The Database controller
+    /// is the one writer of a waiting Backup's condition: every Backup change queues the
+    /// Database it names, found or not, and the Database's creation queues it again.
+    private func reportMissing(database key: ObjectKey, caches: Caches) async throws {
+        guard let namespace = key.namespace else { return }
+        let backups = caches.backups.cache.indexed(Self.byDatabase, Self.databaseIndexValue(namespace: namespace, database: key.name))
+            .filter { !$0.object.isKeptForAnotherNamespace }
+        let facts = backups.map { BackupFacts(name: $0.metadata.name ?? "", creationTimestamp: $0.metadata.creationTimestamp ?? "", phase: $0.phase) }
+        for waiting in JobDecider.waitingReasons(missingDatabase: key.name, namespace: namespace, backups: facts) {
+            guard let cached = backups.first(where: { $0.name == waiting.backup }) else { continue }
+            // The cache may lag a write of the Backup: the fresh copy is what is written.
+            guard let backup = try? await api.get(Backup.self, namespace: namespace, name: cached.name), backup.phase == nil,
+                backup.metadata.uid == cached.metadata.uid
+            else { continue }
+            if try await setWaitingCondition(backup, reason: waiting.reason, message: waiting.message) {
+                await events.record(backup.object, type: .warning, reason: waiting.reason, message: waiting.message)
             }
-            return .requeue(after: configuration.missingDatabaseRecheck)
         }
     }
 
     /// Sets `Ready=False` with `reason` on a Backup without a phase; true if it changed.
     @discardableResult
-    private func setWaitingCondition(_ backup: Resource<Backup>, reason: String, message: String) async throws -> Bool {
+    private func setWaitingCondition(_ backup: Resource<Backup>, reason: Reason, message: String) async throws -> Bool {
         var status = backup.object.status ?? BackupStatus()
         var conditions = status.conditions ?? []
-        conditions.set(Condition(type: "Ready", status: "False", reason: reason, message: message, lastTransitionTime: KubeTime.now(), observedGeneration: backup.metadata.generation))
+        conditions.set(Condition(type: ConditionType.ready, status: "False", reason: reason, message: message, lastTransitionTime: KubeTime.now(), observedGeneration: backup.metadata.generation))
         guard !Self.sameConditions(conditions, status.conditions ?? []) else { return false }
         status.conditions = conditions
         var modified = backup.object

@@ -61,10 +61,10 @@ public struct DatabaseFacts: Sendable, Hashable {
 /// A reason, from outside the spec, that no Job may be created: `ServerNotFound`,
 /// `NamespaceNotAllowed`.
 public struct Refusal: Sendable, Hashable {
-    public var reason: String
+    public var reason: Reason
     public var message: String
 
-    public init(reason: String, message: String) {
+    public init(reason: Reason, message: String) {
         self.reason = reason
         self.message = message
     }
@@ -209,7 +209,7 @@ public enum JobDecider {
     /// Why a Backup without a phase waits, as its `Ready=False` condition says it.
     public struct Waiting: Sendable, Hashable {
         public var backup: String
-        public var reason: String
+        public var reason: Reason
         public var message: String
     }
 
@@ -219,25 +219,33 @@ public enum JobDecider {
         let database = input.database
         let pending = pendingBackups(input.backups)
         return pending.enumerated().map { index, facts in
-            let (reason, message): (String, String)
+            let (reason, message): (Reason, String)
             if database.deleting {
-                (reason, message) = ("DatabaseDeleting", "the database \(databaseName) is being deleted; this backup will not run")
+                (reason, message) = (.databaseDeleting, "the database \(databaseName) is being deleted; this backup will not run")
             } else if !database.specProblems.isEmpty {
-                (reason, message) = ("DatabaseInvalid", "the database's spec is invalid; see its Ready condition")
+                (reason, message) = (.databaseInvalid, "the database's spec is invalid; see its Ready condition")
             } else if let refusal = database.refusal {
                 (reason, message) = (refusal.reason, refusal.message)
             } else if !hasBackupTarget {
-                (reason, message) = ("NoBackupTarget", "the database \(databaseName) has no spec.backupTo")
+                (reason, message) = (.noBackupTarget, "the database \(databaseName) has no spec.backupTo")
             } else if database.phase != .created || database.activeBackup.map({ !$0.isEmpty }) == true {
-                (reason, message) = ("DatabaseBusy", "waiting for the database to be Created and free (phase \(database.phase?.rawValue ?? "none"))")
+                (reason, message) = (.databaseBusy, "waiting for the database to be Created and free (phase \(database.phase?.rawValue ?? "none"))")
             } else if index > 0 {
-                (reason, message) = ("Queued", "waiting for \(pending[0].name): one backup per database at a time, oldest first")
+                (reason, message) = (.queued, "waiting for \(pending[0].name): one backup per database at a time, oldest first")
             } else if case .backoff(_, let delay) = decision {
-                (reason, message) = ("RetryingAfterFailure", "the last attempt failed; retrying in \(Int(delay.rounded(.up))) s")
+                (reason, message) = (.retryingAfterFailure, "the last attempt failed; retrying in \(Int(delay.rounded(.up))) s")
             } else {
-                (reason, message) = ("Scheduled", "a backup Job is being started")
+                (reason, message) = (.scheduled, "a backup Job is being started")
             }
             return Waiting(backup: facts.name, reason: reason, message: message)
+        }
+    }
+
+    /// Why each pending Backup of a Database that does not exist waits: it runs once
+    /// the Database is made (the Database's creation queues it).
+    public static func waitingReasons(missingDatabase name: String, namespace: String, backups: [BackupFacts]) -> [Waiting] {
+        pendingBackups(backups).map {
+            Waiting(backup: $0.name, reason: .databaseNotFound, message: "the Database \(name) does not exist in namespace \(namespace)")
         }
     }
 

@@ -1,4 +1,3 @@
-import Crypto
 import KubeModel
 
 /// How the operator's Jobs look (SPEC section 3.2); every field has a usable default.
@@ -26,30 +25,16 @@ public struct JobTemplate: Sendable {
 
     public init() {}
 
-    public static let databaseLabel = "dboperator.io/database"
-    /// On Jobs of server-backed Databases, which run in the operator's namespace and
-    /// so cannot have the Database as owner: the Database's namespace (a label) and
-    /// name (an annotation, any length).
-    public static let databaseNamespaceLabel = "dboperator.io/database-namespace"
-    public static let databaseNameAnnotation = "dboperator.io/database-name"
-    /// On probe Jobs: the DatabaseServer's UID and name.
-    public static let serverUIDLabel = "dboperator.io/server-uid"
-    public static let serverNameAnnotation = "dboperator.io/server"
     /// Tells the driver where the Secrets of a DatabaseServer are: the operator's namespace.
     public static let operatorNamespaceVariable = "DB_OPERATOR_OPERATOR_NAMESPACE"
     /// Names the DatabaseServer a probe Job probes.
     public static let serverVariable = "DB_OPERATOR_SERVER"
-    public static let databaseUIDLabel = "dboperator.io/database-uid"
-    public static let operationLabel = "dboperator.io/operation"
-    public static let backupAnnotation = "dboperator.io/backup"
-    public static let generationAnnotation = "dboperator.io/generation"
-    public static let attemptAnnotation = "dboperator.io/attempt"
 
     /// `<database>-<operation>-<8 hex>`, at most 63 characters; the hex comes from the
     /// database's UID, the operation, the backup and the attempt.
     public static func jobName(database: String, uid: String, request: JobRequest) -> String {
         let seed = "\(uid)|\(request.operation.rawValue)|\(request.backup ?? "")|\(request.attempt)"
-        let suffix = "-\(request.operation.rawValue)-\(shortHash(seed))"
+        let suffix = "-\(request.operation.rawValue)-\(ShortHash.sha256Hex8(seed))"
         var prefix = String(database.prefix(63 - suffix.count))
         // A DNS label may not have a '-' or '.' before the suffix's '-'.
         while let last = prefix.last, last == "-" || last == "." { prefix.removeLast() }
@@ -73,13 +58,13 @@ public struct JobTemplate: Sendable {
         let namespace = database.metadata.namespace ?? ""
         let uid = database.metadata.uid ?? ""
         let onServer = database.serverName != nil || inOperatorNamespace
-        var labels = [Self.databaseUIDLabel: uid, Self.operationLabel: request.operation.rawValue, "app.kubernetes.io/managed-by": "db-operator"]
+        var labels = [LabelKey.databaseUID: uid, LabelKey.operation: request.operation.rawValue, "app.kubernetes.io/managed-by": "db-operator"]
         // The name as a label only where it is one exactly (the UID label selects anyway).
-        if LabelValue.valid(name) == name { labels[Self.databaseLabel] = name }
-        var annotations = [Self.generationAnnotation: String(database.metadata.generation ?? 0), Self.attemptAnnotation: String(request.attempt)]
+        if LabelValue.valid(name) == name { labels[LabelKey.database] = name }
+        var annotations = [AnnotationKey.generation: String(database.metadata.generation ?? 0), AnnotationKey.attempt: String(request.attempt)]
         if onServer {
-            labels[Self.databaseNamespaceLabel] = namespace
-            annotations[Self.databaseNameAnnotation] = name
+            labels[LabelKey.databaseNamespace] = namespace
+            annotations[AnnotationKey.databaseName] = name
         }
         var env = [
             EnvVar(name: "DB_OPERATOR_DATABASE", value: name),
@@ -87,7 +72,7 @@ public struct JobTemplate: Sendable {
             EnvVar(name: "DB_OPERATOR_OPERATION", value: request.operation.rawValue),
         ]
         if let backup = request.backup {
-            annotations[Self.backupAnnotation] = backup
+            annotations[AnnotationKey.backup] = backup
             env.append(EnvVar(name: "DB_OPERATOR_BACKUP", value: backup))
         }
         if let clusterID, !clusterID.isEmpty { env.append(EnvVar(name: Self.clusterIDVariable, value: clusterID)) }
@@ -106,10 +91,10 @@ public struct JobTemplate: Sendable {
     /// each probe's name new.
     public func probeJob(for server: DatabaseServer, seed: String, operatorNamespace: String) -> Job {
         let name = server.metadata.name ?? "", uid = server.metadata.uid ?? ""
-        let suffix = "-probe-\(Self.shortHash("\(uid)|\(seed)"))"
+        let suffix = "-probe-\(ShortHash.sha256Hex8("\(uid)|\(seed)"))"
         var prefix = String(name.prefix(63 - suffix.count))
         while let last = prefix.last, last == "-" || last == "." { prefix.removeLast() }
-        let labels = [Self.serverUIDLabel: uid, Self.operationLabel: "probe", "app.kubernetes.io/managed-by": "db-operator"]
+        let labels = [LabelKey.serverUID: uid, LabelKey.operation: "probe", "app.kubernetes.io/managed-by": "db-operator"]
         let env = [
             EnvVar(name: "DB_OPERATOR_OPERATION", value: "probe"), EnvVar(name: Self.serverVariable, value: name),
             EnvVar(name: Self.operatorNamespaceVariable, value: operatorNamespace),
@@ -119,7 +104,7 @@ public struct JobTemplate: Sendable {
         return Job(
             metadata: ObjectMeta(
                 name: prefix.replacingDots() + suffix, namespace: operatorNamespace, labels: labels,
-                annotations: [Self.serverNameAnnotation: name, Self.generationAnnotation: String(server.metadata.generation ?? 0)]),
+                annotations: [AnnotationKey.server: name, AnnotationKey.generation: String(server.metadata.generation ?? 0)]),
             spec: spec)
     }
 
@@ -152,13 +137,6 @@ extension JobTemplate {
         "allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true, "capabilities": ["drop": ["ALL"]],
     ]
 
-    /// 8 hex characters of the SHA-256 of `seed`: what makes a Job's name unique.
-    static func shortHash(_ seed: String) -> String {
-        SHA256.hash(data: Array(seed.utf8)).prefix(4).map { byte in
-            let digits = String(byte, radix: 16)
-            return byte < 16 ? "0" + digits : digits
-        }.joined()
-    }
 }
 
 extension String {

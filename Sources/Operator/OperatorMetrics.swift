@@ -106,8 +106,8 @@ public final class OperatorMetrics: Sendable {
     /// final Backup kept in the operator's namespace the ones its label and annotation name.
     static func databaseKey(of backup: Backup) -> ObjectKey {
         ObjectKey(
-            namespace: backup.metadata.labels?[Backup.databaseNamespaceLabel] ?? backup.metadata.namespace,
-            name: backup.metadata.annotations?[Backup.databaseNameAnnotation] ?? backup.spec.database)
+            namespace: backup.metadata.labels?[LabelKey.databaseNamespace] ?? backup.metadata.namespace,
+            name: backup.metadata.annotations?[AnnotationKey.databaseName] ?? backup.spec.database)
     }
 
     private static func labels(_ key: ObjectKey) -> [(String, String)] { [("namespace", key.namespace ?? ""), ("database", key.name)] }
@@ -133,7 +133,7 @@ public final class OperatorMetrics: Sendable {
             gauge(Self.lastSuccessSize, key).set(Double(backup.status?.size ?? 0))
         case .failed?:
             let failed = backup.status?.completedAt.flatMap(KubeTime.parse) ?? Date()
-            let reason = backup.status?.conditions?.first { $0.type == "Ready" }?.reason ?? "Unknown"
+            let reason = backup.status?.conditions?.first { $0.type == ConditionType.ready }?.reason.rawValue ?? "Unknown"
             let count = state.withLock { state in
                 guard failed >= self.started, state.countedFailures[key, default: []].insert(uid).inserted else { return false }
                 state.failureReasons[key, default: []].insert(reason)

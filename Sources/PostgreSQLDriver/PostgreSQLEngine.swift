@@ -1,5 +1,6 @@
 import DriverProtocol
 import Foundation
+import KubeModel
 import SQLSupport
 
 extension PGConnection: SQLSession {}
@@ -334,7 +335,7 @@ public struct PostgreSQLEngine: SQLEngine {
     public func checkRestoreFormat(_ input: RestoreInput) throws {
         guard input.isPostgreSQLArchive else {
             throw DriverError(
-                reason: "RestoreFormatMismatch",
+                reason: .restoreFormatMismatch,
                 message: "the dump is not a pg_dump custom-format archive (PGDMP): a MySQL dump, or pg_dump's plain format, cannot be restored by the postgresql driver; make it with pg_dump -Fc",
                 retryable: false)
         }

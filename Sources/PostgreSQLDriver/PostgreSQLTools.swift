@@ -1,5 +1,6 @@
 import DriverProtocol
 import Foundation
+import KubeModel
 import SQLSupport
 
 /// Which `pg_dump` (or `pg_restore`) dumps a given server (SPEC section 11): the
@@ -60,13 +61,13 @@ public struct PostgreSQLTools: Sendable {
     public static func choose(_ tool: String, serverVersion: String, serverMajor: Int, among found: [Tool], searched: [String]) throws -> Tool {
         guard let newest = found.max(by: { $0.major < $1.major }) else {
             throw DriverError(
-                reason: "ToolNotFound",
+                reason: .toolNotFound,
                 message: "no \(tool) in \(searched.joined(separator: ":")); install PostgreSQL \(serverMajor) client tools or name their directory in DB_OPERATOR_PG_BIN_DIRS",
                 retryable: false)
         }
         guard newest.major >= serverMajor else {
             throw DriverError(
-                reason: "ToolTooOld",
+                reason: .toolTooOld,
                 message: "the server is PostgreSQL \(serverVersion) but the newest \(tool) found is \(newest.version) (\(newest.path)); \(tool) must be of the server's major version or newer: use an image with PostgreSQL \(serverMajor)+ client tools or name their directory in DB_OPERATOR_PG_BIN_DIRS",
                 retryable: false)
         }

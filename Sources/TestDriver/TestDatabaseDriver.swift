@@ -1,5 +1,6 @@
 import DriverProtocol
 import Foundation
+import KubeModel
 import NIOCore
 import SQLSupport
 
@@ -42,7 +43,7 @@ public struct TestDatabaseDriver: DatabaseDriver {
     @discardableResult
     public func create(_ target: DatabaseTarget, password: String) async throws -> CreateOutcome {
         if flag(target, "fail-create") != nil {
-            throw DriverError(reason: "InstanceUnreachable", message: "test driver: \(target.instance.host) is unreachable (flag fail-create)", retryable: true)
+            throw DriverError(reason: .instanceUnreachable, message: "test driver: \(target.instance.host) is unreachable (flag fail-create)", retryable: true)
         }
         var adoptedFrom: OwnerRecord?
         if let existing = try record(target) {
@@ -110,7 +111,7 @@ public struct TestDatabaseDriver: DatabaseDriver {
             throw DriverError.notOwned("database \(target.databaseName) is not recorded as \(target.owner)'s")
         }
         guard dump.head.readableBytesView.starts(with: Array("test-driver dump of ".utf8)) else {
-            throw DriverError(reason: "RestoreFormatMismatch", message: "test driver: not a test-driver dump", retryable: false)
+            throw DriverError(reason: .restoreFormatMismatch, message: "test driver: not a test-driver dump", retryable: false)
         }
         var size = dump.head.readableBytes
         for try await chunk in dump.rest { size += chunk.readableBytes }
@@ -134,7 +135,7 @@ public struct TestDatabaseDriver: DatabaseDriver {
     /// Fails with the flag `<host>.fail-probe` (in `<root>/flags/`), else reports version `test-1`.
     public func probe(_ instance: ConnectionSettings) async throws -> String {
         if FileManager.default.fileExists(atPath: root.appendingPathComponent("flags/\(instance.host).fail-probe").path) {
-            throw DriverError(reason: "AdminLoginFailed", message: "test driver: the admin login was refused (flag fail-probe)", retryable: false)
+            throw DriverError(reason: .adminLoginFailed, message: "test driver: the admin login was refused (flag fail-probe)", retryable: false)
         }
         return "test-1"
     }

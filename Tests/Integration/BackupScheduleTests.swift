@@ -22,8 +22,8 @@ struct BackupScheduleTests {
     static func scheduledBackup(_ name: String, of schedule: Resource<BackupSchedule>, hoursAgo: Double) -> Backup {
         Backup(
             metadata: ObjectMeta(
-                name: name, namespace: schedule.namespace, labels: [BackupSchedule.scheduleLabel: schedule.name],
-                annotations: [BackupSchedule.scheduledTimeAnnotation: KubeTime.format(Date().addingTimeInterval(-hoursAgo * 3600))],
+                name: name, namespace: schedule.namespace, labels: [LabelKey.schedule: schedule.name],
+                annotations: [AnnotationKey.scheduledTime: KubeTime.format(Date().addingTimeInterval(-hoursAgo * 3600))],
                 ownerReferences: [OwnerReference(
                     apiVersion: BackupSchedule.resource.apiVersion, kind: BackupSchedule.resource.kind, name: schedule.name,
                     uid: schedule.metadata.uid ?? "", controller: true)]),
@@ -174,7 +174,7 @@ struct BackupScheduleTests {
             }
         }
         func ownBackups() async throws -> [Backup] {
-            try await harness.api.list(Backup.self, namespace: ns, labelSelector: "\(BackupSchedule.scheduleLabel)=minutely").map(\.object)
+            try await harness.api.list(Backup.self, namespace: ns, labelSelector: "\(LabelKey.schedule)=minutely").map(\.object)
         }
         try await eventually(timeout: .seconds(240), "exactly two Completed Backups of the schedule, nothing unfinished") {
             let backups = try await ownBackups()
@@ -197,7 +197,7 @@ struct BackupScheduleTests {
         let schedule = try await harness.api.get(BackupSchedule.self, namespace: ns, name: "minutely").object
         let status = try #require(schedule.status)
         #expect(status.lastSuccessfulTime == kept.compactMap { $0.status?.completedAt }.max())
-        #expect(status.lastScheduleTime == kept[1].metadata.annotations?[BackupSchedule.scheduledTimeAnnotation], "\(status)")
+        #expect(status.lastScheduleTime == kept[1].metadata.annotations?[AnnotationKey.scheduledTime], "\(status)")
         #expect(status.lastBackup == kept[1].metadata.name)
         #expect(status.nextScheduleTime == nil, "suspended")
         #expect(status.conditions?[type: "Ready"]?.reason == "Suspended")
@@ -205,7 +205,7 @@ struct BackupScheduleTests {
         let events = try await harness.api.list(Event.self, namespace: ns).map(\.object)
         #expect(events.filter { $0.reason == "Expired" }.count >= names.count - 2, "each expired run's Backup says so")
         // The schedule suspended from the start made nothing.
-        #expect(try await harness.api.list(Backup.self, namespace: ns, labelSelector: "\(BackupSchedule.scheduleLabel)=paused").isEmpty)
+        #expect(try await harness.api.list(Backup.self, namespace: ns, labelSelector: "\(LabelKey.schedule)=paused").isEmpty)
         let paused = try await harness.api.get(BackupSchedule.self, namespace: ns, name: "paused").object.status
         #expect(paused?.conditions?[type: "Ready"]?.reason == "Suspended" && paused?.lastScheduleTime == nil)
     }

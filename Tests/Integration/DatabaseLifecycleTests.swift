@@ -100,7 +100,7 @@ struct DatabaseLifecycleTests {
             try await eventually("the backup figures at /metrics") {
                 let samples = try await harness.operatorMetrics()
                 return samples[series("db_operator_backup_last_success_timestamp_seconds", "orders")] == completedAt.timeIntervalSince1970
-                    && samples[series("db_operator_backup_failures_total", "broken", reason: failureReason)] == 1
+                    && samples[series("db_operator_backup_failures_total", "broken", reason: failureReason.rawValue)] == 1
             }
             let samples = try await harness.operatorMetrics()
             #expect(samples[series("db_operator_backup_last_success_size_bytes", "orders")] == Double(backup.status?.size ?? -1))

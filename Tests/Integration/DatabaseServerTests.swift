@@ -266,7 +266,7 @@ struct DatabaseServerTests {
                     credentials: CredentialsSpec(
                         username: ValueSource(value: tls.postgresql.user), password: ValueSource(valueFrom: .init(secretKeyRef: SecretKeyRef(name: "tls-admin", key: "password")))))))
             try await eventually(timeout: .seconds(300), "DatabaseServer \(name) to be probed: \(reason)") {
-                try await Self.server(harness, name)?.status?.conditions?[type: "Ready"]?.reason == reason
+                try await Self.server(harness, name)?.status?.conditions?[type: "Ready"]?.reason.rawValue == reason
             }
             try await harness.api.delete(DatabaseServer.self, namespace: nil, name: name)
         }

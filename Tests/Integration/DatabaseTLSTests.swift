@@ -108,7 +108,7 @@ struct DatabaseTLSTests {
                 try await harness.waitForBackup("main-1", namespace: ns, .completed, timeout: .seconds(120))
                 for (name, reason) in [("wrongca", "TLSRefused"), ("noca", "SecretNotFound")] {
                     try await eventually(timeout: .seconds(60), "\(ns)/\(name) to report \(reason)") {
-                        try await harness.database(name, namespace: ns)?.status?.conditions?[type: "Ready"]?.reason == reason
+                        try await harness.database(name, namespace: ns)?.status?.conditions?[type: "Ready"]?.reason.rawValue == reason
                     }
                 }
                 for name in ["main", "wrongca", "noca"] { try await harness.delete(name, namespace: ns) }

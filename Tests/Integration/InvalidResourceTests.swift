@@ -62,7 +62,7 @@ struct InvalidResourceTests {
             try await harness.createDatabase("fine", namespace: ns, spec: valid)
             try await harness.waitForPhase("fine", namespace: ns, .created)
             let jobs = try await harness.api.list(Job.self, namespace: ns)
-            #expect(jobs.map { $0.metadata.labels?["dboperator.io/database"] } == ["fine"])
+            #expect(jobs.map { $0.metadata.labels?[LabelKey.database] } == ["fine"])
 
             // Fixing a spec lets it proceed.
             try await harness.modifyDatabase("unknown-driver", namespace: ns) { $0.spec.driver = "test" }
@@ -297,7 +297,7 @@ struct InvalidResourceTests {
             #expect(finals.count == 2 && finals.allSatisfy { $0.object.phase == .completed }, "\(finals.map { "\($0.name) \($0.object.phase?.rawValue ?? "-")" })")
             for final in finals {
                 #expect(final.name.count <= 253 && final.name.contains("-final-"))
-                #expect((final.metadata.labels?["dboperator.io/database"] ?? "").count <= 63)
+                #expect((final.metadata.labels?[LabelKey.database] ?? "").count <= 63)
             }
             // Events about them were recorded (their names cut to fit), and the backup
             // objects' names fit the stores' 255-byte path components.

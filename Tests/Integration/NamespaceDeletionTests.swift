@@ -26,7 +26,7 @@ struct NamespaceDeletionTests {
     }
 
     static func finalBackups(_ harness: LifecycleHarness, of namespace: String) async throws -> [Resource<Backup>] {
-        try await harness.api.list(Backup.self, namespace: Self.operatorNamespace, labelSelector: "\(Backup.databaseNamespaceLabel)=\(namespace)")
+        try await harness.api.list(Backup.self, namespace: Self.operatorNamespace, labelSelector: "\(LabelKey.databaseNamespace)=\(namespace)")
     }
 
     @Test("test driver: Secrets are kept while needed (also from a direct delete), the namespace goes, the databases are dropped, the final backup is kept in db-operator", .enabled(if: services.shouldRun(.s3)))
@@ -61,7 +61,7 @@ struct NamespaceDeletionTests {
             #expect(harness.instanceRecord(host: "instance-nsdel-\(run)", database: "nsdel_\(run)_kept") == nil, "dropped")
             let finals = try await Self.finalBackups(harness, of: ns)
             #expect(finals.count == 1 && finals.first?.phase == .completed, "\(finals.map { "\($0.name) \($0.phase?.rawValue ?? "-")" })")
-            #expect(finals.first?.metadata.annotations?[Backup.databaseNameAnnotation] == "kept")
+            #expect(finals.first?.metadata.annotations?[AnnotationKey.databaseName] == "kept")
             #expect(finals.first?.object.status?.destination?.contains("/\(ns)/kept/") == true)
             // The operator leaves the kept record alone (no DatabaseNotFound on it).
             #expect(finals.first?.object.status?.conditions?[type: "Ready"]?.reason == "Completed")
@@ -106,7 +106,7 @@ struct NamespaceDeletionTests {
                 await #expect(throws: SQLError.self, "\(database) is dropped") { _ = try await driver.engine.runAs(driver.login, user, password, database, ["SELECT 1"]) }
             }
             let finals = try await Self.finalBackups(harness, of: ns)
-            #expect(finals.map { $0.metadata.annotations?[Backup.databaseNameAnnotation] } == ["orders"], "only BackupBeforeDelete takes one")
+            #expect(finals.map { $0.metadata.annotations?[AnnotationKey.databaseName] } == ["orders"], "only BackupBeforeDelete takes one")
             let final = try #require(finals.first)
             #expect(final.phase == .completed)
             try await EndToEndTests.expectRestores(final.object, driver: pg, s3: s3, rows: 2)

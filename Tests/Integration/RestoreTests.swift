@@ -86,7 +86,7 @@ struct RestoreTests {
             try await restoring("noobject", RestoreSource(s3: RestoreS3Source(
                 region: s3.region, bucket: s3.bucket, key: "\(prefix)nothing/here.testdump", endpoint: s3.endpoint, forcePathStyle: true, credentialsSecret: "s3-creds")))
             for (name, reason) in [("nokey", "IdentityRequired"), ("missing", "RestoreSourceNotFound"), ("unfinished", "BackupNotCompleted"), ("noobject", "RestoreSourceNotFound"), ("noclone", "CloneSourceNotFound")] {
-                try await eventually(timeout: .seconds(60), "\(name) to be \(reason)") { try await ready(name)?.reason == reason }
+                try await eventually(timeout: .seconds(60), "\(name) to be \(reason)") { try await ready(name)?.reason.rawValue == reason }
                 let database = try #require(try await harness.database(name, namespace: ns))
                 #expect(database.phase == nil || database.phase == .creating, "\(name): \(String(describing: database.phase))")
                 #expect(harness.instanceRecord(host: host, database: "restore_\(run)_\(name)") == nil, "\(name): nothing created")
@@ -111,7 +111,7 @@ struct RestoreTests {
                 try await eventually(timeout: .seconds(120), "\(name) to fail for good with \(reason)") {
                     let database = try await harness.database(name, namespace: ns)
                     return database?.phase == .restoring && database?.status?.restore?.failed == true
-                        && database?.status?.conditions?[type: "Ready"]?.reason == reason
+                        && database?.status?.conditions?[type: "Ready"]?.reason.rawValue == reason
                 }
                 #expect(harness.restoredInto(host: host, database: "restore_\(run)_\(name)")?.from == nil, "\(name): nothing loaded")
             }

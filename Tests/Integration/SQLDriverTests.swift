@@ -436,7 +436,7 @@ struct SQLDriverTests {
                         return (index, nil)
                     } catch {
                         let classified = DriverError.classify(error)
-                        return (index, classified.reason == "NameConflict" ? classified.reason : "\(classified)")
+                        return (index, classified.reason == .nameConflict ? classified.reason.rawValue : "\(classified)")
                     }
                 }
             }
@@ -705,7 +705,7 @@ struct SQLDriverTests {
             } catch {
                 let classified = DriverError.classify(error)
                 #expect(!classified.message.contains("wrong-password-777"))
-                reasons.append(classified.reason)
+                reasons.append(classified.reason.rawValue)
             }
         }
         #expect(reasons == ["AdminLoginFailed", "InstanceUnreachable", "TLSRefused"])

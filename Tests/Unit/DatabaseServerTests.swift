@@ -157,8 +157,8 @@ struct DatabaseServerTests {
         let job = template.job(for: Self.database(), request: request, clusterID: "cluster", operatorNamespace: "db-operator")
         #expect(job.metadata.namespace == "db-operator")
         #expect(job.metadata.ownerReferences == nil, "an owner in another namespace is not valid")
-        #expect(job.metadata.labels?[JobTemplate.databaseUIDLabel] == "db-uid" && job.metadata.labels?[JobTemplate.databaseNamespaceLabel] == "shop")
-        #expect(job.metadata.annotations?[JobTemplate.databaseNameAnnotation] == "orders")
+        #expect(job.metadata.labels?[LabelKey.databaseUID] == "db-uid" && job.metadata.labels?[LabelKey.databaseNamespace] == "shop")
+        #expect(job.metadata.annotations?[AnnotationKey.databaseName] == "orders")
         let env = try #require(job.spec?.template.spec.containers.first?.env)
         #expect(env.contains(EnvVar(name: "DB_OPERATOR_NAMESPACE", value: "shop")) && env.contains(EnvVar(name: "DB_OPERATOR_OPERATOR_NAMESPACE", value: "db-operator")))
         #expect(DatabaseOperator.databaseKey(of: job) == ObjectKey(namespace: "shop", name: "orders"))
@@ -172,7 +172,7 @@ struct DatabaseServerTests {
 
         let probe = template.probeJob(for: Self.server(), seed: "1|0", operatorNamespace: "db-operator")
         #expect(probe.metadata.namespace == "db-operator" && probe.metadata.name?.hasPrefix("shared-pg-probe-") == true)
-        #expect(probe.metadata.labels?[JobTemplate.serverUIDLabel] == "server-uid" && probe.metadata.annotations?[JobTemplate.serverNameAnnotation] == "shared-pg")
+        #expect(probe.metadata.labels?[LabelKey.serverUID] == "server-uid" && probe.metadata.annotations?[AnnotationKey.server] == "shared-pg")
         #expect(probe.spec?.backoffLimit == 0)
         #expect(template.probeJob(for: Self.server(), seed: "1|1", operatorNamespace: "db-operator").metadata.name != probe.metadata.name)
     }

@@ -187,7 +187,7 @@ struct JobTemplateTests {
         let job = template.job(for: Self.database(), request: JobRequest(operation: .backup, backup: "nightly", attempt: 2))
         let name = try #require(job.metadata.name)
         #expect(name.hasPrefix("orders-backup-") && name.count == "orders-backup-".count + 8)
-        #expect(job.metadata.labels?["dboperator.io/database"] == "orders")
+        #expect(job.metadata.labels?[LabelKey.database] == "orders")
         #expect(job.metadata.labels?["dboperator.io/operation"] == "backup")
         #expect(job.metadata.ownerReferences == [OwnerReference(apiVersion: "dboperator.io/v1alpha1", kind: "Database", name: "orders", uid: "9b1c2d3e-0000-4000-8000-000000000001", controller: true, blockOwnerDeletion: true)])
         #expect(job.spec?.backoffLimit == 2)
@@ -251,7 +251,7 @@ struct LabelValueTests {
         creating.phase = .creating
         #expect(reasons(creating) == ["a:DatabaseBusy", "b:DatabaseBusy"])
         var refused = free
-        refused.refusal = Refusal(reason: "ServerNotFound", message: "no server")
+        refused.refusal = Refusal(reason: .serverNotFound, message: "no server")
         #expect(reasons(refused) == ["a:ServerNotFound", "b:ServerNotFound"])
         var invalid = free
         invalid.specProblems = [SpecProblem(field: "spec.driver", message: "unknown")]
@@ -259,5 +259,9 @@ struct LabelValueTests {
         var deleting = invalid
         deleting.deleting = true
         #expect(reasons(deleting) == ["a:DatabaseDeleting", "b:DatabaseDeleting"])
+        // No Database: every pending Backup says so, oldest first; finished ones are left alone.
+        let missing = JobDecider.waitingReasons(missingDatabase: "shop", namespace: "team", backups: backups)
+        #expect(missing.map { "\($0.backup):\($0.reason)" } == ["a:DatabaseNotFound", "b:DatabaseNotFound"])
+        #expect(missing.allSatisfy { $0.message == "the Database shop does not exist in namespace team" })
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import KubeModel
 import KubeRuntime
 import Operator
+import TestSupport
 import Testing
 
 /// The per-Database backup figures at `/metrics`: what "no backup in 26 hours" and
@@ -12,7 +13,7 @@ struct OperatorMetricsTests {
     static let shopOrders = ObjectKey(namespace: "shop", name: "orders")
 
     static func backup(
-        _ name: String, database: String = "orders", phase: BackupPhase, startedAt: Date? = nil, completedAt: Date?, size: Int64? = nil, reason: String? = nil
+        _ name: String, database: String = "orders", phase: BackupPhase, startedAt: Date? = nil, completedAt: Date?, size: Int64? = nil, reason: Reason? = nil
     ) -> Backup {
         var status = BackupStatus()
         status.phase = phase

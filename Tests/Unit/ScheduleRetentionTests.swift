@@ -21,8 +21,8 @@ struct ScheduleRetentionTests {
     static func backup(_ name: String, schedule: Resource<BackupSchedule>?, hour: Int, phase: BackupPhase?, database: String = "orders") -> Resource<Backup> {
         var metadata = ObjectMeta(name: name, namespace: "shop")
         if let schedule {
-            metadata.labels = [BackupSchedule.scheduleLabel: schedule.name]
-            metadata.annotations = [BackupSchedule.scheduledTimeAnnotation: String(format: "2026-11-25T%02d:00:00Z", hour)]
+            metadata.labels = [LabelKey.schedule: schedule.name]
+            metadata.annotations = [AnnotationKey.scheduledTime: String(format: "2026-11-25T%02d:00:00Z", hour)]
             metadata.ownerReferences = [OwnerReference(apiVersion: "dboperator.io/v1alpha1", kind: "BackupSchedule", name: schedule.name, uid: schedule.metadata.uid ?? "", controller: true)]
         }
         return try! Resource(object: Backup(metadata: metadata, spec: BackupSpec(database: database), status: phase.map { BackupStatus(phase: $0) }))
