@@ -139,14 +139,14 @@ extension KubernetesAPI {
     /// if it changed since. Fields the typed view does not know are kept.
     public func update<T: KubernetesObject>(_ resource: Resource<T>, to modified: T) async throws -> Resource<T> {
         var body = try resource.merging(modified)
-        body[path: ["metadata", "resourceVersion"]] = resource.raw[path: ["metadata", "resourceVersion"]]
+        body[path: ["metadata", "resourceVersion"]] = resource.metadata.resourceVersion.map(JSONValue.string)
         return try Resource(raw: try await update(T.resource, namespace: resource.namespace, name: resource.name, object: body, subresource: nil))
     }
 
     /// Compare-and-swap on the status subresource.
     public func updateStatus<T: KubernetesObject>(_ resource: Resource<T>, to modified: T) async throws -> Resource<T> {
         var body = try resource.merging(modified)
-        body[path: ["metadata", "resourceVersion"]] = resource.raw[path: ["metadata", "resourceVersion"]]
+        body[path: ["metadata", "resourceVersion"]] = resource.metadata.resourceVersion.map(JSONValue.string)
         return try Resource(raw: try await update(T.resource, namespace: resource.namespace, name: resource.name, object: body, subresource: "status"))
     }
 

@@ -19,15 +19,21 @@ struct JSONParser {
         self.bytes = bytes
     }
 
+    static func parse(_ bytes: [UInt8]) throws -> JSONValue {
+        try bytes.withUnsafeBytes { raw in try parse(raw) }
+    }
+
     static func parse(_ data: Data) throws -> JSONValue {
-        try data.withUnsafeBytes { raw in
-            var parser = JSONParser(bytes: raw.bindMemory(to: UInt8.self))
-            parser.skipWhitespace()
-            let value = try parser.value()
-            parser.skipWhitespace()
-            guard parser.index == parser.bytes.count else { throw parser.failure("unexpected text after the JSON value") }
-            return value
-        }
+        try data.withUnsafeBytes { raw in try parse(raw) }
+    }
+
+    private static func parse(_ raw: UnsafeRawBufferPointer) throws -> JSONValue {
+        var parser = JSONParser(bytes: raw.bindMemory(to: UInt8.self))
+        parser.skipWhitespace()
+        let value = try parser.value()
+        parser.skipWhitespace()
+        guard parser.index == parser.bytes.count else { throw parser.failure("unexpected text after the JSON value") }
+        return value
     }
 
     private func failure(_ message: String) -> DecodingError {

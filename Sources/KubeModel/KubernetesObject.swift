@@ -42,19 +42,36 @@ public struct ResourceDescriptor: Sendable, Hashable {
 /// An object as read from the server: the typed view, and the whole JSON it came in.
 /// Writes built from it merge the typed change into `raw`, so fields this project
 /// does not model survive a read-modify-write.
+///
+/// The JSON is kept as its compact text, not as a `JSONValue` tree: informers keep
+/// one Resource per object, and a tree of dictionaries takes several times the
+/// text's size (#15's memory goal). `raw` parses it again when a write needs it.
 public struct Resource<Object: KubernetesObject>: Sendable {
     public var object: Object
-    public let raw: JSONValue
+    /// `raw` as compact JSON text.
+    private let text: [UInt8]
 
     public init(raw: JSONValue) throws {
-        self.raw = raw
-        self.object = try raw.decode(as: Object.self)
+        var text: [UInt8] = []
+        text.reserveCapacity(512)
+        raw.write(to: &text)
+        self.object = try JSONDecoder().decode(Object.self, from: Data(text))
+        self.text = text
     }
 
     public init(object: Object) throws {
         self.object = object
-        self.raw = try JSONValue(encoding: object)
+        self.text = Array(try JSONEncoder().encode(object))
     }
+
+    /// The whole JSON as read.
+    public var raw: JSONValue {
+        // Written by `JSONValue.write` or JSONEncoder: it parses.
+        (try? JSONParser.parse(text)) ?? .null
+    }
+
+    /// The size of the JSON text kept, in bytes.
+    public var rawSize: Int { text.count }
 
     public var metadata: ObjectMeta { object.metadata }
     public var name: String { object.metadata.name ?? "" }

@@ -22,6 +22,10 @@ public final class Controller<Object: KubernetesObject>: Service {
         public var maxConcurrent = 4
         public var errorBaseDelay: Duration = .milliseconds(50)
         public var errorMaxDelay: Duration = .seconds(300)
+        /// Called with each event of the primary watch after the cache has it: another
+        /// controller that follows these objects (a DatabaseServer's count of its
+        /// Databases) reads them here instead of decoding a watch of its own.
+        public var observe: (@Sendable (WatcherEvent<Object>) async -> Void)?
 
         public init(name: String, watcher: Watcher<Object>.Configuration = .init()) {
             self.name = name
@@ -94,6 +98,7 @@ public final class Controller<Object: KubernetesObject>: Service {
         let watcher = Watcher<Object>(api: api, configuration: configuration.watcher, logger: logger)
         for try await event in watcher {
             for key in cache.apply(event) { await queue.add(key) }
+            await configuration.observe?(event)
         }
     }
 

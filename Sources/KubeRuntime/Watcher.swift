@@ -38,6 +38,16 @@ public struct Watcher<Object: KubernetesObject>: AsyncSequence, Sendable {
         /// (client-go's SetTransform).
         public var transform: (@Sendable (JSONValue) -> JSONValue)?
 
+        /// A transform that drops `metadata.managedFields` (server-side apply's
+        /// bookkeeping, often most of an object's metadata): no decision reads it, and
+        /// an update that leaves it out leaves the server's as they are.
+        @Sendable public static func withoutManagedFields(_ raw: JSONValue) -> JSONValue {
+            guard case .object(var top) = raw, case .object(var metadata)? = top["metadata"], metadata["managedFields"] != nil else { return raw }
+            metadata["managedFields"] = nil
+            top["metadata"] = .object(metadata)
+            return .object(top)
+        }
+
         public init(namespace: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil) {
             self.namespace = namespace
             self.labelSelector = labelSelector

@@ -15,7 +15,7 @@ extension DatabaseOperator {
         configuration.errorBaseDelay = .milliseconds(200)
         configuration.errorMaxDelay = .seconds(60)
         return Controller<DatabaseServer>(
-            api: api, configuration: configuration, logger: logger, sources: [probeJobsToServers(), databasesToServers()]
+            api: api, configuration: configuration, logger: logger, sources: [probeJobsToServers()]
         ) { key, _ in
             try await self.reconcile(server: key)
         }
@@ -36,15 +36,12 @@ extension DatabaseOperator {
     }
 
     /// Queues the server a Database names when the Database comes, goes or changes:
-    /// the count and a held deletion follow.
-    private func databasesToServers() -> Controller<DatabaseServer>.KeySource {
-        let api = self.api, logger = self.logger, namespace = configuration.namespace
-        return { enqueue in
-            for try await event in Watcher<Database>(api: api, configuration: .init(namespace: namespace), logger: logger) {
-                let databases = event.resources
-                for name in Set(databases.compactMap { $0.object.serverName ?? $0.object.spec.server }) {
-                    await enqueue(ObjectKey(namespace: nil, name: name))
-                }
+    /// the count and a held deletion follow. Fed by the Database controller's watch
+    /// (`Controller.Configuration.observe`), not a watch of its own.
+    static func databasesToServers(_ servers: Controller<DatabaseServer>) -> @Sendable (WatcherEvent<Database>) async -> Void {
+        { event in
+            for name in Set(event.resources.compactMap({ $0.object.serverName ?? $0.object.spec.server })) {
+                await servers.enqueue(ObjectKey(namespace: nil, name: name))
             }
         }
     }

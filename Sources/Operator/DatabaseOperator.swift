@@ -57,6 +57,8 @@ public final class DatabaseOperator: Service {
         let servers = serverController()
         let schedules = scheduleController()
         var databases = Controller<Database>.Configuration(name: "databases", watcher: .init(namespace: configuration.namespace))
+        databases.watcher.transform = Watcher<Database>.Configuration.withoutManagedFields
+        databases.observe = Self.databasesToServers(servers)
         databases.maxConcurrent = configuration.maxConcurrent
         databases.errorBaseDelay = .milliseconds(200)
         databases.errorMaxDelay = .seconds(60)
@@ -71,8 +73,10 @@ public final class DatabaseOperator: Service {
                 api: api, configuration: watch,
                 indexes: [Self.byDatabaseUID: { [$0.metadata.labels?[LabelKey.databaseUID]].compactMap { $0 } }], logger: logger)
         }
+        var backupWatch = Watcher<Backup>.Configuration(namespace: configuration.namespace)
+        backupWatch.transform = Watcher<Backup>.Configuration.withoutManagedFields
         let backupInformer = Informer<Backup>(
-            api: api, configuration: .init(namespace: configuration.namespace),
+            api: api, configuration: backupWatch,
             indexes: [Self.byDatabase: { [Self.databaseIndexValue(namespace: $0.namespace ?? "", database: $0.object.spec.database)] }], logger: logger)
         let caches = Caches(jobs: jobs, backups: backupInformer, servers: servers.cache, schedules: schedules.cache)
         let databaseController = Controller<Database>(
@@ -122,12 +126,8 @@ public final class DatabaseOperator: Service {
     /// What the decisions read of a Job: its metadata (no managedFields) and status;
     /// the pod template, most of its size, is not kept.
     @Sendable static func jobSummary(_ raw: JSONValue) -> JSONValue {
-        guard case .object(var top) = raw else { return raw }
+        guard case .object(var top) = Watcher<Job>.Configuration.withoutManagedFields(raw) else { return raw }
         top["spec"] = nil
-        if case .object(var metadata)? = top["metadata"] {
-            metadata["managedFields"] = nil
-            top["metadata"] = .object(metadata)
-        }
         return .object(top)
     }
 

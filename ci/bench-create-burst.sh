@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# #15's dev-stack benchmark: on `db-operator dev` against the local PostgreSQL
+# (RDS-like admin), (1) one Database at a time, M times: the time from its create
+# request to phase Created (median, p90); (2) N Databases created at once: the time
+# until all are Created, and the rate. Then deletes them (each is dropped).
+#
+#   ci/bench-create-burst.sh [N] [M]          (default 200 at once, 20 one at a time)
+#   DBOP_BENCH_CONFIGURATION=debug ci/bench-create-burst.sh    (default: release)
+#
+# The timing is the official Python client's (a watch from the create's
+# resourceVersion), so no kubectl process start is counted.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$DBOP_ROOT"
+count="${1:-200}" single="${2:-20}"
+configuration="${DBOP_BENCH_CONFIGURATION:-release}"
+
+bash ci/services.sh start >/dev/null
+use_pip_scripts
+set -a
+# shellcheck disable=SC1090
+source "$DBOP_ENV_FILE"
+set +a
+build_log="${TMPDIR:-/tmp}/db-operator-create-burst-build.log"
+swift build -c "$configuration" --product db-operator >"$build_log" 2>&1 || die "swift build failed: see $build_log"
+bin="$(swift build -c "$configuration" --show-bin-path)/db-operator"
+python="$(python3 -c 'import kubernetes, sys; print(sys.executable)' 2>/dev/null)" || die "the kubernetes Python client is missing: run ci/install.sh"
+work="$(mktemp -d "${TMPDIR:-/tmp}/db-operator-create-burst.XXXXXX")"
+export KUBECONFIG="$work/kubeconfig"
+DB_OPERATOR_PG_BIN_DIRS="$DBOP_PG_BIN_DIRS" "$bin" dev --port "${DBOP_BURST_PORT:-46544}" --kubeconfig-out "$KUBECONFIG" --state-dir "$work/state" \
+  >"$work/dev.log" 2>&1 &
+dev=$!
+trap 'kill "$dev" 2>/dev/null; wait "$dev" 2>/dev/null; rm -rf "$work"' EXIT
+kubectl="$DBOP_KUBECTL"
+for _ in $(seq 1 120); do [ -f "$KUBECONFIG" ] && "$kubectl" get namespaces >/dev/null 2>&1 && break; sleep 0.5; done
+ns="create-$RANDOM"
+"$kubectl" create namespace "$ns" >/dev/null
+"$kubectl" -n "$ns" create secret generic pg-admin --from-literal=password="$DBOP_PG_LIMITED_PASSWORD" >/dev/null
+"$kubectl" -n "$ns" apply -f Fixtures/dev-driver-account.yaml >/dev/null
+log "$configuration build; $single Databases one at a time, then $count at once"
+NS="$ns" COUNT="$count" SINGLE="$single" "$python" - <<'PY'
+import os, statistics, threading, time
+from kubernetes import client, config, watch
+
+config.load_kube_config()
+api = client.CustomObjectsApi()
+ns, count, single = os.environ["NS"], int(os.environ["COUNT"]), int(os.environ["SINGLE"])
+group, version, plural = "dboperator.io", "v1alpha1", "databases"
+
+def body(name, label):
+    return {
+        "apiVersion": f"{group}/{version}", "kind": "Database",
+        "metadata": {"name": name, "labels": {"bench": label}},
+        "spec": {
+            "driver": "postgresql", "deletionPolicy": "Delete",
+            "connect": {"host": os.environ["DBOP_PG_HOST"], "port": int(os.environ["DBOP_PG_PORT"]), "sslMode": "disable"},
+            "credentials": {
+                "username": {"value": os.environ["DBOP_PG_LIMITED_USER"]},
+                "password": {"valueFrom": {"secretKeyRef": {"name": "pg-admin", "key": "password"}}},
+            },
+        },
+    }
+
+def wait_created(names, since, label):
+    """Seconds from `since` until each of `names` is Created, by a watch from the list."""
+    pending, done = set(names), {}
+    listed = api.list_namespaced_custom_object(group, version, ns, plural, label_selector=f"bench={label}")
+    for item in listed["items"]:
+        if item.get("status", {}).get("phase") == "Created" and item["metadata"]["name"] in pending:
+            done[item["metadata"]["name"]] = time.monotonic() - since
+            pending.discard(item["metadata"]["name"])
+    rv = listed["metadata"]["resourceVersion"]
+    while pending:
+        stream = watch.Watch().stream(
+            api.list_namespaced_custom_object, group, version, ns, plural, label_selector=f"bench={label}",
+            resource_version=rv, timeout_seconds=600)
+        for event in stream:
+            item = event["object"]
+            rv = item["metadata"]["resourceVersion"]
+            name = item["metadata"]["name"]
+            if name in pending and item.get("status", {}).get("phase") == "Created":
+                done[name] = time.monotonic() - since
+                pending.discard(name)
+                if not pending:
+                    break
+    return done
+
+latencies = []
+for i in range(single):
+    name = f"one-{i}"
+    start = time.monotonic()
+    api.create_namespaced_custom_object(group, version, ns, plural, body(name, "one"))
+    latencies.append(wait_created([name], start, "one")[name])
+latencies.sort()
+print(f"one at a time ({single}): median {statistics.median(latencies) * 1000:.0f} ms, "
+      f"p90 {latencies[int(len(latencies) * 0.9) - 1] * 1000:.0f} ms, min {latencies[0] * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms")
+
+names = [f"burst-{i}" for i in range(count)]
+start = time.monotonic()
+threads = []
+def create(chunk):
+    for name in chunk:
+        api.create_namespaced_custom_object(group, version, ns, plural, body(name, "burst"))
+for k in range(8):
+    thread = threading.Thread(target=create, args=(names[k::8],))
+    thread.start()
+    threads.append(thread)
+created_requests = None
+for thread in threads:
+    thread.join()
+created_requests = time.monotonic() - start
+done = wait_created(names, start, "burst")
+total = max(done.values())
+print(f"{count} at once: all Created in {total:.1f} s ({count / total:.1f} per second; the create requests took {created_requests:.1f} s; "
+      f"median Database {statistics.median(done.values()):.1f} s)")
+PY
+"$kubectl" -n "$ns" delete databases --all --wait=false >/dev/null
+"$kubectl" -n "$ns" wait --for=delete database --all --timeout=900s >/dev/null
+log "deleted and dropped"
