@@ -85,11 +85,7 @@ public struct BackupArchive: Sendable {
 
     /// `yyyyMMdd'T'HHmmss'Z'` in UTC.
     public static func keyTimestamp(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-        return formatter.string(from: date)
+        KubeTime.format(date).filter { $0 != "-" && $0 != ":" }
     }
 
     /// Stores `dump` as `layout` says and its manifest next to it; returns the

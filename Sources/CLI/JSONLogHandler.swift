@@ -1,4 +1,5 @@
 import Foundation
+import KubeModel
 import Logging
 
 /// One JSON object per line on standard error: `time`, `level`, `logger`, `message`,
@@ -17,7 +18,7 @@ struct JSONLogHandler: LogHandler {
 
     func log(event: LogEvent) {
         var fields: [String: String] = [
-            "time": ISO8601DateFormatter.shared.string(from: Date()), "level": event.level.rawValue, "logger": label,
+            "time": KubeTime.microFormat(Date()), "level": event.level.rawValue, "logger": label,
             "message": "\(event.message)", "source": event.source,
         ]
         let merged = metadata.merging(metadataProvider?.get() ?? [:]) { $1 }.merging(event.metadata ?? [:]) { $1 }
@@ -38,10 +39,3 @@ struct JSONLogHandler: LogHandler {
     }
 }
 
-extension ISO8601DateFormatter {
-    nonisolated(unsafe) static let shared: ISO8601DateFormatter = {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter
-    }()
-}

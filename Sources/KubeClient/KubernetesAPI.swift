@@ -131,6 +131,13 @@ extension KubernetesAPI {
         return result
     }
 
+    /// Creates `object` without decoding the answer into `T`, for a caller that does
+    /// not read it: the operator's Jobs, whose pod template is most of their decoding
+    /// time (#15).
+    public func createIgnoringResponse<T: KubernetesObject>(_ object: T) async throws {
+        _ = try await create(T.resource, namespace: object.metadata.namespace, object: try JSONValue(encoding: object))
+    }
+
     public func create<T: KubernetesObject>(_ object: T) async throws -> Resource<T> {
         try Resource(raw: try await create(T.resource, namespace: object.metadata.namespace, object: try JSONValue(encoding: object)))
     }

@@ -335,7 +335,7 @@ public final class DatabaseOperator: Service {
                 for: database.object, request: request, clusterID: clusterID.withLock { $0 }, operatorNamespace: configuration.operatorNamespace,
                 inOperatorNamespace: terminating)
             do {
-                _ = try await api.create(job)
+                try await api.createIgnoringResponse(job)
                 metrics.recordJobCreated(request.operation.rawValue)
                 logger.info("created job", metadata: metadata.merging(["k8s.job": "\(job.metadata.namespace ?? "")/\(job.metadata.name ?? "")"]) { $1 })
             } catch let error as KubeError where error.code == .alreadyExists {

@@ -141,8 +141,7 @@ enum KubernetesProtobuf {
     static func toProtobufJSON(_ value: JSONValue, key: String? = nil) -> JSONValue {
         switch value {
         case .string(let text) where key.map(timeKeys.contains) == true:
-            let formatter = ISO8601DateFormatter()
-            guard let date = formatter.date(from: text) ?? { formatter.formatOptions.insert(.withFractionalSeconds); return formatter.date(from: text) }() else { return .null }
+            guard let date = KubeTime.parse(text) else { return .null }
             return ["seconds": .int(Int64(date.timeIntervalSince1970.rounded(.down)))]
         case .null where key.map(timeKeys.contains) == true:
             return .null
