@@ -74,6 +74,10 @@ public final class HTTPKubernetesClient: KubernetesAPI {
         try await send(.POST, resource.path(namespace: namespace), body: object)
     }
 
+    public func create(_ resource: ResourceDescriptor, namespace: String?, encoded: [UInt8]) async throws {
+        _ = try await send(.POST, resource.path(namespace: namespace), encodedBody: encoded, decodingAnswer: false)
+    }
+
     public func create(_ resource: ResourceDescriptor, namespace: String?, name: String, subresource: String, object: JSONValue) async throws -> JSONValue {
         try await send(.POST, resource.path(namespace: namespace, name: name, subresource: subresource), body: object)
     }
@@ -141,6 +145,21 @@ public final class HTTPKubernetesClient: KubernetesAPI {
         _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: JSONValue? = nil,
         contentType: String = "application/json"
     ) async throws -> JSONValue {
+        var encoded: [UInt8]?
+        if let body {
+            encoded = []
+            encoded?.reserveCapacity(512)
+            body.write(to: &encoded!)
+        }
+        return try await send(method, path, query: query, encodedBody: encoded, contentType: contentType)
+    }
+
+    /// One request with retries; `decodingAnswer: false` skips parsing a successful
+    /// answer (it returns `.null`).
+    private func send(
+        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], encodedBody body: [UInt8]?,
+        contentType: String = "application/json", decodingAnswer: Bool = true
+    ) async throws -> JSONValue {
         let description = "\(method) \(path)"
         let idempotent = [.GET, .PUT, .DELETE, .HEAD].contains(method)
         var attempt = 0
@@ -153,6 +172,7 @@ public final class HTTPKubernetesClient: KubernetesAPI {
                     deadline: .now() + .nanoseconds(Int64(configuration.requestTimeout.components.seconds) * 1_000_000_000),
                     description: description)
                 let bytes = try await response.body.collect(upTo: 256 << 20)
+                if response.status.code / 100 == 2, !decodingAnswer { return .null }
                 let json = bytes.readableBytes == 0 ? nil : try? JSONValue.decode(Data(bytes.readableBytesView))
                 if response.status.code / 100 == 2 {
                     guard let json else {
@@ -179,7 +199,7 @@ public final class HTTPKubernetesClient: KubernetesAPI {
     }
 
     private func execute(
-        _ method: HTTPMethod, _ path: String, query: [(String, String)], body: JSONValue?, contentType: String?,
+        _ method: HTTPMethod, _ path: String, query: [(String, String)], body: [UInt8]?, contentType: String?,
         deadline: NIODeadline, description: String
     ) async throws -> HTTPClientResponse {
         var components = URLComponents()
@@ -194,7 +214,7 @@ public final class HTTPKubernetesClient: KubernetesAPI {
         if let token = try bearerToken() { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         if let body {
             request.headers.add(name: "Content-Type", value: contentType ?? "application/json")
-            request.body = .bytes(ByteBuffer(bytes: body.encoded()))
+            request.body = .bytes(ByteBuffer(bytes: body))
         }
         do {
             return try await http.execute(request, deadline: deadline)

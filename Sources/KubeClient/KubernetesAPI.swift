@@ -1,3 +1,4 @@
+import Foundation
 import KubeModel
 
 /// What a list asks for.
@@ -68,6 +69,8 @@ public protocol KubernetesAPI: Sendable {
     func get(_ resource: ResourceDescriptor, namespace: String?, name: String) async throws -> JSONValue
     func list(_ resource: ResourceDescriptor, namespace: String?, options: ListOptions) async throws -> ObjectList
     func create(_ resource: ResourceDescriptor, namespace: String?, object: JSONValue) async throws -> JSONValue
+    /// POST of an object already encoded as JSON text; the answer is not decoded.
+    func create(_ resource: ResourceDescriptor, namespace: String?, encoded: [UInt8]) async throws
     /// POST to a subresource of one object (`serviceaccounts/NAME/token`, say).
     func create(_ resource: ResourceDescriptor, namespace: String?, name: String, subresource: String, object: JSONValue) async throws -> JSONValue
     /// PUT: a compare-and-swap when the object carries `metadata.resourceVersion`.
@@ -135,7 +138,7 @@ extension KubernetesAPI {
     /// not read it: the operator's Jobs, whose pod template is most of their decoding
     /// time (#15).
     public func createIgnoringResponse<T: KubernetesObject>(_ object: T) async throws {
-        _ = try await create(T.resource, namespace: object.metadata.namespace, object: try JSONValue(encoding: object))
+        try await create(T.resource, namespace: object.metadata.namespace, encoded: Array(try JSONEncoder().encode(object)))
     }
 
     public func create<T: KubernetesObject>(_ object: T) async throws -> Resource<T> {
