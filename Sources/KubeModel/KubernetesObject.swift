@@ -46,21 +46,34 @@ public struct ResourceDescriptor: Sendable, Hashable {
 /// The JSON is kept as its compact text, not as a `JSONValue` tree: informers keep
 /// one Resource per object, and a tree of dictionaries takes several times the
 /// text's size (#15's memory goal). `raw` parses it again when a write needs it.
+/// The typed object lives in a box: a `Database` is 1.5 KB inline, and caches,
+/// their lists and their change sets would otherwise copy (and over-allocate) that
+/// per entry; a Resource is two references.
 public struct Resource<Object: KubernetesObject>: Sendable {
-    public var object: Object
+    private final class Box: Sendable {
+        let object: Object
+        init(_ object: Object) { self.object = object }
+    }
+
+    private var box: Box
     /// `raw` as compact JSON text.
     private let text: [UInt8]
+
+    public var object: Object {
+        get { box.object }
+        set { box = Box(newValue) }
+    }
 
     public init(raw: JSONValue) throws {
         var text: [UInt8] = []
         text.reserveCapacity(512)
         raw.write(to: &text)
-        self.object = try JSONDecoder().decode(Object.self, from: Data(text))
-        self.text = text
+        self.box = Box(try JSONDecoder().decode(Object.self, from: Data(text)))
+        self.text = text.withUnsafeBufferPointer { Array($0) }  // exactly its size: the buffer above grew by doubling
     }
 
     public init(object: Object) throws {
-        self.object = object
+        self.box = Box(object)
         self.text = Array(try JSONEncoder().encode(object))
     }
 
