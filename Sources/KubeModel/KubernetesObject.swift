@@ -35,7 +35,26 @@ public struct ResourceDescriptor: Sendable, Hashable {
     }
 
     private static func escape(_ segment: String) -> String {
-        segment.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(.init(charactersIn: "/"))) ?? segment
+        // Foundation's urlPathAllowed without "/", by hand: CharacterSet operations
+        // build ICU sets on every call, and every request escapes its path.
+        guard segment.utf8.contains(where: { !pathAllowed($0) }) else { return segment }
+        var bytes: [UInt8] = []
+        let hex = Array("0123456789ABCDEF".utf8)
+        for byte in segment.utf8 {
+            if pathAllowed(byte) {
+                bytes.append(byte)
+            } else {
+                bytes += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]]
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private static func pathAllowed(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
+        default: "-._~!$&'()*+,=:@".utf8.contains(byte)
+        }
     }
 }
 
