@@ -98,22 +98,9 @@ struct ControlPlaneBench: AsyncParsableCommand {
     private func measure(name: String, command: (String) -> (String, [String]), resyncMetricsPort: Int?) async throws -> Figures {
         var logger = Logger(label: "bench")
         logger.logLevel = .error
-        var configuration = FakeAPIServer.Configuration()
-        configuration.historyLimit = max(100_000, databases * 20)
-        let server = try FakeAPIServer(configuration: configuration, logger: logger)
-        let serving = Task { try await server.run() }
-        defer {
-            serving.cancel()
-            server.close()
-        }
-        _ = await server.waitUntilListening()
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("control-plane-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let kubeconfig = "\(directory)/kubeconfig"
-        try server.writeKubeconfig(to: kubeconfig)
-        let api = try HTTPKubernetesClient(configuration: try KubeClientConfiguration.kubeconfig(path: kubeconfig), logger: logger)
-        defer { Task { try? await api.shutdown() } }
+        let cluster = try await InProcessCluster.start(name: "control-plane", historyLimit: max(100_000, databases * 20), logger: logger)
+        defer { cluster.close() }
+        let api = cluster.api, directory = cluster.directory, kubeconfig = cluster.kubeconfig
 
         for crd in CustomResourceDefinitions.all { _ = try await api.create(crd) }
         while try await !api.list(CustomResourceDefinition.self, namespace: nil).allSatisfy({ $0.object.isEstablished }) {

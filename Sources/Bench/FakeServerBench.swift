@@ -13,21 +13,9 @@ enum FakeServerBench {
     static func run(objects: Int) async throws {
         var logger = Logger(label: "bench")
         logger.logLevel = .error
-        var configuration = FakeAPIServer.Configuration()
-        configuration.historyLimit = max(100_000, objects * 4)
-        let server = try FakeAPIServer(configuration: configuration, logger: logger)
-        let serving = Task { try await server.run() }
-        defer {
-            serving.cancel()
-            server.close()
-        }
-        _ = await server.waitUntilListening()
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fake-bench-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        try server.writeKubeconfig(to: "\(directory)/kubeconfig")
-        let api = try HTTPKubernetesClient(configuration: try KubeClientConfiguration.kubeconfig(path: "\(directory)/kubeconfig"), logger: logger)
-        defer { Task { try? await api.shutdown() } }
+        let cluster = try await InProcessCluster.start(name: "fake-bench", historyLimit: max(100_000, objects * 4), logger: logger)
+        defer { cluster.close() }
+        let api = cluster.api
         _ = try await api.create(Namespace(metadata: ObjectMeta(name: "fake-bench")))
 
         let clock = ContinuousClock()
