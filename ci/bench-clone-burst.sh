@@ -17,19 +17,8 @@ set -a
 source "$DBOP_ENV_FILE"
 set +a
 swift build --product db-operator >"${TMPDIR:-/tmp}/db-operator-burst-build.log" 2>&1 || die "swift build failed: see ${TMPDIR:-/tmp}/db-operator-burst-build.log"
-bin="$(swift build --show-bin-path)/db-operator"
-work="$(mktemp -d "${TMPDIR:-/tmp}/db-operator-burst.XXXXXX")"
-export KUBECONFIG="$work/kubeconfig"
-DB_OPERATOR_PG_BIN_DIRS="$DBOP_PG_BIN_DIRS" "$bin" dev --port "${DBOP_BURST_PORT:-46543}" --kubeconfig-out "$KUBECONFIG" --state-dir "$work/state" \
-  >"$work/dev.log" 2>&1 &
-dev=$!
-trap 'kill "$dev" 2>/dev/null; wait "$dev" 2>/dev/null; rm -rf "$work"' EXIT
-kubectl="$DBOP_KUBECTL"
-for _ in $(seq 1 120); do [ -f "$KUBECONFIG" ] && "$kubectl" get namespaces >/dev/null 2>&1 && break; sleep 0.5; done
 ns="burst-$RANDOM"
-"$kubectl" create namespace "$ns" >/dev/null
-"$kubectl" -n "$ns" create secret generic pg-admin --from-literal=password="$DBOP_PG_LIMITED_PASSWORD" >/dev/null
-"$kubectl" -n "$ns" apply -f Fixtures/dev-driver-account.yaml >/dev/null
+start_dev_bench_stack "$(swift build --show-bin-path)/db-operator" "${DBOP_BURST_PORT:-46543}" "$ns"
 database() {  # name, extra spec lines
   cat <<YAML
 apiVersion: dboperator.io/v1alpha1

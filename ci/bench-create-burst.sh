@@ -25,18 +25,8 @@ build_log="${TMPDIR:-/tmp}/db-operator-create-burst-build.log"
 swift build -c "$configuration" --product db-operator >"$build_log" 2>&1 || die "swift build failed: see $build_log"
 bin="$(swift build -c "$configuration" --show-bin-path)/db-operator"
 python="$(python3 -c 'import kubernetes, sys; print(sys.executable)' 2>/dev/null)" || die "the kubernetes Python client is missing: run ci/install.sh"
-work="$(mktemp -d "${TMPDIR:-/tmp}/db-operator-create-burst.XXXXXX")"
-export KUBECONFIG="$work/kubeconfig"
-DB_OPERATOR_PG_BIN_DIRS="$DBOP_PG_BIN_DIRS" "$bin" dev --port "${DBOP_BURST_PORT:-46544}" --kubeconfig-out "$KUBECONFIG" --state-dir "$work/state" \
-  >"$work/dev.log" 2>&1 &
-dev=$!
-trap 'kill "$dev" 2>/dev/null; wait "$dev" 2>/dev/null; rm -rf "$work"' EXIT
-kubectl="$DBOP_KUBECTL"
-for _ in $(seq 1 120); do [ -f "$KUBECONFIG" ] && "$kubectl" get namespaces >/dev/null 2>&1 && break; sleep 0.5; done
 ns="create-$RANDOM"
-"$kubectl" create namespace "$ns" >/dev/null
-"$kubectl" -n "$ns" create secret generic pg-admin --from-literal=password="$DBOP_PG_LIMITED_PASSWORD" >/dev/null
-"$kubectl" -n "$ns" apply -f Fixtures/dev-driver-account.yaml >/dev/null
+start_dev_bench_stack "$bin" "${DBOP_BURST_PORT:-46544}" "$ns"
 log "$configuration build; $single Databases one at a time, then $count at once"
 NS="$ns" COUNT="$count" SINGLE="$single" "$python" - <<'PY'
 import os, statistics, threading, time

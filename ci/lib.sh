@@ -98,3 +98,22 @@ as_user() {
   local user="$1"; shift
   if [ "$(id -u)" = 0 ]; then runuser -u "$user" -- "$@"; else "$@"; fi
 }
+
+# Starts `db-operator dev` (binary $1) on port $2 in a new temporary directory, exports
+# KUBECONFIG, stops it and removes the directory on exit, and waits until the API
+# answers; then makes namespace $3 with the RDS-like admin's Secret `pg-admin` and the
+# Jobs' service account. Sets `work` (the directory) and `kubectl`. For the benches.
+start_dev_bench_stack() {
+  local bin="$1" port="$2" namespace="$3"
+  work="$(mktemp -d "${TMPDIR:-/tmp}/db-operator-bench.XXXXXX")"
+  export KUBECONFIG="$work/kubeconfig"
+  DB_OPERATOR_PG_BIN_DIRS="$DBOP_PG_BIN_DIRS" "$bin" dev --port "$port" --kubeconfig-out "$KUBECONFIG" --state-dir "$work/state" \
+    >"$work/dev.log" 2>&1 &
+  dev_pid=$!
+  trap 'kill "$dev_pid" 2>/dev/null; wait "$dev_pid" 2>/dev/null; rm -rf "$work"' EXIT
+  kubectl="$DBOP_KUBECTL"
+  for _ in $(seq 1 120); do [ -f "$KUBECONFIG" ] && "$kubectl" get namespaces >/dev/null 2>&1 && break; sleep 0.5; done
+  "$kubectl" create namespace "$namespace" >/dev/null
+  "$kubectl" -n "$namespace" create secret generic pg-admin --from-literal=password="$DBOP_PG_LIMITED_PASSWORD" >/dev/null
+  "$kubectl" -n "$namespace" apply -f Fixtures/dev-driver-account.yaml >/dev/null
+}
