@@ -145,11 +145,11 @@ public final class HTTPKubernetesClient: KubernetesAPI {
         _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: JSONValue? = nil,
         contentType: String = "application/json"
     ) async throws -> JSONValue {
-        var encoded: [UInt8]?
-        if let body {
-            encoded = []
-            encoded?.reserveCapacity(512)
-            body.write(to: &encoded!)
+        let encoded = body.map { value in
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(512)
+            value.write(to: &bytes)
+            return bytes
         }
         return try await send(method, path, query: query, encodedBody: encoded, contentType: contentType)
     }

@@ -102,9 +102,6 @@ public struct Resource<Object: KubernetesObject>: Sendable {
         (try? JSONParser.parse(text)) ?? .null
     }
 
-    /// The size of the JSON text kept, in bytes.
-    public var rawSize: Int { text.count }
-
     public var metadata: ObjectMeta { object.metadata }
     public var name: String { object.metadata.name ?? "" }
     public var namespace: String? { object.metadata.namespace }

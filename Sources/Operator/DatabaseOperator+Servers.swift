@@ -40,10 +40,13 @@ extension DatabaseOperator {
     /// (`Controller.Configuration.observe`), not a watch of its own.
     static func databasesToServers(_ servers: Controller<DatabaseServer>) -> @Sendable (WatcherEvent<Database>) async -> Void {
         { event in
-            for name in Set(event.resources.compactMap({ $0.object.serverName ?? $0.object.spec.server })) {
-                await servers.enqueue(ObjectKey(namespace: nil, name: name))
-            }
+            for name in serverNames(in: event) { await servers.enqueue(ObjectKey(namespace: nil, name: name)) }
         }
+    }
+
+    /// The DatabaseServers the Databases of a watch event name (recorded or asked for), once each.
+    static func serverNames(in event: WatcherEvent<Database>) -> Set<String> {
+        Set(event.resources.compactMap { $0.object.serverName ?? $0.object.spec.server })
     }
 
     func reconcile(server key: ObjectKey) async throws -> ReconcileResult {

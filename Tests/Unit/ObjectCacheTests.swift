@@ -46,4 +46,54 @@ struct ObjectCacheTests {
         #expect(!DatabaseOperator.onlyProgress(nil, running))
         #expect(!DatabaseOperator.onlyProgress(running, nil))
     }
+
+    @Test("a Resource gives back the JSON it was read from, fields the type does not know included; a change of the typed object does not touch it")
+    func compactRaw() throws {
+        let raw: JSONValue = [
+            "apiVersion": "dboperator.io/v1alpha1", "kind": "Backup",
+            "metadata": ["name": "a", "namespace": "ns", "resourceVersion": "7", "labels": ["x": "y/z"]],
+            "spec": ["database": "shop", "futureField": ["nested": [1, 2.5, true, "ü\u{1}"]]],
+        ]
+        var resource = try Resource<Backup>(raw: raw)
+        #expect(resource.raw == raw)
+        #expect(resource.object.spec.database == "shop" && resource.metadata.resourceVersion == "7")
+        var copy = resource
+        copy.object.spec.database = "other"
+        #expect(resource.object.spec.database == "shop", "a copy's change is its own")
+        resource.object.metadata.name = "b"
+        #expect(resource.name == "b" && resource.raw == raw, "raw stays as read; writes merge the typed change into it")
+        #expect(try resource.merging(resource.object)[path: ["spec", "futureField", "nested"]] == [1, 2.5, true, "ü\u{1}"])
+    }
+
+    @Test("withoutManagedFields drops only metadata.managedFields")
+    func managedFields() {
+        let raw: JSONValue = ["metadata": ["name": "a", "managedFields": [["manager": "kubectl"]], "labels": ["k": "v"]], "spec": ["managedFields": 1]]
+        #expect(Watcher<Backup>.Configuration.withoutManagedFields(raw) == ["metadata": ["name": "a", "labels": ["k": "v"]], "spec": ["managedFields": 1]])
+        let plain: JSONValue = ["metadata": ["name": "a"]]
+        #expect(Watcher<Backup>.Configuration.withoutManagedFields(plain) == plain)
+        // A Job's summary drops its spec too.
+        #expect(DatabaseOperator.jobSummary(["metadata": ["managedFields": [], "name": "j"], "spec": ["template": [:]], "status": ["active": 1]])
+            == ["metadata": ["name": "j"], "status": ["active": 1]])
+    }
+
+    @Test("a Database event queues the servers its Databases name, recorded or asked for, once each")
+    func serversOfDatabases() throws {
+        func database(_ name: String, server: String?, recorded: String? = nil) throws -> Resource<Database> {
+            var database = Database(metadata: ObjectMeta(name: name, namespace: "ns"), spec: DatabaseSpec(driver: nil, connect: nil, server: server))
+            if let recorded {
+                var status = DatabaseStatus()
+                status.driver = "postgresql"
+                status.server = recorded
+                database.status = status
+            }
+            return try Resource(object: database)
+        }
+        let event = WatcherEvent<Database>.restarted([
+            try database("a", server: "one"), try database("b", server: "one"), try database("c", server: nil),
+            try database("d", server: "asked", recorded: "kept"),
+        ])
+        #expect(DatabaseOperator.serverNames(in: event) == ["one", "kept"])
+        #expect(DatabaseOperator.serverNames(in: .deleted(try database("e", server: "gone"))) == ["gone"])
+        #expect(DatabaseOperator.serverNames(in: .applied(try database("f", server: nil))).isEmpty)
+    }
 }
