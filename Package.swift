@@ -189,7 +189,7 @@ let package = Package(
         .executableTarget(
             name: "fake-apiserver",
             dependencies: [
-                "FakeAPIServer",
+                "FakeAPIServer", "KubeModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),

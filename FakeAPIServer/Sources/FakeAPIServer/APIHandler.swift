@@ -232,9 +232,9 @@ struct APIHandler: Sendable {
         var unknownFields = UnknownFields(directive: UnknownFields.Directive(rawValue: query["fieldValidation"] ?? "Warn") ?? .warn)
         switch verb {
         case "get":
-            let object = try storage.get(type, namespace: namespace, name: name!)
+            let object = try storage.getServed(type, namespace: namespace, name: name!)
             if wantsTable {
-                return Self.table(TableRenderer.table([object], type: type, includeObject: query["includeObject"] ?? "Metadata", revision: storage.currentRevision, continueToken: nil))
+                return Self.table(TableRenderer.table([object.object], type: type, includeObject: query["includeObject"] ?? "Metadata", revision: storage.currentRevision, continueToken: nil))
             }
             return Self.json(object)
         case "list":
@@ -242,14 +242,14 @@ struct APIHandler: Sendable {
             let fields = try FieldSelector(parsing: query["fieldSelector"] ?? "", for: type)
             let result = try storage.list(
                 type, namespace: namespace, labels: labels, fields: fields, limit: query["limit"].flatMap { Int($0) },
-                continueToken: query["continue"])
+                continueToken: query["continue"], asText: !wantsTable)
             if wantsTable {
                 return Self.table(TableRenderer.table(result.items, type: type, includeObject: query["includeObject"] ?? "Metadata", revision: result.revision, continueToken: result.continueToken))
             }
             var metadata: JSONValue = ["resourceVersion": .string(String(result.revision))]
             if let token = result.continueToken { metadata["continue"] = .string(token) }
             if let remaining = result.remaining { metadata["remainingItemCount"] = .int(Int64(remaining)) }
-            return Self.json(["kind": .string(type.listKind), "apiVersion": .string(type.groupVersion), "metadata": metadata, "items": .array(result.items)])
+            return Self.listResponse(kind: type.listKind, apiVersion: type.groupVersion, metadata: metadata, items: result.texts)
         case "watch":
             return try watch(request, type: type, namespace: namespace, query: query, table: wantsTable)
         case "create":
@@ -319,6 +319,20 @@ struct APIHandler: Sendable {
                 }
                 defer { storage.stopWatching(watcher) }
                 for await event in watcher.stream {
+                    if !table, event.kind == .added || event.kind == .modified || event.kind == .deleted, let text = event.encoded,
+                        storage.isServed(event.object, as: type)
+                    {
+                        // The stored text as it is: no second encoding per watcher.
+                        var line: [UInt8] = []
+                        line.reserveCapacity(text.count + 32)
+                        line.append(contentsOf: #"{"object":"#.utf8)
+                        line.append(contentsOf: text)
+                        line.append(contentsOf: #","type":""#.utf8)
+                        line.append(contentsOf: event.kind.rawValue.utf8)
+                        line.append(contentsOf: "\"}\n".utf8)
+                        try await write(ByteBuffer(bytes: line))
+                        continue
+                    }
                     var object = storage.served(event.object, as: type)
                     if table && (event.kind == .added || event.kind == .modified || event.kind == .deleted) {
                         object = TableRenderer.table([object], type: type, includeObject: includeObject, revision: event.revision, continueToken: nil)
@@ -404,6 +418,30 @@ struct APIHandler: Sendable {
 
     static func json(_ value: JSONValue, status: HTTPResponseStatus = .ok) -> HTTPResponse {
         HTTPResponse(status: status, headers: ["Content-Type": "application/json"], body: .bytes(ByteBuffer(bytes: value.encoded())))
+    }
+
+    static func json(_ served: Storage.Served, status: HTTPResponseStatus = .ok) -> HTTPResponse {
+        HTTPResponse(status: status, headers: ["Content-Type": "application/json"], body: .bytes(ByteBuffer(bytes: served.json)))
+    }
+
+    /// A list whose items are already JSON text, written as `json` would write the
+    /// whole (keys in order: apiVersion, items, kind, metadata).
+    static func listResponse(kind: String, apiVersion: String, metadata: JSONValue, items: [[UInt8]]) -> HTTPResponse {
+        var body = ByteBuffer()
+        body.reserveCapacity(items.reduce(256) { $0 + $1.count + 1 })
+        body.writeString("{\"apiVersion\":")
+        body.writeBytes(JSONValue.string(apiVersion).encoded())
+        body.writeString(",\"items\":[")
+        for (index, item) in items.enumerated() {
+            if index > 0 { body.writeInteger(UInt8(ascii: ",")) }
+            body.writeBytes(item)
+        }
+        body.writeString("],\"kind\":")
+        body.writeBytes(JSONValue.string(kind).encoded())
+        body.writeString(",\"metadata\":")
+        body.writeBytes(metadata.encoded())
+        body.writeString("}")
+        return HTTPResponse(status: .ok, headers: ["Content-Type": "application/json"], body: .bytes(body))
     }
 
     static func table(_ value: JSONValue) -> HTTPResponse {

@@ -191,6 +191,25 @@ public final class FakeAPIServer: Service, Sendable {
         return port ?? configuration.port
     }
 
+    /// The objects whose kept JSON text (what lists, gets, watches and write answers
+    /// send) is not their stored object's encoding, as "group/plural namespace/name":
+    /// empty unless a change bypassed the store. The spec tests check it after each test.
+    public func objectsWithStaleText() -> [String] {
+        storage.state.withLock { state in
+            var stale: [String] = []
+            for (storeKey, objects) in state.objects {
+                let texts = state.encoded[storeKey] ?? [:]
+                if texts.count != objects.count { stale.append("\(storeKey.group)/\(storeKey.plural): \(texts.count) texts for \(objects.count) objects") }
+                for (key, object) in objects {
+                    var text: [UInt8] = []
+                    object.write(to: &text)
+                    if texts[key] != text { stale.append("\(storeKey.group)/\(storeKey.plural) \(key)") }
+                }
+            }
+            return stale.sorted()
+        }
+    }
+
     /// `http://host:port` of the running server.
     public var url: String { "\(tlsIdentity == nil ? "http" : "https")://\(configuration.host):\(port ?? configuration.port)" }
 

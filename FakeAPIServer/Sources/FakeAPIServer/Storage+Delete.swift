@@ -93,8 +93,8 @@ extension Storage.State {
         if object != before {
             revision += 1
             object[path: ["metadata", "resourceVersion"]] = .string(String(revision))
-            store(storeKey, key, object)
-            record(WatchEvent(kind: .modified, object: object, oldObject: before, storeKey: storeKey, namespace: object[path: ["metadata", "namespace"]]?.stringValue ?? "", revision: revision))
+            let text = store(storeKey, key, object)
+            record(WatchEvent(kind: .modified, object: object, encoded: text, oldObject: before, storeKey: storeKey, namespace: object[path: ["metadata", "namespace"]]?.stringValue ?? "", revision: revision))
         }
         processDeletion(storeKey, key)
         return objects[storeKey]?[key] ?? object
@@ -116,8 +116,8 @@ extension Storage.State {
                 dependent[path: ["metadata", "ownerReferences"]] = owners.isEmpty ? nil : .array(owners)
                 revision += 1
                 dependent[path: ["metadata", "resourceVersion"]] = .string(String(revision))
-                store(ref.storeKey, ref.key, dependent)
-                record(WatchEvent(kind: .modified, object: dependent, oldObject: old, storeKey: ref.storeKey, namespace: dependent[path: ["metadata", "namespace"]]?.stringValue ?? "", revision: revision))
+                let text = store(ref.storeKey, ref.key, dependent)
+                record(WatchEvent(kind: .modified, object: dependent, encoded: text, oldObject: old, storeKey: ref.storeKey, namespace: dependent[path: ["metadata", "namespace"]]?.stringValue ?? "", revision: revision))
             }
             finalizers.removeAll { $0 == .string(Storage.orphanFinalizer) }
         }
@@ -142,8 +142,8 @@ extension Storage.State {
         if object != objects[storeKey]![key]! {
             revision += 1
             object[path: ["metadata", "resourceVersion"]] = .string(String(revision))
-            store(storeKey, key, object)
-            record(WatchEvent(kind: .modified, object: object, oldObject: before, storeKey: storeKey, namespace: object[path: ["metadata", "namespace"]]?.stringValue ?? "", revision: revision))
+            let text = store(storeKey, key, object)
+            record(WatchEvent(kind: .modified, object: object, encoded: text, oldObject: before, storeKey: storeKey, namespace: object[path: ["metadata", "namespace"]]?.stringValue ?? "", revision: revision))
         }
     }
 

@@ -30,10 +30,11 @@ extension Storage {
                 }
             } else {
                 let all = state.objects[type.storeKey] ?? [:]
+                let texts = state.encoded[type.storeKey] ?? [:]
                 for key in all.keys.sorted() where filter.matches(all[key]!) {
                     let object = all[key]!
                     watcher.continuation.yield(WatchEvent(
-                        kind: .added, object: object, storeKey: type.storeKey,
+                        kind: .added, object: object, encoded: texts[key], storeKey: type.storeKey,
                         namespace: object[path: ["metadata", "namespace"]]?.stringValue ?? "", revision: state.revision))
                 }
                 if sendInitialEvents {

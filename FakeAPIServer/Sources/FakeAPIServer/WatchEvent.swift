@@ -13,6 +13,9 @@ struct WatchEvent: Sendable {
 
     var kind: Kind
     var object: JSONValue
+    /// `object` as JSON text, when it is the stored object's (not for deletions,
+    /// bookmarks and errors): what the watch stream sends.
+    var encoded: [UInt8]? = nil
     /// The object before the change (for MODIFIED), so a watcher with a selector can
     /// see an object enter or leave its selection.
     var oldObject: JSONValue?

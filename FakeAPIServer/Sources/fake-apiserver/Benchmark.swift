@@ -2,13 +2,15 @@ import ArgumentParser
 import AsyncHTTPClient
 import FakeAPIServer
 import Foundation
+import KubeModel
 import Logging
 import NIOCore
 import NIOHTTP1
 
 /// `fake-apiserver bench`: starts a server in this process and measures it over HTTP
 /// with AsyncHTTPClient: creates/s, gets/s, list latency, watch fan-out, peak memory.
-/// The figures include the client's own cost, as an operator's would.
+/// The figures include the client's own cost, as an operator's would (JSON parsed by
+/// KubeModel's parser, as db-operator's client parses it).
 struct Benchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Measure the fake API server and print the figures.")
@@ -51,12 +53,12 @@ struct Benchmark: AsyncParsableCommand {
 
     private func measure(_ api: BenchClient) async throws {
         let namespace = "bench"
-        _ = try await api.send(.POST, "/api/v1/namespaces", ["metadata": ["name": namespace]])
+        _ = try await api.send(.POST, "/api/v1/namespaces", ["metadata": ["name": .string(namespace)]])
         let path = "/api/v1/namespaces/\(namespace)/configmaps"
 
         let createTime = try await timed {
             try await forEachConcurrently(0..<objects) { i in
-                let body = ["metadata": ["name": "cm-\(i)", "labels": ["bench": "yes"]], "data": ["key": "value-\(i)"]]
+                let body: JSONValue = ["metadata": ["name": .string("cm-\(i)"), "labels": ["bench": "yes"]], "data": ["key": .string("value-\(i)")]]
                 try await api.expect(.created, .POST, path, body)
             }
         }
@@ -85,7 +87,7 @@ struct Benchmark: AsyncParsableCommand {
     private func measureFanOut(_ api: BenchClient, namespace: String) async throws -> Double {
         let path = "/api/v1/namespaces/\(namespace)/secrets"
         let list = try await api.send(.GET, path).1
-        let revision = (list["metadata"] as? [String: Any])?["resourceVersion"] as? String ?? "0"
+        let revision = list[path: ["metadata", "resourceVersion"]]?.stringValue ?? "0"
         let expected = watchedChanges
         return try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<watchers {
@@ -102,7 +104,7 @@ struct Benchmark: AsyncParsableCommand {
             }
             let start = ContinuousClock.now
             try await forEachConcurrently(0..<expected) { i in
-                try await api.expect(.created, .POST, path, ["metadata": ["name": "watched-\(i)"], "stringData": ["k": "v"]])
+                try await api.expect(.created, .POST, path, ["metadata": ["name": .string("watched-\(i)")], "stringData": ["k": "v"]])
             }
             try await group.waitForAll()
             return (ContinuousClock.now - start).seconds
@@ -156,21 +158,21 @@ struct BenchClient: Sendable {
         var description: String { "\(path): unexpected HTTP status \(status)" }
     }
 
-    func send(_ method: HTTPMethod, _ path: String, _ body: [String: Any]? = nil) async throws -> (HTTPResponseStatus, [String: Any]) {
+    func send(_ method: HTTPMethod, _ path: String, _ body: JSONValue? = nil) async throws -> (HTTPResponseStatus, JSONValue) {
         var request = HTTPClientRequest(url: base + path)
         request.method = method
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))
+            request.body = .bytes(ByteBuffer(bytes: body.encoded()))
         }
         let response = try await client.execute(request, timeout: .seconds(60))
         let bytes = try await response.body.collect(upTo: 256 << 20)
-        let json = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))) as? [String: Any] ?? [:]
+        let json = (try? JSONValue.decode(Data(bytes.readableBytesView))) ?? .null
         return (response.status, json)
     }
 
-    func expect(_ status: HTTPResponseStatus, _ method: HTTPMethod, _ path: String, _ body: [String: Any]? = nil) async throws {
+    func expect(_ status: HTTPResponseStatus, _ method: HTTPMethod, _ path: String, _ body: JSONValue? = nil) async throws {
         let (actual, _) = try await send(method, path, body)
         if actual != status { throw UnexpectedStatus(status: actual, path: path) }
     }

@@ -39,7 +39,10 @@ struct TestAPIServer {
                 group.addTask { try await server.run() }
                 _ = await server.waitUntilListening()
                 defer { group.cancelAll() }
-                return try await body(TestAPIServer(server: server, client: client, token: "admin-token"))
+                let result = try await body(TestAPIServer(server: server, client: client, token: "admin-token"))
+                // Every answer is sent from the kept text: it must be the stored object's.
+                #expect(server.objectsWithStaleText() == [])
+                return result
             }
             server.close()
             try await client.shutdown()
