@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOSSL
+import Synchronization
 
 /// `KubernetesAPI` over HTTPS with AsyncHTTPClient: bearer token or client
 /// certificate, the cluster's CA, typed errors from Status bodies, and retries with
@@ -13,6 +14,8 @@ public final class HTTPKubernetesClient: KubernetesAPI {
     public let configuration: KubeClientConfiguration
     private let http: HTTPClient
     private let logger: Logger
+    /// The token file's content and when it was read (see `bearerToken()`).
+    private let cachedToken = Mutex<(token: String, read: ContinuousClock.Instant)?>(nil)
 
     public init(configuration: KubeClientConfiguration, logger: Logger) throws {
         self.configuration = configuration
@@ -45,6 +48,10 @@ public final class HTTPKubernetesClient: KubernetesAPI {
 
     public func get(_ resource: ResourceDescriptor, namespace: String?, name: String) async throws -> JSONValue {
         try await send(.GET, resource.path(namespace: namespace, name: name))
+    }
+
+    public func getText(_ resource: ResourceDescriptor, namespace: String?, name: String) async throws -> [UInt8] {
+        try await sendForText(.GET, resource.path(namespace: namespace, name: name))
     }
 
     public func list(_ resource: ResourceDescriptor, namespace: String?, options: ListOptions) async throws -> ObjectList {
@@ -161,6 +168,22 @@ public final class HTTPKubernetesClient: KubernetesAPI {
         contentType: String = "application/json", decodingAnswer: Bool = true
     ) async throws -> JSONValue {
         let description = "\(method) \(path)"
+        let bytes = try await sendForText(method, path, query: query, encodedBody: body, contentType: contentType)
+        guard decodingAnswer else { return .null }
+        guard !bytes.isEmpty, let json = try? JSONValue.decode(bytes) else {
+            if method == .DELETE { return .null }
+            throw KubeError(code: .decoding, httpStatus: 200, message: "response is not JSON", request: description)
+        }
+        return json
+    }
+
+    /// One request with retries; the successful answer's body as it came. An error
+    /// answer is parsed into a `KubeError`.
+    private func sendForText(
+        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], encodedBody body: [UInt8]? = nil,
+        contentType: String = "application/json"
+    ) async throws -> [UInt8] {
+        let description = "\(method) \(path)"
         let idempotent = [.GET, .PUT, .DELETE, .HEAD].contains(method)
         var attempt = 0
         var backoff = configuration.initialBackoff
@@ -172,15 +195,8 @@ public final class HTTPKubernetesClient: KubernetesAPI {
                     deadline: .now() + .nanoseconds(Int64(configuration.requestTimeout.components.seconds) * 1_000_000_000),
                     description: description)
                 let bytes = try await response.body.collect(upTo: 256 << 20)
-                if response.status.code / 100 == 2, !decodingAnswer { return .null }
+                if response.status.code / 100 == 2 { return Array(bytes.readableBytesView) }
                 let json = bytes.readableBytes == 0 ? nil : try? JSONValue.decode(Data(bytes.readableBytesView))
-                if response.status.code / 100 == 2 {
-                    guard let json else {
-                        if method == .DELETE { return .null }
-                        throw KubeError(code: .decoding, httpStatus: Int(response.status.code), message: "response is not JSON", request: description)
-                    }
-                    return json
-                }
                 throw KubeError.from(
                     httpStatus: Int(response.status.code), body: json,
                     retryAfter: response.headers.first(name: "Retry-After").flatMap { Int($0) }, request: description)
@@ -202,12 +218,16 @@ public final class HTTPKubernetesClient: KubernetesAPI {
         _ method: HTTPMethod, _ path: String, query: [(String, String)], body: [UInt8]?, contentType: String?,
         deadline: NIODeadline, description: String
     ) async throws -> HTTPClientResponse {
-        var components = URLComponents()
-        components.percentEncodedPath = path
-        if !query.isEmpty { components.queryItems = query.map { URLQueryItem(name: $0.0, value: $0.1) } }
-        // `+` in a query value is a space to some servers: encode it.
-        let suffix = (components.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")).map { "?\($0)" } ?? ""
-        var request = HTTPClientRequest(url: configuration.server + components.percentEncodedPath + suffix)
+        // The path is escaped already (`ResourceDescriptor.path`); only a query needs
+        // URLComponents (most requests have none).
+        var url = configuration.server + path
+        if !query.isEmpty {
+            var components = URLComponents()
+            components.queryItems = query.map { URLQueryItem(name: $0.0, value: $0.1) }
+            // `+` in a query value is a space to some servers: encode it.
+            if let encoded = components.percentEncodedQuery { url += "?" + encoded.replacingOccurrences(of: "+", with: "%2B") }
+        }
+        var request = HTTPClientRequest(url: url)
         request.method = method
         request.headers.add(name: "Accept", value: "application/json")
         request.headers.add(name: "User-Agent", value: configuration.userAgent)
@@ -227,15 +247,20 @@ public final class HTTPKubernetesClient: KubernetesAPI {
         }
     }
 
+    /// The token to send: `tokenFile`'s content, read again after
+    /// `tokenFileRefresh` (a minute: not on every request), else `token`.
     private func bearerToken() throws -> String? {
-        if let file = configuration.tokenFile {
-            do {
-                return try String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-            } catch {
-                throw KubeError(code: .configuration, message: "cannot read token file \(file)")
-            }
+        guard let file = configuration.tokenFile else { return configuration.token }
+        let now = ContinuousClock.now
+        if let cached = cachedToken.withLock({ $0 }), now - cached.read < configuration.tokenFileRefresh { return cached.token }
+        let token: String
+        do {
+            token = try String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        } catch {
+            throw KubeError(code: .configuration, message: "cannot read token file \(file)")
         }
-        return configuration.token
+        cachedToken.withLock { $0 = (token, now) }
+        return token
     }
 }
 

@@ -12,6 +12,9 @@ public struct KubeClientConfiguration: Sendable {
     /// A bearer token; `tokenFile` is read instead when set (service-account tokens rotate).
     public var token: String?
     public var tokenFile: String?
+    /// How long a token read from `tokenFile` is used before the file is read again
+    /// (client-go: a minute; kubelets rotate projected tokens long before they expire).
+    public var tokenFileRefresh: Duration = .seconds(60)
     public var clientCertificatePEM: String?
     public var clientKeyPEM: String?
     /// The namespace of the current context (or of the pod in cluster); "default" otherwise.

@@ -67,6 +67,8 @@ public enum PropagationPolicy: String, Sendable {
 /// Objects travel as raw JSON here; the typed methods of the extension wrap them.
 public protocol KubernetesAPI: Sendable {
     func get(_ resource: ResourceDescriptor, namespace: String?, name: String) async throws -> JSONValue
+    /// GET of one object, its JSON text as the server sent it (not parsed here).
+    func getText(_ resource: ResourceDescriptor, namespace: String?, name: String) async throws -> [UInt8]
     func list(_ resource: ResourceDescriptor, namespace: String?, options: ListOptions) async throws -> ObjectList
     func create(_ resource: ResourceDescriptor, namespace: String?, object: JSONValue) async throws -> JSONValue
     /// POST of an object already encoded as JSON text; the answer is not decoded.
@@ -118,8 +120,15 @@ extension KubernetesAPI {
         return token
     }
 
+    /// One object, decoded straight from the answer's text (#15: the operator reads
+    /// each Database fresh before making its Job).
     public func get<T: KubernetesObject>(_ type: T.Type, namespace: String?, name: String) async throws -> Resource<T> {
-        try Resource(raw: try await get(T.resource, namespace: namespace, name: name))
+        let text = try await getText(T.resource, namespace: namespace, name: name)
+        do {
+            return try Resource(text: text)
+        } catch {
+            throw KubeError(code: .decoding, message: "\(T.resource.kind) \(name): \(error)", request: "GET \(T.resource.path(namespace: namespace, name: name))")
+        }
     }
 
     /// Every object, following `continue` tokens.

@@ -166,6 +166,11 @@ extension JSONValue {
         try JSONParser.parse(data)
     }
 
+    /// Decodes JSON text held in bytes.
+    public static func decode(_ bytes: [UInt8]) throws -> JSONValue {
+        try JSONParser.parse(bytes)
+    }
+
     /// Decodes JSON text with Foundation's JSONSerialization: the reference the
     /// parser is tested against.
     public static func decodeWithFoundation(_ data: Data) throws -> JSONValue {

@@ -91,6 +91,12 @@ public struct Resource<Object: KubernetesObject>: Sendable {
         self.text = text.withUnsafeBufferPointer { Array($0) }  // exactly its size: the buffer above grew by doubling
     }
 
+    /// From JSON text as a server sent it (kept as it is: `raw` parses any JSON).
+    public init(text: [UInt8]) throws {
+        self.box = Box(try JSONDecoder().decode(Object.self, from: Data(text)))
+        self.text = text
+    }
+
     public init(object: Object) throws {
         self.box = Box(object)
         self.text = Array(try JSONEncoder().encode(object))

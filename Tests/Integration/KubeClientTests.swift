@@ -49,6 +49,37 @@ struct KubeClientTests {
         }
     }
 
+    @Test("a token file is read again after tokenFileRefresh, not on every request")
+    func tokenFileIsCached() async throws {
+        try await FakeCluster.with { cluster in
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("token-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let tokenFile = directory.appendingPathComponent("token").path
+            try "operator-token\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+            let reviews = ResourceDescriptor(group: "authentication.k8s.io", version: "v1", plural: "selfsubjectreviews", kind: "SelfSubjectReview", namespaced: false)
+            func whoami(_ api: HTTPKubernetesClient) async throws -> String? {
+                try await api.create(reviews, namespace: nil, object: ["apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"])[
+                    path: ["status", "userInfo", "username"]]?.stringValue
+            }
+            var configuration = cluster.client.configuration
+            configuration.token = nil
+            configuration.tokenFile = tokenFile
+            configuration.tokenFileRefresh = .seconds(3600)
+            let cached = try HTTPKubernetesClient(configuration: configuration, logger: FakeCluster.logger)
+            configuration.tokenFileRefresh = .zero
+            let rereading = try HTTPKubernetesClient(configuration: configuration, logger: FakeCluster.logger)
+            #expect(try await whoami(cached) == "operator")
+            #expect(try await whoami(rereading) == "operator")
+            // The kubelet rotates the token: a client sees it once its copy is due.
+            try "job-token\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+            #expect(try await whoami(cached) == "operator")
+            #expect(try await whoami(rereading) == "job")
+            try await cached.shutdown()
+            try await rereading.shutdown()
+        }
+    }
+
     @Test("API errors arrive as typed errors: AlreadyExists, Conflict, Invalid, NotFound")
     func typedErrors() async throws {
         try await FakeCluster.with { cluster in
