@@ -123,7 +123,20 @@ extension KubernetesAPI {
     /// One object, decoded straight from the answer's text (#15: the operator reads
     /// each Database fresh before making its Job).
     public func get<T: KubernetesObject>(_ type: T.Type, namespace: String?, name: String) async throws -> Resource<T> {
+        try await get(type, namespace: namespace, name: name, reusing: nil)
+    }
+
+    /// A fresh read of an object the caller holds a copy of (from a cache): the copy
+    /// itself when the server's object is at the copy's resourceVersion (one version
+    /// is one content), else the answer decoded. Only the version is read from the
+    /// answer in the first case.
+    public func get<T: KubernetesObject>(_ type: T.Type, namespace: String?, name: String, reusing copy: Resource<T>?) async throws -> Resource<T> {
         let text = try await getText(T.resource, namespace: namespace, name: name)
+        if let copy, let version = copy.metadata.resourceVersion, !version.isEmpty,
+            (try? JSONValue.string(at: ["metadata", "resourceVersion"], in: text)) == version
+        {
+            return copy
+        }
         do {
             return try Resource(text: text)
         } catch {

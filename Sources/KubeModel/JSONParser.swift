@@ -36,6 +36,52 @@ struct JSONParser {
         return value
     }
 
+    /// The string at `path` (member names from the top object down), reading no
+    /// further than it: what precedes it is parsed and dropped, what follows is not
+    /// read. Nil when a member is missing or the value is not a string. The first of
+    /// duplicate names is taken (servers do not send duplicates).
+    static func string(at path: [String], in bytes: [UInt8]) throws -> String? {
+        try bytes.withUnsafeBytes { raw in
+            var parser = JSONParser(bytes: raw.bindMemory(to: UInt8.self))
+            parser.skipWhitespace()
+            return try parser.member(path[...])
+        }
+    }
+
+    private mutating func member(_ path: ArraySlice<String>) throws -> String? {
+        guard let name = path.first else {
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { return nil }
+            return try string()
+        }
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else { return nil }
+        return try nested { parser in
+            parser.index += 1  // {
+            parser.skipWhitespace()
+            if parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: "}") { return nil }
+            while true {
+                guard parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: "\"") else { throw parser.failure("expected a member name") }
+                let key = try parser.string()
+                parser.skipWhitespace()
+                guard parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: ":") else { throw parser.failure("expected ':'") }
+                parser.index += 1
+                parser.skipWhitespace()
+                if key == name { return try parser.member(path.dropFirst()) }
+                _ = try parser.value()
+                parser.skipWhitespace()
+                guard parser.index < parser.bytes.count else { throw parser.failure("unexpected end of input") }
+                switch parser.bytes[parser.index] {
+                case UInt8(ascii: ","):
+                    parser.index += 1
+                    parser.skipWhitespace()
+                case UInt8(ascii: "}"):
+                    return nil
+                default:
+                    throw parser.failure("expected ',' or '}'")
+                }
+            }
+        }
+    }
+
     private func failure(_ message: String) -> DecodingError {
         DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "invalid JSON at byte \(index): \(message)"))
     }

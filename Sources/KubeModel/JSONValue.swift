@@ -171,6 +171,12 @@ extension JSONValue {
         try JSONParser.parse(bytes)
     }
 
+    /// The string at `path` in JSON text, read without parsing the rest (an object's
+    /// `metadata.resourceVersion`, say); nil when absent or not a string.
+    public static func string(at path: [String], in bytes: [UInt8]) throws -> String? {
+        try JSONParser.string(at: path, in: bytes)
+    }
+
     /// Decodes JSON text with Foundation's JSONSerialization: the reference the
     /// parser is tested against.
     public static func decodeWithFoundation(_ data: Data) throws -> JSONValue {

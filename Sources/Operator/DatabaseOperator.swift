@@ -275,7 +275,7 @@ public final class DatabaseOperator: Service {
         var (input, decision, server, refusal) = try await decide(database)
         if Self.actsOn(decision) || database.object.expiry.map({ $0.timeIntervalSinceNow <= 0 }) == true {
             do {
-                database = try await api.get(Database.self, namespace: namespace, name: key.name)
+                database = try await api.get(Database.self, namespace: namespace, name: key.name, reusing: known)
             } catch let error as KubeError where error.code == .notFound {
                 metrics.forget(database: key)
                 try await reportMissing(database: key, caches: caches)
@@ -284,7 +284,10 @@ public final class DatabaseOperator: Service {
             guard database.metadata.uid == known.metadata.uid, database.object.serverName == known.object.serverName else {
                 return .requeue(after: .milliseconds(100))  // re-created or moved meanwhile; the cache catches up
             }
-            (input, decision, server, refusal) = try await decide(database)
+            // The same version decides the same (the cache was fresh: the usual case).
+            if database.metadata.resourceVersion != known.metadata.resourceVersion {
+                (input, decision, server, refusal) = try await decide(database)
+            }
         }
         metrics.record(decision)
         metrics.observe(

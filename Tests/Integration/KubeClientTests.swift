@@ -80,6 +80,25 @@ struct KubeClientTests {
         }
     }
 
+    @Test("a fresh read reusing a cached copy gives the copy at the same resourceVersion and the server's object after a change")
+    func getReusingCopy() async throws {
+        try await FakeCluster.with { cluster in
+            let api = cluster.client
+            _ = try await api.create(ConfigMap(metadata: ObjectMeta(name: "cm", namespace: "default"), data: ["a": "1"]))
+            var copy = try await api.get(ConfigMap.self, namespace: "default", name: "cm")
+            // A local mark the server does not have shows which one came back.
+            copy.object.data = ["a": "1", "mark": "copy"]
+            let same = try await api.get(ConfigMap.self, namespace: "default", name: "cm", reusing: copy)
+            #expect(same.object.data == ["a": "1", "mark": "copy"])
+            _ = try await api.patch(ConfigMap.resource, namespace: "default", name: "cm", patch: ["data": ["a": "2"]], type: .merge, subresource: nil)
+            let fresh = try await api.get(ConfigMap.self, namespace: "default", name: "cm", reusing: copy)
+            #expect(fresh.object.data == ["a": "2"])
+            #expect(fresh.metadata.resourceVersion != copy.metadata.resourceVersion)
+            let missing = await #expect(throws: KubeError.self) { _ = try await api.get(ConfigMap.self, namespace: "default", name: "gone", reusing: copy) }
+            #expect(missing?.code == .notFound)
+        }
+    }
+
     @Test("API errors arrive as typed errors: AlreadyExists, Conflict, Invalid, NotFound")
     func typedErrors() async throws {
         try await FakeCluster.with { cluster in

@@ -109,4 +109,25 @@ struct JSONParserTests {
             #expect(throws: (any Error).self, "\(String(decoding: bytes, as: UTF8.self))") { _ = try JSONValue.decode(Data(bytes)) }
         }
     }
+
+    @Test("a string at a path is read without the rest: found in any member order, nil when absent or not a string")
+    func stringAtPath() throws {
+        let path = ["metadata", "resourceVersion"]
+        func read(_ text: String) throws -> String? { try JSONValue.string(at: path, in: Array(text.utf8)) }
+        // Go's order (metadata second, resourceVersion early) and our sorted order.
+        #expect(try read(#"{"kind":"Database","apiVersion":"v1","metadata":{"name":"a","resourceVersion":"42","labels":{"x":"y"}},"spec":{}}"#) == "42")
+        #expect(try read(#"{"apiVersion":"v1","kind":"X","metadata":{"annotations":{"resourceVersion":"7"},"labels":{},"name":"a","resourceVersion":"43"}}"#) == "43")
+        #expect(try read(#" { "metadata" : { "resourceVersion" : "4\u0034" } } "#) == "44")
+        // What follows the value is not read: a truncated rest is no error.
+        #expect(try read(#"{"metadata":{"resourceVersion":"45","#) == "45")
+        // Absent, or not a string, or not an object on the way.
+        #expect(try read(#"{"metadata":{"name":"a"},"spec":{"resourceVersion":"1"}}"#) == nil)
+        #expect(try read(#"{"metadata":{"resourceVersion":46}}"#) == nil)
+        #expect(try read(#"{"metadata":"resourceVersion"}"#) == nil)
+        #expect(try read(#"[{"metadata":{"resourceVersion":"1"}}]"#) == nil)
+        #expect(try read("{}") == nil)
+        // What precedes it must be JSON.
+        #expect(throws: (any Error).self) { _ = try read(#"{"kind":tru,"metadata":{"resourceVersion":"1"}}"#) }
+        #expect(throws: (any Error).self) { _ = try read(#"{"kind" "X","metadata":{"resourceVersion":"1"}}"#) }
+    }
 }
