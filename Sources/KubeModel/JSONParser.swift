@@ -58,27 +58,11 @@ struct JSONParser {
             parser.index += 1  // {
             parser.skipWhitespace()
             if parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: "}") { return nil }
-            while true {
-                guard parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: "\"") else { throw parser.failure("expected a member name") }
-                let key = try parser.string()
-                parser.skipWhitespace()
-                guard parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: ":") else { throw parser.failure("expected ':'") }
-                parser.index += 1
-                parser.skipWhitespace()
-                if key == name { return try parser.member(path.dropFirst()) }
+            repeat {
+                if try parser.memberName() == name { return try parser.member(path.dropFirst()) }
                 _ = try parser.value()
-                parser.skipWhitespace()
-                guard parser.index < parser.bytes.count else { throw parser.failure("unexpected end of input") }
-                switch parser.bytes[parser.index] {
-                case UInt8(ascii: ","):
-                    parser.index += 1
-                    parser.skipWhitespace()
-                case UInt8(ascii: "}"):
-                    return nil
-                default:
-                    throw parser.failure("expected ',' or '}'")
-                }
-            }
+            } while try parser.anotherMember()
+            return nil
         }
     }
 
@@ -142,27 +126,40 @@ struct JSONParser {
                 parser.index += 1
                 return .object(members)
             }
-            while true {
-                guard parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: "\"") else { throw parser.failure("expected a member name") }
-                let key = try parser.string()
-                parser.skipWhitespace()
-                guard parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: ":") else { throw parser.failure("expected ':'") }
-                parser.index += 1
-                parser.skipWhitespace()
+            repeat {
+                let key = try parser.memberName()
                 members[key] = try parser.value()
-                parser.skipWhitespace()
-                guard parser.index < parser.bytes.count else { throw parser.failure("unexpected end of input") }
-                switch parser.bytes[parser.index] {
-                case UInt8(ascii: ","):
-                    parser.index += 1
-                    parser.skipWhitespace()
-                case UInt8(ascii: "}"):
-                    parser.index += 1
-                    return .object(members)
-                default:
-                    throw parser.failure("expected ',' or '}'")
-                }
-            }
+            } while try parser.anotherMember()
+            return .object(members)
+        }
+    }
+
+    /// A member's name and the ':' after it; the index is left at its value.
+    private mutating func memberName() throws -> String {
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw failure("expected a member name") }
+        let key = try string()
+        skipWhitespace()
+        guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw failure("expected ':'") }
+        index += 1
+        skipWhitespace()
+        return key
+    }
+
+    /// After a member's value: true at ',' (another member follows), false at the
+    /// object's '}' (consumed).
+    private mutating func anotherMember() throws -> Bool {
+        skipWhitespace()
+        guard index < bytes.count else { throw failure("unexpected end of input") }
+        switch bytes[index] {
+        case UInt8(ascii: ","):
+            index += 1
+            skipWhitespace()
+            return true
+        case UInt8(ascii: "}"):
+            index += 1
+            return false
+        default:
+            throw failure("expected ',' or '}'")
         }
     }
 
