@@ -529,8 +529,8 @@ enum Names {
     static func dnsSubdomainProblem(_ name: String) -> String? {
         // As apimachinery's IsDNS1123Subdomain: the whole at most 253, its parts follow
         // the label pattern but are not limited to 63 characters each.
-        let labels = name.split(separator: ".", omittingEmptySubsequences: false)
-        if name.count <= 253, labels.allSatisfy({ isDNSLabel(String($0), limit: 253) }) { return nil }
+        let labels = name.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+        if name.utf8.count <= 253, labels.allSatisfy({ isDNSLabel($0, limit: 253) }) { return nil }
         return name.count > 253 ? "must be no more than 253 characters"
             : "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
     }
@@ -542,7 +542,7 @@ enum Names {
     }
 
     static func dnsLabelProblem(_ name: String) -> String? {
-        if isDNSLabel(name) { return nil }
+        if isDNSLabel(name.utf8[...]) { return nil }
         return name.count > 63 ? "must be no more than 63 characters"
             : "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
     }
@@ -550,7 +550,7 @@ enum Names {
     static func labelValueProblem(_ value: String) -> String? {
         if value.isEmpty { return nil }
         if value.count > 63 { return "must be no more than 63 characters" }
-        if isQualifiedNamePart(value) { return nil }
+        if isQualifiedNamePart(value.utf8[...]) { return nil }
         return "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
     }
 
@@ -559,22 +559,31 @@ enum Names {
         let name = String(parts.last ?? "")
         if parts.count > 2 { return "a qualified name must consist of alphanumeric characters, '-', '_' or '.'" }
         if parts.count == 2, dnsSubdomainProblem(String(parts[0])) != nil { return "prefix part \(dnsSubdomainProblem(String(parts[0]))!)" }
-        if name.isEmpty || name.count > 63 || !isQualifiedNamePart(name) {
+        if name.isEmpty || name.count > 63 || !isQualifiedNamePart(name.utf8[...]) {
             return "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
         }
         return nil
     }
 
-    private static func isDNSLabel(_ s: String, limit: Int = 63) -> Bool {
-        guard !s.isEmpty, s.count <= limit, let first = s.first, let last = s.last else { return false }
-        func alnum(_ c: Character) -> Bool { c.isASCII && (c.isLowercase || c.isNumber) }
-        return alnum(first) && alnum(last) && s.allSatisfy { alnum($0) || $0 == "-" }
+    // On UTF-8 bytes: every allowed character is ASCII, so a byte outside the sets
+    // (any byte of a non-ASCII character) fails, as the regexes do.
+    private static func isLowerAlphanumeric(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
     }
 
-    private static func isQualifiedNamePart(_ s: String) -> Bool {
+    private static func isAlphanumeric(_ byte: UInt8) -> Bool {
+        isLowerAlphanumeric(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+    }
+
+    private static func isDNSLabel(_ s: Substring.UTF8View, limit: Int = 63) -> Bool {
+        guard !s.isEmpty, s.count <= limit, let first = s.first, let last = s.last else { return false }
+        return isLowerAlphanumeric(first) && isLowerAlphanumeric(last) && s.allSatisfy { isLowerAlphanumeric($0) || $0 == UInt8(ascii: "-") }
+    }
+
+    private static func isQualifiedNamePart(_ s: Substring.UTF8View) -> Bool {
         guard let first = s.first, let last = s.last else { return false }
-        func alnum(_ c: Character) -> Bool { c.isASCII && (c.isLetter || c.isNumber) }
-        return alnum(first) && alnum(last) && s.allSatisfy { alnum($0) || "-_.".contains($0) }
+        return isAlphanumeric(first) && isAlphanumeric(last)
+            && s.allSatisfy { isAlphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") }
     }
 }
 

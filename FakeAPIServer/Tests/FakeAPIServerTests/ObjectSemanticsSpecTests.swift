@@ -1,3 +1,4 @@
+import Foundation
 import KubeModel
 import Testing
 
@@ -38,6 +39,45 @@ struct ObjectSemanticsSpecTests {
             let tooLong = try await api.post("/apis/batch/v1/namespaces/default/jobs", job(String(repeating: "j", count: 64)))
             #expect(tooLong.status == 422 && tooLong.message.contains("spec.template.labels") && tooLong.message.contains("no more than 63"), "\(tooLong.message)")
             #expect(try await api.post("/apis/batch/v1/namespaces/default/jobs", job(String(repeating: "j", count: 63))).status == 201)
+        }
+    }
+
+    @Test("names, label keys and label values are accepted exactly when apimachinery's regular expressions accept them (random strings)")
+    func namesMatchTheRegexes() async throws {
+        func matches(_ pattern: String, _ text: String) -> Bool {
+            let regex = try! NSRegularExpression(pattern: "^(?:\(pattern))$")
+            return regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
+        }
+        let subdomain = #"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"#
+        let namePart = #"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"#
+        func validName(_ name: String) -> Bool { name.count <= 253 && matches(subdomain, name) }
+        func validValue(_ value: String) -> Bool { value.isEmpty || (value.count <= 63 && matches(namePart, value)) }
+        func validKey(_ key: String) -> Bool {
+            let parts = key.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+            guard parts.count <= 2, let name = parts.last, name.count <= 63, matches(namePart, name) else { return false }
+            return parts.count == 1 || (!parts[0].isEmpty && validName(parts[0]))
+        }
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array("abz09AZ-_./é")
+        func random(upTo length: Int) -> String {
+            // Mostly short strings of the allowed characters, sometimes a stray one.
+            String((0..<Int.random(in: 0...length, using: &generator)).map { _ in
+                Bool.random(using: &generator) ? Character("a") : alphabet.randomElement(using: &generator)!
+            })
+        }
+        try await TestAPIServer.with { api in
+            for index in 0..<150 {
+                let name = index % 3 == 0 ? random(upTo: 12) + String(repeating: "a", count: index % 2 == 0 ? 0 : 250) : random(upTo: 12)
+                let response = try await api.post(configMaps, Fixtures.configMap(name))
+                // 409: a random name made twice (valid, as the first was).
+                #expect((response.status == 201 || response.status == 409) == validName(name), "name \(name): \(response.status) \(response.message)")
+            }
+            for index in 0..<150 {
+                let key = index % 4 == 0 ? random(upTo: 8) + "/" + random(upTo: 8) : random(upTo: 12)
+                let value = index % 5 == 0 ? random(upTo: 12) + String(repeating: "a", count: 60) : random(upTo: 12)
+                let response = try await api.post(configMaps, Fixtures.configMap("labels-\(index)", labels: [key: value]))
+                #expect((response.status == 201) == (validKey(key) && validValue(value)), "label \(key)=\(value): \(response.status) \(response.message)")
+            }
         }
     }
 
