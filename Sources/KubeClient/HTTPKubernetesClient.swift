@@ -81,8 +81,9 @@ public final class HTTPKubernetesClient: KubernetesAPI {
         try await send(.POST, resource.path(namespace: namespace), body: object)
     }
 
-    public func create(_ resource: ResourceDescriptor, namespace: String?, encoded: [UInt8]) async throws {
-        _ = try await send(.POST, resource.path(namespace: namespace), encodedBody: encoded, decodingAnswer: false)
+    @discardableResult
+    public func create(_ resource: ResourceDescriptor, namespace: String?, encoded: [UInt8]) async throws -> [UInt8] {
+        try await sendForText(.POST, resource.path(namespace: namespace), encodedBody: encoded)
     }
 
     public func create(_ resource: ResourceDescriptor, namespace: String?, name: String, subresource: String, object: JSONValue) async throws -> JSONValue {
@@ -91,6 +92,13 @@ public final class HTTPKubernetesClient: KubernetesAPI {
 
     public func update(_ resource: ResourceDescriptor, namespace: String?, name: String, object: JSONValue, subresource: String?) async throws -> JSONValue {
         try await send(.PUT, resource.path(namespace: namespace, name: name, subresource: subresource), body: object)
+    }
+
+    public func updateText(_ resource: ResourceDescriptor, namespace: String?, name: String, object: JSONValue, subresource: String?) async throws -> [UInt8] {
+        var body: [UInt8] = []
+        body.reserveCapacity(512)
+        object.write(to: &body)
+        return try await sendForText(.PUT, resource.path(namespace: namespace, name: name, subresource: subresource), encodedBody: body)
     }
 
     public func patch(_ resource: ResourceDescriptor, namespace: String?, name: String, patch: JSONValue, type: PatchType, subresource: String?) async throws -> JSONValue {
@@ -161,15 +169,13 @@ public final class HTTPKubernetesClient: KubernetesAPI {
         return try await send(method, path, query: query, encodedBody: encoded, contentType: contentType)
     }
 
-    /// One request with retries; `decodingAnswer: false` skips parsing a successful
-    /// answer (it returns `.null`).
+    /// One request with retries; the answer parsed.
     private func send(
         _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], encodedBody body: [UInt8]?,
-        contentType: String = "application/json", decodingAnswer: Bool = true
+        contentType: String = "application/json"
     ) async throws -> JSONValue {
         let description = "\(method) \(path)"
         let bytes = try await sendForText(method, path, query: query, encodedBody: body, contentType: contentType)
-        guard decodingAnswer else { return .null }
         guard !bytes.isEmpty, let json = try? JSONValue.decode(bytes) else {
             if method == .DELETE { return .null }
             throw KubeError(code: .decoding, httpStatus: 200, message: "response is not JSON", request: description)

@@ -71,12 +71,15 @@ public protocol KubernetesAPI: Sendable {
     func getText(_ resource: ResourceDescriptor, namespace: String?, name: String) async throws -> [UInt8]
     func list(_ resource: ResourceDescriptor, namespace: String?, options: ListOptions) async throws -> ObjectList
     func create(_ resource: ResourceDescriptor, namespace: String?, object: JSONValue) async throws -> JSONValue
-    /// POST of an object already encoded as JSON text; the answer is not decoded.
-    func create(_ resource: ResourceDescriptor, namespace: String?, encoded: [UInt8]) async throws
+    /// POST of an object already encoded as JSON text; the answer's text, not parsed.
+    @discardableResult
+    func create(_ resource: ResourceDescriptor, namespace: String?, encoded: [UInt8]) async throws -> [UInt8]
     /// POST to a subresource of one object (`serviceaccounts/NAME/token`, say).
     func create(_ resource: ResourceDescriptor, namespace: String?, name: String, subresource: String, object: JSONValue) async throws -> JSONValue
     /// PUT: a compare-and-swap when the object carries `metadata.resourceVersion`.
     func update(_ resource: ResourceDescriptor, namespace: String?, name: String, object: JSONValue, subresource: String?) async throws -> JSONValue
+    /// `update`, with the answer's text as it came (not parsed).
+    func updateText(_ resource: ResourceDescriptor, namespace: String?, name: String, object: JSONValue, subresource: String?) async throws -> [UInt8]
     func patch(_ resource: ResourceDescriptor, namespace: String?, name: String, patch: JSONValue, type: PatchType, subresource: String?) async throws -> JSONValue
     func delete(_ resource: ResourceDescriptor, namespace: String?, name: String, propagation: PropagationPolicy?, preconditionUID: String?) async throws
     /// Opens a watch; the sequence ends when the server closes the stream.
@@ -137,10 +140,15 @@ extension KubernetesAPI {
         {
             return copy
         }
+        return try Self.decoded(text, request: "GET \(T.resource.path(namespace: namespace, name: name))")
+    }
+
+    /// An answer's text as a typed object; a failure is a `.decoding` KubeError.
+    private static func decoded<T: KubernetesObject>(_ text: [UInt8], request: String) throws -> Resource<T> {
         do {
             return try Resource(text: text)
         } catch {
-            throw KubeError(code: .decoding, message: "\(T.resource.kind) \(name): \(error)", request: "GET \(T.resource.path(namespace: namespace, name: name))")
+            throw KubeError(code: .decoding, message: "\(T.resource.kind): \(error)", request: request)
         }
     }
 
@@ -163,8 +171,11 @@ extension KubernetesAPI {
         try await create(T.resource, namespace: object.metadata.namespace, encoded: Array(try JSONEncoder().encode(object)))
     }
 
+    /// Creates `object`: JSONEncoder's bytes are sent as they are and the answer's
+    /// text is decoded directly (no JSONValue tree either way).
     public func create<T: KubernetesObject>(_ object: T) async throws -> Resource<T> {
-        try Resource(raw: try await create(T.resource, namespace: object.metadata.namespace, object: try JSONValue(encoding: object)))
+        let text = try await create(T.resource, namespace: object.metadata.namespace, encoded: Array(try JSONEncoder().encode(object)))
+        return try Self.decoded(text, request: "POST \(T.resource.path(namespace: object.metadata.namespace))")
     }
 
     /// Compare-and-swap: writes `modified` over the object as read, or fails with Conflict
@@ -172,14 +183,16 @@ extension KubernetesAPI {
     public func update<T: KubernetesObject>(_ resource: Resource<T>, to modified: T) async throws -> Resource<T> {
         var body = try resource.merging(modified)
         body[path: ["metadata", "resourceVersion"]] = resource.metadata.resourceVersion.map(JSONValue.string)
-        return try Resource(raw: try await update(T.resource, namespace: resource.namespace, name: resource.name, object: body, subresource: nil))
+        let text = try await updateText(T.resource, namespace: resource.namespace, name: resource.name, object: body, subresource: nil)
+        return try Self.decoded(text, request: "PUT \(T.resource.path(namespace: resource.namespace, name: resource.name))")
     }
 
     /// Compare-and-swap on the status subresource.
     public func updateStatus<T: KubernetesObject>(_ resource: Resource<T>, to modified: T) async throws -> Resource<T> {
         var body = try resource.merging(modified)
         body[path: ["metadata", "resourceVersion"]] = resource.metadata.resourceVersion.map(JSONValue.string)
-        return try Resource(raw: try await update(T.resource, namespace: resource.namespace, name: resource.name, object: body, subresource: "status"))
+        let text = try await updateText(T.resource, namespace: resource.namespace, name: resource.name, object: body, subresource: "status")
+        return try Self.decoded(text, request: "PUT \(T.resource.path(namespace: resource.namespace, name: resource.name, subresource: "status"))")
     }
 
     /// A JSON merge patch of the fields that differ between the object as read and `modified`.
