@@ -178,7 +178,7 @@ public final class HTTPKubernetesClient: KubernetesAPI {
         let bytes = try await sendForText(method, path, query: query, encodedBody: body, contentType: contentType)
         guard !bytes.isEmpty, let json = try? JSONValue.decode(bytes) else {
             if method == .DELETE { return .null }
-            throw KubeError(code: .decoding, httpStatus: 200, message: "response is not JSON", request: description)
+            throw KubeError(code: .decoding, message: "a successful response is not JSON", request: description)
         }
         return json
     }

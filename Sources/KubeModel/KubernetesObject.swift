@@ -62,7 +62,7 @@ public struct ResourceDescriptor: Sendable, Hashable {
 /// Writes built from it merge the typed change into `raw`, so fields this project
 /// does not model survive a read-modify-write.
 ///
-/// The JSON is kept as its compact text, not as a `JSONValue` tree: informers keep
+/// The JSON is kept as text, not as a `JSONValue` tree: informers keep
 /// one Resource per object, and a tree of dictionaries takes several times the
 /// text's size (#15's memory goal). `raw` parses it again when a write needs it.
 /// The typed object lives in a box: a `Database` is 1.5 KB inline, and caches,
@@ -75,7 +75,8 @@ public struct Resource<Object: KubernetesObject>: Sendable {
     }
 
     private var box: Box
-    /// `raw` as compact JSON text.
+    /// `raw` as JSON text: compact when written here (`init(raw:)`, `init(object:)`),
+    /// as the server sent it otherwise (`init(text:)`).
     private let text: [UInt8]
 
     public var object: Object {
@@ -102,9 +103,10 @@ public struct Resource<Object: KubernetesObject>: Sendable {
         self.text = Array(try JSONEncoder().encode(object))
     }
 
-    /// The whole JSON as read.
+    /// The whole JSON as read; `.null` if the text is not JSON our parser takes
+    /// (JSONDecoder took it: a server's text that JSONParser refuses, a lone
+    /// surrogate say). Writes use `merging`, which throws instead.
     public var raw: JSONValue {
-        // Written by `JSONValue.write` or JSONEncoder: it parses.
         (try? JSONParser.parse(text)) ?? .null
     }
 
@@ -114,10 +116,12 @@ public struct Resource<Object: KubernetesObject>: Sendable {
 
     /// The full JSON of `modified`, with every field of `raw` the typed view does not
     /// know kept as it was.
+    /// Throws when the text as read does not parse: a write built on `.null` would
+    /// drop every field the typed view does not know.
     public func merging(_ modified: Object) throws -> JSONValue {
         let before = try JSONValue(encoding: object)
         let after = try JSONValue(encoding: modified)
-        return raw.applyingMergePatch(JSONValue.mergePatch(from: before, to: after))
+        return try JSONParser.parse(text).applyingMergePatch(JSONValue.mergePatch(from: before, to: after))
     }
 
     /// The merge patch from the object as read to `modified`.

@@ -99,6 +99,45 @@ struct KubeClientTests {
         }
     }
 
+    /// A view of ConfigMaps that requires a field they do not have (and does not send it).
+    struct StrictConfigMap: KubernetesObject {
+        static let resource = ConfigMap.resource
+        var apiVersion: String? = "v1"
+        var kind: String? = "ConfigMap"
+        var metadata: ObjectMeta
+        var required: String
+
+        enum CodingKeys: String, CodingKey { case apiVersion, kind, metadata, required }
+
+        init(metadata: ObjectMeta, required: String) {
+            self.metadata = metadata
+            self.required = required
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encodeIfPresent(apiVersion, forKey: .apiVersion)
+            try container.encodeIfPresent(kind, forKey: .kind)
+            try container.encode(metadata, forKey: .metadata)
+        }
+    }
+
+    @Test("a typed answer that does not decode is a .decoding KubeError naming the request (a get, a create that did happen)")
+    func undecodableAnswer() async throws {
+        try await FakeCluster.with { cluster in
+            let api = cluster.client
+            let created = try await api.create(ConfigMap(metadata: ObjectMeta(name: "cm", namespace: "default"), data: ["a": "1"]))
+            let read = await #expect(throws: KubeError.self) { _ = try await api.get(StrictConfigMap.self, namespace: "default", name: "cm") }
+            #expect(read?.code == .decoding && read?.request == "GET /api/v1/namespaces/default/configmaps/cm", "\(String(describing: read))")
+            let strict = StrictConfigMap(metadata: ObjectMeta(name: "strict", namespace: "default"), required: "x")
+            let made = await #expect(throws: KubeError.self) { _ = try await api.create(strict) }
+            #expect(made?.code == .decoding && made?.request == "POST /api/v1/namespaces/default/configmaps")
+            // The create itself happened: only its answer could not be read as the type.
+            #expect(try await api.get(ConfigMap.self, namespace: "default", name: "strict").name == "strict")
+            #expect(created.object.data == ["a": "1"])
+        }
+    }
+
     @Test("API errors arrive as typed errors: AlreadyExists, Conflict, Invalid, NotFound")
     func typedErrors() async throws {
         try await FakeCluster.with { cluster in

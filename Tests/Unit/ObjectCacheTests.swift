@@ -47,7 +47,7 @@ struct ObjectCacheTests {
         #expect(!DatabaseOperator.onlyProgress(running, nil))
     }
 
-    @Test("a Resource gives back the JSON it was read from, fields the type does not know included; a change of the typed object does not touch it")
+    @Test("a Resource gives back the JSON it was read from, fields the type does not know included; a change of the typed object does not touch it; a write on text that does not parse is refused")
     func compactRaw() throws {
         let raw: JSONValue = [
             "apiVersion": "dboperator.io/v1alpha1", "kind": "Backup",
@@ -63,6 +63,15 @@ struct ObjectCacheTests {
         resource.object.metadata.name = "b"
         #expect(resource.name == "b" && resource.raw == raw, "raw stays as read; writes merge the typed change into it")
         #expect(try resource.merging(resource.object)[path: ["spec", "futureField", "nested"]] == [1, 2.5, true, "ü\u{1}"])
+        // Text a server sent is kept as it is; text our parser refuses in a field the type
+        // does not decode (JSONDecoder skips `[1,]` there) reads as null, and a write
+        // built on it is refused rather than dropping that field.
+        let sent = Array(#"{"apiVersion":"dboperator.io/v1alpha1","kind":"Backup","metadata":{"name":"a"},"spec":{"database":"shop"}}"#.utf8)
+        #expect(try Resource<Backup>(text: sent).raw == JSONValue.decode(sent))
+        let odd = Array(#"{"apiVersion":"dboperator.io/v1alpha1","kind":"Backup","metadata":{"name":"a"},"spec":{"database":"shop","futureField":[1,]}}"#.utf8)
+        let unparsed = try Resource<Backup>(text: odd)
+        #expect(unparsed.raw == .null)
+        #expect(throws: (any Error).self) { _ = try unparsed.merging(unparsed.object) }
     }
 
     @Test("withoutManagedFields drops only metadata.managedFields")
