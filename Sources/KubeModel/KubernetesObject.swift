@@ -84,12 +84,14 @@ public struct Resource<Object: KubernetesObject>: Sendable {
         set { box = Box(newValue) }
     }
 
-    public init(raw: JSONValue) throws {
+    /// From a JSON tree. With `keepingJSON` false only the typed view is kept (a
+    /// read-only cache's entry): `raw` is then `.null` and `merging` throws.
+    public init(raw: JSONValue, keepingJSON: Bool = true) throws {
         var text: [UInt8] = []
         text.reserveCapacity(512)
         raw.write(to: &text)
         self.box = Box(try JSONDecoder().decode(Object.self, from: Data(text)))
-        self.text = text.withUnsafeBufferPointer { Array($0) }  // exactly its size: the buffer above grew by doubling
+        self.text = keepingJSON ? text.withUnsafeBufferPointer { Array($0) } : []  // exactly its size: the buffer above grew by doubling
     }
 
     /// From JSON text as a server sent it (kept as it is: `raw` parses any JSON).
@@ -107,7 +109,7 @@ public struct Resource<Object: KubernetesObject>: Sendable {
     /// (JSONDecoder took it: a server's text that JSONParser refuses, a lone
     /// surrogate say). Writes use `merging`, which throws instead.
     public var raw: JSONValue {
-        (try? JSONParser.parse(text)) ?? .null
+        text.isEmpty ? .null : (try? JSONParser.parse(text)) ?? .null
     }
 
     public var metadata: ObjectMeta { object.metadata }
@@ -119,6 +121,7 @@ public struct Resource<Object: KubernetesObject>: Sendable {
     /// Throws when the text as read does not parse: a write built on `.null` would
     /// drop every field the typed view does not know.
     public func merging(_ modified: Object) throws -> JSONValue {
+        guard !text.isEmpty else { throw ResourceError.jsonNotKept(kind: Object.resource.kind, name: name) }
         let before = try JSONValue(encoding: object)
         let after = try JSONValue(encoding: modified)
         return try JSONParser.parse(text).applyingMergePatch(JSONValue.mergePatch(from: before, to: after))
@@ -127,5 +130,18 @@ public struct Resource<Object: KubernetesObject>: Sendable {
     /// The merge patch from the object as read to `modified`.
     public func mergePatch(to modified: Object) throws -> JSONValue {
         JSONValue.mergePatch(from: try JSONValue(encoding: object), to: try JSONValue(encoding: modified))
+    }
+}
+
+/// Why a `Resource` cannot be the base of a write.
+public enum ResourceError: Error, CustomStringConvertible {
+    /// It came from a cache that keeps only the typed view (`init(raw:keepingJSON:)`).
+    case jsonNotKept(kind: String, name: String)
+
+    public var description: String {
+        switch self {
+        case .jsonNotKept(let kind, let name):
+            "\(kind) \(name) was read from a cache that keeps no JSON: read it from the API server before writing it"
+        }
     }
 }

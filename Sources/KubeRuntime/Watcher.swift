@@ -37,6 +37,10 @@ public struct Watcher<Object: KubernetesObject>: AsyncSequence, Sendable {
         /// cache does not need (a Job's pod template, managedFields) is not kept
         /// (client-go's SetTransform).
         public var transform: (@Sendable (JSONValue) -> JSONValue)?
+        /// Whether each object's JSON is kept beside its typed view (`Resource.raw`).
+        /// A cache nothing is written back from keeps only the typed view, which can
+        /// then be a projection (the operator's `JobRecord`).
+        public var keepsJSON = true
 
         /// A transform that drops `metadata.managedFields` (server-side apply's
         /// bookkeeping, often most of an object's metadata): no decision reads it, and
@@ -121,7 +125,7 @@ public struct Watcher<Object: KubernetesObject>: AsyncSequence, Sendable {
                             throw KubeError.from(httpStatus: Int(code), body: event.object, retryAfter: nil, request: "WATCH \(Object.resource.plural)")
                         }
                     case .added, .modified, .deleted:
-                        let resource = try Resource<Object>(raw: configuration.transform?(event.object) ?? event.object)
+                        let resource = try Resource<Object>(raw: configuration.transform?(event.object) ?? event.object, keepingJSON: configuration.keepsJSON)
                         if let version = event.resourceVersion { resourceVersion = version }
                         return event.type == .deleted ? .deleted(resource) : .applied(resource)
                     }
@@ -148,7 +152,7 @@ public struct Watcher<Object: KubernetesObject>: AsyncSequence, Sendable {
             var version = ""
             repeat {
                 let page = try await api.list(Object.resource, namespace: configuration.namespace, options: options)
-                items += try page.items.map { try Resource<Object>(raw: configuration.transform?($0) ?? $0) }
+                items += try page.items.map { try Resource<Object>(raw: configuration.transform?($0) ?? $0, keepingJSON: configuration.keepsJSON) }
                 version = page.resourceVersion
                 options.continueToken = page.continueToken
             } while options.continueToken != nil

@@ -67,11 +67,12 @@ public final class DatabaseOperator: Service {
         var jobNamespaces = [configuration.namespace]
         if let namespace = configuration.namespace, namespace != configuration.operatorNamespace { jobNamespaces.append(configuration.operatorNamespace) }
         let jobs = jobNamespaces.map { namespace in
-            var watch = Watcher<Job>.Configuration(namespace: namespace, labelSelector: LabelKey.databaseUID)
+            var watch = Watcher<JobRecord>.Configuration(namespace: namespace, labelSelector: LabelKey.databaseUID)
             watch.transform = Self.jobSummary
-            return Informer<Job>(
+            watch.keepsJSON = false
+            return Informer<JobRecord>(
                 api: api, configuration: watch,
-                indexes: [Self.byDatabaseUID: { [$0.metadata.labels?[LabelKey.databaseUID]].compactMap { $0 } }], logger: logger)
+                indexes: [Self.byDatabaseUID: { [$0.object.databaseUID].compactMap { $0 } }], logger: logger)
         }
         var backupWatch = Watcher<Backup>.Configuration(namespace: configuration.namespace)
         backupWatch.transform = Watcher<Backup>.Configuration.withoutManagedFields
@@ -117,16 +118,16 @@ public final class DatabaseOperator: Service {
 
     /// What a Database's reconcile reads besides the Database: informers' caches.
     struct Caches: Sendable {
-        var jobs: [Informer<Job>]
+        var jobs: [Informer<JobRecord>]
         var backups: Informer<Backup>
         var servers: ObjectCache<DatabaseServer>
         var schedules: ObjectCache<BackupSchedule>
     }
 
-    /// What the decisions read of a Job: its metadata (no managedFields) and status;
-    /// the pod template, most of its size, is not kept.
+    /// A Job without its spec (the pod template, most of its size) and managedFields,
+    /// before it is decoded as a `JobRecord`: less text to write and parse again.
     @Sendable static func jobSummary(_ raw: JSONValue) -> JSONValue {
-        guard case .object(var top) = Watcher<Job>.Configuration.withoutManagedFields(raw) else { return raw }
+        guard case .object(var top) = Watcher<JobRecord>.Configuration.withoutManagedFields(raw) else { return raw }
         top["spec"] = nil
         return .object(top)
     }
@@ -140,7 +141,7 @@ public final class DatabaseOperator: Service {
 
     /// Runs a Job informer and queues the Database of each driver Job that changes:
     /// its owner, or for a Job in the operator's namespace the Database its labels name.
-    private func jobsToDatabases(_ informer: Informer<Job>) -> Controller<Database>.KeySource {
+    private func jobsToDatabases(_ informer: Informer<JobRecord>) -> Controller<Database>.KeySource {
         { enqueue in
             try await informer.run { change in
                 if let job = change.new ?? change.old, let key = Self.databaseKey(of: job.object) { await enqueue(key) }
@@ -149,14 +150,11 @@ public final class DatabaseOperator: Service {
     }
 
     /// The Database a driver Job works for.
-    static func databaseKey(of job: Job) -> ObjectKey? {
-        if let namespace = job.metadata.labels?[LabelKey.databaseNamespace],
-            let name = job.metadata.annotations?[AnnotationKey.databaseName]
-        {
+    static func databaseKey(of job: JobRecord) -> ObjectKey? {
+        if let namespace = job.databaseNamespace, let name = job.databaseName {
             return ObjectKey(namespace: namespace, name: name)
         }
-        guard let owner = job.metadata.ownerReferences?.first(where: { $0.kind == Database.resource.kind && $0.controller == true }) else { return nil }
-        return ObjectKey(namespace: job.metadata.namespace, name: owner.name)
+        return job.owner.map { ObjectKey(namespace: job.metadata.namespace, name: $0) }
     }
 
     /// Queues every Database on a DatabaseServer when the server changes (its backup
@@ -246,7 +244,7 @@ public final class DatabaseOperator: Service {
         let terminating = known.object.isBeingDeleted && known.object.serverName == nil ? try await namespaceTerminating(namespace) : false
         var jobNamespaces = known.object.serverName == nil ? [namespace] : [configuration.operatorNamespace]
         if terminating { jobNamespaces.append(configuration.operatorNamespace) }
-        var jobs: [Resource<Job>] = []
+        var jobs: [Resource<JobRecord>] = []
         for informer in caches.jobs {
             jobs += informer.cache.indexed(Self.byDatabaseUID, known.metadata.uid ?? "").filter { jobNamespaces.contains($0.namespace ?? "") }
         }
@@ -404,7 +402,7 @@ public final class DatabaseOperator: Service {
 
     /// The decision's input from the objects as read.
     static func decisionInput(
-        database: Database, backups: [Backup], jobs: [Job], knownDrivers: Set<String>, server: DatabaseServer? = nil, now: Date = Date()
+        database: Database, backups: [Backup], jobs: [JobRecord], knownDrivers: Set<String>, server: DatabaseServer? = nil, now: Date = Date()
     ) -> DecisionInput {
         let generation = database.metadata.generation ?? 0
         let blocked = database.status?.conditions?[type: ConditionType.deletionBlocked].flatMap { $0.status == "True" ? ($0.observedGeneration ?? 0) : nil }
@@ -418,16 +416,7 @@ public final class DatabaseOperator: Service {
         let backupFacts = backups.map {
             BackupFacts(name: $0.metadata.name ?? "", creationTimestamp: $0.metadata.creationTimestamp ?? "", phase: $0.phase)
         }
-        let jobFacts = jobs.compactMap { job -> JobFacts? in
-            guard let operation = job.metadata.labels?[LabelKey.operation].flatMap(DatabaseOperation.init(rawValue:)) else { return nil }
-            let state: JobFacts.State = job.condition("Complete") != nil ? .succeeded : job.condition("Failed") != nil ? .failed : .running
-            let finished = (job.condition("Complete") ?? job.condition("Failed"))?.lastTransitionTime.flatMap(KubeTime.parse)
-                ?? job.status?.completionTime.flatMap(KubeTime.parse)
-            return JobFacts(
-                name: job.metadata.name ?? "", operation: operation, backup: job.metadata.annotations?[AnnotationKey.backup],
-                generation: job.metadata.annotations?[AnnotationKey.generation].flatMap(Int64.init) ?? 0,
-                state: state, finishedAt: state == .running ? nil : (finished ?? now))
-        }
+        let jobFacts = jobs.compactMap { $0.facts(now: now) }
         return DecisionInput(database: facts, backups: backupFacts, jobs: jobFacts, now: now)
     }
 

@@ -161,14 +161,14 @@ struct DatabaseServerTests {
         #expect(job.metadata.annotations?[AnnotationKey.databaseName] == "orders")
         let env = try #require(job.spec?.template.spec.containers.first?.env)
         #expect(env.contains(EnvVar(name: "DB_OPERATOR_NAMESPACE", value: "shop")) && env.contains(EnvVar(name: "DB_OPERATOR_OPERATOR_NAMESPACE", value: "db-operator")))
-        #expect(DatabaseOperator.databaseKey(of: job) == ObjectKey(namespace: "shop", name: "orders"))
+        #expect(DatabaseOperator.databaseKey(of: try JobRecord(job)) == ObjectKey(namespace: "shop", name: "orders"))
         // Inline: in the Database's namespace, owned by it, no operator namespace.
         var inline = Self.database { $0 = DatabaseSpec(driver: "postgresql", connect: ConnectSpec(host: "db")) }
         inline.spec.server = nil
         let own = template.job(for: inline, request: request, operatorNamespace: "db-operator")
         #expect(own.metadata.namespace == "shop" && own.metadata.ownerReferences?.first?.uid == "db-uid")
         #expect(own.spec?.template.spec.containers.first?.env?.contains { $0.name == "DB_OPERATOR_OPERATOR_NAMESPACE" } == false)
-        #expect(DatabaseOperator.databaseKey(of: own) == ObjectKey(namespace: "shop", name: "orders"))
+        #expect(DatabaseOperator.databaseKey(of: try JobRecord(own)) == ObjectKey(namespace: "shop", name: "orders"))
 
         let probe = template.probeJob(for: Self.server(), seed: "1|0", operatorNamespace: "db-operator")
         #expect(probe.metadata.namespace == "db-operator" && probe.metadata.name?.hasPrefix("shared-pg-probe-") == true)

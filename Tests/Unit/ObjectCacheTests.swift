@@ -85,6 +85,64 @@ struct ObjectCacheTests {
             == ["metadata": ["name": "j"], "status": ["active": 1]])
     }
 
+    @Test("a cached Job is a JobRecord: the facts and the Database it works for, read from a Job's JSON; no JSON is kept, so no write can start from it")
+    func jobRecords() throws {
+        var database = Database(metadata: ObjectMeta(name: "orders", namespace: "shop"), spec: DatabaseSpec(driver: "postgresql", connect: ConnectSpec(host: "db")))
+        database.metadata.uid = "db-uid"
+        database.metadata.generation = 3
+        var job = JobTemplate().job(for: database, request: JobRequest(operation: .backup, backup: "nightly", attempt: 1), operatorNamespace: "db-operator")
+        job.metadata.resourceVersion = "7"
+        let now = Date(timeIntervalSince1970: 1_000_000)
+        // Running: as a full Job (the pod template too) arrives from a watch.
+        let running = try Resource<JobRecord>(raw: DatabaseOperator.jobSummary(JSONValue(encoding: job)), keepingJSON: false)
+        #expect(running.object.facts(now: now) == JobFacts(name: job.metadata.name ?? "", operation: .backup, backup: "nightly", generation: 3, state: .running, finishedAt: nil))
+        #expect(running.object.databaseUID == "db-uid" && running.metadata.resourceVersion == "7" && running.namespace == "shop")
+        #expect(DatabaseOperator.databaseKey(of: running.object) == ObjectKey(namespace: "shop", name: "orders"))
+        #expect(running.raw == .null)
+        #expect(throws: ResourceError.self) { try running.merging(running.object) }
+        // Finished: the condition's time; without one the completionTime; failed.
+        job.status = JobStatus(completionTime: "2026-01-02T03:04:05Z", conditions: [
+            JobCondition(type: "Complete", status: "True", lastTransitionTime: "2026-01-02T03:04:06Z"),
+        ])
+        #expect(try JobRecord(job).facts(now: now)?.finishedAt == KubeTime.parse("2026-01-02T03:04:06Z"))
+        #expect(try JobRecord(job).facts(now: now)?.state == .succeeded)
+        job.status?.conditions = [JobCondition(type: "Failed", status: "True")]
+        #expect(try JobRecord(job).facts(now: now) == JobFacts(
+            name: job.metadata.name ?? "", operation: .backup, backup: "nightly", generation: 3, state: .failed, finishedAt: KubeTime.parse("2026-01-02T03:04:05Z")))
+        job.status = JobStatus(conditions: [JobCondition(type: "Complete", status: "False"), JobCondition(type: "Failed", status: "True")])
+        #expect(try JobRecord(job).facts(now: now)?.finishedAt == now, "a finished Job that says no time counts as finished now")
+        // Its own encoding reads back the same; a Job without a known operation gives no facts.
+        let record = try JobRecord(job)
+        #expect(try JSONDecoder().decode(JobRecord.self, from: JSONEncoder().encode(record)) == record)
+        job.metadata.labels?[LabelKey.operation] = "defragment"
+        #expect(try JobRecord(job).facts(now: now) == nil)
+        job.metadata.labels = nil
+        job.metadata.annotations = nil
+        job.status = nil
+        #expect(try JobRecord(job).databaseUID == nil && JobRecord(job).generation == 0)
+        #expect(DatabaseOperator.databaseKey(of: try JobRecord(job)) == ObjectKey(namespace: "shop", name: "orders"), "its owner names the Database")
+    }
+
+    @Test("a Database keeps its optional sections out of line: its JSON is the same, nil sections absent, null read as nil")
+    func indirectSections() throws {
+        var database = Database(metadata: ObjectMeta(name: "orders", namespace: "shop"), spec: DatabaseSpec(driver: "postgresql", connect: ConnectSpec(host: "db")))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let plain = String(decoding: try encoder.encode(database), as: UTF8.self)
+        #expect(plain == #"{"apiVersion":"dboperator.io\/v1alpha1","kind":"Database","metadata":{"name":"orders","namespace":"shop"},"spec":{"connect":{"host":"db"},"driver":"postgresql"}}"#)
+        let read = try JSONDecoder().decode(Database.self, from: Data(#"{"metadata":{"name":"orders"},"spec":{"driver":"mysql","backupTo":null},"status":null}"#.utf8))
+        #expect(read.spec.backupTo == nil && read.status == nil && read.spec.connect == nil && read.spec.driver == "mysql")
+        database.status = DatabaseStatus(phase: .created)
+        database.status?.conditions = [Condition(type: "Ready", status: "True", reason: .created, message: "m", lastTransitionTime: "t")]
+        var copy = database
+        copy.spec.connect?.host = "other"
+        #expect(database.spec.connect?.host == "db" && copy.spec.connect?.host == "other", "a write to a copy leaves the original as it was")
+        #expect(try JSONDecoder().decode(Database.self, from: JSONEncoder().encode(database)) == database)
+        #expect(database != copy && Set([database, copy]).count == 2)
+        // The point of it: a cached Database's inline size does not carry every section.
+        #expect(MemoryLayout<Database>.size <= 512, "Database is \(MemoryLayout<Database>.size) bytes inline")
+    }
+
     @Test("a Database event queues the servers its Databases name, recorded or asked for, once each")
     func serversOfDatabases() throws {
         func database(_ name: String, server: String?, recorded: String? = nil) throws -> Resource<Database> {
