@@ -129,18 +129,34 @@ extension KubernetesAPI {
         try await get(type, namespace: namespace, name: name, reusing: nil)
     }
 
-    /// A fresh read of an object the caller holds a copy of (from a cache): the copy
-    /// itself when the server's object is at the copy's resourceVersion (one version
-    /// is one content), else the answer decoded. Only the version is read from the
-    /// answer in the first case.
+    /// A fresh read of an object the caller holds a copy of (from a cache): the copy's
+    /// typed view when the server's object is at the copy's resourceVersion (one
+    /// version is one content), with the answer's text if the copy keeps none; else
+    /// the answer decoded. Only the version is read from the answer in the first case.
     public func get<T: KubernetesObject>(_ type: T.Type, namespace: String?, name: String, reusing copy: Resource<T>?) async throws -> Resource<T> {
         let text = try await getText(T.resource, namespace: namespace, name: name)
         if let copy, let version = copy.metadata.resourceVersion, !version.isEmpty,
             (try? JSONValue.string(at: ["metadata", "resourceVersion"], in: text)) == version
         {
-            return copy
+            return copy.keepsJSON ? copy : copy.withJSON(text)
         }
         return try Self.decoded(text, request: "GET \(T.resource.path(namespace: namespace, name: name))")
+    }
+
+    /// The object as read, with its JSON: itself, or for a cache's copy that keeps
+    /// none the server's text of it, read now. The server's object having moved on
+    /// since is a Conflict, as the write itself would be.
+    private func withJSON<T: KubernetesObject>(_ resource: Resource<T>, request: String) async throws -> Resource<T> {
+        if resource.keepsJSON { return resource }
+        let text = try await getText(T.resource, namespace: resource.namespace, name: resource.name)
+        let version = try? JSONValue.string(at: ["metadata", "resourceVersion"], in: text)
+        guard let version, version == resource.metadata.resourceVersion else {
+            throw KubeError(
+                code: .conflict, httpStatus: 409,
+                message: "Operation cannot be fulfilled on \(T.resource.group.isEmpty ? T.resource.plural : "\(T.resource.plural).\(T.resource.group)") \"\(resource.name)\": the object has been modified; please apply your changes to the latest version and try again",
+                request: request)
+        }
+        return resource.withJSON(text)
     }
 
     /// An answer's text as a typed object; a failure is a `.decoding` KubeError.
@@ -180,19 +196,23 @@ extension KubernetesAPI {
 
     /// Compare-and-swap: writes `modified` over the object as read, or fails with Conflict
     /// if it changed since. Fields the typed view does not know are kept.
+    /// A copy from a cache that keeps no JSON is read again first (a Conflict if it
+    /// changed meanwhile).
     public func update<T: KubernetesObject>(_ resource: Resource<T>, to modified: T) async throws -> Resource<T> {
-        var body = try resource.merging(modified)
-        body[path: ["metadata", "resourceVersion"]] = resource.metadata.resourceVersion.map(JSONValue.string)
-        let text = try await updateText(T.resource, namespace: resource.namespace, name: resource.name, object: body, subresource: nil)
-        return try Self.decoded(text, request: "PUT \(T.resource.path(namespace: resource.namespace, name: resource.name))")
+        try await update(resource, to: modified, subresource: nil)
     }
 
     /// Compare-and-swap on the status subresource.
     public func updateStatus<T: KubernetesObject>(_ resource: Resource<T>, to modified: T) async throws -> Resource<T> {
-        var body = try resource.merging(modified)
+        try await update(resource, to: modified, subresource: "status")
+    }
+
+    private func update<T: KubernetesObject>(_ resource: Resource<T>, to modified: T, subresource: String?) async throws -> Resource<T> {
+        let request = "PUT \(T.resource.path(namespace: resource.namespace, name: resource.name, subresource: subresource))"
+        var body = try await withJSON(resource, request: request).merging(modified)
         body[path: ["metadata", "resourceVersion"]] = resource.metadata.resourceVersion.map(JSONValue.string)
-        let text = try await updateText(T.resource, namespace: resource.namespace, name: resource.name, object: body, subresource: "status")
-        return try Self.decoded(text, request: "PUT \(T.resource.path(namespace: resource.namespace, name: resource.name, subresource: "status"))")
+        let text = try await updateText(T.resource, namespace: resource.namespace, name: resource.name, object: body, subresource: subresource)
+        return try Self.decoded(text, request: request)
     }
 
     /// A JSON merge patch of the fields that differ between the object as read and `modified`.

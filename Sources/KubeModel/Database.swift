@@ -19,6 +19,20 @@ public struct Database: KubernetesObject, Hashable {
         self.status = status
     }
 
+    enum CodingKeys: String, CodingKey { case apiVersion, kind, metadata, spec, status }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        // The usual apiVersion is the literal (no copy of it per cached Database).
+        let apiVersion = try container.decodeIfPresent(String.self, forKey: .apiVersion)
+        self.apiVersion = apiVersion == "dboperator.io/v1alpha1" ? "dboperator.io/v1alpha1" : apiVersion
+        let kind = try container.decodeIfPresent(String.self, forKey: .kind)
+        self.kind = kind == "Database" ? "Database" : kind
+        metadata = try container.decode(ObjectMeta.self, forKey: .metadata)
+        spec = try container.decode(DatabaseSpec.self, forKey: .spec)
+        status = try container.decodeIfPresent(DatabaseStatus.self, forKey: .status)
+    }
+
     /// The phase, or nil before the driver first wrote one.
     public var phase: DatabasePhase? { status?.phase }
     public var isBeingDeleted: Bool { metadata.deletionTimestamp != nil }

@@ -100,6 +100,20 @@ public struct Resource<Object: KubernetesObject>: Sendable {
         self.text = text
     }
 
+    /// The same typed view with a server's text of it (the object at the same
+    /// resourceVersion): a cache's copy that keeps no JSON made fit for a write.
+    public func withJSON(_ text: [UInt8]) -> Resource {
+        Resource(box: box, text: text)
+    }
+
+    private init(box: Box, text: [UInt8]) {
+        self.box = box
+        self.text = text
+    }
+
+    /// Whether the JSON as read is kept (see `init(raw:keepingJSON:)`).
+    public var keepsJSON: Bool { !text.isEmpty }
+
     public init(object: Object) throws {
         self.box = Box(object)
         self.text = Array(try JSONEncoder().encode(object))

@@ -58,6 +58,10 @@ public final class DatabaseOperator: Service {
         let schedules = scheduleController()
         var databases = Controller<Database>.Configuration(name: "databases", watcher: .init(namespace: configuration.namespace))
         databases.watcher.transform = Watcher<Database>.Configuration.withoutManagedFields
+        // Only the typed view is cached (a third of a Database's memory was its text):
+        // the fresh read before a Job brings the server's text, and a write from the
+        // cache reads it first (`KubernetesAPI.update`).
+        databases.watcher.keepsJSON = false
         databases.observe = Self.databasesToServers(servers)
         databases.maxConcurrent = configuration.maxConcurrent
         databases.errorBaseDelay = .milliseconds(200)

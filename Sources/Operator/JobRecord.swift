@@ -12,8 +12,24 @@ import KubeModel
 public struct JobRecord: KubernetesObject, Hashable {
     public static let resource = Job.resource
 
-    /// Name, namespace and resourceVersion only.
-    public var metadata: ObjectMeta
+    public var name: String?
+    public var namespace: String?
+    public var resourceVersion: String?
+
+    /// Name, namespace and resourceVersion only (kept as three strings: an
+    /// `ObjectMeta` is 170 bytes inline, mostly nil).
+    public var metadata: ObjectMeta {
+        get {
+            var metadata = ObjectMeta(name: name, namespace: namespace)
+            metadata.resourceVersion = resourceVersion
+            return metadata
+        }
+        set {
+            name = newValue.name
+            namespace = newValue.namespace
+            resourceVersion = newValue.resourceVersion
+        }
+    }
     /// `dboperator.io/database-uid`: the Database the Job works for (the cache's index).
     public var databaseUID: String?
     /// `dboperator.io/operation`; nil when absent or unknown (such a Job is not counted).
@@ -37,7 +53,9 @@ public struct JobRecord: KubernetesObject, Hashable {
         metadata: ObjectMeta, databaseUID: String?, operation: DatabaseOperation?, backup: String? = nil, generation: Int64 = 0,
         databaseNamespace: String? = nil, databaseName: String? = nil, owner: String? = nil, state: JobFacts.State = .running, finishedAt: Date? = nil
     ) {
-        self.metadata = metadata
+        self.name = metadata.name
+        self.namespace = metadata.namespace
+        self.resourceVersion = metadata.resourceVersion
         self.databaseUID = databaseUID
         self.operation = operation
         self.backup = backup
@@ -59,7 +77,7 @@ public struct JobRecord: KubernetesObject, Hashable {
     public func facts(now: Date) -> JobFacts? {
         guard let operation else { return nil }
         return JobFacts(
-            name: metadata.name ?? "", operation: operation, backup: backup, generation: generation,
+            name: name ?? "", operation: operation, backup: backup, generation: generation,
             state: state, finishedAt: state == .running ? nil : (finishedAt ?? now))
     }
 
@@ -97,8 +115,9 @@ public struct JobRecord: KubernetesObject, Hashable {
     public init(from decoder: any Decoder) throws {
         let top = try decoder.container(keyedBy: Keys.self)
         let meta = try top.nestedContainer(keyedBy: Keys.self, forKey: .metadata)
-        metadata = ObjectMeta(name: try meta.decodeIfPresent(String.self, forKey: .name), namespace: try meta.decodeIfPresent(String.self, forKey: .namespace))
-        metadata.resourceVersion = try meta.decodeIfPresent(String.self, forKey: .resourceVersion)
+        name = try meta.decodeIfPresent(String.self, forKey: .name)
+        namespace = try meta.decodeIfPresent(String.self, forKey: .namespace)
+        resourceVersion = try meta.decodeIfPresent(String.self, forKey: .resourceVersion)
         var labels: KeyedDecodingContainer<Key>?
         if try meta.contains(.labels) && !meta.decodeNil(forKey: .labels) { labels = try meta.nestedContainer(keyedBy: Key.self, forKey: .labels) }
         var annotations: KeyedDecodingContainer<Key>?
@@ -129,9 +148,9 @@ public struct JobRecord: KubernetesObject, Hashable {
         try top.encode(Job.resource.apiVersion, forKey: .apiVersion)
         try top.encode(Job.resource.kind, forKey: .kind)
         var meta = top.nestedContainer(keyedBy: Keys.self, forKey: .metadata)
-        try meta.encodeIfPresent(metadata.name, forKey: .name)
-        try meta.encodeIfPresent(metadata.namespace, forKey: .namespace)
-        try meta.encodeIfPresent(metadata.resourceVersion, forKey: .resourceVersion)
+        try meta.encodeIfPresent(name, forKey: .name)
+        try meta.encodeIfPresent(namespace, forKey: .namespace)
+        try meta.encodeIfPresent(resourceVersion, forKey: .resourceVersion)
         var labels = meta.nestedContainer(keyedBy: Key.self, forKey: .labels)
         try labels.encodeIfPresent(databaseUID, forKey: Key(LabelKey.databaseUID))
         try labels.encodeIfPresent(operation?.rawValue, forKey: Key(LabelKey.operation))

@@ -99,6 +99,30 @@ struct KubeClientTests {
         }
     }
 
+    @Test("a copy from a cache that keeps no JSON is written after reading the server's text (unknown fields kept); a stale one is a Conflict that writes nothing")
+    func writeFromCopyWithoutJSON() async throws {
+        try await FakeCluster.with { cluster in
+            let api = cluster.client
+            let raw = try await api.create(ConfigMap.resource, namespace: "default", object: [
+                "apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": "cm", "namespace": "default"], "data": ["a": "1"], "binaryData": ["b": "AA=="],
+            ])
+            let copy = try Resource<ConfigMap>(raw: raw, keepingJSON: false)
+            #expect(!copy.keepsJSON && copy.raw == .null)
+            // A fresh read at the same version gives the copy with the server's text.
+            let reread = try await api.get(ConfigMap.self, namespace: "default", name: "cm", reusing: copy)
+            #expect(reread.keepsJSON && reread.raw["binaryData"] == ["b": "AA=="])
+            var modified = copy.object
+            modified.data = ["a": "2"]
+            let written = try await api.update(copy, to: modified)
+            #expect(written.object.data == ["a": "2"] && written.raw["binaryData"] == ["b": "AA=="], "the field the typed view does not know is kept")
+            // The copy is now stale: Conflict, and the object stays as written.
+            modified.data = ["a": "3"]
+            let conflict = await #expect(throws: KubeError.self) { _ = try await api.update(copy, to: modified) }
+            #expect(conflict?.code == .conflict)
+            #expect(try await api.get(ConfigMap.self, namespace: "default", name: "cm").object.data == ["a": "2"])
+        }
+    }
+
     /// A view of ConfigMaps that requires a field they do not have (and does not send it).
     struct StrictConfigMap: KubernetesObject {
         static let resource = ConfigMap.resource
