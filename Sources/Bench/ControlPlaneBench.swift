@@ -54,7 +54,7 @@ struct ControlPlaneBench: AsyncParsableCommand {
         var peakRSS: Int
         var steadyRSS: Int
         /// The restart: seconds until every Database was decided on again, and Jobs made meanwhile.
-        var resync: (seconds: Double, newJobs: Int)?
+        var resync: (seconds: Double, newJobs: Int, peakRSS: Int)?
     }
 
     func run() async throws {
@@ -89,8 +89,10 @@ struct ControlPlaneBench: AsyncParsableCommand {
             print(line.joined(separator: " "))
         }
         for figures in results {
-            if let (seconds, newJobs) = figures.resync {
-                print(String(format: "%@: full resync of %d Databases after a restart: %.2f s, %d new Jobs", figures.name, figures.jobs, seconds, newJobs))
+            if let (seconds, newJobs, peak) = figures.resync {
+                print(String(
+                    format: "%@: full resync of %d Databases after a restart: %.2f s, %d new Jobs, peak RSS %d MiB (every Job listed at start)",
+                    figures.name, figures.jobs, seconds, newJobs, peak >> 20))
             }
         }
     }
@@ -192,7 +194,10 @@ struct ControlPlaneBench: AsyncParsableCommand {
                 try await Task.sleep(for: .milliseconds(20))
             }
             let took = ContinuousClock.now - restarted
-            figures.resync = (Double(took.components.seconds) + Double(took.components.attoseconds) / 1e18, seen.withLock { $0.count } - before)
+            figures.resync = (
+                Double(took.components.seconds) + Double(took.components.attoseconds) / 1e18, seen.withLock { $0.count } - before,
+                Self.status(process.processIdentifier, "VmHWM")
+            )
         }
         return figures
     }

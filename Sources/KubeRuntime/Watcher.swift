@@ -37,6 +37,9 @@ public struct Watcher<Object: KubernetesObject>: AsyncSequence, Sendable {
         /// cache does not need (a Job's pod template, managedFields) is not kept
         /// (client-go's SetTransform).
         public var transform: (@Sendable (JSONValue) -> JSONValue)?
+        /// Objects per page of a (re)list (`limit`; client-go's default is 500). A page
+        /// is parsed whole before its objects are kept, so large objects want smaller pages.
+        public var pageSize = 500
         /// Whether each object's JSON is kept beside its typed view (`Resource.raw`).
         /// A cache nothing is written back from keeps only the typed view, which can
         /// then be a projection (the operator's `JobRecord`).
@@ -148,7 +151,7 @@ public struct Watcher<Object: KubernetesObject>: AsyncSequence, Sendable {
 
         private func listAll() async throws -> ([Resource<Object>], String) {
             var items: [Resource<Object>] = []
-            var options = ListOptions(labelSelector: configuration.labelSelector, fieldSelector: configuration.fieldSelector, limit: 500)
+            var options = ListOptions(labelSelector: configuration.labelSelector, fieldSelector: configuration.fieldSelector, limit: configuration.pageSize)
             var version = ""
             repeat {
                 let page = try await api.list(Object.resource, namespace: configuration.namespace, options: options)

@@ -74,6 +74,9 @@ public final class DatabaseOperator: Service {
             var watch = Watcher<JobRecord>.Configuration(namespace: namespace, labelSelector: LabelKey.databaseUID)
             watch.transform = Self.jobSummary
             watch.keepsJSON = false
+            // A Job's page is parsed whole (pod templates and all) before it is cut
+            // down to records: smaller pages keep a restart's peak memory down.
+            watch.pageSize = 100
             return Informer<JobRecord>(
                 api: api, configuration: watch,
                 indexes: [Self.byDatabaseUID: { [$0.object.databaseUID].compactMap { $0 } }], logger: logger)

@@ -171,8 +171,9 @@ final class Storage: Sendable {
             let filter = WatchFilter(storeKey: type.storeKey, namespace: namespace, labels: labels, fields: fields)
             let all = state.objects[type.storeKey] ?? [:]
             let stored = asText ? state.encoded[type.storeKey] ?? [:] : [:]
+            let prefix = namespace.map { $0 + "/" }
             var keys = all.keys.filter { key in
-                if let namespace, !key.hasPrefix(namespace + "/") { return false }
+                if let prefix, !key.hasPrefix(prefix) { return false }
                 if let after, key <= after { return false }
                 return true
             }
@@ -201,11 +202,14 @@ final class Storage: Sendable {
             }
             var token: String?
             var remaining: Int?
+            // As kube-apiserver: remainingItemCount only for a list without selectors
+            // (with one it would have to match every remaining object, per page).
+            let selected = !labels.requirements.isEmpty || !fields.requirements.isEmpty
             if let limit, limit > 0, count == limit, index < keys.count,
-                keys[index...].contains(where: { filter.matches(all[$0]!) })
+                !selected || keys[index...].contains(where: { filter.matches(all[$0]!) })
             {
                 token = Data(lastKey!.utf8).base64EncodedString()
-                remaining = keys[index...].filter { filter.matches(all[$0]!) }.count
+                remaining = selected ? nil : keys.count - index
             }
             return ListResult(items: items, texts: texts, revision: state.revision, continueToken: token, remaining: remaining)
         }
