@@ -183,14 +183,15 @@ extension KubernetesAPI {
     /// Creates `object` without decoding the answer into `T`, for a caller that does
     /// not read it: the operator's Jobs, whose pod template is most of their decoding
     /// time (#15).
+    /// Encoded by `StreamingJSONEncoder` (JSONEncoder was 14% of the operator's CPU).
     public func createIgnoringResponse<T: KubernetesObject>(_ object: T) async throws {
-        try await create(T.resource, namespace: object.metadata.namespace, encoded: Array(try JSONEncoder().encode(object)))
+        try await create(T.resource, namespace: object.metadata.namespace, encoded: try StreamingJSONEncoder.encodeOrFallBack(object))
     }
 
-    /// Creates `object`: JSONEncoder's bytes are sent as they are and the answer's
+    /// Creates `object`: its streamed JSON bytes are sent as they are and the answer's
     /// text is decoded directly (no JSONValue tree either way).
     public func create<T: KubernetesObject>(_ object: T) async throws -> Resource<T> {
-        let text = try await create(T.resource, namespace: object.metadata.namespace, encoded: Array(try JSONEncoder().encode(object)))
+        let text = try await create(T.resource, namespace: object.metadata.namespace, encoded: try StreamingJSONEncoder.encodeOrFallBack(object))
         return try Self.decoded(text, request: "POST \(T.resource.path(namespace: object.metadata.namespace))")
     }
 
