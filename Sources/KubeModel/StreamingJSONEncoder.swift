@@ -81,11 +81,14 @@ private final class StreamState {
 
     /// Writes one value at `level` (its separator and key already written).
     func encodeValue<T: Encodable>(_ value: T, level: Int, path: [any CodingKey]) throws {
-        switch value {
-        case let data as Data: JSONValue.writeString(data.base64EncodedString(), to: &bytes)
-        case let url as URL: JSONValue.writeString(url.absoluteString, to: &bytes)
-        case let decimal as Decimal: bytes.append(contentsOf: decimal.description.utf8)
-        default:
+        // Type comparisons, not dynamic casts: this runs for every value.
+        if T.self == Data.self {
+            JSONValue.writeString((value as! Data).base64EncodedString(), to: &bytes)
+        } else if T.self == URL.self {
+            JSONValue.writeString((value as! URL).absoluteString, to: &bytes)
+        } else if T.self == Decimal.self {
+            bytes.append(contentsOf: (value as! Decimal).description.utf8)
+        } else {
             let start = bytes.count
             try value.encode(to: StreamEncoder(state: self, level: level, codingPath: path))
             if bytes.count == start { bytes.append(contentsOf: "{}".utf8) }
