@@ -207,7 +207,7 @@ private struct StreamKeyed<Key: CodingKey>: KeyedEncodingContainerProtocol {
     mutating func superEncoder(forKey key: Key) -> any Encoder { FailingEncoder(codingPath: codingPath + [key]) }
 }
 
-private struct StreamUnkeyed: UnkeyedEncodingContainer {
+private struct StreamUnkeyed: UnkeyedEncodingContainer, StreamValueWriter {
     let state: StreamState
     let level: Int
     let id: Int
@@ -221,51 +221,13 @@ private struct StreamUnkeyed: UnkeyedEncodingContainer {
         self.codingPath = codingPath
     }
 
-    private mutating func begin() throws {
+    mutating func begin() throws {
         try state.begin(id: id, level: level, key: nil)
         count += 1
     }
 
-    mutating func encodeNil() throws {
-        try begin()
-        state.writeRaw("null")
-    }
-
-    mutating func encode(_ value: Bool) throws {
-        try begin()
-        state.writeRaw(value ? "true" : "false")
-    }
-
-    mutating func encode(_ value: String) throws {
-        try begin()
-        state.write(value)
-    }
-
-    mutating func encode(_ value: Double) throws {
-        try begin()
-        try state.write(floating: value, path: codingPath)
-    }
-
-    mutating func encode(_ value: Float) throws {
-        try begin()
-        try state.write(floating: value, path: codingPath)
-    }
-
-    mutating func encode(_ value: Int) throws { try begin(); state.write(integer: value) }
-    mutating func encode(_ value: Int64) throws { try begin(); state.write(integer: value) }
-    mutating func encode(_ value: UInt64) throws { try begin(); state.write(integer: value) }
-    mutating func encode(_ value: Int8) throws { try begin(); state.write(integer: value) }
-    mutating func encode(_ value: Int16) throws { try begin(); state.write(integer: value) }
-    mutating func encode(_ value: Int32) throws { try begin(); state.write(integer: value) }
-    mutating func encode(_ value: UInt) throws { try begin(); state.write(integer: value) }
-    mutating func encode(_ value: UInt8) throws { try begin(); state.write(integer: value) }
-    mutating func encode(_ value: UInt16) throws { try begin(); state.write(integer: value) }
-    mutating func encode(_ value: UInt32) throws { try begin(); state.write(integer: value) }
-
-    mutating func encode<T: Encodable>(_ value: T) throws {
-        try begin()
-        try state.encodeValue(value, level: level + 1, path: codingPath)
-    }
+    /// Elements are values one level down.
+    var valueLevel: Int { level + 1 }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
         let nested = (try? begin()).flatMap { try? state.open(isObject: true, level: level + 1) } ?? -1
@@ -280,16 +242,30 @@ private struct StreamUnkeyed: UnkeyedEncodingContainer {
     mutating func superEncoder() -> any Encoder { FailingEncoder(codingPath: codingPath) }
 }
 
-private struct StreamSingle: SingleValueEncodingContainer {
+private struct StreamSingle: SingleValueEncodingContainer, StreamValueWriter {
     let state: StreamState
     let level: Int
     let codingPath: [any CodingKey]
 
     /// A single value is written once, where its value starts (nothing opened there).
-    private func begin() throws {
+    func begin() throws {
         guard state.frames.count == level else { throw StreamingJSONEncoder.OutOfOrder() }
     }
 
+    /// The value is this one.
+    var valueLevel: Int { level }
+}
+
+/// The primitive writes an unkeyed and a single-value container share: each value
+/// after `begin()` (separator, order check), a nested one at `valueLevel`.
+private protocol StreamValueWriter {
+    var state: StreamState { get }
+    var codingPath: [any CodingKey] { get }
+    var valueLevel: Int { get }
+    mutating func begin() throws
+}
+
+extension StreamValueWriter {
     mutating func encodeNil() throws {
         try begin()
         state.writeRaw("null")
@@ -316,19 +292,19 @@ private struct StreamSingle: SingleValueEncodingContainer {
     }
 
     mutating func encode(_ value: Int) throws { try begin(); state.write(integer: value) }
-    mutating func encode(_ value: Int64) throws { try begin(); state.write(integer: value) }
-    mutating func encode(_ value: UInt64) throws { try begin(); state.write(integer: value) }
     mutating func encode(_ value: Int8) throws { try begin(); state.write(integer: value) }
     mutating func encode(_ value: Int16) throws { try begin(); state.write(integer: value) }
     mutating func encode(_ value: Int32) throws { try begin(); state.write(integer: value) }
+    mutating func encode(_ value: Int64) throws { try begin(); state.write(integer: value) }
     mutating func encode(_ value: UInt) throws { try begin(); state.write(integer: value) }
     mutating func encode(_ value: UInt8) throws { try begin(); state.write(integer: value) }
     mutating func encode(_ value: UInt16) throws { try begin(); state.write(integer: value) }
     mutating func encode(_ value: UInt32) throws { try begin(); state.write(integer: value) }
+    mutating func encode(_ value: UInt64) throws { try begin(); state.write(integer: value) }
 
     mutating func encode<T: Encodable>(_ value: T) throws {
         try begin()
-        try state.encodeValue(value, level: level, path: codingPath)
+        try state.encodeValue(value, level: valueLevel, path: codingPath)
     }
 }
 
