@@ -29,7 +29,7 @@ struct ControlPlaneBench: AsyncParsableCommand {
     @Option(help: "Also measure a peer: kopf (needs `pip install kopf kubernetes`).")
     var peer: [String] = []
 
-    @Option(help: "The db-operator binary (default: the one beside this program; a release build measures what users run).")
+    @Option(help: "The db-operator binary (default: the one beside this program). The image's is built with --static-swift-stdlib (ci/image.sh) and maps less code than a development build.")
     var operatorBinary: String?
 
     @Option(help: "Seconds to wait for the Jobs before giving up on a contender.")

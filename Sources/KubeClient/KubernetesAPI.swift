@@ -144,19 +144,11 @@ extension KubernetesAPI {
     }
 
     /// The object as read, with its JSON: itself, or for a cache's copy that keeps
-    /// none the server's text of it, read now. The server's object having moved on
-    /// since is a Conflict, as the write itself would be.
-    private func withJSON<T: KubernetesObject>(_ resource: Resource<T>, request: String) async throws -> Resource<T> {
+    /// none the server's text of it, read now. The write still carries the copy's
+    /// resourceVersion, so an object that moved on since is the server's Conflict.
+    private func withJSON<T: KubernetesObject>(_ resource: Resource<T>) async throws -> Resource<T> {
         if resource.keepsJSON { return resource }
-        let text = try await getText(T.resource, namespace: resource.namespace, name: resource.name)
-        let version = try? JSONValue.string(at: ["metadata", "resourceVersion"], in: text)
-        guard let version, version == resource.metadata.resourceVersion else {
-            throw KubeError(
-                code: .conflict, httpStatus: 409,
-                message: "Operation cannot be fulfilled on \(T.resource.group.isEmpty ? T.resource.plural : "\(T.resource.plural).\(T.resource.group)") \"\(resource.name)\": the object has been modified; please apply your changes to the latest version and try again",
-                request: request)
-        }
-        return resource.withJSON(text)
+        return resource.withJSON(try await getText(T.resource, namespace: resource.namespace, name: resource.name))
     }
 
     /// An answer's text as a typed object; a failure is a `.decoding` KubeError.
@@ -182,8 +174,8 @@ extension KubernetesAPI {
 
     /// Creates `object` without decoding the answer into `T`, for a caller that does
     /// not read it: the operator's Jobs, whose pod template is most of their decoding
-    /// time (#15).
-    /// Encoded by `StreamingJSONEncoder` (JSONEncoder was 14% of the operator's CPU).
+    /// time (#15). Encoded by `StreamingJSONEncoder` (JSONEncoder was 14% of the
+    /// operator's CPU).
     public func createIgnoringResponse<T: KubernetesObject>(_ object: T) async throws {
         try await create(T.resource, namespace: object.metadata.namespace, encoded: try StreamingJSONEncoder.encodeOrFallBack(object))
     }
@@ -210,7 +202,7 @@ extension KubernetesAPI {
 
     private func update<T: KubernetesObject>(_ resource: Resource<T>, to modified: T, subresource: String?) async throws -> Resource<T> {
         let request = "PUT \(T.resource.path(namespace: resource.namespace, name: resource.name, subresource: subresource))"
-        var body = try await withJSON(resource, request: request).merging(modified)
+        var body = try await withJSON(resource).merging(modified)
         body[path: ["metadata", "resourceVersion"]] = resource.metadata.resourceVersion.map(JSONValue.string)
         let text = try await updateText(T.resource, namespace: resource.namespace, name: resource.name, object: body, subresource: subresource)
         return try Self.decoded(text, request: request)

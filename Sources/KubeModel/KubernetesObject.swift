@@ -67,9 +67,9 @@ public struct ResourceDescriptor: Sendable, Hashable {
 /// text's size (#15's memory goal). `raw` parses it again when a write needs it.
 /// A cache nothing is written back from, or whose writes read the server's text
 /// first (`KubernetesAPI.update`), keeps no text at all (`init(raw:keepingJSON:)`).
-/// The typed object lives in a box: a `Database` is 1.5 KB inline, and caches,
-/// their lists and their change sets would otherwise copy (and over-allocate) that
-/// per entry; a Resource is two references.
+/// The typed object lives in a box: caches, their lists and their change sets would
+/// otherwise copy (and over-allocate) the whole struct per entry; a Resource is two
+/// references.
 public struct Resource<Object: KubernetesObject>: Sendable {
     private final class Box: Sendable {
         let object: Object

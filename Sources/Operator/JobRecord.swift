@@ -49,24 +49,6 @@ public struct JobRecord: KubernetesObject, Hashable {
     /// `completionTime`; nil while running or when the Job does not say.
     public var finishedAt: Date?
 
-    public init(
-        metadata: ObjectMeta, databaseUID: String?, operation: DatabaseOperation?, backup: String? = nil, generation: Int64 = 0,
-        databaseNamespace: String? = nil, databaseName: String? = nil, owner: String? = nil, state: JobFacts.State = .running, finishedAt: Date? = nil
-    ) {
-        self.name = metadata.name
-        self.namespace = metadata.namespace
-        self.resourceVersion = metadata.resourceVersion
-        self.databaseUID = databaseUID
-        self.operation = operation
-        self.backup = backup
-        self.generation = generation
-        self.databaseNamespace = databaseNamespace
-        self.databaseName = databaseName
-        self.owner = owner
-        self.state = state
-        self.finishedAt = finishedAt
-    }
-
     /// The record of a typed Job: through its JSON, the one path a cached Job takes.
     public init(_ job: Job) throws {
         self = try JSONDecoder().decode(JobRecord.self, from: JSONEncoder().encode(job))

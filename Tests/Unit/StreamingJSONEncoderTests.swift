@@ -76,7 +76,7 @@ struct StreamingJSONEncoderTests {
         #expect(String(decoding: try StreamingJSONEncoder().encode(Empty()), as: UTF8.self) == "{}")
     }
 
-    @Test("the operator's Jobs, with and without a backup target, a server, variables: the same JSON")
+    @Test("the operator's Jobs (with and without a backup target, a server, variables) and a Database with and without its sections: the same JSON")
     func jobs() throws {
         var database = Database(metadata: ObjectMeta(name: "orders", namespace: "shop"), spec: DatabaseSpec(driver: "postgresql", connect: ConnectSpec(host: "db")))
         database.metadata.uid = "uid-1"
@@ -89,6 +89,11 @@ struct StreamingJSONEncoderTests {
         try same(template.job(for: database, request: JobRequest(operation: .backup, backup: "nightly", attempt: 2), clusterID: "c"))
         database.spec.server = "shared"
         try same(template.job(for: database, request: JobRequest(operation: .delete, backup: nil, attempt: 1), operatorNamespace: "ops", inOperatorNamespace: true))
+        // A Database (a typed create too): its out-of-line sections, present and absent.
+        try same(database)
+        database.status = DatabaseStatus(phase: .created)
+        database.spec.credentials = nil
+        try same(database)
     }
 
     @Test("an order the stream cannot follow throws OutOfOrder, and encodeOrFallBack gives JSONEncoder's bytes; NaN is an error")
