@@ -6,6 +6,7 @@
 #
 #   ci/bench-create-burst.sh [N] [M]          (default 200 at once, 20 one at a time)
 #   DBOP_BENCH_CONFIGURATION=debug ci/bench-create-burst.sh    (default: release)
+#   DBOP_BENCH_BINARY=/path/to/db-operator ci/bench-create-burst.sh   (no build)
 #
 # The timing is the official Python client's (a watch from the create's
 # resourceVersion), so no kubectl process start is counted.
@@ -21,9 +22,13 @@ set -a
 # shellcheck disable=SC1090
 source "$DBOP_ENV_FILE"
 set +a
-build_log="${TMPDIR:-/tmp}/db-operator-create-burst-build.log"
-swift build -c "$configuration" --product db-operator >"$build_log" 2>&1 || die "swift build failed: see $build_log"
-bin="$(swift build -c "$configuration" --show-bin-path)/db-operator"
+if [ -n "${DBOP_BENCH_BINARY:-}" ]; then
+  bin="$DBOP_BENCH_BINARY" configuration="$DBOP_BENCH_BINARY"
+else
+  build_log="${TMPDIR:-/tmp}/db-operator-create-burst-build.log"
+  swift build -c "$configuration" --product db-operator >"$build_log" 2>&1 || die "swift build failed: see $build_log"
+  bin="$(swift build -c "$configuration" --show-bin-path)/db-operator"
+fi
 python="$(python3 -c 'import kubernetes, sys; print(sys.executable)' 2>/dev/null)" || die "the kubernetes Python client is missing: run ci/install.sh"
 ns="create-$RANDOM"
 start_dev_bench_stack "$bin" "${DBOP_BURST_PORT:-46544}" "$ns"

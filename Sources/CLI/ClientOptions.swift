@@ -12,6 +12,11 @@ struct ClientOptions: ParsableArguments {
     var context: String?
 
     func makeClient(logger: Logger) throws -> HTTPKubernetesClient {
+        try Self.makeClient(kubeconfig: kubeconfig, context: context, logger: logger)
+    }
+
+    /// The client of these options' values (`nil`: their defaults).
+    static func makeClient(kubeconfig: String?, context: String?, logger: Logger) throws -> HTTPKubernetesClient {
         let path = kubeconfig ?? ProcessInfo.processInfo.environment["KUBECONFIG"].flatMap { $0.isEmpty ? nil : $0 }
         let configuration = try path.map { try KubeClientConfiguration.kubeconfig(path: $0, context: context) }
             ?? KubeClientConfiguration.inCluster()
@@ -22,7 +27,9 @@ struct ClientOptions: ParsableArguments {
 /// Log level and format of a long-running subcommand.
 struct LoggingOptions: ParsableArguments {
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
-    var logLevel: Logger.Level = .info
+    var logLevel: Logger.Level = Self.defaultLevel
+
+    static let defaultLevel = Logger.Level.info
 
     @Option(help: "Log format: text, or json (one object per line; the default of `run`).")
     var logFormat: LogFormat?
@@ -30,8 +37,13 @@ struct LoggingOptions: ParsableArguments {
     enum LogFormat: String, ExpressibleByArgument { case text, json }
 
     func makeLogger(label: String, defaultFormat: LogFormat = .text) -> Logger {
+        Self.makeLogger(label: label, level: logLevel, format: logFormat ?? defaultFormat)
+    }
+
+    /// A logger of this level and format.
+    static func makeLogger(label: String, level logLevel: Logger.Level, format: LogFormat) -> Logger {
         var logger: Logger
-        switch logFormat ?? defaultFormat {
+        switch format {
         case .text: logger = Logger(label: label)
         case .json: logger = Logger(label: label) { JSONLogHandler(label: $0) }
         }

@@ -19,12 +19,27 @@ struct DriverCommand: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     @Option(help: "Times a backup may be started before it fails for good.")
-    var maxBackupAttempts = 3
+    var maxBackupAttempts = Self.defaultMaxBackupAttempts
+
+    static let defaultMaxBackupAttempts = 3
 
     func run() async throws {
+        try await Self.run(
+            kubeconfig: client.kubeconfig, context: client.context, logLevel: logging.logLevel, logFormat: logging.logFormat ?? .text,
+            maxBackupAttempts: maxBackupAttempts)
+    }
+
+    /// The options' defaults, which a Job's `db-operator driver` runs with.
+    static func runWithDefaults() async throws {
+        try await run(kubeconfig: nil, context: nil, logLevel: LoggingOptions.defaultLevel, logFormat: .text, maxBackupAttempts: defaultMaxBackupAttempts)
+    }
+
+    private static func run(
+        kubeconfig: String?, context: String?, logLevel: Logger.Level, logFormat: LoggingOptions.LogFormat, maxBackupAttempts: Int
+    ) async throws {
         MemoryTuning.returnLargeBuffersToTheSystem()
         let environment = ProcessInfo.processInfo.environment
-        var logger = logging.makeLogger(label: "db-operator-driver")
+        var logger = LoggingOptions.makeLogger(label: "db-operator-driver", level: logLevel, format: logFormat)
         // The operator passes its Jobs a level through the environment (`--job-env`).
         if let level = environment["DB_OPERATOR_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) { logger.logLevel = level }
         let testRoot = environment[TestDriverSwitch.environmentKey]
@@ -32,7 +47,7 @@ struct DriverCommand: AsyncParsableCommand {
             guard let server = environment["DB_OPERATOR_SERVER"], let operatorNamespace = environment["DB_OPERATOR_OPERATOR_NAMESPACE"] else {
                 throw ValidationError("a probe needs DB_OPERATOR_SERVER and DB_OPERATOR_OPERATOR_NAMESPACE")
             }
-            let api = try client.makeClient(logger: logger)
+            let api = try ClientOptions.makeClient(kubeconfig: kubeconfig, context: context, logger: logger)
             let probe = ServerProbe(
                 api: api, server: server, operatorNamespace: operatorNamespace, drivers: DriverRegistration.registry(testDriverRoot: testRoot), logger: logger)
             do {
@@ -66,7 +81,7 @@ struct DriverCommand: AsyncParsableCommand {
                 CrashMarkers.crashIfMarked(root: root, namespace: namespace, database: database, transition: transition.rawValue)
             }
         }
-        let api = try client.makeClient(logger: logger)
+        let api = try ClientOptions.makeClient(kubeconfig: kubeconfig, context: context, logger: logger)
         let storeLogger = logger
         let runtime = DriverRuntime(
             api: api, configuration: configuration, drivers: DriverRegistration.registry(testDriverRoot: testRoot), logger: logger,

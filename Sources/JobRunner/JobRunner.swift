@@ -312,27 +312,23 @@ public final class JobRunner: Service {
 
     private func writeKubeconfig(_ credentials: ServiceAccountCredentials, serviceAccount: String, namespace: String, podName: String) async throws -> String {
         let token = try await serviceAccountToken(serviceAccount, namespace: namespace)
-        let ca = credentials.certificateAuthorityPEM.map { "\n    certificate-authority-data: \(Data($0.utf8).base64EncodedString())" } ?? ""
-        let text = """
-            apiVersion: v1
-            kind: Config
-            clusters:
-            - name: cluster
-              cluster:
-                server: \(credentials.server)\(ca)
-            users:
-            - name: \(serviceAccount)
-              user:
-                token: \(token)
-            contexts:
-            - name: pod
-              context: {cluster: cluster, user: \(serviceAccount), namespace: \(namespace)}
-            current-context: pod
-
-            """
+        // JSON, which every kubeconfig reader takes (YAML includes it), so the driver
+        // reads it without starting a YAML parser.
+        var cluster: [String: JSONValue] = ["server": .string(credentials.server)]
+        if let pem = credentials.certificateAuthorityPEM {
+            cluster["certificate-authority-data"] = .string(Data(pem.utf8).base64EncodedString())
+        }
+        let config: JSONValue = .object([
+            "apiVersion": "v1", "kind": "Config",
+            "clusters": [["name": "cluster", "cluster": .object(cluster)]],
+            "users": [["name": .string(serviceAccount), "user": ["token": .string(token)]]],
+            "contexts": [["name": "pod", "context": ["cluster": "cluster", "user": .string(serviceAccount), "namespace": .string(namespace)]]],
+            "current-context": "pod",
+        ])
+        let text = config.encoded()
         try FileManager.default.createDirectory(atPath: credentials.directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let path = "\(credentials.directory)/\(namespace)_\(podName).kubeconfig"
-        guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
+        guard FileManager.default.createFile(atPath: path, contents: text, attributes: [.posixPermissions: 0o600]) else {
             throw PodSetupError(description: "cannot write the pod's service-account kubeconfig \(path)")
         }
         return path

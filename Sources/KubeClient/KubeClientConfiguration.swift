@@ -44,11 +44,12 @@ public struct KubeClientConfiguration: Sendable {
         return try kubeconfig(yaml: text, context: context, directory: URL(fileURLWithPath: path).deletingLastPathComponent().path)
     }
 
-    /// Parses kubeconfig text; relative file paths resolve against `directory`.
+    /// Parses kubeconfig text (YAML, or JSON, which YAML includes); relative file
+    /// paths resolve against `directory`.
     public static func kubeconfig(yaml: String, context contextName: String? = nil, directory: String = ".") throws -> KubeClientConfiguration {
         let file: KubeconfigFile
         do {
-            file = try YAMLDecoder().decode(KubeconfigFile.self, from: yaml)
+            file = try decodeKubeconfig(yaml)
         } catch {
             throw KubeError(code: .configuration, message: "kubeconfig is not valid: \(error)")
         }
@@ -112,6 +113,19 @@ public struct KubeClientConfiguration: Sendable {
 }
 
 /// The parts of the kubeconfig format the client reads.
+/// A kubeconfig in JSON (the job runner writes its pods' so) is read by JSONDecoder:
+/// the YAML parser's start (its resolver compiles regular expressions) is a few
+/// milliseconds of every driver Job's start. Anything else, or JSON that JSONDecoder
+/// does not take as a kubeconfig, is YAML's to judge.
+func decodeKubeconfig(_ text: String) throws -> KubeconfigFile {
+    if text.utf8.first(where: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\n") && $0 != UInt8(ascii: "\t") && $0 != UInt8(ascii: "\r") }) == UInt8(ascii: "{"),
+        let file = try? JSONDecoder().decode(KubeconfigFile.self, from: Data(text.utf8))
+    {
+        return file
+    }
+    return try YAMLDecoder().decode(KubeconfigFile.self, from: text)
+}
+
 struct KubeconfigFile: Decodable {
     struct NamedCluster: Decodable {
         var name: String

@@ -68,9 +68,10 @@ public struct PostgreSQLEngine: SQLEngine {
         } catch let error as SQLError where error.serverCode == "23505" || error.serverCode == "42P07" {
             // IF NOT EXISTS is not safe against a concurrent CREATE: another run made it.
         }
-        // Tables made before the cluster and adoption were recorded get their columns.
+        // Tables made before the cluster and adoption were recorded get their columns
+        // (pg_attribute: information_schema.columns takes ~5 ms to plan on every Job).
         let columns = Set(try await book.query(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'databases'").compactMap { $0.first ?? nil })
+            "SELECT attname FROM pg_attribute WHERE attrelid = 'public.databases'::regclass AND attnum > 0 AND NOT attisdropped").compactMap { $0.first ?? nil })
         for column in InstanceNames.adoptionColumns where !columns.contains(column) {
             do {
                 try await book.query("ALTER TABLE databases ADD COLUMN IF NOT EXISTS \(column) text NOT NULL DEFAULT ''")

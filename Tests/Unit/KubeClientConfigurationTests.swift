@@ -33,6 +33,30 @@ struct KubeClientConfigurationTests {
         #expect(configuration.namespace == "shop")
     }
 
+    @Test("a kubeconfig in JSON (as the job runner writes its pods') reads the same; JSON only YAML takes still reads")
+    func jsonKubeconfig() throws {
+        let ca = Data("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".utf8).base64EncodedString()
+        let json = """
+             {"apiVersion":"v1","kind":"Config","clusters":[{"name":"fake","cluster":{"server":"https://127.0.0.1:46443",
+              "certificate-authority-data":"\(ca)","insecure-skip-tls-verify":false}}],
+             "users":[{"name":"sa","user":{"token":"abc123"}}],
+             "contexts":[{"name":"pod","context":{"cluster":"fake","user":"sa","namespace":"shop"}}],"current-context":"pod"}
+            """
+        let configuration = try KubeClientConfiguration.kubeconfig(yaml: json)
+        #expect(configuration.server == "https://127.0.0.1:46443")
+        #expect(configuration.certificateAuthorityPEM?.hasPrefix("-----BEGIN CERTIFICATE-----") == true)
+        #expect(configuration.token == "abc123")
+        #expect(configuration.namespace == "shop")
+        // A number where a string belongs: JSONDecoder refuses it, YAML reads the scalar as text.
+        let numeric = try KubeClientConfiguration.kubeconfig(yaml: """
+            {"clusters":[{"name":"c","cluster":{"server":"https://h:6443"}}],"users":[{"name":"u","user":{"token":12345}}],
+             "contexts":[{"name":"x","context":{"cluster":"c","user":"u"}}],"current-context":"x"}
+            """)
+        #expect(numeric.token == "12345")
+        let file = try decodeKubeconfig(json)
+        #expect(file.currentContext == "pod")
+    }
+
     @Test("a kubeconfig without the named context is a configuration error naming it")
     func missingContext() {
         let error = #expect(throws: KubeError.self) {
