@@ -165,7 +165,7 @@ public final class JobRunner: Service {
         }
         // As the job controller does: the Job is active before its pod runs, so a fast
         // pod's outcome is always written after this.
-        try await updateStatus(key, uid: uid) { status in
+        try await updateStatus(key, uid: uid, from: resource) { status in
             status.active = 1
             if status.startTime == nil { status.startTime = KubeTime.now() }
         }
@@ -464,10 +464,16 @@ public final class JobRunner: Service {
         }
     }
 
-    /// Read-modify-write of the status subresource, retried on conflict.
-    private func updateStatus(_ key: ObjectKey, uid: String? = nil, _ change: (inout JobStatus) -> Void) async throws {
+    /// Read-modify-write of the status subresource, retried on conflict; `current`,
+    /// a copy just read, saves the first read (a stale one ends in a Conflict and a read).
+    private func updateStatus(_ key: ObjectKey, uid: String? = nil, from current: Resource<Job>? = nil, _ change: (inout JobStatus) -> Void) async throws {
         for attempt in 1...10 {
-            let resource = try await api.get(Job.self, namespace: key.namespace, name: key.name)
+            let resource: Resource<Job>
+            if attempt == 1, let current {
+                resource = current
+            } else {
+                resource = try await api.get(Job.self, namespace: key.namespace, name: key.name)
+            }
             if let uid, resource.metadata.uid != uid { return }
             var job = resource.object
             if job.isFinished { return }

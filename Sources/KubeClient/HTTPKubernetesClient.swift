@@ -136,7 +136,7 @@ public final class HTTPKubernetesClient: KubernetesAPI {
                 while true {
                     if let line = framer.nextLine() {
                         do {
-                            return try WatchEvent(line: try JSONValue.decode(line))
+                            return try WatchEvent(line: line)
                         } catch {
                             throw KubeError(code: .decoding, message: "bad watch event: \(error)", request: description)
                         }
@@ -284,11 +284,11 @@ struct LineFramer {
     }
 
     /// The next complete, non-empty line, without its newline.
-    mutating func nextLine() -> Data? {
+    mutating func nextLine() -> [UInt8]? {
         while let newline = buffer[start...].firstIndex(of: UInt8(ascii: "\n")) {
             let line = buffer[start..<newline]
             start = newline + 1
-            if !line.isEmpty { return Data(line) }
+            if !line.isEmpty { return Array(line) }
         }
         if start > 65536 {
             buffer.removeFirst(start)

@@ -48,6 +48,137 @@ struct JSONParser {
         }
     }
 
+    /// The top object's members as the byte ranges of their values. The names are
+    /// read strictly; each value is only stepped over (strings by their quotes and
+    /// escapes, objects and arrays by their brackets) and not checked inside: a watch
+    /// event's object is decoded from its own text by its reader, which checks it.
+    /// The last of duplicate names wins.
+    static func memberRanges(in bytes: [UInt8]) throws -> [String: Range<Int>] {
+        try bytes.withUnsafeBytes { raw in
+            var parser = JSONParser(bytes: raw.bindMemory(to: UInt8.self))
+            parser.skipWhitespace()
+            guard parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: "{") else { throw parser.failure("expected an object") }
+            parser.index += 1
+            parser.skipWhitespace()
+            var members: [String: Range<Int>] = [:]
+            if parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: "}") {
+                parser.index += 1
+            } else {
+                repeat {
+                    let name = try parser.memberName()
+                    let start = parser.index
+                    try parser.skipValue()
+                    members[name] = start..<parser.index
+                } while try parser.anotherMember()
+            }
+            parser.skipWhitespace()
+            guard parser.index == parser.bytes.count else { throw parser.failure("unexpected text after the JSON value") }
+            return members
+        }
+    }
+
+    /// The text of a JSON object without the members at `paths` (member names from
+    /// the top object down); everything else is copied byte for byte. The names on
+    /// the way are read strictly, the values stepped over as `memberRanges` does.
+    static func removingMembers(_ paths: [[String]], from bytes: [UInt8]) throws -> [UInt8] {
+        guard !paths.isEmpty else { return bytes }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        try bytes.withUnsafeBytes { raw in
+            var parser = JSONParser(bytes: raw.bindMemory(to: UInt8.self))
+            parser.skipWhitespace()
+            try parser.copyObject(removing: paths, into: &out)
+            parser.skipWhitespace()
+            guard parser.index == parser.bytes.count else { throw parser.failure("unexpected text after the JSON value") }
+        }
+        return out
+    }
+
+    private mutating func copyObject(removing paths: [[String]], into out: inout [UInt8]) throws {
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else { throw failure("expected an object") }
+        try nested { parser in
+            parser.index += 1
+            parser.skipWhitespace()
+            out.append(UInt8(ascii: "{"))
+            defer { out.append(UInt8(ascii: "}")) }
+            if parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: "}") {
+                parser.index += 1
+                return
+            }
+            var first = true
+            repeat {
+                let nameStart = parser.index
+                guard nameStart < parser.bytes.count, parser.bytes[nameStart] == UInt8(ascii: "\"") else { throw parser.failure("expected a member name") }
+                let name = try parser.string()
+                let nameEnd = parser.index
+                parser.skipWhitespace()
+                guard parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: ":") else { throw parser.failure("expected ':'") }
+                parser.index += 1
+                parser.skipWhitespace()
+                if paths.contains(where: { $0.count == 1 && $0[0] == name }) {
+                    try parser.skipValue()
+                    continue
+                }
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: parser.bytes[nameStart..<nameEnd]))
+                out.append(UInt8(ascii: ":"))
+                let inner = paths.filter { $0.count > 1 && $0[0] == name }.map { Array($0.dropFirst()) }
+                if !inner.isEmpty, parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: "{") {
+                    try parser.copyObject(removing: inner, into: &out)
+                } else {
+                    let start = parser.index
+                    try parser.skipValue()
+                    out.append(contentsOf: UnsafeBufferPointer(rebasing: parser.bytes[start..<parser.index]))
+                }
+            } while try parser.anotherMember()
+        }
+    }
+
+    /// Steps over one value without building it (see `memberRanges`).
+    private mutating func skipValue() throws {
+        var depth = 0
+        repeat {
+            guard index < bytes.count else { throw failure("unexpected end of input") }
+            switch bytes[index] {
+            case UInt8(ascii: "\""):
+                index += 1
+                while true {
+                    guard index < bytes.count else { throw failure("unterminated string") }
+                    let byte = bytes[index]
+                    index += 1
+                    if byte == UInt8(ascii: "\\") {
+                        index += 1
+                    } else if byte == UInt8(ascii: "\"") {
+                        break
+                    }
+                }
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                depth += 1
+                guard depth <= Self.maxDepth else { throw failure("nested more than \(Self.maxDepth) deep") }
+                index += 1
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                guard depth > 0 else { throw failure("unexpected character") }
+                depth -= 1
+                index += 1
+            default:
+                guard depth == 0 else {
+                    index += 1  // separators, whitespace, a scalar's bytes
+                    continue
+                }
+                // A number or literal on its own: up to the next delimiter.
+                let start = index
+                scalar: while index < bytes.count {
+                    switch bytes[index] {
+                    case UInt8(ascii: ","), UInt8(ascii: "}"), UInt8(ascii: "]"), 0x20, 0x0A, 0x0D, 0x09: break scalar
+                    default: index += 1
+                    }
+                }
+                guard index > start else { throw failure("unexpected character") }
+            }
+        } while depth > 0
+    }
+
     private mutating func member(_ path: ArraySlice<String>) throws -> String? {
         guard let name = path.first else {
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { return nil }

@@ -78,6 +78,24 @@ extension JSONValue {
     }
 
     /// The value at a path of object members, e.g. `["metadata", "name"]`.
+    /// This value without the members at `paths` (member names from the top object
+    /// down); a path that names no member changes nothing.
+    public func removingMembers(_ paths: [[String]]) -> JSONValue {
+        guard case .object(var members) = self, !paths.isEmpty else { return self }
+        for path in paths where path.count == 1 { members[path[0]] = nil }
+        for (name, inner) in Dictionary(grouping: paths.filter { $0.count > 1 }, by: { $0[0] }) {
+            if let member = members[name] { members[name] = member.removingMembers(inner.map { Array($0.dropFirst()) }) }
+        }
+        return .object(members)
+    }
+
+    /// The text of a JSON object without the members at `paths`, everything else
+    /// copied byte for byte, and no tree built: what `removingMembers` does to a
+    /// parsed value, done to text.
+    public static func removingMembers(_ paths: [[String]], fromText text: [UInt8]) throws -> [UInt8] {
+        try JSONParser.removingMembers(paths, from: text)
+    }
+
     public subscript(path path: [String]) -> JSONValue? {
         get {
             var current: JSONValue? = self

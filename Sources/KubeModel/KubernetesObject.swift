@@ -97,9 +97,10 @@ public struct Resource<Object: KubernetesObject>: Sendable {
     }
 
     /// From JSON text as a server sent it (kept as it is: `raw` parses any JSON).
-    public init(text: [UInt8]) throws {
+    /// With `keepingJSON` false only the typed view is kept, as `init(raw:keepingJSON:)`.
+    public init(text: [UInt8], keepingJSON: Bool = true) throws {
         self.box = Box(try JSONDecoder().decode(Object.self, from: Data(text)))
-        self.text = text
+        self.text = keepingJSON ? text : []
     }
 
     /// The same typed view with a server's text of it (the object at the same

@@ -33,10 +33,15 @@ public struct Watcher<Object: KubernetesObject>: AsyncSequence, Sendable {
         public var watchTimeoutSeconds = 300
         public var initialBackoff: Duration = .milliseconds(100)
         public var maxBackoff: Duration = .seconds(30)
-        /// Applied to each object's JSON before it is decoded and handed on: what a
-        /// cache does not need (a Job's pod template, managedFields) is not kept
-        /// (client-go's SetTransform).
-        public var transform: (@Sendable (JSONValue) -> JSONValue)?
+        /// Members dropped from each object's JSON before it is decoded and kept, as
+        /// paths of member names (client-go's SetTransform, by path): what a cache
+        /// does not need (a Job's pod template, managedFields) is neither decoded nor
+        /// kept. A watch event's object is cut down as text, no tree built.
+        public var droppedFields: [[String]] = []
+        /// `metadata.managedFields`: server-side apply's bookkeeping, often most of an
+        /// object's metadata. No decision reads it, and an update that leaves it out
+        /// leaves the server's as they are.
+        public static var managedFields: [String] { ["metadata", "managedFields"] }
         /// Objects per page of a (re)list (`limit`; client-go's default is 500). A page
         /// is parsed whole before its objects are kept, so large objects want smaller pages.
         public var pageSize = 500
@@ -44,16 +49,6 @@ public struct Watcher<Object: KubernetesObject>: AsyncSequence, Sendable {
         /// A cache nothing is written back from keeps only the typed view, which can
         /// then be a projection (the operator's `JobRecord`).
         public var keepsJSON = true
-
-        /// A transform that drops `metadata.managedFields` (server-side apply's
-        /// bookkeeping, often most of an object's metadata): no decision reads it, and
-        /// an update that leaves it out leaves the server's as they are.
-        @Sendable public static func withoutManagedFields(_ raw: JSONValue) -> JSONValue {
-            guard case .object(var top) = raw, case .object(var metadata)? = top["metadata"], metadata["managedFields"] != nil else { return raw }
-            metadata["managedFields"] = nil
-            top["metadata"] = .object(metadata)
-            return .object(top)
-        }
 
         public init(namespace: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil) {
             self.namespace = namespace
@@ -128,7 +123,8 @@ public struct Watcher<Object: KubernetesObject>: AsyncSequence, Sendable {
                             throw KubeError.from(httpStatus: Int(code), body: event.object, retryAfter: nil, request: "WATCH \(Object.resource.plural)")
                         }
                     case .added, .modified, .deleted:
-                        let resource = try Resource<Object>(raw: configuration.transform?(event.object) ?? event.object, keepingJSON: configuration.keepsJSON)
+                        let text = try JSONValue.removingMembers(configuration.droppedFields, fromText: event.objectText)
+                        let resource = try Resource<Object>(text: text, keepingJSON: configuration.keepsJSON)
                         if let version = event.resourceVersion { resourceVersion = version }
                         return event.type == .deleted ? .deleted(resource) : .applied(resource)
                     }
@@ -155,7 +151,7 @@ public struct Watcher<Object: KubernetesObject>: AsyncSequence, Sendable {
             var version = ""
             repeat {
                 let page = try await api.list(Object.resource, namespace: configuration.namespace, options: options)
-                items += try page.items.map { try Resource<Object>(raw: configuration.transform?($0) ?? $0, keepingJSON: configuration.keepsJSON) }
+                items += try page.items.map { try Resource<Object>(raw: $0.removingMembers(configuration.droppedFields), keepingJSON: configuration.keepsJSON) }
                 version = page.resourceVersion
                 options.continueToken = page.continueToken
             } while options.continueToken != nil

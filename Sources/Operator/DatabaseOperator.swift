@@ -57,7 +57,7 @@ public final class DatabaseOperator: Service {
         let servers = serverController()
         let schedules = scheduleController()
         var databases = Controller<Database>.Configuration(name: "databases", watcher: .init(namespace: configuration.namespace))
-        databases.watcher.transform = Watcher<Database>.Configuration.withoutManagedFields
+        databases.watcher.droppedFields = [Watcher<Database>.Configuration.managedFields]
         // Only the typed view is cached (a third of a Database's memory was its text):
         // the fresh read before a Job brings the server's text, and a write from the
         // cache reads it first (`KubernetesAPI.update`).
@@ -72,7 +72,7 @@ public final class DatabaseOperator: Service {
         if let namespace = configuration.namespace, namespace != configuration.operatorNamespace { jobNamespaces.append(configuration.operatorNamespace) }
         let jobs = jobNamespaces.map { namespace in
             var watch = Watcher<JobRecord>.Configuration(namespace: namespace, labelSelector: LabelKey.databaseUID)
-            watch.transform = Self.jobSummary
+            watch.droppedFields = Self.jobDroppedFields
             watch.keepsJSON = false
             // A Job's page is parsed whole (pod templates and all) before it is cut
             // down to records: smaller pages keep a restart's peak memory down.
@@ -82,7 +82,7 @@ public final class DatabaseOperator: Service {
                 indexes: [Self.byDatabaseUID: { [$0.object.databaseUID].compactMap { $0 } }], logger: logger)
         }
         var backupWatch = Watcher<Backup>.Configuration(namespace: configuration.namespace)
-        backupWatch.transform = Watcher<Backup>.Configuration.withoutManagedFields
+        backupWatch.droppedFields = [Watcher<Backup>.Configuration.managedFields]
         let backupInformer = Informer<Backup>(
             api: api, configuration: backupWatch,
             indexes: [Self.byDatabase: { [Self.databaseIndexValue(namespace: $0.namespace ?? "", database: $0.object.spec.database)] }], logger: logger)
@@ -131,13 +131,9 @@ public final class DatabaseOperator: Service {
         var schedules: ObjectCache<BackupSchedule>
     }
 
-    /// A Job without its spec (the pod template, most of its size) and managedFields,
-    /// before it is decoded as a `JobRecord`: less text to write and parse again.
-    @Sendable static func jobSummary(_ raw: JSONValue) -> JSONValue {
-        guard case .object(var top) = Watcher<JobRecord>.Configuration.withoutManagedFields(raw) else { return raw }
-        top["spec"] = nil
-        return .object(top)
-    }
+    /// What a Job's JSON loses before it is decoded as a `JobRecord`: its spec (the
+    /// pod template, most of its size) and managedFields, cut from the text.
+    static let jobDroppedFields = [["spec"], Watcher<JobRecord>.Configuration.managedFields]
 
     /// The Job index: the UID of the Database a Job works for (its label).
     static let byDatabaseUID = "database-uid"

@@ -130,4 +130,83 @@ struct JSONParserTests {
         #expect(throws: (any Error).self) { _ = try read(#"{"kind":tru,"metadata":{"resourceVersion":"1"}}"#) }
         #expect(throws: (any Error).self) { _ = try read(#"{"kind" "X","metadata":{"resourceVersion":"1"}}"#) }
     }
+
+    @Test("members removed from text leave what removing them from the tree leaves, byte for byte the rest; any value shape on the way")
+    func removingMembersFromText() throws {
+        var generator = SystemRandomNumberGenerator()
+        func random(_ depth: Int) -> JSONValue {
+            switch Int.random(in: 0..<(depth > 3 ? 5 : 7), using: &generator) {
+            case 0: return .null
+            case 1: return .bool(Bool.random(using: &generator))
+            case 2: return .int(Int64.random(in: -1000...1000, using: &generator))
+            case 3: return .double(Double.random(in: -1e10...1e10, using: &generator))
+            case 4: return .string(String((0..<Int.random(in: 0..<12, using: &generator)).map { _ in "a}{][,:é\"\\\n😀".randomElement(using: &generator)! }))
+            case 5: return .array((0..<Int.random(in: 0..<4, using: &generator)).map { _ in random(depth + 1) })
+            default: return .object(Dictionary((0..<Int.random(in: 0..<5, using: &generator)).map { ("k\($0)", random(depth + 1)) }, uniquingKeysWith: { $1 }))
+            }
+        }
+        let pathSets: [[[String]]] = [[["k0"]], [["k1", "k0"]], [["k0"], ["k2", "k1"], ["k2", "k3", "k0"]], [["absent"]], []]
+        for _ in 0..<400 {
+            let value = JSONValue.object(Dictionary((0..<Int.random(in: 0..<5, using: &generator)).map { ("k\($0)", random(1)) }, uniquingKeysWith: { $1 }))
+            // Written here (compact) and with whitespace as another server might write it.
+            let compact = Array(value.encoded())
+            let spaced = Array(Self.spaced(value).utf8)
+            for paths in pathSets {
+                let expected = value.removingMembers(paths)
+                #expect(try JSONValue.decode(JSONValue.removingMembers(paths, fromText: compact)) == expected)
+                #expect(try JSONValue.decode(JSONValue.removingMembers(paths, fromText: spaced)) == expected)
+            }
+        }
+        #expect(try JSONValue.decode(Array(Self.spaced(["a": [1, ["b": "c"]]]).utf8)) == ["a": [1, ["b": "c"]]])
+        // The kept members are copied as sent (escapes, number spelling, spacing inside).
+        let sent = Array(#"{"kind":"Job","metadata":{"name":"a\u0062","managedFields":[{"m":"}"}],"n":1.50},"spec":{"x":[1, 2]},"status":{"s":1E2}}"#.utf8)
+        let cut = try JSONValue.removingMembers([["spec"], ["metadata", "managedFields"]], fromText: sent)
+        #expect(String(decoding: cut, as: UTF8.self) == #"{"kind":"Job","metadata":{"name":"a\u0062","n":1.50},"status":{"s":1E2}}"#)
+        // Not an object, or broken where it is read: an error.
+        for bad in [#"[1]"#, #"{"a":1"#, #"{"a" 1}"#, #"{"a":"x}"#, #"{"a":1} x"#, #"{"a":[1}"#, #"{"a":}"#] {
+            #expect(throws: (any Error).self, "\(bad)") { _ = try JSONValue.removingMembers([["b"]], fromText: Array(bad.utf8)) }
+        }
+    }
+}
+
+extension JSONParserTests {
+    /// JSON with whitespace around every token, as another server might write it.
+    static func spaced(_ value: JSONValue) -> String {
+        switch value {
+        case .object(let members):
+            " { " + members.map { name, member in String(decoding: JSONValue.string(name).encoded(), as: UTF8.self) + " :\t" + spaced(member) }.joined(separator: " ,\n ") + " } "
+        case .array(let elements):
+            " [ " + elements.map(spaced).joined(separator: " , ") + " ] "
+        default:
+            String(decoding: value.encoded(), as: UTF8.self)
+        }
+    }
+}
+
+@Suite("Watch events")
+struct WatchEventTests {
+    @Test("a watch line gives its type and its object's text as sent, in either member order; what is not a watch event is refused")
+    func lines() throws {
+        let object = #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a","resourceVersion":"12"},"data":{"k":"}\"{"}}"#
+        for line in [#"{"type":"ADDED","object":\#(object)}"#, #"{"object":\#(object),"type":"ADDED"}"#, #" { "type" : "ADDED" , "object" : \#(object) } "#] {
+            let event = try WatchEvent(line: Array(line.utf8))
+            #expect(event.type == .added)
+            #expect(String(decoding: event.objectText, as: UTF8.self) == object)
+            #expect(event.resourceVersion == "12")
+            #expect(event.object == (try JSONValue.decode(Data(object.utf8))))
+        }
+        let bookmark = try WatchEvent(line: Array(#"{"type":"BOOKMARK","object":{"kind":"ConfigMap","metadata":{"resourceVersion":"99"}}}"#.utf8))
+        #expect(bookmark.type == .bookmark && bookmark.resourceVersion == "99")
+        let status = try WatchEvent(line: Array(#"{"type":"ERROR","object":{"kind":"Status","code":410,"reason":"Expired"}}"#.utf8))
+        #expect(status.type == .error && status.object["code"] == 410)
+        for bad in [
+            #"{"type":"ADDED"}"#, #"{"object":{}}"#, #"{"type":"CREATED","object":{}}"#, #"{"type":1,"object":{}}"#,
+            #"{"type":"ADDED","object":[1]}"#, #"{"type":"ADDED","object":"x"}"#, #"{"type":"ADDED","object":{"a":1}"#, "[]", "",
+        ] {
+            #expect(throws: (any Error).self, "\(bad)") { _ = try WatchEvent(line: Array(bad.utf8)) }
+        }
+        // An event made here from a tree carries that tree's text.
+        let made = WatchEvent(type: .deleted, object: ["metadata": ["resourceVersion": "5"]])
+        #expect(made.resourceVersion == "5" && made.object == ["metadata": ["resourceVersion": "5"]])
+    }
 }

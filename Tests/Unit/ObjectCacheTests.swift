@@ -74,15 +74,17 @@ struct ObjectCacheTests {
         #expect(throws: (any Error).self) { _ = try unparsed.merging(unparsed.object) }
     }
 
-    @Test("withoutManagedFields drops only metadata.managedFields")
-    func managedFields() {
+    @Test("the dropped fields: managedFields only from metadata; a Job's spec too")
+    func managedFields() throws {
         let raw: JSONValue = ["metadata": ["name": "a", "managedFields": [["manager": "kubectl"]], "labels": ["k": "v"]], "spec": ["managedFields": 1]]
-        #expect(Watcher<Backup>.Configuration.withoutManagedFields(raw) == ["metadata": ["name": "a", "labels": ["k": "v"]], "spec": ["managedFields": 1]])
+        let managed = [Watcher<Backup>.Configuration.managedFields]
+        #expect(raw.removingMembers(managed) == ["metadata": ["name": "a", "labels": ["k": "v"]], "spec": ["managedFields": 1]])
+        #expect(try JSONValue.decode(JSONValue.removingMembers(managed, fromText: Array(raw.encoded()))) == raw.removingMembers(managed))
         let plain: JSONValue = ["metadata": ["name": "a"]]
-        #expect(Watcher<Backup>.Configuration.withoutManagedFields(plain) == plain)
-        // A Job's summary drops its spec too.
-        #expect(DatabaseOperator.jobSummary(["metadata": ["managedFields": [], "name": "j"], "spec": ["template": [:]], "status": ["active": 1]])
-            == ["metadata": ["name": "j"], "status": ["active": 1]])
+        #expect(plain.removingMembers(managed) == plain)
+        // A Job's record drops its spec too.
+        let job: JSONValue = ["metadata": ["managedFields": [], "name": "j"], "spec": ["template": [:]], "status": ["active": 1]]
+        #expect(job.removingMembers(DatabaseOperator.jobDroppedFields) == ["metadata": ["name": "j"], "status": ["active": 1]])
     }
 
     @Test("a cached Job is a JobRecord: the facts and the Database it works for, read from a Job's JSON; no JSON is kept, so no write can start from it")
@@ -94,7 +96,8 @@ struct ObjectCacheTests {
         job.metadata.resourceVersion = "7"
         let now = Date(timeIntervalSince1970: 1_000_000)
         // Running: as a full Job (the pod template too) arrives from a watch.
-        let running = try Resource<JobRecord>(raw: DatabaseOperator.jobSummary(JSONValue(encoding: job)), keepingJSON: false)
+        let running = try Resource<JobRecord>(
+            text: JSONValue.removingMembers(DatabaseOperator.jobDroppedFields, fromText: Array(JSONEncoder().encode(job))), keepingJSON: false)
         #expect(running.object.facts(now: now) == JobFacts(name: job.metadata.name ?? "", operation: .backup, backup: "nightly", generation: 3, state: .running, finishedAt: nil))
         #expect(running.object.databaseUID == "db-uid" && running.metadata.resourceVersion == "7" && running.namespace == "shop")
         #expect(DatabaseOperator.databaseKey(of: running.object) == ObjectKey(namespace: "shop", name: "orders"))
