@@ -79,8 +79,8 @@ public final class JobRunner: Service {
         controllerConfiguration.maxConcurrent = configuration.maxConcurrentReconciles
         controllerConfiguration.errorBaseDelay = .milliseconds(100)
         controllerConfiguration.errorMaxDelay = .seconds(30)
-        let controller = Controller<Job>(api: api, configuration: controllerConfiguration, logger: logger) { key, _ in
-            try await self.reconcile(key)
+        let controller = Controller<Job>(api: api, configuration: controllerConfiguration, logger: logger) { key, controller in
+            try await self.reconcile(key, cached: controller.cache[key])
         }
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await controller.run() }
@@ -114,13 +114,17 @@ public final class JobRunner: Service {
 
     // MARK: Reconcile
 
-    func reconcile(_ key: ObjectKey) async throws -> ReconcileResult {
-        var resource = try await readJob(key)
+    /// `cached`: the watch's copy, decided on first (a Job the cache lacks is read);
+    /// starting a pod, or counting a failure, always reads the Job again.
+    func reconcile(_ key: ObjectKey, cached: Resource<Job>? = nil) async throws -> ReconcileResult {
+        var resource: Resource<Job>?
+        if let cached { resource = cached } else { resource = try await readJob(key) }
         var uid = resource?.metadata.uid ?? ""
         var decision = decide(resource)
         // A pod may have ended between the read above and the process table's answer.
         // Its outcome is written to the Job before it leaves the table, so a second
         // read has it: the first one could still say "no failures", and start a pod too many.
+        // (The cache's copy may also lag the server.)
         if decision == .start || decision == .failBackoffLimitExceeded || decision.isBackoff {
             resource = try await readJob(key)
             guard resource == nil || resource?.metadata.uid == uid else { return .requeue(after: .milliseconds(10)) }
