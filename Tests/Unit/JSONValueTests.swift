@@ -78,20 +78,8 @@ struct JSONParserTests {
 
     @Test("every value the encoder writes parses back to itself")
     func roundTrip() throws {
-        var generator = SystemRandomNumberGenerator()
-        func random(_ depth: Int) -> JSONValue {
-            switch Int.random(in: 0..<(depth > 3 ? 5 : 7), using: &generator) {
-            case 0: return .null
-            case 1: return .bool(Bool.random(using: &generator))
-            case 2: return .int(Int64.random(in: .min ... .max, using: &generator))
-            case 3: return .double(Double.random(in: -1e10...1e10, using: &generator))
-            case 4: return .string(String((0..<Int.random(in: 0..<12, using: &generator)).map { _ in "aé\"\\\n\t\u{1}😀z/".randomElement(using: &generator)! }))
-            case 5: return .array((0..<Int.random(in: 0..<5, using: &generator)).map { _ in random(depth + 1) })
-            default: return .object(Dictionary((0..<Int.random(in: 0..<5, using: &generator)).map { ("k\($0)é", random(depth + 1)) }, uniquingKeysWith: { $1 }))
-            }
-        }
         for _ in 0..<500 {
-            let value = random(0)
+            let value = Self.randomValue(keySuffix: "é")
             #expect(try JSONValue.decode(value.encoded()) == value)
         }
     }
@@ -133,21 +121,9 @@ struct JSONParserTests {
 
     @Test("members removed from text leave what removing them from the tree leaves, byte for byte the rest; any value shape on the way")
     func removingMembersFromText() throws {
-        var generator = SystemRandomNumberGenerator()
-        func random(_ depth: Int) -> JSONValue {
-            switch Int.random(in: 0..<(depth > 3 ? 5 : 7), using: &generator) {
-            case 0: return .null
-            case 1: return .bool(Bool.random(using: &generator))
-            case 2: return .int(Int64.random(in: -1000...1000, using: &generator))
-            case 3: return .double(Double.random(in: -1e10...1e10, using: &generator))
-            case 4: return .string(String((0..<Int.random(in: 0..<12, using: &generator)).map { _ in "a}{][,:é\"\\\n😀".randomElement(using: &generator)! }))
-            case 5: return .array((0..<Int.random(in: 0..<4, using: &generator)).map { _ in random(depth + 1) })
-            default: return .object(Dictionary((0..<Int.random(in: 0..<5, using: &generator)).map { ("k\($0)", random(depth + 1)) }, uniquingKeysWith: { $1 }))
-            }
-        }
         let pathSets: [[[String]]] = [[["k0"]], [["k1", "k0"]], [["k0"], ["k2", "k1"], ["k2", "k3", "k0"]], [["absent"]], []]
         for _ in 0..<400 {
-            let value = JSONValue.object(Dictionary((0..<Int.random(in: 0..<5, using: &generator)).map { ("k\($0)", random(1)) }, uniquingKeysWith: { $1 }))
+            let value = JSONValue.object(Dictionary((0..<Int.random(in: 0..<5)).map { ("k\($0)", Self.randomValue(depth: 1)) }, uniquingKeysWith: { $1 }))
             // Written here (compact) and with whitespace as another server might write it.
             let compact = Array(value.encoded())
             let spaced = Array(Self.spaced(value).utf8)
@@ -170,6 +146,22 @@ struct JSONParserTests {
 }
 
 extension JSONParserTests {
+    /// A random value: every kind, strings with escapes and JSON's own punctuation,
+    /// objects with members "k0"… (each name followed by `keySuffix`).
+    static func randomValue(depth: Int = 0, keySuffix: String = "") -> JSONValue {
+        switch Int.random(in: 0..<(depth > 3 ? 5 : 7)) {
+        case 0: return .null
+        case 1: return .bool(Bool.random())
+        case 2: return .int(Int64.random(in: .min ... .max))
+        case 3: return .double(Double.random(in: -1e10...1e10))
+        case 4: return .string(String((0..<Int.random(in: 0..<12)).map { _ in "aé\"\\\n\t\u{1}😀z/}{][,:".randomElement()! }))
+        case 5: return .array((0..<Int.random(in: 0..<5)).map { _ in randomValue(depth: depth + 1, keySuffix: keySuffix) })
+        default:
+            return .object(Dictionary(
+                (0..<Int.random(in: 0..<5)).map { ("k\($0)\(keySuffix)", randomValue(depth: depth + 1, keySuffix: keySuffix)) }, uniquingKeysWith: { $1 }))
+        }
+    }
+
     /// JSON with whitespace around every token, as another server might write it.
     static func spaced(_ value: JSONValue) -> String {
         switch value {
