@@ -21,11 +21,16 @@ struct DBOperatorCommand: AsyncParsableCommand {
     /// command): it runs with the options' defaults without building the parser, whose
     /// reflection over the command tree is ~5 ms of CPU on each Job's critical path.
     static func main() async {
-        do {
-            if CommandLine.arguments.dropFirst().elementsEqual(["driver"]) {
+        if CommandLine.arguments.dropFirst().elementsEqual(["driver"]) {
+            do {
                 try await DriverCommand.runWithDefaults()
-                return
+            } catch {
+                // The driver's usage beside a ValidationError (a missing variable, say).
+                DriverCommand.exit(withError: error)
             }
+            return
+        }
+        do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()

@@ -112,7 +112,6 @@ public struct KubeClientConfiguration: Sendable {
     }
 }
 
-/// The parts of the kubeconfig format the client reads.
 /// A kubeconfig in JSON (the job runner writes its pods' so) is read by JSONDecoder:
 /// the YAML parser's start (its resolver compiles regular expressions) is a few
 /// milliseconds of every driver Job's start. Anything else, or JSON that JSONDecoder
@@ -126,6 +125,7 @@ func decodeKubeconfig(_ text: String) throws -> KubeconfigFile {
     return try YAMLDecoder().decode(KubeconfigFile.self, from: text)
 }
 
+/// The parts of the kubeconfig format the client reads.
 struct KubeconfigFile: Decodable {
     struct NamedCluster: Decodable {
         var name: String

@@ -77,7 +77,6 @@ extension JSONValue {
         }
     }
 
-    /// The value at a path of object members, e.g. `["metadata", "name"]`.
     /// This value without the members at `paths` (member names from the top object
     /// down); a path that names no member changes nothing.
     public func removingMembers(_ paths: [[String]]) -> JSONValue {
@@ -96,6 +95,7 @@ extension JSONValue {
         try JSONParser.removingMembers(paths, from: text)
     }
 
+    /// The value at a path of object members, e.g. `["metadata", "name"]`.
     public subscript(path path: [String]) -> JSONValue? {
         get {
             var current: JSONValue? = self

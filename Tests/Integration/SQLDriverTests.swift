@@ -484,6 +484,34 @@ struct SQLDriverTests {
         #expect(!left.contains { $0.contains(target.databaseName) || $0.contains(target.username) })
     }
 
+    @Test("PostgreSQL: a bookkeeping database that lost its unique index or let PUBLIC into its schema is mended by the next create (the one-query check sees it)",
+          arguments: limitedEngines.filter(\.isPostgreSQL))
+    func bookkeepingMended(_ engine: Engine) async throws {
+        try await engine.prepare()
+        let login = try engine.admin()
+        let first = engine.target(login, database: Self.unique("dbop_bk"), user: Self.unique("dbop_ubk"))
+        try await engine.driver.create(first, password: "bk-pw")
+        let book = InstanceNames.bookkeepingDatabase
+        func state() async throws -> [[String?]] {
+            try await engine.runAsAdmin(login, book, [
+                """
+                SELECT EXISTS (SELECT 1 FROM pg_class WHERE relname = 'databases_username' AND relkind = 'i'),
+                       has_schema_privilege('public', 'public', 'CREATE')
+                """,
+            ])
+        }
+        #expect(try await state() == [["t", "f"]])
+        // Behind the driver's back: what the fast check must notice. (A column is not
+        // dropped here: other tests on this instance read the table meanwhile.)
+        _ = try await engine.runAsAdmin(login, book, ["DROP INDEX databases_username", "GRANT CREATE ON SCHEMA public TO PUBLIC"])
+        #expect(try await state() == [["f", "t"]])
+        let second = engine.target(login, database: Self.unique("dbop_bk"), user: Self.unique("dbop_ubk"))
+        try await engine.driver.create(second, password: "bk-pw")
+        #expect(try await state() == [["t", "f"]])
+        try await engine.driver.drop(first)
+        try await engine.driver.drop(second)
+    }
+
     @Test("hostile names are created and dropped as exactly themselves, touching nothing else", arguments: limitedEngines)
     func hostileNames(_ engine: Engine) async throws {
         try await engine.prepare()

@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import Testing
 @testable import CLI
@@ -24,5 +25,16 @@ struct CommandLineTests {
         let error = try #require(throws: (any Error).self) { try DBOperatorCommand.parseAsRoot(["--no-such-flag"]) }
         #expect(DBOperatorCommand.exitCode(for: error) == .validationFailure)
         #expect(DBOperatorCommand.fullMessage(for: error).contains("--no-such-flag"))
+    }
+
+    @Test("`db-operator driver` without its variables fails the same way on the fast path (no parser) as parsed: a validation error naming them")
+    func driverWithoutEnvironment() async throws {
+        try #require(ProcessInfo.processInfo.environment["DB_OPERATOR_OPERATION"] == nil)
+        let fast = try await #require(throws: ValidationError.self) { try await DriverCommand.runWithDefaults() }
+        var parsed = try #require(try DBOperatorCommand.parseAsRoot(["driver"]) as? DriverCommand)
+        let slow = try await #require(throws: ValidationError.self) { try await parsed.run() }
+        #expect(fast.message == slow.message)
+        #expect(fast.message.contains("DB_OPERATOR_DATABASE"))
+        #expect(DriverCommand.exitCode(for: fast) == .validationFailure)
     }
 }
