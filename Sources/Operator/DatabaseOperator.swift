@@ -295,8 +295,10 @@ public final class DatabaseOperator: Service {
             database: key, creationTimestamp: database.metadata.creationTimestamp,
             expectsBackups: database.object.spec.backupTo != nil || server?.spec.backupTo != nil)
         for backup in backups { metrics.observe(backup: backup.object) }
-        let metadata: Logger.Metadata = ["k8s.namespace": "\(namespace)", "k8s.database": "\(key.name)", "decision": "\(decision)"]
-        logger.debug("decided", metadata: metadata)
+        // Made only when a line is written: describing a decision reflects on its enum
+        // (~2% of the operator's CPU with 10,000 Databases).
+        func metadata() -> Logger.Metadata { ["k8s.namespace": "\(namespace)", "k8s.database": "\(key.name)", "decision": "\(decision)"] }
+        logger.debug("decided", metadata: metadata())
         let expiry = database.object.expiry
         try await reportSpec(database, problems: input.database.specProblems, refusal: refusal, expiry: expiry)
         let waiting = JobDecider.waitingReasons(
@@ -341,7 +343,7 @@ public final class DatabaseOperator: Service {
             do {
                 try await api.createIgnoringResponse(job)
                 metrics.recordJobCreated(request.operation.rawValue)
-                logger.info("created job", metadata: metadata.merging(["k8s.job": "\(job.metadata.namespace ?? "")/\(job.metadata.name ?? "")"]) { $1 })
+                logger.info("created job", metadata: metadata().merging(["k8s.job": "\(job.metadata.namespace ?? "")/\(job.metadata.name ?? "")"]) { $1 })
             } catch let error as KubeError where error.code == .alreadyExists {
                 // Made by an earlier reconcile whose Job we have not seen yet.
             }
