@@ -278,33 +278,22 @@ public final class DriverRuntime: Sendable {
         } catch {
             throw await failure(database, error, operation: "restore")
         }
-        // Every Secret of its namespace it will need (the S3 one for backups too) is
-        // kept from deletion from now on, so deleting them, or the namespace, waits.
-        await protectSecrets(of: database.object)
-        // The password is stored before it is applied, so no crash can leave a
-        // password that no Secret holds.
-        let existing = try await readSecret()
-        // A Secret of this name that is not this Database's (by UID) is never written,
-        // adopted or deleted, and nothing is made in the instance while it is there.
-        if let existing, !Self.isOwned(existing.object, by: database.object) {
-            throw await failure(database, DriverError(
-                reason: .secretConflict,
-                message: "Secret \(configuration.database) already exists and does not belong to this Database (no ownerReference to its UID); it is left alone and nothing is created: delete or rename that Secret, or give the Database another name",
-                retryable: true), operation: "create")
-        }
-        let password = existing?.object.value("password").flatMap { $0.isEmpty ? nil : $0 } ?? PasswordGenerator.generate()
-        let details = ConnectionDetails(
-            driver: context.driverName, host: context.target.instance.host, port: context.target.instance.port,
-            database: context.target.databaseName, username: context.target.username, password: password,
-            sslMode: context.sslMode)
-        try await writeSecret(details, existing: existing, database: database.object)
+        // The driver connects to the instance while the Secrets are seen to; it claims
+        // and makes nothing before this closure has returned the password.
+        var stored: (any Error)?
         let outcome: CreateOutcome
         do {
             // A clone's database is made by the copy (Restoring), when it can be one.
-            outcome = database.object.spec.cloneFrom != nil
-                ? try await context.driver.createForCopy(context.target, password: password)
-                : try await context.driver.create(context.target, password: password)
+            outcome = try await context.driver.create(context.target, forCopy: database.object.spec.cloneFrom != nil) {
+                do {
+                    return try await storePassword(database, context)
+                } catch {
+                    stored = error
+                    throw error
+                }
+            }
         } catch {
+            if let stored { throw stored }
             throw await failure(database, error, operation: "create")
         }
         var ready: (String, Reason, String) = ("True", .created, "the database is ready; connection details are in Secret \(configuration.database)")
@@ -336,6 +325,31 @@ public final class DriverRuntime: Sendable {
         await events.record(
             database.object, type: .normal, reason: restoring ? .restoring : .created,
             message: "database \(context.target.databaseName) and user \(context.target.username) are \(restoring ? "created; restoring from \(restoreSource ?? "")" : "ready")")
+    }
+
+    /// Keeps the Secrets the Database needs from deletion and stores its connection
+    /// Secret, with the password `create` then applies (stored before it is applied,
+    /// so no crash can leave a password that no Secret holds).
+    private func storePassword(_ database: Resource<Database>, _ context: DriverContext) async throws -> String {
+        // Every Secret of its namespace it will need (the S3 one for backups too) is
+        // kept from deletion from now on, so deleting them, or the namespace, waits.
+        await protectSecrets(of: database.object)
+        let existing = try await readSecret()
+        // A Secret of this name that is not this Database's (by UID) is never written,
+        // adopted or deleted, and nothing is made in the instance while it is there.
+        if let existing, !Self.isOwned(existing.object, by: database.object) {
+            throw await failure(database, DriverError(
+                reason: .secretConflict,
+                message: "Secret \(configuration.database) already exists and does not belong to this Database (no ownerReference to its UID); it is left alone and nothing is created: delete or rename that Secret, or give the Database another name",
+                retryable: true), operation: "create")
+        }
+        let password = existing?.object.value("password").flatMap { $0.isEmpty ? nil : $0 } ?? PasswordGenerator.generate()
+        let details = ConnectionDetails(
+            driver: context.driverName, host: context.target.instance.host, port: context.target.instance.port,
+            database: context.target.databaseName, username: context.target.username, password: password,
+            sslMode: context.sslMode)
+        try await writeSecret(details, existing: existing, database: database.object)
+        return password
     }
 
     private func drop(_ database: Resource<Database>) async throws {

@@ -41,6 +41,14 @@ public protocol DatabaseDriver: Sendable {
     @discardableResult
     func createForCopy(_ target: DatabaseTarget, password: String) async throws -> CreateOutcome
 
+    /// `create` (`createForCopy` when `forCopy`), connecting to the instance while
+    /// `password` runs: the runtime stores the password in the connection Secret
+    /// meanwhile, so a Job does not wait for both one after the other. Nothing of
+    /// `target` is claimed or made before `password` has returned, and a `password`
+    /// that throws leaves the instance as it was (its error is the one thrown).
+    @discardableResult
+    func create(_ target: DatabaseTarget, forCopy: Bool, password: () async throws -> String) async throws -> CreateOutcome
+
     /// Makes the database of `target` (not made yet, or empty) a copy of `source`'s
     /// inside the instance, when the engine can do it there (PostgreSQL: `CREATE
     /// DATABASE ... TEMPLATE`, one instance and admin login, the source without
@@ -85,6 +93,12 @@ public struct DatabaseTarget: Sendable {
 extension DatabaseDriver {
     public func createForCopy(_ target: DatabaseTarget, password: String) async throws -> CreateOutcome {
         try await create(target, password: password)
+    }
+
+    /// One after the other: the password first, then the create.
+    public func create(_ target: DatabaseTarget, forCopy: Bool, password: () async throws -> String) async throws -> CreateOutcome {
+        let password = try await password()
+        return forCopy ? try await createForCopy(target, password: password) : try await create(target, password: password)
     }
 
     public func copyInside(from source: DatabaseTarget, into target: DatabaseTarget, ownerPassword: String) async throws -> InstanceCopy {

@@ -26,29 +26,33 @@ public struct SQLDatabaseDriver<Engine: SQLEngine>: DatabaseDriver {
 
     @discardableResult
     public func create(_ target: DatabaseTarget, password: String) async throws -> CreateOutcome {
-        try await create(target, password: password, database: true)
+        try await create(target, forCopy: false) { password }
     }
 
     @discardableResult
     public func createForCopy(_ target: DatabaseTarget, password: String) async throws -> CreateOutcome {
-        try await create(target, password: password, database: false)
+        try await create(target, forCopy: true) { password }
     }
 
-    /// `database`: false leaves a database that does not exist yet (and is not
-    /// adopted) to `copyInside`, which makes it as a copy: no empty database to drop.
-    private func create(_ target: DatabaseTarget, password: String, database: Bool) async throws -> CreateOutcome {
+    /// `forCopy` leaves a database that does not exist yet (and is not adopted) to
+    /// `copyInside`, which makes it as a copy: no empty database to drop. The sessions
+    /// are opened (the bookkeeping set up, which is the instance's, not the target's)
+    /// while `password` runs; the target is claimed only after it.
+    @discardableResult
+    public func create(_ target: DatabaseTarget, forCopy: Bool, password: () async throws -> String) async throws -> CreateOutcome {
         try checkNames(target)
-        let admin = try await engine.connect(target.instance)
+        async let opened = sessions(target)
+        let password = try await password()
+        let (admin, book) = try await opened
         let asGiven = target.databaseName
         let target = try await canonical(target, admin)
-        let book = try await openBookkeeping(admin, target)
         var outcome = CreateOutcome.ready
         try await namingMissingRights {
             // Claimed (or adopted) first; the user's password is then set to the
             // target's, so an adopted database's old password stops working.
             outcome = try await claim(target, admin: admin, book: book, asGiven: asGiven)
             try await engine.ensureUser(admin, target.username, password: password)
-            let exists = database || outcome != .ready ? true : try await engine.databaseExists(admin, target.databaseName)
+            let exists = !forCopy || outcome != .ready ? true : try await engine.databaseExists(admin, target.databaseName)
             if exists {
                 try await engine.ensureDatabase(admin, target.databaseName, user: target.username)
             }
@@ -56,11 +60,12 @@ public struct SQLDatabaseDriver<Engine: SQLEngine>: DatabaseDriver {
         return outcome
     }
 
-    /// The bookkeeping session; a login that may not use it is told why (one admin
-    /// login per instance: it belongs to the login that made it).
-    func openBookkeeping(_ admin: Engine.Session, _ target: DatabaseTarget) async throws -> Engine.Session {
+    /// The admin session and the bookkeeping one; a login that may not use the
+    /// bookkeeping is told why (one admin login per instance: it belongs to the
+    /// login that made it).
+    func sessions(_ target: DatabaseTarget) async throws -> (admin: Engine.Session, book: Engine.Session) {
         do {
-            return try await engine.openBookkeeping(admin, instance: target.instance)
+            return try await engine.connectWithBookkeeping(target.instance)
         } catch let error as SQLError where error.kind == .permissionDenied {
             throw DriverError(
                 reason: .permissionDenied,
@@ -82,19 +87,17 @@ public struct SQLDatabaseDriver<Engine: SQLEngine>: DatabaseDriver {
     }
 
     public func probe(_ instance: ConnectionSettings) async throws -> String {
-        let admin = try await engine.connect(instance)
         let probe = DatabaseTarget(
             instance: instance, databaseName: InstanceNames.bookkeepingDatabase, username: "", owner: OwnerRecord(uid: "", namespace: "", name: ""))
-        _ = try await openBookkeeping(admin, probe)
+        let (admin, _) = try await sessions(probe)
         return try await engine.serverVersion(admin)
     }
 
     public func drop(_ target: DatabaseTarget) async throws {
         try checkNames(target)
-        let admin = try await engine.connect(target.instance)
+        let (admin, book) = try await sessions(target)
         let asGiven = target.databaseName
         let target = try await canonical(target, admin)
-        let book = try await openBookkeeping(admin, target)
         guard let record = try await record(of: target.databaseName, asGiven: asGiven, book: book) else { return }  // never created, or already dropped
         // Someone else's database: nothing of ours to drop, and theirs stays untouched.
         guard record.owner.uid == target.owner.uid else { return }
@@ -117,8 +120,7 @@ public struct SQLDatabaseDriver<Engine: SQLEngine>: DatabaseDriver {
     /// record, which must be `target.owner`'s (else `NotOwned`, `refusal` saying what is not done).
     func owned(_ target: DatabaseTarget, refusal: String) async throws -> (admin: Engine.Session, target: DatabaseTarget, record: Record) {
         try checkNames(target)
-        let admin = try await engine.connect(target.instance)
-        let book = try await openBookkeeping(admin, target)
+        let (admin, book) = try await sessions(target)
         let (canonical, record) = try await owned(target, refusal: refusal, admin: admin, book: book)
         return (admin, canonical, record)
     }
@@ -157,8 +159,7 @@ public struct SQLDatabaseDriver<Engine: SQLEngine>: DatabaseDriver {
     /// login needs rights on both, and both are in the one bookkeeping table.
     public func copyInside(from source: DatabaseTarget, into target: DatabaseTarget, ownerPassword: String) async throws -> InstanceCopy {
         try checkNames(target)
-        let admin = try await engine.connect(target.instance)
-        let book = try await openBookkeeping(admin, target)
+        let (admin, book) = try await sessions(target)
         let (target, record) = try await owned(target, refusal: "nothing is copied into it", admin: admin, book: book)
         var why = "the source is on another instance, or reached with another admin login"
         try await namingMissingRights {

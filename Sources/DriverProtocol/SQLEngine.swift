@@ -27,6 +27,11 @@ public protocol SQLEngine: Sendable {
     /// everyone else; returns the session the bookkeeping queries run on.
     func openBookkeeping(_ admin: Session, instance: ConnectionSettings) async throws -> Session
 
+    /// The admin session and the bookkeeping one (`openBookkeeping`'s), for the
+    /// operations that need both. The default connects, then opens the bookkeeping;
+    /// an engine may open both at once.
+    func connectWithBookkeeping(_ instance: ConnectionSettings) async throws -> (admin: Session, book: Session)
+
     /// The bookkeeping table's name as the bookkeeping session sees it.
     var bookkeepingTable: String { get }
 
@@ -83,6 +88,11 @@ extension SQLEngine {
         _ admin: Session, instance: ConnectionSettings, book: Session, from source: String, sourceUser: String, into name: String, user: String, password: String
     ) async throws -> String? {
         "the engine cannot copy a database inside the server"
+    }
+
+    public func connectWithBookkeeping(_ instance: ConnectionSettings) async throws -> (admin: Session, book: Session) {
+        let admin = try await connect(instance)
+        return (admin, try await openBookkeeping(admin, instance: instance))
     }
 }
 

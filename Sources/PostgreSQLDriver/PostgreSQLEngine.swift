@@ -34,6 +34,19 @@ public struct PostgreSQLEngine: SQLEngine {
         return try await PGConnection.connect(settings)
     }
 
+    /// Both logins at once: on an instance already set up (every Job after the first)
+    /// the bookkeeping session is there, and one query on it checks everything
+    /// `openBookkeeping` would mend. A bookkeeping database missing or not usable yet
+    /// (its connect fails) or not set up goes through `openBookkeeping`.
+    public func connectWithBookkeeping(_ instance: ConnectionSettings) async throws -> (admin: PGConnection, book: PGConnection) {
+        var settings = instance
+        settings.database = InstanceNames.bookkeepingDatabase
+        async let early = try? PGConnection.connect(settings)
+        let admin = try await connect(instance)
+        if let book = await early, try await Self.bookkeepingIsSetUp(book) { return (admin, book) }
+        return (admin, try await openBookkeeping(admin, instance: instance))
+    }
+
     public func openBookkeeping(_ admin: PGConnection, instance: ConnectionSettings) async throws -> PGConnection {
         let name = InstanceNames.bookkeepingDatabase
         if try await admin.query("SELECT 1 FROM pg_database WHERE datname = $1", [name]).isEmpty {
@@ -96,14 +109,17 @@ public struct PostgreSQLEngine: SQLEngine {
     }
 
     /// Whether the table has every column, its unique index is there and PUBLIC has
-    /// no rights on the schema: one round trip on every Job once an instance is set
-    /// up, instead of the five statements that check and mend each (run when not).
+    /// no rights on the schema or the database: one round trip on every Job once an
+    /// instance is set up, instead of the seven statements that check and mend each
+    /// (run when not).
     static func bookkeepingIsSetUp(_ book: PGConnection) async throws -> Bool {
         let row = try await book.query("""
             SELECT (SELECT string_agg(attname, ',') FROM pg_attribute
                     WHERE attrelid = to_regclass('public.databases') AND attnum > 0 AND NOT attisdropped),
                    EXISTS (SELECT 1 FROM pg_class WHERE relname = 'databases_username' AND relkind = 'i'),
                    has_schema_privilege('public', 'public', 'CREATE') OR has_schema_privilege('public', 'public', 'USAGE')
+                   OR has_database_privilege('public', current_database(), 'CONNECT')
+                   OR has_database_privilege('public', current_database(), 'TEMP')
             """).first
         guard let row, row.count == 3, let list = row[0] else { return false }
         let columns = Set(list.split(separator: ",").map(String.init))

@@ -484,7 +484,7 @@ struct SQLDriverTests {
         #expect(!left.contains { $0.contains(target.databaseName) || $0.contains(target.username) })
     }
 
-    @Test("PostgreSQL: a bookkeeping database that lost its unique index or let PUBLIC into its schema is mended by the next create (the one-query check sees it)",
+    @Test("PostgreSQL: a bookkeeping database that lost its unique index or let PUBLIC into it or its schema is mended by the next create (the one-query check sees it)",
           arguments: limitedEngines.filter(\.isPostgreSQL))
     func bookkeepingMended(_ engine: Engine) async throws {
         try await engine.prepare()
@@ -496,20 +496,62 @@ struct SQLDriverTests {
             try await engine.runAsAdmin(login, book, [
                 """
                 SELECT EXISTS (SELECT 1 FROM pg_class WHERE relname = 'databases_username' AND relkind = 'i'),
-                       has_schema_privilege('public', 'public', 'CREATE')
+                       has_schema_privilege('public', 'public', 'CREATE'), has_database_privilege('public', current_database(), 'CONNECT')
                 """,
             ])
         }
-        #expect(try await state() == [["t", "f"]])
-        // Behind the driver's back: what the fast check must notice. (A column is not
-        // dropped here: other tests on this instance read the table meanwhile.)
-        _ = try await engine.runAsAdmin(login, book, ["DROP INDEX databases_username", "GRANT CREATE ON SCHEMA public TO PUBLIC"])
-        #expect(try await state() == [["f", "t"]])
-        let second = engine.target(login, database: Self.unique("dbop_bk"), user: Self.unique("dbop_ubk"))
-        try await engine.driver.create(second, password: "bk-pw")
-        #expect(try await state() == [["t", "f"]])
-        try await engine.driver.drop(first)
-        try await engine.driver.drop(second)
+        #expect(try await state() == [["t", "f", "f"]])
+        // Behind the driver's back, one at a time: what the fast check must notice. (A
+        // column is not dropped here: other tests on this instance read the table meanwhile.)
+        let breakages: [(String, [[String?]])] = [
+            ("DROP INDEX databases_username", [["f", "f", "f"]]), ("GRANT CREATE ON SCHEMA public TO PUBLIC", [["t", "t", "f"]]),
+            ("GRANT CONNECT ON DATABASE \(book) TO PUBLIC", [["t", "f", "t"]]),
+        ]
+        var targets = [first]
+        for (statement, broken) in breakages {
+            _ = try await engine.runAsAdmin(login, book, [statement])
+            #expect(try await state() == broken)
+            let next = engine.target(login, database: Self.unique("dbop_bk"), user: Self.unique("dbop_ubk"))
+            try await engine.driver.create(next, password: "bk-pw")
+            #expect(try await state() == [["t", "f", "f"]], "mended after \(statement)")
+            targets.append(next)
+        }
+        for target in targets { try await engine.driver.drop(target) }
+    }
+
+    @Test("create claims and makes nothing before the password is stored (it connects meanwhile); a store that fails leaves the instance as it was",
+          arguments: limitedEngines)
+    func createWaitsForPassword(_ engine: Engine) async throws {
+        try await engine.prepare()
+        let login = try engine.admin()
+        let target = engine.target(login, database: Self.unique("dbop_pw"), user: Self.unique("dbop_upw"))
+        _ = try await engine.driver.probe(target.instance)  // the bookkeeping table is there
+        func recorded() async throws -> [[String?]] {
+            try await engine.runAsAdmin(login, InstanceNames.bookkeepingDatabase, [
+                "SELECT count(*) FROM \(engine.isPostgreSQL ? "databases" : "`databases`") WHERE database_name = '\(target.databaseName)' OR username = '\(target.username)'",
+            ])
+        }
+        func made() async throws -> Set<String> {
+            try await engine.inventory(login).filter { $0.contains(target.databaseName) || $0.contains(target.username) }
+        }
+        struct StoreFailed: Error {}
+        await #expect(throws: StoreFailed.self) {
+            try await engine.driver.create(target, forCopy: false) { throw StoreFailed() }
+        }
+        #expect(try await made().isEmpty)
+        #expect(try await recorded() == [["0"]])
+        var beforeStored: (made: Set<String>, recorded: [[String?]])?
+        try await engine.driver.create(target, forCopy: false) {
+            beforeStored = (try await made(), try await recorded())
+            return "stored-pw"
+        }
+        #expect(beforeStored?.made == [], "nothing made before the password was stored")
+        #expect(beforeStored?.recorded == [["0"]], "nothing claimed before the password was stored")
+        #expect(try await made().count == 2)
+        #expect(try await recorded() == [["1"]])
+        _ = try await engine.runAs(login, target.username, "stored-pw", target.databaseName, ["CREATE TABLE t (id INT)"])
+        try await engine.driver.drop(target)
+        #expect(try await made().isEmpty)
     }
 
     @Test("hostile names are created and dropped as exactly themselves, touching nothing else", arguments: limitedEngines)
