@@ -323,10 +323,12 @@ extension DriverRuntime {
     // MARK: Writes
 
     /// A phase write: compare-and-swap on the status, with the Ready condition.
+    /// Returns the Database as the write left it.
+    @discardableResult
     func writePhase(
         _ database: Resource<Database>, to phase: DatabasePhase, ready: (String, Reason, String),
         _ change: (inout DatabaseStatus) -> Void = { _ in }
-    ) async throws {
+    ) async throws -> Resource<Database> {
         var modified = database.object
         var status = modified.status ?? DatabaseStatus()
         let from = status.phase
@@ -339,10 +341,11 @@ extension DriverRuntime {
             status.conditions?.removeAll { $0.type == ConditionType.deletionBlocked }
         }
         modified.status = status
-        _ = try await api.updateStatus(database, to: modified)
+        let written = try await api.updateStatus(database, to: modified)
         let transition = Transition.database(from: from, to: phase)
         logger.info("phase", metadata: ["from": "\(from?.rawValue ?? "none")", "to": "\(phase.rawValue)", "transition": "\(transition?.rawValue ?? "-")"])
         if let transition { configuration.afterTransition(transition) }
+        return written
     }
 
     /// A Backup status write (compare-and-swap).

@@ -90,9 +90,19 @@ public final class DriverRuntime: Sendable {
             return
         }
         var conflicts = 0
+        // The Database as the last step's write left it: as fresh as a read (every
+        // write is a compare-and-swap on its version), one request less per step.
+        var written: Resource<Database>?
         while true {
             try Task.checkCancellation()
-            guard let database = try await readDatabase() else {
+            let fresh: Resource<Database>?
+            if let written {
+                fresh = written
+            } else {
+                fresh = try await readDatabase()
+            }
+            written = nil
+            guard let database = fresh else {
                 try await finishBackupOfMissingDatabase()
                 logger.info("the Database is gone; nothing to do")
                 return
@@ -135,7 +145,7 @@ public final class DriverRuntime: Sendable {
                 return
             }
             do {
-                try await perform(step, database: database, backup: backup)
+                written = try await perform(step, database: database, backup: backup)
             } catch let error as KubeError where error.code == .conflict {
                 conflicts += 1
                 logger.debug("conflict; re-reading", metadata: ["conflicts": "\(conflicts)"])
@@ -160,7 +170,9 @@ public final class DriverRuntime: Sendable {
 
     // MARK: Steps
 
-    private func perform(_ step: RuntimeStep, database: Resource<Database>, backup: Resource<Backup>?) async throws {
+    /// Returns the Database as the step's last write left it, when the step ends with
+    /// one (the next step starts from it instead of a read).
+    private func perform(_ step: RuntimeStep, database: Resource<Database>, backup: Resource<Backup>?) async throws -> Resource<Database>? {
         switch step {
         case .restore:
             try await restore(database)
@@ -171,9 +183,9 @@ public final class DriverRuntime: Sendable {
                 modified.metadata.finalizers = (modified.metadata.finalizers ?? []) + [Database.finalizer]
                 current = try await api.update(current, to: modified)
             }
-            try await writePhase(current, to: .creating, ready: ("False", .creating, "the database is being created"))
+            return try await writePhase(current, to: .creating, ready: ("False", .creating, "the database is being created"))
         case .create:
-            try await create(database)
+            return try await create(database)
         case .takeForBackup(let name):
             try await writePhase(database, to: .backupRequested, ready: ready(database, .backupRequested, "backup \(name) requested")) {
                 $0.activeBackup = name
@@ -199,7 +211,7 @@ public final class DriverRuntime: Sendable {
             }
             try await writePhase(database, to: .backupBeforeDeleteInProgress, ready: ("False", .backupBeforeDelete, "the final backup \(name) is running"))
         case .startBackup:
-            guard let backup else { return }
+            guard let backup else { return nil }
             try await writeBackup(backup, transition: .b1) {
                 $0.phase = .starting
                 $0.startedAt = $0.startedAt ?? KubeTime.now()
@@ -208,7 +220,7 @@ public final class DriverRuntime: Sendable {
         case .beginDump:
             try await writePhase(database, to: .backupInProgress, ready: ready(database, .backupInProgress, "backup \(database.object.status?.activeBackup ?? "") in progress"))
         case .upload:
-            guard let backup else { return }
+            guard let backup else { return nil }
             try await upload(database: database, backup: backup)
         case .failBackup(let message):
             try await failBackup(database: database, backup: backup, message: message)
@@ -246,8 +258,9 @@ public final class DriverRuntime: Sendable {
             if database.object.phase == .deleted { configuration.afterTransition(.d10) }
             logger.info("finalizer removed")
         case .finished:
-            return
+            break
         }
+        return nil
     }
 
     /// Whether the Secret names the Database (by UID) among its owners.
@@ -263,7 +276,7 @@ public final class DriverRuntime: Sendable {
 
     // MARK: Create and drop
 
-    private func create(_ database: Resource<Database>) async throws {
+    private func create(_ database: Resource<Database>) async throws -> Resource<Database> {
         let context = try await resolve(database)
         // A restore's source is checked before anything is created.
         var restoreSource: String?
@@ -310,7 +323,7 @@ public final class DriverRuntime: Sendable {
                 message: "an existing database was adopted: spec.restoreFrom is not loaded into it")
         }
         if restoring { ready = ("False", .restoring, "created; loading from \(restoreSource ?? "")") }
-        try await writePhase(database, to: restoring ? .restoring : .created, ready: ready) {
+        let written = try await writePhase(database, to: restoring ? .restoring : .created, ready: ready) {
             if restoring { $0.restore = RestoreStatus(source: restoreSource, attempts: 0) }
             $0.databaseName = context.target.databaseName
             $0.username = context.target.username
@@ -325,6 +338,7 @@ public final class DriverRuntime: Sendable {
         await events.record(
             database.object, type: .normal, reason: restoring ? .restoring : .created,
             message: "database \(context.target.databaseName) and user \(context.target.username) are \(restoring ? "created; restoring from \(restoreSource ?? "")" : "ready")")
+        return written
     }
 
     /// Keeps the Secrets the Database needs from deletion and stores its connection
