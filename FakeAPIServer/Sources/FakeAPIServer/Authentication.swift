@@ -52,7 +52,7 @@ struct Authenticator: Sendable {
             "iss": .string(Self.issuer), "sub": .string(UserInfo.serviceAccountName(namespace: namespace, name: name)),
             "aud": .array((audiences.isEmpty ? [Self.defaultAudience] : audiences).map(JSONValue.string)),
             "iat": .int(Int64(issued)), "nbf": .int(Int64(issued)), "exp": .int(Int64(issued + seconds)),
-            "jti": .string(UUID().uuidString.lowercased()),
+            "jti": .string(RandomUUID.make()),
             "kubernetes.io": [
                 "namespace": .string(namespace),
                 "serviceaccount": ["name": .string(name), "uid": account[path: ["metadata", "uid"]] ?? ""],

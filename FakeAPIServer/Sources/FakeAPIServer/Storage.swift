@@ -264,7 +264,7 @@ final class Storage: Sendable {
             let key = Self.objectKey(namespace, name)
             if state.objects[type.storeKey]?[key] != nil { throw .alreadyExists(type, name) }
 
-            object[path: ["metadata", "uid"]] = .string(UUID().uuidString.lowercased())
+            object[path: ["metadata", "uid"]] = .string(RandomUUID.make())
             object[path: ["metadata", "creationTimestamp"]] = .string(Timestamp.now())
             if type.hasGeneration { object[path: ["metadata", "generation"]] = 1 }
             Strategies.afterIdentity(type, &object)

@@ -21,6 +21,23 @@ struct ObjectSemanticsSpecTests {
         }
     }
 
+    @Test("uids are random version-4 UUIDs in lowercase, all distinct (over the server's refills of its random bytes)")
+    func uidsAreRandomUUIDs() async throws {
+        try await TestAPIServer.with { api in
+            var uids: Set<String> = []
+            for index in 0..<300 {
+                let cm = try await api.create(configMaps, Fixtures.configMap("uid-\(index)"))
+                let uid = try #require(cm[path: ["metadata", "uid"]]?.stringValue)
+                let bytes = Array(uid.utf8)
+                #expect(bytes.count == 36 && [8, 13, 18, 23].allSatisfy { bytes[$0] == UInt8(ascii: "-") }, "\(uid)")
+                #expect(uid == uid.lowercased() && UUID(uuidString: uid) != nil, "\(uid)")
+                #expect(bytes.count == 36 && bytes[14] == UInt8(ascii: "4") && "89ab".utf8.contains(bytes[19]), "version 4, RFC 4122 variant: \(uid)")
+                uids.insert(uid)
+            }
+            #expect(uids.count == 300)
+        }
+    }
+
     @Test("names are DNS subdomains as apimachinery checks them: parts longer than 63 are fine, 254 characters or a '-' next to a '.' are not; a Job's name must also be a label value")
     func nameRules() async throws {
         try await TestAPIServer.with { api in
