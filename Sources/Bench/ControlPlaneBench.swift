@@ -33,8 +33,12 @@ struct ControlPlaneBench: AsyncParsableCommand {
     @Option(help: "Seconds to wait for the Jobs before giving up on a contender.")
     var timeout: Double = 900
 
+    @Option(help: "Measure every contender this many times, alternating their order, and print each round's ratio: the machine's speed drifts between contenders run one after the other.")
+    var rounds = 1
+
     func validate() throws {
         guard databases > 0, namespaces > 0 else { throw ValidationError("--databases and --namespaces must be positive") }
+        guard rounds > 0 else { throw ValidationError("--rounds must be positive") }
         for name in peer where name != "kopf" { throw ValidationError("--peer \(name): only kopf is known") }
     }
 
@@ -71,22 +75,37 @@ struct ControlPlaneBench: AsyncParsableCommand {
                 .appendingPathComponent("ci/kopf_peer.py").path
             contenders.append(("kopf (Python)", { _ in ("/usr/bin/env", ["python3", "-m", "kopf", "run", "--standalone", "--all-namespaces", "--quiet", script]) }))
         }
-        var results: [Figures] = []
-        for (name, command) in contenders {
-            print("\(name): \(databases) Databases in \(namespaces) namespaces ...")
-            results.append(try await measure(name: name, command: command, resyncMetricsPort: resync && name.hasPrefix("db-operator") ? metricsPort : nil))
+        var results: [(round: Int, figures: Figures)] = []
+        for round in 1...rounds {
+            // Every other round the other way round, so a drift of the machine's speed
+            // does not always favour the same contender.
+            for (name, command) in round % 2 == 1 ? contenders : contenders.reversed() {
+                print("\(name)\(rounds > 1 ? " (round \(round))" : ""): \(databases) Databases in \(namespaces) namespaces ...")
+                let measureResync = resync && round == 1 && name.hasPrefix("db-operator")
+                results.append((round, try await measure(name: name, command: command, resyncMetricsPort: measureResync ? metricsPort : nil)))
+            }
         }
         print("")
-        print("contender          time (s)   Jobs/s   CPU (s)   peak RSS (MiB)   steady RSS (MiB)")
-        for figures in results {
+        print("\(rounds > 1 ? "round  " : "")contender          time (s)   Jobs/s   CPU (s)   peak RSS (MiB)   steady RSS (MiB)")
+        for (round, figures) in results {
             let line = [
                 figures.name.padding(toLength: 18, withPad: " ", startingAt: 0),
                 String(format: "%8.1f", figures.seconds), String(format: "%8.0f", Double(figures.jobs) / figures.seconds),
                 String(format: "%9.1f", figures.cpuSeconds), String(format: "%16d", figures.peakRSS >> 20), String(format: "%18d", figures.steadyRSS >> 20),
             ]
-            print(line.joined(separator: " "))
+            print((rounds > 1 ? String(format: "%5d  ", round) : "") + line.joined(separator: " "))
         }
-        for figures in results {
+        if contenders.count > 1 {
+            for round in 1...rounds {
+                let measured = results.filter { $0.round == round }.map(\.figures)
+                guard let ours = measured.first(where: { $0.name.hasPrefix("db-operator") }),
+                    let theirs = measured.first(where: { !$0.name.hasPrefix("db-operator") })
+                else { continue }
+                let ratio = (Double(ours.jobs) / ours.seconds) / (Double(theirs.jobs) / theirs.seconds)
+                print(String(format: "%@db-operator's Jobs/s are %.1fx kopf's", rounds > 1 ? "round \(round): " : "", ratio))
+            }
+        }
+        for (_, figures) in results {
             if let (seconds, newJobs, peak) = figures.resync {
                 print(String(
                     format: "%@: full resync of %d Databases after a restart: %.2f s, %d new Jobs, peak RSS %d MiB (every Job listed at start)",
