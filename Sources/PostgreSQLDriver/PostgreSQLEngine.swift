@@ -110,8 +110,8 @@ public struct PostgreSQLEngine: SQLEngine {
 
     /// Whether the table has every column, its unique index is there and PUBLIC has
     /// no rights on the schema or the database: one round trip on every Job once an
-    /// instance is set up, instead of the seven statements that check and mend each
-    /// (run when not).
+    /// instance is set up, instead of the statements that check and mend each (run
+    /// when not).
     static func bookkeepingIsSetUp(_ book: PGConnection) async throws -> Bool {
         let row = try await book.query("""
             SELECT (SELECT string_agg(attname, ',') FROM pg_attribute

@@ -519,7 +519,7 @@ struct SQLDriverTests {
         for target in targets { try await engine.driver.drop(target) }
     }
 
-    @Test("create claims and makes nothing before the password is stored (it connects meanwhile); a store that fails leaves the instance as it was",
+    @Test("create claims and makes nothing before the password is stored; a store that fails leaves the instance as it was",
           arguments: limitedEngines)
     func createWaitsForPassword(_ engine: Engine) async throws {
         try await engine.prepare()

@@ -8,7 +8,8 @@ import Synchronization
 /// Random (version 4) UUIDs in the lowercase form the API server writes, from the
 /// system's random bytes read 4 KiB at a time. Foundation's `UUID()` on Linux
 /// opens, reads and closes /dev/urandom for each one: three system calls for every
-/// object created (~3% of the server's CPU when 10,000 Jobs are made at once).
+/// object created (a few percent of the server's CPU when 10,000 Jobs are made at
+/// once, by perf).
 enum RandomUUID {
     private struct Pool {
         var bytes = [UInt8](repeating: 0, count: 4096)
