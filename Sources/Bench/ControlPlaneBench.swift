@@ -51,6 +51,8 @@ struct ControlPlaneBench: AsyncParsableCommand {
     struct Figures {
         var name: String
         var seconds: Double
+        /// Seconds until the first Job: the start, mostly the initial lists.
+        var firstJob: Double
         var jobs: Int
         var cpuSeconds: Double
         var peakRSS: Int
@@ -86,11 +88,11 @@ struct ControlPlaneBench: AsyncParsableCommand {
             }
         }
         print("")
-        print("\(rounds > 1 ? "round  " : "")contender          time (s)   Jobs/s   CPU (s)   peak RSS (MiB)   steady RSS (MiB)")
+        print("\(rounds > 1 ? "round  " : "")contender          time (s)   first Job (s)   Jobs/s   CPU (s)   peak RSS (MiB)   steady RSS (MiB)")
         for (round, figures) in results {
             let line = [
                 figures.name.padding(toLength: 18, withPad: " ", startingAt: 0),
-                String(format: "%8.1f", figures.seconds), String(format: "%8.0f", Double(figures.jobs) / figures.seconds),
+                String(format: "%8.1f", figures.seconds), String(format: "%15.2f", figures.firstJob), String(format: "%8.0f", Double(figures.jobs) / figures.seconds),
                 String(format: "%9.1f", figures.cpuSeconds), String(format: "%16d", figures.peakRSS >> 20), String(format: "%18d", figures.steadyRSS >> 20),
             ]
             print((rounds > 1 ? String(format: "%5d  ", round) : "") + line.joined(separator: " "))
@@ -169,7 +171,9 @@ struct ControlPlaneBench: AsyncParsableCommand {
         let start = ContinuousClock.now
         var process = try launch()
         defer { stop(process) }
+        var firstJob: Duration?
         while jobs() < total {
+            if firstJob == nil, jobs() > 0 { firstJob = ContinuousClock.now - start }
             guard process.isRunning else {
                 throw ValidationError("\(name) ended early: \((try? String(contentsOfFile: errors, encoding: .utf8))?.suffix(2000) ?? "")")
             }
@@ -184,8 +188,7 @@ struct ControlPlaneBench: AsyncParsableCommand {
         let peak = Self.status(pid, "VmHWM")
         try await Task.sleep(for: .seconds(5))
         let steady = Self.status(pid, "VmRSS")
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        var figures = Figures(name: name, seconds: seconds, jobs: total, cpuSeconds: cpu, peakRSS: peak, steadyRSS: steady)
+        var figures = Figures(name: name, seconds: Self.seconds(elapsed), firstJob: Self.seconds(firstJob ?? elapsed), jobs: total, cpuSeconds: cpu, peakRSS: peak, steadyRSS: steady)
         if let port = resyncMetricsPort {
             // A restart with every Job there: done when the decisions counted on
             // /metrics reach N (each Database decided on at least once, as the
@@ -201,11 +204,15 @@ struct ControlPlaneBench: AsyncParsableCommand {
             }
             let took = ContinuousClock.now - restarted
             figures.resync = (
-                Double(took.components.seconds) + Double(took.components.attoseconds) / 1e18, jobs() - before,
+                Self.seconds(took), jobs() - before,
                 Self.status(process.processIdentifier, "VmHWM")
             )
         }
         return figures
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
     /// The sum of `db_operator_decisions_total` on the operator's /metrics (0 until it serves).

@@ -55,13 +55,7 @@ public final class HTTPKubernetesClient: KubernetesAPI {
     }
 
     public func list(_ resource: ResourceDescriptor, namespace: String?, options: ListOptions) async throws -> ObjectList {
-        var query: [(String, String)] = []
-        if let v = options.labelSelector { query.append(("labelSelector", v)) }
-        if let v = options.fieldSelector { query.append(("fieldSelector", v)) }
-        if let v = options.limit { query.append(("limit", String(v))) }
-        if let v = options.continueToken { query.append(("continue", v)) }
-        if let v = options.resourceVersion { query.append(("resourceVersion", v)) }
-        let body = try await send(.GET, resource.path(namespace: namespace), query: query)
+        let body = try await send(.GET, resource.path(namespace: namespace), query: Self.query(options))
         guard let items = body["items"]?.arrayValue else {
             throw KubeError(code: .decoding, message: "list response has no items", request: "GET \(resource.path(namespace: namespace))")
         }
@@ -75,6 +69,32 @@ public final class HTTPKubernetesClient: KubernetesAPI {
             return copy
         }
         return ObjectList(items: typed, resourceVersion: version, continueToken: (token?.isEmpty ?? true) ? nil : token)
+    }
+
+    public func listText(_ resource: ResourceDescriptor, namespace: String?, options: ListOptions) async throws -> ObjectTextList {
+        let request = "GET \(resource.path(namespace: namespace))"
+        let text = try await sendForText(.GET, resource.path(namespace: namespace), query: Self.query(options))
+        let page: (items: [[UInt8]]?, metadata: JSONValue)
+        do {
+            page = try JSONValue.listItems(fromText: text, apiVersion: resource.apiVersion, kind: resource.kind)
+        } catch {
+            throw KubeError(code: .decoding, message: "list response: \(error)", request: request)
+        }
+        guard let items = page.items else { throw KubeError(code: .decoding, message: "list response has no items", request: request) }
+        let token = page.metadata["continue"]?.stringValue
+        return ObjectTextList(
+            items: items, resourceVersion: page.metadata["resourceVersion"]?.stringValue ?? "",
+            continueToken: (token?.isEmpty ?? true) ? nil : token)
+    }
+
+    private static func query(_ options: ListOptions) -> [(String, String)] {
+        var query: [(String, String)] = []
+        if let v = options.labelSelector { query.append(("labelSelector", v)) }
+        if let v = options.fieldSelector { query.append(("fieldSelector", v)) }
+        if let v = options.limit { query.append(("limit", String(v))) }
+        if let v = options.continueToken { query.append(("continue", v)) }
+        if let v = options.resourceVersion { query.append(("resourceVersion", v)) }
+        return query
     }
 
     public func create(_ resource: ResourceDescriptor, namespace: String?, object: JSONValue) async throws -> JSONValue {

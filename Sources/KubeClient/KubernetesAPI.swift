@@ -49,6 +49,21 @@ public struct ObjectList: Sendable {
     }
 }
 
+/// One page of a list with each object as its own JSON text, not parsed (an
+/// informer's list decodes them straight into its typed view).
+public struct ObjectTextList: Sendable {
+    /// Each object's text, with its type's apiVersion and kind.
+    public var items: [[UInt8]]
+    public var resourceVersion: String
+    public var continueToken: String?
+
+    public init(items: [[UInt8]], resourceVersion: String, continueToken: String?) {
+        self.items = items
+        self.resourceVersion = resourceVersion
+        self.continueToken = continueToken
+    }
+}
+
 /// The patch formats of PATCH.
 public enum PatchType: String, Sendable {
     case merge = "application/merge-patch+json"
@@ -70,6 +85,8 @@ public protocol KubernetesAPI: Sendable {
     /// GET of one object, its JSON text as the server sent it (not parsed here).
     func getText(_ resource: ResourceDescriptor, namespace: String?, name: String) async throws -> [UInt8]
     func list(_ resource: ResourceDescriptor, namespace: String?, options: ListOptions) async throws -> ObjectList
+    /// `list`, each object as its own JSON text (no tree built for the page).
+    func listText(_ resource: ResourceDescriptor, namespace: String?, options: ListOptions) async throws -> ObjectTextList
     func create(_ resource: ResourceDescriptor, namespace: String?, object: JSONValue) async throws -> JSONValue
     /// POST of an object already encoded as JSON text; the answer's text, not parsed.
     @discardableResult

@@ -77,6 +77,85 @@ struct JSONParser {
         }
     }
 
+    /// A list's text cut into its objects without parsing them: the byte ranges of the
+    /// `items` array's elements (stepped over as `memberRanges` does; each is read by
+    /// its own decoder, which checks it) and the parsed `metadata` (resourceVersion,
+    /// continue). Items nil: the text has no `items` member; `null` is no items.
+    static func listPage(in bytes: [UInt8]) throws -> (items: [Range<Int>]?, metadata: JSONValue) {
+        let members = try memberRanges(in: bytes)
+        let metadata = try members["metadata"].map { range in try bytes.withUnsafeBytes { raw in
+            var parser = JSONParser(bytes: UnsafeBufferPointer(rebasing: raw.bindMemory(to: UInt8.self)[range]))
+            return try parser.value()
+        } } ?? .null
+        guard let range = members["items"] else { return (nil, metadata) }
+        return try bytes.withUnsafeBytes { raw in
+            var parser = JSONParser(bytes: raw.bindMemory(to: UInt8.self))
+            parser.index = range.lowerBound
+            if parser.bytes[parser.index] == UInt8(ascii: "n") {
+                try parser.literal("null")
+                return ([], metadata)
+            }
+            guard parser.bytes[parser.index] == UInt8(ascii: "[") else { throw parser.failure("items is not an array") }
+            parser.index += 1
+            parser.skipWhitespace()
+            var items: [Range<Int>] = []
+            guard parser.index < range.upperBound, parser.bytes[parser.index] != UInt8(ascii: "]") else { return (items, metadata) }
+            while true {
+                let start = parser.index
+                try parser.skipValue()
+                items.append(start..<parser.index)
+                parser.skipWhitespace()
+                guard parser.index < range.upperBound else { throw parser.failure("unexpected end of input") }
+                if parser.bytes[parser.index] == UInt8(ascii: "]") { break }
+                guard parser.bytes[parser.index] == UInt8(ascii: ",") else { throw parser.failure("expected ',' or ']'") }
+                parser.index += 1
+                parser.skipWhitespace()
+            }
+            return (items, metadata)
+        }
+    }
+
+    /// The object at `range` of `bytes` as its own text, with the string members of
+    /// `ensuring` that its top level lacks put first (a list's items carry no
+    /// apiVersion and kind). Its member names are read strictly, values stepped over.
+    static func object(in bytes: [UInt8], range: Range<Int>, ensuring members: [(name: String, value: String)]) throws -> [UInt8] {
+        try bytes.withUnsafeBytes { raw in
+            var parser = JSONParser(bytes: UnsafeBufferPointer(rebasing: raw.bindMemory(to: UInt8.self)[range]))
+            guard parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: "{") else { throw parser.failure("expected an object") }
+            parser.index += 1
+            parser.skipWhitespace()
+            var missing = members
+            let empty = parser.index < parser.bytes.count && parser.bytes[parser.index] == UInt8(ascii: "}")
+            if empty {
+                parser.index += 1
+            } else {
+                repeat {
+                    let name = try parser.memberName()
+                    if let found = missing.firstIndex(where: { $0.name == name }) { missing.remove(at: found) }
+                    try parser.skipValue()
+                } while try parser.anotherMember()
+            }
+            parser.skipWhitespace()
+            guard parser.index == parser.bytes.count else { throw parser.failure("unexpected text after the JSON value") }
+            guard !missing.isEmpty else { return Array(parser.bytes) }
+            var out: [UInt8] = [UInt8(ascii: "{")]
+            out.reserveCapacity(parser.bytes.count + 64)
+            for (offset, member) in missing.enumerated() {
+                if offset > 0 { out.append(UInt8(ascii: ",")) }
+                JSONValue.writeString(member.name, to: &out)
+                out.append(UInt8(ascii: ":"))
+                JSONValue.writeString(member.value, to: &out)
+            }
+            if empty {
+                out.append(UInt8(ascii: "}"))
+            } else {
+                out.append(UInt8(ascii: ","))
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: parser.bytes[1...]))
+            }
+            return out
+        }
+    }
+
     /// The text of a JSON object without the members at `paths` (member names from
     /// the top object down); everything else is copied byte for byte. The names on
     /// the way are read strictly, the values stepped over as `memberRanges` does.

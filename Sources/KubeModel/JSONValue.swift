@@ -95,6 +95,17 @@ extension JSONValue {
         try JSONParser.removingMembers(paths, from: text)
     }
 
+    /// A list's text cut into its items without parsing them: each item's own text,
+    /// with `apiVersion` and `kind` put first where it lacks them (a list's items
+    /// carry none), and the list's parsed `metadata`. Each item is checked by whatever
+    /// decodes it; the list's structure and the items' member names are checked here.
+    /// Items nil: the text has no `items` member (not a list).
+    public static func listItems(fromText text: [UInt8], apiVersion: String, kind: String) throws -> (items: [[UInt8]]?, metadata: JSONValue) {
+        let (ranges, metadata) = try JSONParser.listPage(in: text)
+        let ensured = [(name: "apiVersion", value: apiVersion), (name: "kind", value: kind)]
+        return (try ranges?.map { try JSONParser.object(in: text, range: $0, ensuring: ensured) }, metadata)
+    }
+
     /// The value at a path of object members, e.g. `["metadata", "name"]`.
     public subscript(path path: [String]) -> JSONValue? {
         get {

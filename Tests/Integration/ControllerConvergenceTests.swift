@@ -87,6 +87,37 @@ struct ControllerConvergenceTests {
         }
     }
 
+    @Test("a list of several pages, decoded in parts: every object once, in the server's order, its text kept without the dropped members, a failed request retried")
+    func pagedListDecodedInParts() async throws {
+        try await FakeCluster.with { cluster in
+            let api = cluster.client
+            let names = (0..<333).map { String(format: "cm-%03d", $0) }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for worker in 0..<8 {
+                    group.addTask {
+                        for name in names[worker...].striding(by: 8) {
+                            _ = try await api.create(ConfigMap(metadata: ObjectMeta(name: name, namespace: "default"), data: ["keep": name, "drop": "x"]))
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            // A page's request fails once (a 500 on a GET is retried).
+            cluster.server.injectFault(FaultRule(verb: "list", resource: "configmaps", status: 500, count: 1))
+            var configuration = Watcher<ConfigMap>.Configuration(namespace: "default")
+            configuration.pageSize = 120  // 120, 120, 93: more than one part each
+            configuration.droppedFields = [["data", "drop"]]
+            var events = Watcher<ConfigMap>(api: api, configuration: configuration, logger: FakeCluster.logger).makeAsyncIterator()
+            guard case .restarted(let items) = try await events.next() else {
+                Issue.record("the first event is not the list")
+                return
+            }
+            #expect(items.map(\.name) == names)
+            #expect(items.allSatisfy { $0.object.data == ["keep": $0.name] })
+            #expect(items.allSatisfy { $0.raw["kind"] == "ConfigMap" && $0.raw["apiVersion"] == "v1" && $0.raw[path: ["data", "drop"]] == nil })
+        }
+    }
+
     @Test("the watcher relists after 410 Gone and resumes after a dropped watch, losing no change")
     func watcherRecovers() async throws {
         try await FakeCluster.with { cluster in

@@ -143,6 +143,43 @@ struct JSONParserTests {
             #expect(throws: (any Error).self, "\(bad)") { _ = try JSONValue.removingMembers([["b"]], fromText: Array(bad.utf8)) }
         }
     }
+
+    @Test("a list's text cut into items: each parses to the item with apiVersion and kind put where missing, any spacing; metadata read; a broken list refused")
+    func listItemsFromText() throws {
+        for _ in 0..<300 {
+            var items: [JSONValue] = (0..<Int.random(in: 0..<6)).map { _ in
+                .object(Dictionary((0..<Int.random(in: 0..<4)).map { ("k\($0)", Self.randomValue(depth: 1)) }, uniquingKeysWith: { $1 }))
+            }
+            // Some carry their own apiVersion or kind (kept as they are), some neither.
+            for index in items.indices where Bool.random() { items[index]["kind"] = .string("Own\(index)") }
+            for index in items.indices where Bool.random() { items[index]["apiVersion"] = "own/v1" }
+            let list: JSONValue = ["kind": "DatabaseList", "metadata": ["resourceVersion": "12", "continue": "abc"], "items": .array(items)]
+            let expected = items.map { item -> JSONValue in
+                var item = item
+                if item["apiVersion"] == nil { item["apiVersion"] = "dboperator.io/v1alpha1" }
+                if item["kind"] == nil { item["kind"] = "Database" }
+                return item
+            }
+            for text in [Array(list.encoded()), Array(Self.spaced(list).utf8)] {
+                let page = try JSONValue.listItems(fromText: text, apiVersion: "dboperator.io/v1alpha1", kind: "Database")
+                #expect(try page.items?.map { try JSONValue.decode($0) } == expected)
+                #expect(page.metadata == ["resourceVersion": "12", "continue": "abc"])
+            }
+        }
+        // An item that has both is its own bytes exactly; one without gets them first.
+        let sent = Array(#"{"items":[{"kind":"X","apiVersion":"v1","n":1.50}, {"n":"a\u0062"} ,{}],"metadata":{}}"#.utf8)
+        let page = try JSONValue.listItems(fromText: sent, apiVersion: "v1", kind: "Secret")
+        #expect(page.items?.map { String(decoding: $0, as: UTF8.self) } == [
+            #"{"kind":"X","apiVersion":"v1","n":1.50}"#, #"{"apiVersion":"v1","kind":"Secret","n":"a\u0062"}"#, #"{"apiVersion":"v1","kind":"Secret"}"#,
+        ])
+        // No items member: nil (not a list); null or empty: none.
+        #expect(try JSONValue.listItems(fromText: Array(#"{"metadata":{}}"#.utf8), apiVersion: "v1", kind: "X").items == nil)
+        #expect(try JSONValue.listItems(fromText: Array(#"{"items":null}"#.utf8), apiVersion: "v1", kind: "X").items == [])
+        #expect(try JSONValue.listItems(fromText: Array(#"{"items":[ ]}"#.utf8), apiVersion: "v1", kind: "X").items == [])
+        for bad in [#"{"items":{}}"#, #"{"items":[1]}"#, #"{"items":[{}, ]}"#, #"{"items":[{} {}]}"#, #"{"items":[{"a" 1}]}"#, #"{"items":[]} x"#, #"[]"#, #"{"items":[{}],"metadata":{"a":}}"#] {
+            #expect(throws: (any Error).self, "\(bad)") { _ = try JSONValue.listItems(fromText: Array(bad.utf8), apiVersion: "v1", kind: "X") }
+        }
+    }
 }
 
 extension JSONParserTests {
