@@ -217,7 +217,7 @@ let package = Package(
         .executableTarget(
             name: "Bench",
             dependencies: [
-                "ObjectStore", "DriverProtocol", "PostgreSQLDriver", "SQLSupport", "TestSupport", "FakeAPIServer", "KubeClient", "KubeModel", "KubeRuntime",
+                "ObjectStore", "DriverProtocol", "PostgreSQLDriver", "SQLSupport", "TestSupport", "FakeAPIServer", "KubeClient", "KubeModel", "KubeRuntime", "Operator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),

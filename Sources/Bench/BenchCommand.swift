@@ -13,7 +13,7 @@ import TestSupport
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "db-operator-bench", abstract: "Benchmarks of db-operator: the backup pipeline, the control plane.",
-        subcommands: [UploadBench.self, ControlPlaneBench.self, RestoreBench.self, CloneBench.self])
+        subcommands: [UploadBench.self, ControlPlaneBench.self, CodecBench.self, RestoreBench.self, CloneBench.self])
 }
 
 /// Streams N GiB into the store through the pipeline, and the same bytes through

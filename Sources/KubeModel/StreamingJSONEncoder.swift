@@ -11,7 +11,9 @@ import Foundation
 /// `encode` throws `OutOfOrder` and the caller uses JSONEncoder (`encodeOrFallBack`).
 /// Output matches JSONEncoder's defaults: keys as given, `Data` as base64, `URL` as
 /// its absolute string, `Decimal` as a number; a value that opens no container is `{}`;
-/// a non-finite floating-point number is an error.
+/// a non-finite floating-point number is an error. `JSONValue`, `[String: String]` and
+/// `[String]` are written directly, not through Codable's containers (a JSONValue's
+/// members sorted, as `JSONValue.write` writes them).
 public struct StreamingJSONEncoder {
     /// Thrown for an order of container use the stream cannot follow.
     public struct OutOfOrder: Error {}
@@ -88,10 +90,58 @@ private final class StreamState {
             JSONValue.writeString((value as! URL).absoluteString, to: &bytes)
         } else if T.self == Decimal.self {
             bytes.append(contentsOf: (value as! Decimal).description.utf8)
+        } else if T.self == JSONValue.self {
+            // Written directly: through Codable each node is a container of its own
+            // (a Job's security contexts, volumes and resources are JSONValues).
+            try write(json: value as! JSONValue, path: path)
+        } else if T.self == [String: String].self {
+            // Labels and annotations, in the dictionary's order as JSONEncoder writes them.
+            bytes.append(UInt8(ascii: "{"))
+            for (index, (key, member)) in (value as! [String: String]).enumerated() {
+                if index > 0 { bytes.append(UInt8(ascii: ",")) }
+                JSONValue.writeString(key, to: &bytes)
+                bytes.append(UInt8(ascii: ":"))
+                JSONValue.writeString(member, to: &bytes)
+            }
+            bytes.append(UInt8(ascii: "}"))
+        } else if T.self == [String].self {
+            bytes.append(UInt8(ascii: "["))
+            for (index, element) in (value as! [String]).enumerated() {
+                if index > 0 { bytes.append(UInt8(ascii: ",")) }
+                JSONValue.writeString(element, to: &bytes)
+            }
+            bytes.append(UInt8(ascii: "]"))
         } else {
             let start = bytes.count
             try value.encode(to: StreamEncoder(state: self, level: level, codingPath: path))
             if bytes.count == start { bytes.append(contentsOf: "{}".utf8) }
+        }
+    }
+
+    /// A JSONValue as `JSONValue.write` writes it (object members sorted), except that
+    /// a non-finite number is an error here too.
+    func write(json value: JSONValue, path: [any CodingKey]) throws {
+        switch value {
+        case .double(let number):
+            try write(floating: number, path: path)
+        case .array(let elements):
+            bytes.append(UInt8(ascii: "["))
+            for (index, element) in elements.enumerated() {
+                if index > 0 { bytes.append(UInt8(ascii: ",")) }
+                try write(json: element, path: path)
+            }
+            bytes.append(UInt8(ascii: "]"))
+        case .object(let members):
+            bytes.append(UInt8(ascii: "{"))
+            for (index, key) in members.keys.sorted().enumerated() {
+                if index > 0 { bytes.append(UInt8(ascii: ",")) }
+                JSONValue.writeString(key, to: &bytes)
+                bytes.append(UInt8(ascii: ":"))
+                try write(json: members[key]!, path: path)
+            }
+            bytes.append(UInt8(ascii: "}"))
+        case .null, .bool, .int, .string:
+            value.write(to: &bytes)
         }
     }
 

@@ -40,6 +40,19 @@ struct StreamingJSONEncoderTests {
         var empties: [Empty] = [Empty(), Empty()]
         var shapes: [Shape] = [.circle(radius: 3), .named("n", tags: ["t"]), .named("m", tags: nil), .none]
         var decimal = Decimal(string: "12.5")!
+        // Written directly, not through containers: JSONValue, [String: String], [String].
+        var json: JSONValue = [
+            "s": "q\"\\\n\u{01}é", "i": -3, "d": 0.5, "b": false, "n": nil, "a": [1, [], [:], ["x": [true]]], "o": ["z": 1, "a": ["b": "c"]],
+        ]
+        var jsons: [JSONValue] = [[:], [], "x", 1.5, nil]
+        var optionalJSON: JSONValue? = ["k": "v"]
+        var absentJSON: JSONValue? = nil
+        var labels: [String: String] = ["app.kubernetes.io/name": "a\"b", "empty": "", "é": "\n"]
+        var noLabels: [String: String] = [:]
+        var words: [String] = ["a", "b\\c", ""]
+        var noWords: [String] = []
+        var nestedWords: [[String]] = [["x"], []]
+        var wordMap: [String: [String]] = ["k": ["v"]]
     }
 
     /// Asks for its keyed container twice, writing one key through each.
@@ -73,6 +86,9 @@ struct StreamingJSONEncoderTests {
         try same(42)
         try same([String: Everything]())
         try same(TwoAsks())
+        try same(Everything().json)
+        try same(Everything().labels)
+        try same(Everything().words)
         #expect(String(decoding: try StreamingJSONEncoder().encode(Empty()), as: UTF8.self) == "{}")
     }
 
@@ -101,5 +117,8 @@ struct StreamingJSONEncoderTests {
         #expect(throws: StreamingJSONEncoder.OutOfOrder.self) { try StreamingJSONEncoder().encode(BackAndForth()) }
         #expect(try JSONValue.decode(StreamingJSONEncoder.encodeOrFallBack(BackAndForth())) == ["a": ["a": 2], "b": 1])
         #expect(throws: EncodingError.self) { try StreamingJSONEncoder().encode([1.0, .nan]) }
+        // Inside a JSONValue (written directly) too.
+        #expect(throws: EncodingError.self) { try StreamingJSONEncoder().encode(["a": JSONValue.array([.double(.infinity)])] as [String: JSONValue]) }
+        #expect(throws: EncodingError.self) { try StreamingJSONEncoder().encode(JSONValue.object(["a": .double(.nan)])) }
     }
 }
