@@ -58,6 +58,14 @@ public struct ResourceDescriptor: Sendable, Hashable {
     }
 }
 
+/// A type read straight from a parsed JSON tree, no Decoder: `Resource` parses the
+/// text with our parser and calls this instead of JSONDecoder. For a cache's small
+/// projection of a large object read on every watch event (the operator's
+/// `JobRecord`: JSONDecoder spent about as long on one Job as the API request for it).
+public protocol JSONTreeDecodable {
+    init(json: JSONValue) throws
+}
+
 /// An object as read from the server: the typed view, and the whole JSON it came in.
 /// Writes built from it merge the typed change into `raw`, so fields this project
 /// does not model survive a read-modify-write.
@@ -92,15 +100,22 @@ public struct Resource<Object: KubernetesObject>: Sendable {
         var text: [UInt8] = []
         text.reserveCapacity(512)
         raw.write(to: &text)
-        self.box = Box(try JSONDecoder().decode(Object.self, from: Data(text)))
+        self.box = Box(try Self.decode(text))
         self.text = keepingJSON ? text.withUnsafeBufferPointer { Array($0) } : []  // exactly its size: the buffer above grew by doubling
     }
 
     /// From JSON text as a server sent it (kept as it is: `raw` parses any JSON).
     /// With `keepingJSON` false only the typed view is kept, as `init(raw:keepingJSON:)`.
     public init(text: [UInt8], keepingJSON: Bool = true) throws {
-        self.box = Box(try JSONDecoder().decode(Object.self, from: Data(text)))
+        self.box = Box(try Self.decode(text))
         self.text = keepingJSON ? text : []
+    }
+
+    private static func decode(_ text: [UInt8]) throws -> Object {
+        if let type = Object.self as? any JSONTreeDecodable.Type {
+            return try type.init(json: JSONParser.parse(text)) as! Object
+        }
+        return try JSONDecoder().decode(Object.self, from: Data(text))
     }
 
     /// The same typed view with a server's text of it (the object at the same

@@ -124,6 +124,10 @@ struct ObjectCacheTests {
         job.status = nil
         #expect(try JobRecord(job).databaseUID == nil && JobRecord(job).generation == 0)
         #expect(DatabaseOperator.databaseKey(of: try JobRecord(job)) == ObjectKey(namespace: "shop", name: "orders"), "its owner names the Database")
+        // Read from the parsed tree (no Decoder): what is not a Job's object is an error.
+        for bad in [#"{"kind":"Job"}"#, #"{"metadata":"x"}"#, #"[]"#, #"{"metadata":{}"#] {
+            #expect(throws: (any Error).self, "\(bad)") { try Resource<JobRecord>(text: Array(bad.utf8), keepingJSON: false) }
+        }
     }
 
     @Test("a Database keeps its optional sections out of line: its JSON is the same, nil sections absent, null read as nil")
