@@ -177,13 +177,13 @@ extension KubernetesAPI {
         }
     }
 
-    /// Every object, following `continue` tokens.
+    /// Every object, following `continue` tokens, each decoded from its own text (no tree of the page).
     public func list<T: KubernetesObject>(_ type: T.Type, namespace: String?, labelSelector: String? = nil, fieldSelector: String? = nil) async throws -> [Resource<T>] {
         var result: [Resource<T>] = []
         var options = ListOptions(labelSelector: labelSelector, fieldSelector: fieldSelector, limit: 500)
         repeat {
-            let page = try await list(T.resource, namespace: namespace, options: options)
-            result += try page.items.map { try Resource<T>(raw: $0) }
+            let page = try await listText(T.resource, namespace: namespace, options: options)
+            result += try page.items.map { try Resource<T>(text: $0) }
             options.continueToken = page.continueToken
         } while options.continueToken != nil
         return result

@@ -87,7 +87,7 @@ struct ControllerConvergenceTests {
         }
     }
 
-    @Test("a list of several pages, decoded in parts: every object once, in the server's order, its text kept without the dropped members, a failed request retried")
+    @Test("a list of several pages, decoded in parts: every object once, in the server's order, its text kept without the dropped members, a page's failed request recovered from")
     func pagedListDecodedInParts() async throws {
         try await FakeCluster.with { cluster in
             let api = cluster.client
@@ -113,6 +113,7 @@ struct ControllerConvergenceTests {
                 return
             }
             #expect(items.map(\.name) == names)
+            #expect(cluster.server.activeFaults.isEmpty, "the injected 500 was served")
             #expect(items.allSatisfy { $0.object.data == ["keep": $0.name] })
             #expect(items.allSatisfy { $0.raw["kind"] == "ConfigMap" && $0.raw["apiVersion"] == "v1" && $0.raw[path: ["data", "drop"]] == nil })
         }

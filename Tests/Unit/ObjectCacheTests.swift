@@ -103,6 +103,14 @@ struct ObjectCacheTests {
         #expect(DatabaseOperator.databaseKey(of: running.object) == ObjectKey(namespace: "shop", name: "orders"))
         #expect(running.raw == .null)
         #expect(throws: ResourceError.self) { try running.merging(running.object) }
+        // From a tree (read from it, not written out and parsed again): the same record;
+        // kept, its JSON is the tree.
+        let tree = try JSONValue.decode(JSONEncoder().encode(job))
+        #expect(try Resource<JobRecord>(raw: tree, keepingJSON: false).object == running.object)
+        let kept = try Resource<JobRecord>(raw: tree)
+        let record0 = try JobRecord(job)
+        #expect(kept.raw == tree && kept.object == record0)
+        #expect(throws: (any Error).self) { try Resource<JobRecord>(raw: .object(["metadata": .string("x")])) }
         // Finished: the condition's time; without one the completionTime; failed.
         job.status = JobStatus(completionTime: "2026-01-02T03:04:05Z", conditions: [
             JobCondition(type: "Complete", status: "True", lastTransitionTime: "2026-01-02T03:04:06Z"),

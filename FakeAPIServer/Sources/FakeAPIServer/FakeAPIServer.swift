@@ -276,6 +276,9 @@ public final class FakeAPIServer: Service, Sendable {
 
     public func clearFaults() { faults.clear() }
 
+    /// The fault rules not used up yet (a rule with a count leaves when it has been served that often).
+    public var activeFaults: [FaultRule] { faults.active }
+
     /// Ends open watches (of one resource plural when given); returns how many.
     @discardableResult
     public func dropWatches(resource: String? = nil) -> Int { storage.dropWatches(plural: resource) }
