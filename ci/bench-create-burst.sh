@@ -7,6 +7,7 @@
 #   ci/bench-create-burst.sh [N] [M]          (default 200 at once, 20 one at a time)
 #   DBOP_BENCH_CONFIGURATION=debug ci/bench-create-burst.sh    (default: release)
 #   DBOP_BENCH_BINARY=/path/to/db-operator ci/bench-create-burst.sh   (no build)
+#   DBOP_BENCH_PG_MAJOR=18 ci/bench-create-burst.sh   (another local server: 15-18; default 15)
 #
 # The timing is the official Python client's: one at a time, by a watch opened
 # before the first create; at once, by a list and a watch after the creates. No
@@ -30,10 +31,17 @@ else
   swift build -c "$configuration" --product db-operator >"$build_log" 2>&1 || die "swift build failed: see $build_log"
   bin="$(swift build -c "$configuration" --show-bin-path)/db-operator"
 fi
+major="${DBOP_BENCH_PG_MAJOR:-}" pg_port="$DBOP_PG_PORT"
+if [ -n "$major" ]; then
+  pg_port=""
+  for server in $DBOP_PG_SERVERS; do [ "${server%%:*}" = "$major" ] && pg_port="${server#*:}"; done
+  [ -n "$pg_port" ] || die "DBOP_BENCH_PG_MAJOR=$major: no such local server (there are: $DBOP_PG_SERVERS)"
+fi
+export DBOP_BENCH_PG_PORT="$pg_port"
 python="$(python3 -c 'import kubernetes, sys; print(sys.executable)' 2>/dev/null)" || die "the kubernetes Python client is missing: run ci/install.sh"
 ns="create-$RANDOM"
 start_dev_bench_stack "$bin" "${DBOP_BURST_PORT:-46544}" "$ns"
-log "$configuration build; $single Databases one at a time, then $count at once"
+log "$configuration build; PostgreSQL on port $pg_port (${major:-the default server}); $single Databases one at a time, then $count at once"
 NS="$ns" COUNT="$count" SINGLE="$single" "$python" - <<'PY'
 import os, statistics, threading, time
 from kubernetes import client, config, watch
@@ -49,7 +57,7 @@ def body(name, label):
         "metadata": {"name": name, "labels": {"bench": label}},
         "spec": {
             "driver": "postgresql", "deletionPolicy": "Delete",
-            "connect": {"host": os.environ["DBOP_PG_HOST"], "port": int(os.environ["DBOP_PG_PORT"]), "sslMode": "disable"},
+            "connect": {"host": os.environ["DBOP_PG_HOST"], "port": int(os.environ["DBOP_BENCH_PG_PORT"]), "sslMode": "disable"},
             "credentials": {
                 "username": {"value": os.environ["DBOP_PG_LIMITED_USER"]},
                 "password": {"valueFrom": {"secretKeyRef": {"name": "pg-admin", "key": "password"}}},
