@@ -63,6 +63,9 @@ struct ControlPlaneBench: AsyncParsableCommand {
         var steadyRSS: Int
         /// Lines the contender wrote to standard error meanwhile (its log).
         var logLines = 0
+        /// Page faults that had to read from disk (a binary whose pages left the page
+        /// cache starts late with its CPU idle).
+        var majorFaults = 0
         /// The restart: seconds until every Database was decided on again, and Jobs made meanwhile.
         var resync: (seconds: Double, newJobs: Int, peakRSS: Int)?
     }
@@ -116,7 +119,7 @@ struct ControlPlaneBench: AsyncParsableCommand {
         // A log level other than the one asked for (a stale build, a forgotten flag) costs
         // CPU that is not the operator's work: the lines are counted so it shows.
         for (round, figures) in results where figures.name.hasPrefix("db-operator") {
-            print("\(figures.name)\(rounds > 1 ? " (round \(round))" : ""): \(figures.logLines) log lines at --log-level \(operatorLogLevel)")
+            print("\(figures.name)\(rounds > 1 ? " (round \(round))" : ""): \(figures.logLines) log lines at --log-level \(operatorLogLevel), \(figures.majorFaults) major page faults")
         }
         for (_, figures) in results {
             if let (seconds, newJobs, peak) = figures.resync {
@@ -196,10 +199,12 @@ struct ControlPlaneBench: AsyncParsableCommand {
         let elapsed = ContinuousClock.now - start
         let pid = process.processIdentifier
         let cpu = Self.cpuSeconds(pid)
+        let majorFaults = Self.statField(pid, 9) ?? 0
         let peak = Self.status(pid, "VmHWM")
         try await Task.sleep(for: .seconds(5))
         let steady = Self.status(pid, "VmRSS")
         var figures = Figures(name: name, seconds: Self.seconds(elapsed), firstJob: Self.seconds(firstJob ?? elapsed), jobs: total, cpuSeconds: cpu, peakRSS: peak, steadyRSS: steady)
+        figures.majorFaults = Int(majorFaults)
         figures.logLines = (FileManager.default.contents(atPath: errors) ?? Data()).reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
         if let port = resyncMetricsPort {
             // A restart with every Job there: done when the decisions counted on
@@ -240,13 +245,19 @@ struct ControlPlaneBench: AsyncParsableCommand {
 
     /// User plus system CPU time of a process and its reaped children, in seconds.
     static func cpuSeconds(_ pid: Int32) -> Double {
+        // utime, stime, cutime, cstime are fields 14-17 of proc(5).
+        let ticks = [11, 12, 13, 14].compactMap { statField(pid, $0) }.reduce(0, +)
+        return ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// A number of `/proc/<pid>/stat`, counted from the field after the command (the
+    /// state, field 3 of proc(5), is 0; majflt, field 12, is 9).
+    static func statField(_ pid: Int32, _ index: Int) -> Double? {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
             let close = stat.lastIndex(of: ")")
-        else { return 0 }
+        else { return nil }
         let fields = stat[stat.index(after: close)...].split(separator: " ")
-        // After the command: state is field 3; utime, stime, cutime, cstime are 14-17.
-        let ticks = [11, 12, 13, 14].compactMap { fields.count > $0 ? Double(fields[$0]) : nil }.reduce(0, +)
-        return ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
+        return fields.count > index ? Double(fields[index]) : nil
     }
 
     /// A `/proc/<pid>/status` size in bytes (VmHWM: peak RSS; VmRSS: now).
