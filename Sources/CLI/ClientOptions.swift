@@ -11,16 +11,18 @@ struct ClientOptions: ParsableArguments {
     @Option(help: "Context of the kubeconfig to use (default: its current-context).")
     var context: String?
 
-    func makeClient(logger: Logger) throws -> HTTPKubernetesClient {
-        try Self.makeClient(kubeconfig: kubeconfig, context: context, logger: logger)
+    func makeClient(logger: Logger, observer: (@Sendable (HTTPKubernetesClient.RequestOutcome) -> Void)? = nil) throws -> HTTPKubernetesClient {
+        try Self.makeClient(kubeconfig: kubeconfig, context: context, logger: logger, observer: observer)
     }
 
     /// The client of these options' values (`nil`: their defaults).
-    static func makeClient(kubeconfig: String?, context: String?, logger: Logger) throws -> HTTPKubernetesClient {
+    static func makeClient(
+        kubeconfig: String?, context: String?, logger: Logger, observer: (@Sendable (HTTPKubernetesClient.RequestOutcome) -> Void)? = nil
+    ) throws -> HTTPKubernetesClient {
         let path = kubeconfig ?? ProcessInfo.processInfo.environment["KUBECONFIG"].flatMap { $0.isEmpty ? nil : $0 }
         let configuration = try path.map { try KubeClientConfiguration.kubeconfig(path: $0, context: context) }
             ?? KubeClientConfiguration.inCluster()
-        return try HTTPKubernetesClient(configuration: configuration, logger: logger)
+        return try HTTPKubernetesClient(configuration: configuration, logger: logger, observer: observer)
     }
 }
 

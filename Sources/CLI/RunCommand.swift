@@ -59,7 +59,8 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = logging.makeLogger(label: "db-operator", defaultFormat: .json)
-        let api = try client.makeClient(logger: logger)
+        let metrics = OperatorMetrics()
+        let api = try client.makeClient(logger: logger) { metrics.record(request: $0) }
         var configuration = DatabaseOperator.Configuration()
         configuration.namespace = namespace
         configuration.operatorNamespace = operatorNamespace
@@ -92,7 +93,7 @@ struct RunCommand: AsyncParsableCommand {
             configuration.jobTemplate.environment[TestDriverSwitch.environmentKey] = root
         }
         configuration.knownDrivers = Set(DriverRegistration.registry(testDriverRoot: enableTestDriver).names)
-        let operatorService = DatabaseOperator(api: api, configuration: configuration, logger: logger)
+        let operatorService = DatabaseOperator(api: api, configuration: configuration, logger: logger, metrics: metrics)
         let service: any Service
         if leaderElect {
             let identity = ProcessInfo.processInfo.environment["POD_NAME"] ?? "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"

@@ -16,10 +16,31 @@ public final class HTTPKubernetesClient: KubernetesAPI {
     private let logger: Logger
     /// The token file's content and when it was read (see `bearerToken()`).
     private let cachedToken = Mutex<(token: String, read: ContinuousClock.Instant)?>(nil)
+    private let observer: (@Sendable (RequestOutcome) -> Void)?
 
-    public init(configuration: KubeClientConfiguration, logger: Logger) throws {
+    /// How one attempt of a request ended, for a caller that counts them (the
+    /// operator's `/metrics`): a retry is an attempt that ended with `retrying`.
+    public struct RequestOutcome: Sendable, Equatable {
+        /// GET, POST, PUT, PATCH, DELETE; WATCH for a watch being opened.
+        public var method: String
+        /// The HTTP status; nil when no answer came (connection failed, timed out).
+        public var status: Int?
+        /// Whether the request is tried again after this attempt.
+        public var retrying: Bool
+
+        public init(method: String, status: Int?, retrying: Bool) {
+            self.method = method
+            self.status = status
+            self.retrying = retrying
+        }
+    }
+
+    /// `observer` is told how every attempt of every request ended (on the task that
+    /// made it: keep it quick).
+    public init(configuration: KubeClientConfiguration, logger: Logger, observer: (@Sendable (RequestOutcome) -> Void)? = nil) throws {
         self.configuration = configuration
         self.logger = logger
+        self.observer = observer
         var tls = TLSConfiguration.makeClientConfiguration()
         do {
             if let ca = configuration.certificateAuthorityPEM {
@@ -141,7 +162,14 @@ public final class HTTPKubernetesClient: KubernetesAPI {
         if let v = options.timeoutSeconds { query.append(("timeoutSeconds", String(v))) }
         let path = resource.path(namespace: namespace)
         let description = "WATCH \(path)"
-        let response = try await execute(.GET, path, query: query, body: nil, contentType: nil, deadline: .now() + .hours(24), description: description)
+        let response: HTTPClientResponse
+        do {
+            response = try await execute(.GET, path, query: query, body: nil, contentType: nil, deadline: .now() + .hours(24), description: description)
+        } catch let error as KubeError {
+            observer?(RequestOutcome(method: "WATCH", status: nil, retrying: false))
+            throw error
+        }
+        observer?(RequestOutcome(method: "WATCH", status: Int(response.status.code), retrying: false))
         guard response.status.code / 100 == 2 else {
             let bytes = try? await response.body.collect(upTo: 1 << 20)
             throw KubeError.from(
@@ -221,14 +249,18 @@ public final class HTTPKubernetesClient: KubernetesAPI {
                     deadline: .now() + .nanoseconds(Int64(configuration.requestTimeout.components.seconds) * 1_000_000_000),
                     description: description)
                 let bytes = try await response.body.collect(upTo: 256 << 20)
-                if response.status.code / 100 == 2 { return Array(bytes.readableBytesView) }
+                if response.status.code / 100 == 2 {
+                    observer?(RequestOutcome(method: method.rawValue, status: Int(response.status.code), retrying: false))
+                    return Array(bytes.readableBytesView)
+                }
                 let json = bytes.readableBytes == 0 ? nil : try? JSONValue.decode(Data(bytes.readableBytesView))
                 throw KubeError.from(
                     httpStatus: Int(response.status.code), body: json,
                     retryAfter: response.headers.first(name: "Retry-After").flatMap { Int($0) }, request: description)
             } catch let error as KubeError {
-                let retry = error.code == .tooManyRequests || (idempotent && error.isRetryable)
-                guard retry, attempt < configuration.maxAttempts else { throw error }
+                let retry = (error.code == .tooManyRequests || (idempotent && error.isRetryable)) && attempt < configuration.maxAttempts
+                observer?(RequestOutcome(method: method.rawValue, status: error.httpStatus == 0 ? nil : error.httpStatus, retrying: retry))
+                guard retry else { throw error }
                 var wait = Backoff.jittered(backoff)
                 if let seconds = error.retryAfterSeconds { wait = .seconds(min(seconds, 30)) }
                 logger.debug("retrying Kubernetes request", metadata: [

@@ -1,4 +1,5 @@
 import Foundation
+import KubeClient
 import KubeModel
 import KubeRuntime
 import Prometheus
@@ -7,7 +8,7 @@ import Synchronization
 /// What the operator counts, served at `/metrics` in the Prometheus text format
 /// (swift-prometheus's registry, used directly: it writes the HELP lines that the
 /// swift-metrics facade has no place for). Decisions, Jobs created, reconcile errors,
-/// expired Databases, and per Database what "no backup in 26 hours" alerts need: the
+/// expired Databases, the Kubernetes API requests and their retries, and per Database what "no backup in 26 hours" alerts need: the
 /// last successful backup's time, duration and size, since when a backup is expected,
 /// and failed backups by reason.
 ///
@@ -59,6 +60,12 @@ public final class OperatorMetrics: Sendable {
         name: "db_operator_backup_expected_since_timestamp_seconds",
         help: "Since when the Database, which has a backup target, should have backups: its creation (Unix seconds).")
     static let failures = Metric(name: "db_operator_backup_failures_total", help: "Backups that failed, by reason (counted when they fail).")
+    static let apiRequests = Metric(
+        name: "db_operator_api_requests_total",
+        help: "Attempts of requests to the Kubernetes API, by method (WATCH: a watch opened) and HTTP status (none: no answer came).")
+    static let apiRetries = Metric(
+        name: "db_operator_api_request_retries_total",
+        help: "Attempts of requests to the Kubernetes API that were tried again (429, 5xx, no answer), by method and HTTP status.")
 
     private func counter(_ metric: Metric, _ labels: [(String, String)] = []) -> Counter {
         registry.makeCounter(name: metric.name, labels: labels, help: metric.help)
@@ -93,6 +100,13 @@ public final class OperatorMetrics: Sendable {
     }
 
     func recordReconcileError() { counter(Self.reconcileErrors).increment() }
+
+    /// Counts one attempt of a Kubernetes API request (`HTTPKubernetesClient`'s observer).
+    public func record(request outcome: HTTPKubernetesClient.RequestOutcome) {
+        let labels = [("method", outcome.method), ("code", outcome.status.map(String.init) ?? "none")]
+        counter(Self.apiRequests, labels).increment()
+        if outcome.retrying { counter(Self.apiRetries, labels).increment() }
+    }
 
     func recordExpired() { counter(Self.expired).increment() }
 

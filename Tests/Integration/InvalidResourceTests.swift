@@ -87,6 +87,8 @@ struct InvalidResourceTests {
             #expect(metrics.status == 200)
             #expect(metrics.body.contains("db_operator_decisions_total{decision=\"invalid_spec\"}"))
             #expect(metrics.body.contains("db_operator_jobs_created_total{operation=\"create\"}"))
+            #expect(metrics.body.contains("db_operator_api_requests_total{method=\"POST\",code=\"201\"}"), "the Jobs it made")
+            #expect(metrics.body.contains("db_operator_api_requests_total{method=\"WATCH\",code=\"200\"}"), "its watches")
             #expect(try await Self.get("http://127.0.0.1:\(port)/healthz").status == 200)
             #expect(try await Self.get("http://127.0.0.1:\(port)/readyz").status == 200)
         }

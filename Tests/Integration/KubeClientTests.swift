@@ -2,6 +2,7 @@ import FakeAPIServer
 import Foundation
 import KubeClient
 import KubeModel
+import Synchronization
 import Testing
 
 @Suite("KubeClient against the fake API server")
@@ -77,6 +78,43 @@ struct KubeClientTests {
             #expect(try await whoami(rereading) == "job")
             try await cached.shutdown()
             try await rereading.shutdown()
+        }
+    }
+
+    @Test("the client's observer is told how every attempt ended: a 429 retried, a 404 and a failed POST not, a watch opened, no answer from a closed port retried")
+    func requestOutcomes() async throws {
+        try await FakeCluster.with { cluster in
+            let seen = Mutex<[HTTPKubernetesClient.RequestOutcome]>([])
+            var configuration = cluster.client.configuration
+            configuration.initialBackoff = .milliseconds(10)
+            let api = try HTTPKubernetesClient(configuration: configuration, logger: FakeCluster.logger) { outcome in seen.withLock { $0.append(outcome) } }
+            func take() -> [HTTPKubernetesClient.RequestOutcome] { seen.withLock { outcomes in defer { outcomes.removeAll() }; return outcomes } }
+            _ = try await api.create(ConfigMap(metadata: ObjectMeta(name: "cm", namespace: "default")))
+            #expect(take() == [.init(method: "POST", status: 201, retrying: false)])
+            cluster.server.injectFault(FaultRule(verb: "get", resource: "configmaps", status: 429, count: 1))
+            _ = try await api.get(ConfigMap.self, namespace: "default", name: "cm")
+            #expect(take() == [.init(method: "GET", status: 429, retrying: true), .init(method: "GET", status: 200, retrying: false)])
+            await #expect(throws: KubeError.self) { try await api.get(ConfigMap.self, namespace: "default", name: "missing") }
+            #expect(take() == [.init(method: "GET", status: 404, retrying: false)])
+            cluster.server.injectFault(FaultRule(verb: "create", resource: "configmaps", status: 500, count: 1))
+            await #expect(throws: KubeError.self) { _ = try await api.create(ConfigMap(metadata: ObjectMeta(name: "other", namespace: "default"))) }
+            #expect(take() == [.init(method: "POST", status: 500, retrying: false)], "a POST is not repeated after a 5xx: it may have been done")
+            let stream = try await api.watch(ConfigMap.resource, namespace: "default", options: WatchOptions(timeoutSeconds: 1))
+            #expect(take() == [.init(method: "WATCH", status: 200, retrying: false)])
+            for try await _ in stream {}  // the server ends it after its timeout
+            try await api.shutdown()
+
+            // Nothing listens: no answer (AsyncHTTPClient keeps trying to connect until
+            // the request's deadline), tried again up to maxAttempts.
+            configuration.server = "https://127.0.0.1:1"
+            configuration.maxAttempts = 3
+            configuration.requestTimeout = .seconds(1)
+            let unreachable = try HTTPKubernetesClient(configuration: configuration, logger: FakeCluster.logger) { outcome in seen.withLock { $0.append(outcome) } }
+            await #expect(throws: KubeError.self) { _ = try await unreachable.get(ConfigMap.self, namespace: "default", name: "cm") }
+            #expect(take() == [
+                .init(method: "GET", status: nil, retrying: true), .init(method: "GET", status: nil, retrying: true), .init(method: "GET", status: nil, retrying: false),
+            ])
+            try await unreachable.shutdown()
         }
     }
 

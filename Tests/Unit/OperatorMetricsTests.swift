@@ -95,4 +95,23 @@ struct OperatorMetricsTests {
         metrics.observe(database: shop, creationTimestamp: KubeTime.format(Self.started), expectsBackups: false)
         #expect(Self.samples(metrics)[Self.series("db_operator_backup_expected_since_timestamp_seconds", "cart")] == nil)
     }
+
+    @Test("every attempt of a Kubernetes API request is counted by method and status, and the ones tried again also as retries")
+    func apiRequests() {
+        let metrics = OperatorMetrics(now: Self.started)
+        metrics.record(request: .init(method: "GET", status: 429, retrying: true))
+        metrics.record(request: .init(method: "GET", status: 200, retrying: false))
+        metrics.record(request: .init(method: "GET", status: 200, retrying: false))
+        metrics.record(request: .init(method: "POST", status: nil, retrying: true))
+        metrics.record(request: .init(method: "POST", status: 500, retrying: false))
+        let samples = Self.samples(metrics)
+        #expect(samples[#"db_operator_api_requests_total{method="GET",code="429"}"#] == 1)
+        #expect(samples[#"db_operator_api_requests_total{method="GET",code="200"}"#] == 2)
+        #expect(samples[#"db_operator_api_requests_total{method="POST",code="none"}"#] == 1)
+        #expect(samples[#"db_operator_api_requests_total{method="POST",code="500"}"#] == 1)
+        #expect(samples[#"db_operator_api_request_retries_total{method="GET",code="429"}"#] == 1)
+        #expect(samples[#"db_operator_api_request_retries_total{method="POST",code="none"}"#] == 1)
+        #expect(samples[#"db_operator_api_request_retries_total{method="GET",code="200"}"#] == nil)
+        #expect(samples[#"db_operator_api_request_retries_total{method="POST",code="500"}"#] == nil)
+    }
 }
