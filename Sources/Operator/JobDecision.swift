@@ -275,3 +275,27 @@ public enum JobDecider {
         return .createJob(JobRequest(operation: operation, backup: backup, attempt: earlier.count))
     }
 }
+
+/// What a log line says of a decision: short, and without reflection (describing the
+/// enum by reflection cost about as much as writing the whole line; `run` logs one per
+/// Job made, and one per decision at debug).
+extension JobDecision: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .idle: "idle"
+        case .waitForJob(let name): "wait for Job \(name)"
+        case .createJob(let request): "create Job: \(request)"
+        case .backoff(let operation, let delay): "back off \(operation.rawValue) for \(Int(delay.rounded(.up))) s"
+        case .invalidSpec(let problems): "invalid spec: \(problems.map(\.description).joined(separator: "; "))"
+        case .refused(let refusal): "refused: \(refusal.reason.rawValue): \(refusal.message)"
+        case .deletionBlocked: "deletion blocked"
+        }
+    }
+}
+
+extension JobRequest: CustomStringConvertible {
+    /// "backup of Backup nightly, attempt 2".
+    public var description: String {
+        "\(operation.rawValue)\(backup.map { " of Backup \($0)" } ?? ""), attempt \(attempt)"
+    }
+}

@@ -108,6 +108,18 @@ struct JobDecisionTests {
         #expect(policy.delay(afterFailures: 1000) == 600)
     }
 
+    @Test("a decision reads in a log line as what it is, without the Swift type names reflection would print")
+    func decisionDescriptions() {
+        #expect("\(JobDecision.idle)" == "idle")
+        #expect("\(JobDecision.waitForJob("orders-create-1a2b3c4d"))" == "wait for Job orders-create-1a2b3c4d")
+        #expect("\(JobDecision.createJob(JobRequest(operation: .create, backup: nil, attempt: 1)))" == "create Job: create, attempt 1")
+        #expect("\(JobDecision.createJob(JobRequest(operation: .backup, backup: "nightly", attempt: 2)))" == "create Job: backup of Backup nightly, attempt 2")
+        #expect("\(JobDecision.backoff(.create, delay: 74.2))" == "back off create for 75 s")
+        #expect("\(JobDecision.invalidSpec([SpecProblem(field: "spec.driver", message: "unknown driver")]))".hasPrefix("invalid spec: "))
+        #expect("\(JobDecision.refused(Refusal(reason: .invalidSpec, message: "no")))" == "refused: InvalidSpec: no")
+        #expect("\(JobDecision.deletionBlocked)" == "deletion blocked")
+    }
+
     @Test("a spec change (new generation) retries at once")
     func specChangeRetriesAtOnce() {
         let failedEarlier = JobFacts(name: "j", operation: .create, backup: nil, generation: 2, state: .failed, finishedAt: Self.now)
