@@ -1,7 +1,7 @@
 import ArgumentParser
-import KubeRuntime
 import Foundation
 import KubeModel
+import KubeRuntime
 import Operator
 
 /// `db-operator-bench codec`: the operator's own per-object CPU at scale, one piece at

@@ -19,7 +19,8 @@ public final class HTTPKubernetesClient: KubernetesAPI {
     private let observer: (@Sendable (RequestOutcome) -> Void)?
 
     /// How one attempt of a request ended, for a caller that counts them (the
-    /// operator's `/metrics`): a retry is an attempt that ended with `retrying`.
+    /// operator's `/metrics`): a retry is an attempt that ended with `retrying`. A
+    /// watch is not retried here (the Watcher opens it again: another WATCH attempt).
     public struct RequestOutcome: Sendable, Equatable {
         /// GET, POST, PUT, PATCH, DELETE; WATCH for a watch being opened.
         public var method: String
@@ -166,7 +167,7 @@ public final class HTTPKubernetesClient: KubernetesAPI {
         do {
             response = try await execute(.GET, path, query: query, body: nil, contentType: nil, deadline: .now() + .hours(24), description: description)
         } catch let error as KubeError {
-            observer?(RequestOutcome(method: "WATCH", status: nil, retrying: false))
+            if error.code != .configuration { observer?(RequestOutcome(method: "WATCH", status: nil, retrying: false)) }
             throw error
         }
         observer?(RequestOutcome(method: "WATCH", status: Int(response.status.code), retrying: false))
@@ -259,7 +260,10 @@ public final class HTTPKubernetesClient: KubernetesAPI {
                     retryAfter: response.headers.first(name: "Retry-After").flatMap { Int($0) }, request: description)
             } catch let error as KubeError {
                 let retry = (error.code == .tooManyRequests || (idempotent && error.isRetryable)) && attempt < configuration.maxAttempts
-                observer?(RequestOutcome(method: method.rawValue, status: error.httpStatus == 0 ? nil : error.httpStatus, retrying: retry))
+                // A configuration error (the token file unreadable) sent nothing: no attempt.
+                if error.code != .configuration {
+                    observer?(RequestOutcome(method: method.rawValue, status: error.httpStatus == 0 ? nil : error.httpStatus, retrying: retry))
+                }
                 guard retry else { throw error }
                 var wait = Backoff.jittered(backoff)
                 if let seconds = error.retryAfterSeconds { wait = .seconds(min(seconds, 30)) }

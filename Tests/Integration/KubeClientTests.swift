@@ -81,7 +81,7 @@ struct KubeClientTests {
         }
     }
 
-    @Test("the client's observer is told how every attempt ended: a 429 retried, a 404 and a failed POST not, a watch opened, no answer from a closed port retried")
+    @Test("the client's observer is told how every attempt ended: a 429 retried, a 404 and a failed POST not, a watch opened, no answer from a closed port retried, an unreadable token file not counted")
     func requestOutcomes() async throws {
         try await FakeCluster.with { cluster in
             let seen = Mutex<[HTTPKubernetesClient.RequestOutcome]>([])
@@ -115,6 +115,17 @@ struct KubeClientTests {
                 .init(method: "GET", status: nil, retrying: true), .init(method: "GET", status: nil, retrying: true), .init(method: "GET", status: nil, retrying: false),
             ])
             try await unreachable.shutdown()
+
+            // A token file that cannot be read sends nothing: an error, no attempt counted.
+            configuration = cluster.client.configuration
+            configuration.token = nil
+            configuration.tokenFile = "/nonexistent/token"
+            let unconfigured = try HTTPKubernetesClient(configuration: configuration, logger: FakeCluster.logger) { outcome in seen.withLock { $0.append(outcome) } }
+            let error = await #expect(throws: KubeError.self) { _ = try await unconfigured.get(ConfigMap.self, namespace: "default", name: "cm") }
+            #expect(error?.code == .configuration)
+            await #expect(throws: KubeError.self) { _ = try await unconfigured.watch(ConfigMap.resource, namespace: "default", options: WatchOptions()) }
+            #expect(take() == [])
+            try await unconfigured.shutdown()
         }
     }
 

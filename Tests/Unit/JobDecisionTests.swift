@@ -115,7 +115,8 @@ struct JobDecisionTests {
         #expect("\(JobDecision.createJob(JobRequest(operation: .create, backup: nil, attempt: 1)))" == "create Job: create, attempt 1")
         #expect("\(JobDecision.createJob(JobRequest(operation: .backup, backup: "nightly", attempt: 2)))" == "create Job: backup of Backup nightly, attempt 2")
         #expect("\(JobDecision.backoff(.create, delay: 74.2))" == "back off create for 75 s")
-        #expect("\(JobDecision.invalidSpec([SpecProblem(field: "spec.driver", message: "unknown driver")]))".hasPrefix("invalid spec: "))
+        #expect("\(JobDecision.invalidSpec([SpecProblem(field: "spec.driver", message: "unknown driver"), SpecProblem(field: "spec.connect", message: "required")]))"
+            == "invalid spec: spec.driver: unknown driver; spec.connect: required")
         #expect("\(JobDecision.refused(Refusal(reason: .invalidSpec, message: "no")))" == "refused: InvalidSpec: no")
         #expect("\(JobDecision.deletionBlocked)" == "deletion blocked")
     }
